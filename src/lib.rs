@@ -1,0 +1,10 @@
+//! rampart: a layer-7 reverse proxy that reads nginx-style configuration and
+//! behaves as nginx does where clients, upstreams and operators can see it.
+//!
+//! The crate is a library so that tests and benches can drive the real server
+//! object; `src/main.rs` is only the command line around it.
+
+pub mod http1;
+pub mod log;
+pub mod routing;
+pub mod vars;
