@@ -1,0 +1,90 @@
+//! Reading configuration: the typed model and its front ends.
+//!
+//! `load` picks the front end by file name: `*.toml` is rampart's native
+//! format; anything else will be read as nginx.conf once that front end exists.
+
+pub mod error;
+pub mod located;
+pub mod model;
+pub mod units;
+
+pub use error::ConfigError;
+pub use located::Located;
+pub use model::Config;
+
+use std::path::Path;
+
+/// Reads and parses the config file at `path` into the model (no semantic
+/// checks yet: those happen when the model is compiled into a snapshot).
+pub fn load(path: &Path) -> Result<Config, ConfigError> {
+    let text = std::fs::read_to_string(path)
+        .map_err(|e| ConfigError::new(path, 0, format!("open() \"{}\" failed ({e})", path.display())))?;
+    parse_toml(path, &text)
+}
+
+/// Parses rampart.toml text. Syntax errors, unknown keys and wrong types come
+/// back with the line of the offending key.
+pub fn parse_toml(path: &Path, text: &str) -> Result<Config, ConfigError> {
+    located::with_source(text, || toml::from_str::<Config>(text)).map_err(|e| {
+        let line = e.span().map(|s| located::line_of(text, s.start)).unwrap_or(0);
+        let key = e.span().and_then(|s| key_at(text, s.start));
+        let msg = e.message().trim().to_string();
+        let mut err = ConfigError::new(path, line, msg);
+        if let Some(k) = key {
+            err = err.directive(&k);
+        }
+        err
+    })
+}
+
+/// The TOML key on the line holding `offset`, if that line is `key = ...`.
+fn key_at(text: &str, offset: usize) -> Option<String> {
+    let start = text[..offset.min(text.len())].rfind('\n').map_or(0, |i| i + 1);
+    let line = text[start..].lines().next()?;
+    let (k, _) = line.split_once('=')?;
+    let k = k.trim().trim_matches('"');
+    (!k.is_empty() && !k.starts_with('[')).then(|| k.to_string())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::path::PathBuf;
+
+    fn parse(s: &str) -> Result<Config, ConfigError> {
+        parse_toml(&PathBuf::from("/t/rampart.toml"), s)
+    }
+
+    #[test]
+    fn parses_nested_levels_with_lines() {
+        let c = parse(
+            "worker_processes = \"auto\"\n[http]\nclient_max_body_size = \"8m\"\n\
+             [[http.server]]\nlisten = [\"127.0.0.1:8080\"]\n[[http.server.location]]\nmatch = \"/\"\n\
+             proxy_pass = \"http://b\"\n",
+        )
+        .unwrap();
+        assert_eq!(c.http.client_max_body_size, Some(units::Size(8 << 20)));
+        let loc = &c.http.server[0].location[0];
+        assert_eq!(loc.match_.value, "/");
+        assert_eq!(loc.match_.line, 7);
+        assert_eq!(c.http.server[0].listen[0].line, 5);
+    }
+
+    #[test]
+    fn errors_name_file_line_and_key() {
+        let cases: &[(&str, usize, &str)] = &[
+            ("[http]\nclient_max_body_size = \"8x\"\n", 2, "client_max_body_size"),
+            ("[http]\n\nno_such_thing = 1\n", 3, "no_such_thing"),
+            ("[http]\nkeepalive_timeout = \"forever\"\n", 2, "keepalive_timeout"),
+            ("[http\n", 1, ""),
+        ];
+        for (src, line, key) in cases {
+            let e = parse(src).unwrap_err();
+            assert_eq!(e.line, *line, "{src:?}: {e}");
+            if !key.is_empty() {
+                assert_eq!(e.directive.as_deref(), Some(*key), "{src:?}: {e}");
+            }
+            assert!(e.to_string().contains("/t/rampart.toml:"), "{e}");
+        }
+    }
+}

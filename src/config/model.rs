@@ -1,0 +1,275 @@
+//! The configuration model: what an operator wrote, typed, before it is
+//! compiled into a runtime snapshot. Both front ends (rampart.toml via serde,
+//! and nginx.conf) produce this model, and `rampart convert` serialises it.
+//!
+//! Names follow nginx's directives. Every setting is optional at every level
+//! where nginx allows it; `None` means "inherit from the enclosing level",
+//! which is exactly nginx's merge rule. List-valued directives whose nginx
+//! inheritance is all-or-nothing (`proxy_set_header`, `add_header`,
+//! `error_page`, `access_log`, `proxy_hide_header`) are `Option<Vec<_>>`: a
+//! level that sets any entry replaces the whole inherited list.
+//!
+//! Defaults live in `runtime::defaults`, each citing where nginx sets it.
+
+use super::located::Located;
+use super::units::{Dur, Size};
+use serde::{Deserialize, Serialize};
+use std::collections::BTreeMap;
+
+/// The whole file.
+#[derive(Debug, Clone, Default, PartialEq, Deserialize, Serialize)]
+#[serde(deny_unknown_fields)]
+pub struct Config {
+    /// `worker_processes N | "auto"`: serving threads (nginx: processes).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub worker_processes: Option<WorkerProcesses>,
+    /// `worker_rlimit_nofile N`: RLIMIT_NOFILE applied at start-up.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub worker_rlimit_nofile: Option<u64>,
+    /// `pid PATH`: written once every listener is bound.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub pid: Option<Located<String>>,
+    /// `error_log "PATH [LEVEL]"`, `stderr` allowed as PATH.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub error_log: Option<Located<String>>,
+    /// `worker_shutdown_timeout`: the longest a graceful stop (QUIT) waits.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub worker_shutdown_timeout: Option<Dur>,
+    #[serde(default)]
+    pub events: Events,
+    #[serde(default)]
+    pub http: Http,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize, Serialize)]
+#[serde(untagged)]
+pub enum WorkerProcesses {
+    Count(u32),
+    /// Only "auto" is accepted; checked at compile time.
+    Auto(AutoKeyword),
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize, Serialize)]
+#[serde(rename_all = "lowercase")]
+pub enum AutoKeyword {
+    Auto,
+}
+
+#[derive(Debug, Clone, Default, PartialEq, Deserialize, Serialize)]
+#[serde(deny_unknown_fields)]
+pub struct Events {
+    /// Connections per worker thread (clients and upstreams together, as nginx).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub worker_connections: Option<u64>,
+}
+
+/// `[http.upstream.NAME]`.
+#[derive(Debug, Clone, Default, PartialEq, Deserialize, Serialize)]
+#[serde(deny_unknown_fields)]
+pub struct Upstream {
+    /// Each entry is nginx's `server` line without the keyword:
+    /// `"10.0.0.1:8080 weight=2 max_fails=3 fail_timeout=10s backup"`.
+    pub server: Vec<Located<String>>,
+}
+
+/// `log_format NAME ...`: the format string, or a table with `escape`.
+#[derive(Debug, Clone, PartialEq, Deserialize, Serialize)]
+#[serde(untagged)]
+pub enum LogFormatDef {
+    Plain(String),
+    Full {
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        escape: Option<String>,
+        format: String,
+    },
+}
+
+/// `access_log`: `"off"`, one `"PATH [FORMAT]"` entry, or a list of them.
+#[derive(Debug, Clone, PartialEq, Deserialize, Serialize)]
+#[serde(untagged)]
+pub enum AccessLogDef {
+    One(Located<String>),
+    Many(Vec<Located<String>>),
+}
+
+/// `return`: `404`, `"https://..."` (302), or `[301, "https://..."]` / `[200, "text"]`.
+#[derive(Debug, Clone, PartialEq, Deserialize, Serialize)]
+#[serde(untagged)]
+pub enum ReturnDef {
+    Code(u16),
+    Url(String),
+    CodeText(u16, String),
+}
+
+/// `error_page CODES [=STATUS] URI`.
+#[derive(Debug, Clone, PartialEq, Deserialize, Serialize)]
+#[serde(deny_unknown_fields)]
+pub struct ErrorPageDef {
+    pub codes: Vec<u16>,
+    /// A URI (`/50x.html`), a named location (`@fallback`) or a URL (redirect).
+    pub page: String,
+    /// `=STATUS`: the status to answer with; `"="` keeps the page's own status.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub status: Option<ErrorPageStatus>,
+}
+
+#[derive(Debug, Clone, PartialEq, Deserialize, Serialize)]
+#[serde(untagged)]
+pub enum ErrorPageStatus {
+    Code(u16),
+    /// Must be exactly `"="`.
+    FromPage(String),
+}
+
+/// Declares the settings structs and the three nested levels (http, server,
+/// location) from one list of fields, so that adding a directive is one line
+/// and the levels cannot drift apart.
+macro_rules! config_levels {
+    (
+        location_settings { $( $(#[$lm:meta])* $lf:ident : $lt:ty, )* }
+        connection_settings { $( $(#[$cm:meta])* $cf:ident : $ct:ty, )* }
+    ) => {
+        /// Settings nginx allows in http, server and location blocks.
+        #[derive(Debug, Clone, Default, PartialEq)]
+        pub struct LocSettings { $( $(#[$lm])* pub $lf: Option<$lt>, )* }
+
+        impl LocSettings {
+            /// nginx's merge: every field this level leaves unset comes from `parent`.
+            pub fn inherit(&mut self, parent: &LocSettings) {
+                $( if self.$lf.is_none() { self.$lf = parent.$lf.clone(); } )*
+            }
+        }
+
+        /// Settings that act before the server is known (read from the
+        /// default server of the listening address): http and server blocks only.
+        #[derive(Debug, Clone, Default, PartialEq)]
+        pub struct ConnSettings { $( $(#[$cm])* pub $cf: Option<$ct>, )* }
+
+        impl ConnSettings {
+            pub fn inherit(&mut self, parent: &ConnSettings) {
+                $( if self.$cf.is_none() { self.$cf = parent.$cf.clone(); } )*
+            }
+        }
+
+        /// The `[http]` table.
+        #[derive(Debug, Clone, Default, PartialEq, Deserialize, Serialize)]
+        #[serde(deny_unknown_fields)]
+        pub struct Http {
+            /// `log_format NAME`: formats usable by `access_log PATH NAME`.
+            #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
+            pub log_format: BTreeMap<String, LogFormatDef>,
+            /// `upstream NAME { ... }`.
+            #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
+            pub upstream: BTreeMap<String, Upstream>,
+            $( $(#[$lm])* #[serde(default, skip_serializing_if = "Option::is_none")] pub $lf: Option<$lt>, )*
+            $( $(#[$cm])* #[serde(default, skip_serializing_if = "Option::is_none")] pub $cf: Option<$ct>, )*
+            /// `server { ... }` blocks, in config order (order decides the default server).
+            #[serde(default, skip_serializing_if = "Vec::is_empty")]
+            pub server: Vec<Server>,
+        }
+
+        /// A `[[http.server]]` block.
+        #[derive(Debug, Clone, Default, PartialEq, Deserialize, Serialize)]
+        #[serde(deny_unknown_fields)]
+        pub struct Server {
+            /// nginx `listen` arguments: `"127.0.0.1:8080 default_server backlog=1024 reuseport"`.
+            #[serde(default, skip_serializing_if = "Vec::is_empty")]
+            pub listen: Vec<Located<String>>,
+            /// `server_name`: exact, `*.wild`, `wild.*`, `.domain`, `~regex`, `""`.
+            #[serde(default, skip_serializing_if = "Option::is_none")]
+            pub server_name: Option<Vec<String>>,
+            $( $(#[$lm])* #[serde(default, skip_serializing_if = "Option::is_none")] pub $lf: Option<$lt>, )*
+            $( $(#[$cm])* #[serde(default, skip_serializing_if = "Option::is_none")] pub $cf: Option<$ct>, )*
+            /// Server-level handler (nginx's `return` in server context).
+            #[serde(default, rename = "return", skip_serializing_if = "Option::is_none")]
+            pub return_: Option<ReturnDef>,
+            #[serde(default, skip_serializing_if = "Vec::is_empty")]
+            pub location: Vec<Location>,
+        }
+
+        /// A `[[...location]]` block.
+        #[derive(Debug, Clone, Default, PartialEq, Deserialize, Serialize)]
+        #[serde(deny_unknown_fields)]
+        pub struct Location {
+            /// nginx's location argument, modifier included: `"/"`, `"= /x"`,
+            /// `"^~ /static/"`, `"~ \\.php$"`, `"~* \\.(gif|jpg)$"`, `"@fallback"`.
+            #[serde(rename = "match")]
+            pub match_: Located<String>,
+            /// `proxy_pass URL`: `http://host:port[/uri]` or `http://upstream_name[/uri]`.
+            #[serde(default, skip_serializing_if = "Option::is_none")]
+            pub proxy_pass: Option<Located<String>>,
+            #[serde(default, rename = "return", skip_serializing_if = "Option::is_none")]
+            pub return_: Option<ReturnDef>,
+            /// `internal`: only reachable by internal redirects.
+            #[serde(default, skip_serializing_if = "Option::is_none")]
+            pub internal: Option<bool>,
+            $( $(#[$lm])* #[serde(default, skip_serializing_if = "Option::is_none")] pub $lf: Option<$lt>, )*
+            #[serde(default, skip_serializing_if = "Vec::is_empty")]
+            pub location: Vec<Location>,
+        }
+
+        impl Http {
+            pub fn loc_settings(&self) -> LocSettings { LocSettings { $( $lf: self.$lf.clone(), )* } }
+            pub fn conn_settings(&self) -> ConnSettings { ConnSettings { $( $cf: self.$cf.clone(), )* } }
+        }
+        impl Server {
+            pub fn loc_settings(&self) -> LocSettings { LocSettings { $( $lf: self.$lf.clone(), )* } }
+            pub fn conn_settings(&self) -> ConnSettings { ConnSettings { $( $cf: self.$cf.clone(), )* } }
+        }
+        impl Location {
+            pub fn loc_settings(&self) -> LocSettings { LocSettings { $( $lf: self.$lf.clone(), )* } }
+        }
+    };
+}
+
+config_levels! {
+    location_settings {
+        /// Largest accepted request body; 0 disables the check (413 above it).
+        client_max_body_size: Size,
+        /// Longest wait between two reads of the request body (408, closed).
+        client_body_timeout: Dur,
+        /// Longest wait between two writes to the client (connection closed).
+        send_timeout: Dur,
+        /// Idle time allowed between requests on a keep-alive connection; 0 disables keep-alive.
+        keepalive_timeout: Dur,
+        /// Requests served on one keep-alive connection before it is closed.
+        keepalive_requests: u64,
+        /// Longest total lifetime of a keep-alive connection.
+        keepalive_time: Dur,
+        proxy_connect_timeout: Dur,
+        proxy_read_timeout: Dur,
+        proxy_send_timeout: Dur,
+        /// "1.0" (nginx 1.22's default, with `Connection: close`) or "1.1".
+        proxy_http_version: String,
+        /// `[[NAME, VALUE], ...]`; an empty VALUE removes the header.
+        proxy_set_header: Vec<(String, String)>,
+        /// Extra upstream response headers not to pass to the client.
+        proxy_hide_header: Vec<String>,
+        /// Headers hidden by default (Date, Server, X-Accel-*) to pass anyway.
+        proxy_pass_header: Vec<String>,
+        /// Largest upstream response head (502 "upstream sent too big header" above it).
+        proxy_buffer_size: Size,
+        /// Apply `error_page` to upstream responses with an error status.
+        proxy_intercept_errors: bool,
+        /// `[[NAME, VALUE], [NAME, VALUE, "always"], ...]`.
+        add_header: Vec<Vec<String>>,
+        error_page: Vec<ErrorPageDef>,
+        access_log: AccessLogDef,
+        /// `Server: nginx/VERSION` (true) or `Server: nginx` (false), as nginx.
+        server_tokens: bool,
+        /// Pad error pages for MSIE and Chrome, as nginx does by default.
+        msie_padding: bool,
+        default_type: String,
+    }
+    connection_settings {
+        /// First read buffer for a request head.
+        client_header_buffer_size: Size,
+        /// `"4 8k"`: number and size of the buffers for long request heads.
+        large_client_header_buffers: String,
+        /// A deadline for the whole request head (408, logged, nothing sent).
+        client_header_timeout: Dur,
+        merge_slashes: bool,
+        ignore_invalid_headers: bool,
+        underscores_in_headers: bool,
+    }
+}
