@@ -1,0 +1,152 @@
+//! nginx's own responses: reason phrases and the built-in error pages
+//! (`ngx_http_special_response_handler`, nginx/nginx:
+//! src/http/ngx_http_special_response.c; status lines from
+//! src/http/ngx_http_header_filter_module.c).
+
+/// The version string in `Server:` and in error-page tails. rampart answers as
+/// the nginx it replaces so that tooling and monitoring keep parsing it.
+pub const NGINX_VERSION: &str = "1.22.1";
+
+/// The reason phrase nginx puts on its status line. `None` for codes nginx
+/// has no line for: it then sends `NNN ` (number and a space).
+pub fn reason(status: u16) -> Option<&'static str> {
+    Some(match status {
+        100 => "Continue",
+        101 => "Switching Protocols",
+        200 => "OK",
+        201 => "Created",
+        202 => "Accepted",
+        204 => "No Content",
+        206 => "Partial Content",
+        301 => "Moved Permanently",
+        302 => "Moved Temporarily",
+        303 => "See Other",
+        304 => "Not Modified",
+        307 => "Temporary Redirect",
+        308 => "Permanent Redirect",
+        400 => "Bad Request",
+        401 => "Unauthorized",
+        402 => "Payment Required",
+        403 => "Forbidden",
+        404 => "Not Found",
+        405 => "Not Allowed",
+        406 => "Not Acceptable",
+        408 => "Request Time-out",
+        409 => "Conflict",
+        410 => "Gone",
+        411 => "Length Required",
+        412 => "Precondition Failed",
+        413 => "Request Entity Too Large",
+        414 => "Request-URI Too Large",
+        415 => "Unsupported Media Type",
+        416 => "Requested Range Not Satisfiable",
+        421 => "Misdirected Request",
+        429 => "Too Many Requests",
+        500 => "Internal Server Error",
+        501 => "Not Implemented",
+        502 => "Bad Gateway",
+        503 => "Service Temporarily Unavailable",
+        504 => "Gateway Time-out",
+        505 => "HTTP Version Not Supported",
+        507 => "Insufficient Storage",
+        _ => return None,
+    })
+}
+
+/// The status that goes on the wire: nginx's internal 494-497 are sent as 400.
+pub fn wire_status(status: u16) -> u16 {
+    match status {
+        494..=497 => 400,
+        s => s,
+    }
+}
+
+const PADDING: &str = "<!-- a padding to disable MSIE and Chrome friendly error page -->\r\n";
+
+/// True when nginx would append its friendly-error-page padding for this UA.
+pub fn wants_padding(user_agent: Option<&[u8]>) -> bool {
+    user_agent.is_some_and(|ua| memchr::memmem::find(ua, b"MSIE ").is_some() || memchr::memmem::find(ua, b"Chrome/").is_some())
+}
+
+/// The body of nginx's built-in page for `status`, or `None` when nginx sends
+/// no body (1xx, 2xx other than the error set, 204, 304, unknown codes).
+pub fn error_page_body(status: u16, server_tokens: bool, padding: bool) -> Option<Vec<u8>> {
+    let (title, extra): (String, Option<&str>) = match status {
+        494 => ("400 Request Header Or Cookie Too Large".into(), Some("Request Header Or Cookie Too Large")),
+        495 => ("400 The SSL certificate error".into(), Some("The SSL certificate error")),
+        496 => ("400 No required SSL certificate was sent".into(), Some("No required SSL certificate was sent")),
+        497 => (
+            "400 The plain HTTP request was sent to HTTPS port".into(),
+            Some("The plain HTTP request was sent to HTTPS port"),
+        ),
+        301 | 302 | 303 | 307 | 308 | 400..=599 => (format!("{status} {}", reason(status)?), None),
+        _ => return None,
+    };
+    let h1 = if extra.is_some() { "400 Bad Request".to_string() } else { title.clone() };
+    let mut out = String::with_capacity(256);
+    out.push_str("<html>\r\n<head><title>");
+    out.push_str(&title);
+    out.push_str("</title></head>\r\n<body>\r\n<center><h1>");
+    out.push_str(&h1);
+    out.push_str("</h1></center>\r\n");
+    if let Some(e) = extra {
+        out.push_str("<center>");
+        out.push_str(e);
+        out.push_str("</center>\r\n");
+    }
+    if server_tokens {
+        out.push_str("<hr><center>nginx/");
+        out.push_str(NGINX_VERSION);
+        out.push_str("</center>\r\n");
+    } else {
+        out.push_str("<hr><center>nginx</center>\r\n");
+    }
+    out.push_str("</body>\r\n</html>\r\n");
+    if padding && status >= 400 {
+        for _ in 0..6 {
+            out.push_str(PADDING);
+        }
+    }
+    Some(out.into_bytes())
+}
+
+/// Codes after which nginx closes the connection even with keep-alive
+/// (`ngx_http_special_response_handler`'s lingering/keepalive switch-off).
+pub fn forces_close(status: u16) -> bool {
+    matches!(status, 400 | 413 | 414 | 494..=497 | 500 | 501)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn pages_match_nginx_bytes() {
+        let p = String::from_utf8(error_page_body(404, true, false).unwrap()).unwrap();
+        assert_eq!(
+            p,
+            "<html>\r\n<head><title>404 Not Found</title></head>\r\n<body>\r\n\
+             <center><h1>404 Not Found</h1></center>\r\n<hr><center>nginx/1.22.1</center>\r\n\
+             </body>\r\n</html>\r\n"
+        );
+        let p = String::from_utf8(error_page_body(494, false, false).unwrap()).unwrap();
+        assert!(p.contains("<title>400 Request Header Or Cookie Too Large</title>"));
+        assert!(p.contains("<h1>400 Bad Request</h1></center>\r\n<center>Request Header Or Cookie Too Large"));
+        assert!(p.contains("<center>nginx</center>"));
+        let padded = error_page_body(502, true, true).unwrap();
+        assert_eq!(padded.len(), error_page_body(502, true, false).unwrap().len() + 6 * PADDING.len());
+        assert!(error_page_body(200, true, false).is_none());
+        assert!(error_page_body(204, true, false).is_none());
+        assert!(error_page_body(599, true, false).is_none());
+    }
+
+    #[test]
+    fn reasons_and_wire_status() {
+        assert_eq!(reason(302), Some("Moved Temporarily"));
+        assert_eq!(reason(504), Some("Gateway Time-out"));
+        assert_eq!(reason(499), None);
+        assert_eq!(wire_status(494), 400);
+        assert!(wants_padding(Some(b"Mozilla/5.0 Chrome/120.0")));
+        assert!(!wants_padding(Some(b"curl/8.0")));
+    }
+}

@@ -1,0 +1,229 @@
+//! Resolved per-location settings: the model's optional, inherited values
+//! turned into concrete ones with nginx's defaults, compiled once per
+//! location so that a request only reads plain fields.
+
+use super::defaults as d;
+use super::CompileCtx;
+use crate::config::model::{AccessLogDef, ErrorPageStatus, LocSettings};
+use crate::config::ConfigError;
+use crate::vars::Template;
+use std::sync::Arc;
+use std::time::Duration;
+
+/// One `add_header NAME VALUE [always]`.
+#[derive(Debug, Clone)]
+pub struct AddHeader {
+    pub name: Box<[u8]>,
+    pub value: Template,
+    pub always: bool,
+}
+
+/// One code of an `error_page` line.
+#[derive(Debug, Clone)]
+pub struct ErrorPage {
+    pub code: u16,
+    pub target: ErrorTarget,
+    /// `=CODE` → Some(CODE); `=` → Some(0) (the page's own status); none → None.
+    pub status: Option<u16>,
+}
+
+#[derive(Debug, Clone)]
+pub enum ErrorTarget {
+    /// Internal redirect to a URI (method becomes GET).
+    Uri(Template),
+    /// Jump to a named location.
+    Named(String),
+    /// External redirect (302 unless =301/303/307/308).
+    Redirect(Template),
+}
+
+/// One `access_log PATH [FORMAT]`.
+#[derive(Clone)]
+pub struct AccessLog {
+    pub id: crate::log::LogId,
+    pub format: Arc<crate::log::LogFormat>,
+}
+
+impl std::fmt::Debug for AccessLog {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("AccessLog")
+    }
+}
+
+/// What the proxy module needs at request time.
+#[derive(Debug, Clone)]
+pub struct ProxyConf {
+    pub connect_timeout: Duration,
+    pub read_timeout: Duration,
+    pub send_timeout: Duration,
+    pub http11: bool,
+    /// `proxy_set_header` entries in config order, then nginx's defaults not overridden.
+    pub set_headers: Vec<(Box<[u8]>, Template)>,
+    /// Lowercase names of every header in `set_headers` (those client headers are not passed).
+    pub skip_client: Vec<Box<[u8]>>,
+    /// Lowercase names of upstream response headers not passed to the client.
+    pub hide: Vec<Box<[u8]>>,
+    pub buffer_size: usize,
+    pub intercept_errors: bool,
+}
+
+#[derive(Debug, Clone)]
+pub struct LocConf {
+    pub client_max_body_size: u64,
+    pub client_body_timeout: Duration,
+    pub send_timeout: Duration,
+    pub keepalive_timeout: Duration,
+    pub keepalive_requests: u64,
+    pub keepalive_time: Duration,
+    pub proxy: Arc<ProxyConf>,
+    pub add_header: Vec<AddHeader>,
+    pub error_pages: Vec<ErrorPage>,
+    pub access_log: Vec<AccessLog>,
+    pub server_tokens: bool,
+    pub msie_padding: bool,
+    pub default_type: Box<[u8]>,
+}
+
+impl LocConf {
+    pub fn error_page(&self, code: u16) -> Option<&ErrorPage> {
+        self.error_pages.iter().find(|e| e.code == code)
+    }
+}
+
+/// Response headers nginx's proxy module hides by default
+/// (`ngx_http_proxy_hide_headers`, src/http/modules/ngx_http_proxy_module.c).
+const DEFAULT_HIDE: &[&str] = &["date", "server", "x-pad", "x-accel-expires", "x-accel-redirect",
+    "x-accel-limit-rate", "x-accel-buffering", "x-accel-charset"];
+
+fn template(ctx: &CompileCtx, line: usize, directive: &str, s: &str) -> Result<Template, ConfigError> {
+    Template::compile(s).map_err(|e| ctx.err(line, e.to_string()).directive(directive))
+}
+
+/// Resolves `s` (already merged with every enclosing level) into a LocConf.
+/// `line` is where the level starts, for errors about its values.
+pub fn resolve(ctx: &mut CompileCtx, s: &LocSettings, line: usize) -> Result<LocConf, ConfigError> {
+    let http11 = match s.proxy_http_version.as_deref() {
+        None | Some("1.0") => false,
+        Some("1.1") => true,
+        Some(v) => {
+            return Err(ctx.err(line, format!("invalid value \"{v}\"")).directive("proxy_http_version"));
+        }
+    };
+    // nginx 1.22's header defaults (ngx_http_proxy_headers): Host $proxy_host,
+    // Connection close, and the hop-by-hop headers blanked so they are removed.
+    let mut set_headers: Vec<(Box<[u8]>, Template)> = Vec::new();
+    for (name, value) in s.proxy_set_header.iter().flatten() {
+        if name.is_empty() || !name.bytes().all(|b| b.is_ascii_graphic() && b != b':') {
+            return Err(ctx.err(line, format!("invalid header name \"{name}\"")).directive("proxy_set_header"));
+        }
+        set_headers.push((name.as_bytes().into(), template(ctx, line, "proxy_set_header", value)?));
+    }
+    let defaults: [(&str, &str); 6] = [
+        ("Host", "$proxy_host"),
+        ("Connection", "close"),
+        ("TE", ""),
+        ("Keep-Alive", ""),
+        ("Expect", ""),
+        ("Upgrade", ""),
+    ];
+    for (name, value) in defaults {
+        if !set_headers.iter().any(|(n, _)| n.eq_ignore_ascii_case(name.as_bytes())) {
+            set_headers.push((name.as_bytes().into(), template(ctx, line, "proxy_set_header", value)?));
+        }
+    }
+    let skip_client = set_headers.iter().map(|(n, _)| n.to_ascii_lowercase().into_boxed_slice()).collect();
+
+    let mut hide: Vec<Box<[u8]>> = DEFAULT_HIDE.iter().map(|h| h.as_bytes().into()).collect();
+    for h in s.proxy_hide_header.iter().flatten() {
+        hide.push(h.to_ascii_lowercase().into_bytes().into());
+    }
+    for p in s.proxy_pass_header.iter().flatten() {
+        let p = p.to_ascii_lowercase();
+        hide.retain(|h| **h != *p.as_bytes());
+    }
+
+    let mut add_header = Vec::new();
+    for entry in s.add_header.iter().flatten() {
+        let (name, value, always) = match entry.as_slice() {
+            [n, v] => (n, v, false),
+            [n, v, a] if a == "always" => (n, v, true),
+            _ => {
+                return Err(ctx
+                    .err(line, format!("invalid number of arguments {entry:?}"))
+                    .directive("add_header"))
+            }
+        };
+        add_header.push(AddHeader {
+            name: name.as_bytes().into(),
+            value: template(ctx, line, "add_header", value)?,
+            always,
+        });
+    }
+
+    let mut error_pages = Vec::new();
+    for ep in s.error_page.iter().flatten() {
+        let status = match &ep.status {
+            None => None,
+            Some(ErrorPageStatus::Code(c)) => Some(*c),
+            Some(ErrorPageStatus::FromPage(s)) if s == "=" => Some(0),
+            Some(ErrorPageStatus::FromPage(s)) => {
+                return Err(ctx.err(line, format!("invalid value \"{s}\"")).directive("error_page"))
+            }
+        };
+        let target = if let Some(name) = ep.page.strip_prefix('@') {
+            ErrorTarget::Named(name.to_string())
+        } else if ep.page.starts_with('/') {
+            ErrorTarget::Uri(template(ctx, line, "error_page", &ep.page)?)
+        } else {
+            ErrorTarget::Redirect(template(ctx, line, "error_page", &ep.page)?)
+        };
+        for &code in &ep.codes {
+            if !(300..=599).contains(&code) || code == 499 {
+                return Err(ctx.err(line, format!("value \"{code}\" must be between 300 and 599")).directive("error_page"));
+            }
+            error_pages.push(ErrorPage { code, target: target.clone(), status });
+        }
+    }
+
+    let access_log = match &s.access_log {
+        None => vec![ctx.access_log(ctx.default_access_log_line(), d::ACCESS_LOG, None)?],
+        Some(AccessLogDef::One(l)) if l.value.trim() == "off" => Vec::new(),
+        Some(AccessLogDef::One(l)) => vec![ctx.access_log_entry(l.line.max(line), &l.value)?],
+        Some(AccessLogDef::Many(v)) => {
+            let mut out = Vec::new();
+            for l in v {
+                if l.value.trim() == "off" {
+                    continue;
+                }
+                out.push(ctx.access_log_entry(l.line.max(line), &l.value)?);
+            }
+            out
+        }
+    };
+
+    Ok(LocConf {
+        client_max_body_size: s.client_max_body_size.map_or(d::CLIENT_MAX_BODY_SIZE, |v| v.0),
+        client_body_timeout: s.client_body_timeout.map_or(d::CLIENT_BODY_TIMEOUT, |v| v.0),
+        send_timeout: s.send_timeout.map_or(d::SEND_TIMEOUT, |v| v.0),
+        keepalive_timeout: s.keepalive_timeout.map_or(d::KEEPALIVE_TIMEOUT, |v| v.0),
+        keepalive_requests: s.keepalive_requests.unwrap_or(d::KEEPALIVE_REQUESTS),
+        keepalive_time: s.keepalive_time.map_or(d::KEEPALIVE_TIME, |v| v.0),
+        proxy: Arc::new(ProxyConf {
+            connect_timeout: s.proxy_connect_timeout.map_or(d::PROXY_TIMEOUT, |v| v.0),
+            read_timeout: s.proxy_read_timeout.map_or(d::PROXY_TIMEOUT, |v| v.0),
+            send_timeout: s.proxy_send_timeout.map_or(d::PROXY_TIMEOUT, |v| v.0),
+            http11,
+            set_headers,
+            skip_client,
+            hide,
+            buffer_size: s.proxy_buffer_size.map_or(d::PROXY_BUFFER_SIZE, |v| v.0).max(1024) as usize,
+            intercept_errors: s.proxy_intercept_errors.unwrap_or(false),
+        }),
+        add_header,
+        error_pages,
+        access_log,
+        server_tokens: s.server_tokens.unwrap_or(true),
+        msie_padding: s.msie_padding.unwrap_or(true),
+        default_type: s.default_type.as_deref().unwrap_or(d::DEFAULT_TYPE).as_bytes().into(),
+    })
+}

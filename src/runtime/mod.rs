@@ -1,0 +1,245 @@
+//! Compiling a [`Config`] into an immutable [`Snapshot`]: the vhost tables,
+//! location matchers, upstream pools and log files a request needs, built
+//! once per (re)load off the request path and swapped in with arc-swap.
+
+pub mod defaults;
+pub mod listen;
+pub mod loc_conf;
+mod server;
+
+pub use listen::ListenOpts;
+pub use loc_conf::LocConf;
+pub use server::{Handler, LocationRt, ProxyTarget, ReturnRt, ServerRt, VirtualHosts};
+
+use crate::config::model::{Config, LogFormatDef, WorkerProcesses};
+use crate::config::ConfigError;
+use crate::log::{Escape, Level, LogFormat};
+use crate::upstream::Pool;
+use std::collections::HashMap;
+use std::net::{IpAddr, SocketAddr};
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+use std::time::Duration;
+
+/// Everything a running server needs, immutable once built.
+pub struct Snapshot {
+    pub generation: u64,
+    pub main: MainConf,
+    /// One entry per socket to bind.
+    pub listeners: Vec<Listener>,
+    pub upstreams: HashMap<String, Arc<Pool>>,
+}
+
+/// Process-level settings.
+#[derive(Debug, Clone)]
+pub struct MainConf {
+    pub worker_processes: usize,
+    pub worker_connections: u64,
+    pub worker_rlimit_nofile: Option<u64>,
+    pub pid: PathBuf,
+    pub error_log: ErrorLogConf,
+    pub shutdown_timeout: Option<Duration>,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ErrorLogConf {
+    /// `None` = stderr.
+    pub path: Option<PathBuf>,
+    pub level: Level,
+}
+
+/// A socket to bind and the virtual hosts reachable through it. When a
+/// wildcard address shares its port with specific addresses, nginx binds only
+/// the wildcard and picks the server set by the connection's local address.
+pub struct Listener {
+    pub opts: ListenOpts,
+    /// Server sets of specific addresses served through this wildcard socket.
+    pub specific: Vec<(IpAddr, Arc<VirtualHosts>)>,
+    pub hosts: Arc<VirtualHosts>,
+}
+
+impl Listener {
+    /// The server set for a connection that arrived on `local`.
+    pub fn hosts_for(&self, local: Option<SocketAddr>) -> &Arc<VirtualHosts> {
+        if let Some(l) = local {
+            if let Some((_, h)) = self.specific.iter().find(|(ip, _)| *ip == l.ip()) {
+                return h;
+            }
+        }
+        &self.hosts
+    }
+}
+
+impl Snapshot {
+    pub fn listener(&self, addr: SocketAddr) -> Option<&Listener> {
+        self.listeners.iter().find(|l| l.opts.addr == addr)
+    }
+}
+
+/// State shared while compiling one config.
+pub struct CompileCtx {
+    pub file: PathBuf,
+    pub prefix: PathBuf,
+    pub formats: HashMap<String, Arc<LogFormat>>,
+    /// The line of `[http]` (used for errors about inherited defaults).
+    http_line: usize,
+    /// Log files opened for this config, by path, so that the same file is opened once.
+    opened: HashMap<PathBuf, crate::log::LogId>,
+}
+
+impl CompileCtx {
+    pub fn new(file: &Path, prefix: &Path) -> CompileCtx {
+        CompileCtx {
+            file: file.to_path_buf(),
+            prefix: prefix.to_path_buf(),
+            formats: HashMap::new(),
+            http_line: 0,
+            opened: HashMap::new(),
+        }
+    }
+
+    pub fn err(&self, line: usize, msg: impl Into<String>) -> ConfigError {
+        ConfigError::new(&self.file, line, msg)
+    }
+
+    /// Resolves a path the way nginx does: relative paths are relative to the prefix.
+    pub fn path(&self, p: &str) -> PathBuf {
+        let p = Path::new(p);
+        if p.is_absolute() {
+            p.to_path_buf()
+        } else {
+            self.prefix.join(p)
+        }
+    }
+
+    fn default_access_log_line(&self) -> usize {
+        self.http_line
+    }
+
+    /// `access_log PATH [FORMAT]`.
+    fn access_log_entry(&mut self, line: usize, s: &str) -> Result<loc_conf::AccessLog, ConfigError> {
+        let mut w = s.split_whitespace();
+        let path = w.next().ok_or_else(|| self.err(line, "invalid number of arguments").directive("access_log"))?;
+        let format = w.next();
+        if let Some(extra) = w.next() {
+            return Err(self
+                .err(line, format!("the \"{extra}\" parameter is not implemented yet"))
+                .directive("access_log"));
+        }
+        self.access_log(line, path, format)
+    }
+
+    fn access_log(&mut self, line: usize, path: &str, format: Option<&str>) -> Result<loc_conf::AccessLog, ConfigError> {
+        let format = match format {
+            None | Some("combined") => self
+                .formats
+                .entry("combined".into())
+                .or_insert_with(|| Arc::new(LogFormat::combined()))
+                .clone(),
+            Some(name) => self
+                .formats
+                .get(name)
+                .cloned()
+                .ok_or_else(|| self.err(line, format!("unknown log format \"{name}\"")).directive("access_log"))?,
+        };
+        let full = self.path(path);
+        let id = match self.opened.get(&full) {
+            Some(id) => *id,
+            None => {
+                let id = crate::log::hub().open(&full).map_err(|e| {
+                    self.err(line, format!("open() \"{}\" failed ({e})", full.display())).directive("access_log")
+                })?;
+                self.opened.insert(full, id);
+                id
+            }
+        };
+        Ok(loc_conf::AccessLog { id, format })
+    }
+}
+
+/// Parses `error_log "PATH [LEVEL]"`.
+pub fn parse_error_log(ctx: &CompileCtx, line: usize, s: &str) -> Result<ErrorLogConf, ConfigError> {
+    let mut w = s.split_whitespace();
+    let path = w.next().ok_or_else(|| ctx.err(line, "invalid number of arguments").directive("error_log"))?;
+    let level = match w.next() {
+        None => Level::Error,
+        Some(l) => l
+            .parse::<Level>()
+            .map_err(|_| ctx.err(line, format!("invalid log level \"{l}\"")).directive("error_log"))?,
+    };
+    if w.next().is_some() {
+        return Err(ctx.err(line, "invalid number of arguments").directive("error_log"));
+    }
+    let path = if path == "stderr" { None } else { Some(ctx.path(path)) };
+    Ok(ErrorLogConf { path, level })
+}
+
+/// Compiles `cfg` (read from `file`, with relative paths under `prefix`).
+pub fn compile(cfg: &Config, file: &Path, prefix: &Path, generation: u64) -> Result<Snapshot, ConfigError> {
+    let mut ctx = CompileCtx::new(file, prefix);
+    let main = main_conf(&ctx, cfg)?;
+
+    ctx.formats.insert("combined".into(), Arc::new(LogFormat::combined()));
+    for (name, def) in &cfg.http.log_format {
+        if name == "combined" {
+            return Err(ctx.err(0, "duplicate \"log_format\" name \"combined\"").directive("log_format"));
+        }
+        let (escape, format) = match def {
+            LogFormatDef::Plain(f) => (Escape::Default, f.as_str()),
+            LogFormatDef::Full { escape, format } => {
+                let e = match escape.as_deref() {
+                    None | Some("default") => Escape::Default,
+                    Some("json") => Escape::Json,
+                    Some("none") => Escape::None,
+                    Some(other) => {
+                        return Err(ctx.err(0, format!("unknown log format escaping \"{other}\"")).directive("log_format"))
+                    }
+                };
+                (e, format.as_str())
+            }
+        };
+        let f = LogFormat::compile(name, escape, format)
+            .map_err(|e| ctx.err(0, format!("{e} in log_format \"{name}\"")).directive("log_format"))?;
+        ctx.formats.insert(name.clone(), Arc::new(f));
+    }
+
+    let mut upstreams = HashMap::new();
+    for (name, up) in &cfg.http.upstream {
+        let mut peers = Vec::new();
+        for s in &up.server {
+            let p = crate::upstream::parse_server(&s.value).map_err(|e| ctx.err(s.line, e).directive("server"))?;
+            peers.extend(p);
+        }
+        if peers.is_empty() {
+            return Err(ctx.err(0, format!("no servers are inside upstream \"{name}\"")));
+        }
+        upstreams.insert(name.clone(), Arc::new(Pool::new(name.clone(), peers)));
+    }
+
+    let listeners = server::compile_servers(&mut ctx, cfg, &mut upstreams)?;
+    Ok(Snapshot { generation, main, listeners, upstreams })
+}
+
+fn main_conf(ctx: &CompileCtx, cfg: &Config) -> Result<MainConf, ConfigError> {
+    let worker_processes = match cfg.worker_processes {
+        None => 1,
+        Some(WorkerProcesses::Auto(_)) => std::thread::available_parallelism().map_or(1, |n| n.get()),
+        Some(WorkerProcesses::Count(0)) => {
+            return Err(ctx.err(0, "invalid value \"0\"").directive("worker_processes"));
+        }
+        Some(WorkerProcesses::Count(n)) => n as usize,
+    };
+    let error_log = match &cfg.error_log {
+        Some(l) => parse_error_log(ctx, l.line, &l.value)?,
+        None => ErrorLogConf { path: Some(ctx.path(defaults::ERROR_LOG)), level: Level::Error },
+    };
+    let pid = cfg.pid.as_ref().map_or_else(|| ctx.path(defaults::PID), |p| ctx.path(&p.value));
+    Ok(MainConf {
+        worker_processes,
+        worker_connections: cfg.events.worker_connections.unwrap_or(defaults::WORKER_CONNECTIONS).max(1),
+        worker_rlimit_nofile: cfg.worker_rlimit_nofile,
+        pid,
+        error_log,
+        shutdown_timeout: cfg.worker_shutdown_timeout.map(|d| d.0),
+    })
+}

@@ -1,0 +1,395 @@
+//! Compiling `server` and `location` blocks: per-address virtual host tables,
+//! location trees and handlers.
+
+use super::listen::{parse_listen, ListenOpts};
+use super::loc_conf::{resolve, LocConf};
+use super::{defaults, CompileCtx, Listener};
+use crate::config::model::{Config, ConnSettings, LocSettings, Location, ReturnDef, Server};
+use crate::config::ConfigError;
+use crate::http1::HeadLimits;
+use crate::routing::location::{LocationSpec, LocationTree, Modifier};
+use crate::routing::server_name::NameTable;
+use crate::upstream::Pool;
+use crate::vars::Template;
+use std::collections::HashMap;
+use std::net::SocketAddr;
+use std::sync::Arc;
+use std::time::Duration;
+
+/// The servers reachable through one listening address.
+pub struct VirtualHosts {
+    pub names: NameTable,
+    pub servers: Vec<Arc<ServerRt>>,
+    pub default: usize,
+    /// Settings that apply before the server is known: the default server's.
+    pub conn: ConnConf,
+}
+
+impl VirtualHosts {
+    pub fn default_server(&self) -> &Arc<ServerRt> {
+        // `default` is an index into `servers`, checked when the table is built.
+        &self.servers[self.default]
+    }
+}
+
+/// Connection-level settings (from the default server of the address).
+#[derive(Debug, Clone)]
+pub struct ConnConf {
+    pub limits: HeadLimits,
+    pub header_timeout: Duration,
+    pub merge_slashes: bool,
+}
+
+pub struct ServerRt {
+    /// The primary name (`$server_name`), the first `server_name` argument.
+    pub name: Box<[u8]>,
+    pub locations: LocationTree<Arc<LocationRt>>,
+    /// Settings of the server level itself, used when no location matches.
+    pub server_loc: Arc<LocationRt>,
+    /// `return` at server level (runs before location matching).
+    pub return_: Option<ReturnRt>,
+}
+
+pub struct LocationRt {
+    /// The location as written (`= /x`, `/api/`), for logs.
+    pub name: String,
+    pub conf: LocConf,
+    pub handler: Handler,
+    pub internal: bool,
+    /// For prefix locations: the length of the prefix that a proxy_pass URI part replaces.
+    pub prefix_len: usize,
+}
+
+pub enum Handler {
+    Proxy(ProxyTarget),
+    Return(ReturnRt),
+    /// No content handler: nginx's static module would run here; until it
+    /// exists rampart answers 404 as nginx does for a missing file.
+    None,
+}
+
+#[derive(Debug, Clone)]
+pub struct ReturnRt {
+    pub code: u16,
+    /// Body text, or the Location for 301/302/303/307/308.
+    pub text: Option<Template>,
+}
+
+pub struct ProxyTarget {
+    pub pool: Arc<Pool>,
+    /// The URI part of the proxy_pass URL (`/x/` in `http://b/x/`).
+    pub uri: Option<Box<[u8]>>,
+    /// `$proxy_host`: host, plus `:port` when not 80.
+    pub proxy_host: Box<[u8]>,
+    /// `$proxy_port`.
+    pub proxy_port: Box<[u8]>,
+}
+
+fn parse_location_match(ctx: &CompileCtx, line: usize, s: &str) -> Result<(Modifier, String), ConfigError> {
+    let s = s.trim();
+    let (m, rest) = if let Some(r) = s.strip_prefix("~*") {
+        (Modifier::Regex { caseless: true }, r)
+    } else if let Some(r) = s.strip_prefix("^~") {
+        (Modifier::NoRegex, r)
+    } else if let Some(r) = s.strip_prefix('~') {
+        (Modifier::Regex { caseless: false }, r)
+    } else if let Some(r) = s.strip_prefix('=') {
+        (Modifier::Exact, r)
+    } else if s.starts_with('@') {
+        (Modifier::Named, s)
+    } else {
+        (Modifier::Prefix, s)
+    };
+    let pattern = rest.trim();
+    if pattern.is_empty() || pattern.contains(char::is_whitespace) && !matches!(m, Modifier::Regex { .. }) {
+        return Err(ctx.err(line, format!("invalid location \"{s}\"")).directive("location"));
+    }
+    Ok((m, pattern.to_string()))
+}
+
+fn compile_return(ctx: &CompileCtx, line: usize, r: &ReturnDef) -> Result<ReturnRt, ConfigError> {
+    let t = |s: &str| Template::compile(s).map_err(|e| ctx.err(line, e.to_string()).directive("return"));
+    let (code, text) = match r {
+        ReturnDef::Code(c) => (*c, None),
+        ReturnDef::Url(u) => {
+            if !(u.starts_with("http://") || u.starts_with("https://") || u.starts_with("$scheme")) {
+                return Err(ctx.err(line, format!("invalid return code \"{u}\"")).directive("return"));
+            }
+            (302, Some(t(u)?))
+        }
+        ReturnDef::CodeText(c, s) => (*c, Some(t(s)?)),
+    };
+    if code > 999 {
+        return Err(ctx.err(line, format!("invalid return code \"{code}\"")).directive("return"));
+    }
+    Ok(ReturnRt { code, text })
+}
+
+/// Splits `http://host[:port][/uri]`.
+fn compile_proxy_pass(
+    ctx: &CompileCtx,
+    line: usize,
+    url: &str,
+    modifier: &Modifier,
+    upstreams: &mut HashMap<String, Arc<Pool>>,
+) -> Result<ProxyTarget, ConfigError> {
+    let err = |m: String| ctx.err(line, m).directive("proxy_pass");
+    if url.contains('$') {
+        return Err(err("variables in \"proxy_pass\" are not implemented yet".into()));
+    }
+    let rest = if let Some(r) = url.strip_prefix("http://") {
+        r
+    } else if url.starts_with("https://") {
+        return Err(err("https upstreams are not implemented yet".into()));
+    } else {
+        return Err(err(format!("invalid URL prefix in \"{url}\"")));
+    };
+    let (authority, uri) = match rest.find('/') {
+        Some(i) => (&rest[..i], Some(&rest[i..])),
+        None => (rest, None),
+    };
+    if authority.is_empty() {
+        return Err(err(format!("no host in \"{url}\"")));
+    }
+    if uri.is_some() && matches!(modifier, Modifier::Regex { .. } | Modifier::Named) {
+        return Err(err(
+            "\"proxy_pass\" cannot have URI part in location given by regular expression, or inside named \
+             location, or inside \"if\" statement, or inside \"limit_except\" block"
+                .into(),
+        ));
+    }
+    let has_port = authority.rsplit_once(':').is_some_and(|(h, p)| !h.ends_with(']') || p.is_empty()) && !authority.ends_with(']');
+    let (pool, proxy_host, port) = if let (false, Some(pool)) = (has_port, upstreams.get(authority)) {
+        (pool.clone(), authority.to_string(), "80".to_string())
+    } else {
+        let key = if has_port { authority.to_string() } else { format!("{authority}:80") };
+        let pool = match upstreams.get(&key) {
+            Some(p) => p.clone(),
+            None => {
+                let peers = crate::upstream::parse_server(authority).map_err(err)?;
+                let p = Arc::new(Pool::new(key.clone(), peers));
+                upstreams.insert(key.clone(), p.clone());
+                p
+            }
+        };
+        let port = key.rsplit_once(':').map_or("80", |(_, p)| p).to_string();
+        let host = if port == "80" { key.trim_end_matches(":80").to_string() } else { key.clone() };
+        (pool, host, port)
+    };
+    Ok(ProxyTarget {
+        pool,
+        uri: uri.map(|u| u.as_bytes().into()),
+        proxy_host: proxy_host.into_bytes().into(),
+        proxy_port: port.into_bytes().into(),
+    })
+}
+
+fn compile_location(
+    ctx: &mut CompileCtx,
+    loc: &Location,
+    parent: &LocSettings,
+    upstreams: &mut HashMap<String, Arc<Pool>>,
+) -> Result<LocationSpec<Arc<LocationRt>>, ConfigError> {
+    let line = loc.match_.line;
+    let (modifier, pattern) = parse_location_match(ctx, line, &loc.match_.value)?;
+    let mut settings = loc.loc_settings();
+    settings.inherit(parent);
+    let conf = resolve(ctx, &settings, line)?;
+    let handler = match (&loc.proxy_pass, &loc.return_) {
+        (Some(_), Some(_)) => {
+            return Err(ctx.err(line, "\"proxy_pass\" and \"return\" in one location").directive("return"))
+        }
+        (Some(pp), None) => Handler::Proxy(compile_proxy_pass(ctx, pp.line.max(line), &pp.value, &modifier, upstreams)?),
+        (None, Some(r)) => Handler::Return(compile_return(ctx, line, r)?),
+        (None, None) => Handler::None,
+    };
+    let auto_redirect = matches!(handler, Handler::Proxy(_)) && matches!(modifier, Modifier::Prefix | Modifier::Exact | Modifier::NoRegex);
+    let mut nested = Vec::new();
+    for child in &loc.location {
+        nested.push(compile_location(ctx, child, &settings, upstreams)?);
+    }
+    let prefix_len = if matches!(modifier, Modifier::Regex { .. } | Modifier::Named) { 0 } else { pattern.len() };
+    let rt = LocationRt {
+        name: loc.match_.value.trim().to_string(),
+        conf,
+        handler,
+        internal: loc.internal.unwrap_or(false),
+        prefix_len,
+    };
+    Ok(LocationSpec { modifier, pattern, data: Arc::new(rt), auto_redirect, nested })
+}
+
+fn conn_conf(ctx: &CompileCtx, line: usize, s: &ConnSettings) -> Result<ConnConf, ConfigError> {
+    let (n, size) = match &s.large_client_header_buffers {
+        None => (defaults::LARGE_CLIENT_HEADER_BUFFERS.0, defaults::LARGE_CLIENT_HEADER_BUFFERS.1),
+        Some(v) => {
+            let mut w = v.split_whitespace();
+            let bad = || ctx.err(line, format!("invalid value \"{v}\"")).directive("large_client_header_buffers");
+            let n: usize = w.next().and_then(|n| n.parse().ok()).filter(|&n| n > 0).ok_or_else(bad)?;
+            let size = w.next().and_then(|s| crate::config::units::parse_size(s).ok()).ok_or_else(bad)?.0;
+            if w.next().is_some() || size == 0 {
+                return Err(bad());
+            }
+            (n, size)
+        }
+    };
+    Ok(ConnConf {
+        limits: HeadLimits {
+            client_header_buffer_size: s.client_header_buffer_size.map_or(defaults::CLIENT_HEADER_BUFFER_SIZE, |v| v.0)
+                as usize,
+            large_buffers: n,
+            large_buffer_size: size as usize,
+            underscores_in_headers: s.underscores_in_headers.unwrap_or(false),
+            ignore_invalid_headers: s.ignore_invalid_headers.unwrap_or(true),
+        },
+        header_timeout: s.client_header_timeout.map_or(defaults::CLIENT_HEADER_TIMEOUT, |v| v.0),
+        merge_slashes: s.merge_slashes.unwrap_or(true),
+    })
+}
+
+struct CompiledServer {
+    rt: Arc<ServerRt>,
+    names: Vec<String>,
+    conn: ConnConf,
+    listens: Vec<(ListenOpts, usize)>,
+}
+
+fn compile_server(
+    ctx: &mut CompileCtx,
+    srv: &Server,
+    http: &LocSettings,
+    http_conn: &ConnSettings,
+    upstreams: &mut HashMap<String, Arc<Pool>>,
+) -> Result<CompiledServer, ConfigError> {
+    let line = srv.listen.first().map_or(0, |l| l.line);
+    let mut settings = srv.loc_settings();
+    settings.inherit(http);
+    let mut conn_s = srv.conn_settings();
+    conn_s.inherit(http_conn);
+    let conn = conn_conf(ctx, line, &conn_s)?;
+
+    let mut specs = Vec::new();
+    for loc in &srv.location {
+        specs.push(compile_location(ctx, loc, &settings, upstreams)?);
+    }
+    let locations = LocationTree::build(specs).map_err(|e| ctx.err(line, e.to_string()).directive("location"))?;
+    let server_loc = Arc::new(LocationRt {
+        name: String::new(),
+        conf: resolve(ctx, &settings, line)?,
+        handler: Handler::None,
+        internal: false,
+        prefix_len: 0,
+    });
+    let return_ = srv.return_.as_ref().map(|r| compile_return(ctx, line, r)).transpose()?;
+    let names: Vec<String> = srv.server_name.clone().unwrap_or_else(|| vec![String::new()]);
+    let primary = names.first().map(|n| n.trim_start_matches('.').to_string()).unwrap_or_default();
+
+    let mut listens = Vec::new();
+    if srv.listen.is_empty() {
+        let o = parse_listen(defaults::default_listen()).map_err(|e| ctx.err(line, e).directive("listen"))?;
+        listens.push((o, line));
+    }
+    for l in &srv.listen {
+        let o = parse_listen(&l.value).map_err(|e| ctx.err(l.line, e).directive("listen"))?;
+        listens.push((o, l.line));
+    }
+    Ok(CompiledServer {
+        rt: Arc::new(ServerRt { name: primary.into_bytes().into(), locations, server_loc, return_ }),
+        names,
+        conn,
+        listens,
+    })
+}
+
+/// Compiles every server and groups them by listening address.
+pub fn compile_servers(
+    ctx: &mut CompileCtx,
+    cfg: &Config,
+    upstreams: &mut HashMap<String, Arc<Pool>>,
+) -> Result<Vec<Listener>, ConfigError> {
+    let http = cfg.http.loc_settings();
+    let http_conn = cfg.http.conn_settings();
+    let mut servers = Vec::new();
+    for srv in &cfg.http.server {
+        servers.push(compile_server(ctx, srv, &http, &http_conn, upstreams)?);
+    }
+
+    // Group servers by address, in config order; remember the default and the socket options.
+    struct Group {
+        opts: ListenOpts,
+        members: Vec<usize>,
+        default: Option<usize>,
+    }
+    let mut groups: Vec<Group> = Vec::new();
+    for (si, s) in servers.iter().enumerate() {
+        for (o, line) in &s.listens {
+            let g = match groups.iter_mut().position(|g| g.opts.addr == o.addr) {
+                Some(i) => &mut groups[i],
+                None => {
+                    groups.push(Group { opts: o.clone(), members: Vec::new(), default: None });
+                    let last = groups.len() - 1;
+                    &mut groups[last]
+                }
+            };
+            if o.has_socket_opts {
+                if g.opts.has_socket_opts && g.opts != *o && g.members.iter().any(|_| true) {
+                    return Err(ctx.err(*line, format!("duplicate listen options for {}", o.addr)).directive("listen"));
+                }
+                g.opts = ListenOpts { default_server: false, ..o.clone() };
+            }
+            if !g.members.contains(&si) {
+                g.members.push(si);
+            }
+            if o.default_server {
+                if g.default.is_some() {
+                    return Err(ctx.err(*line, format!("a duplicate default server for {}", o.addr)).directive("listen"));
+                }
+                g.default = Some(si);
+            }
+        }
+    }
+
+    let mut built: Vec<(ListenOpts, Arc<VirtualHosts>)> = Vec::new();
+    for g in &groups {
+        let names: Vec<Vec<String>> = g.members.iter().map(|&i| servers[i].names.clone()).collect();
+        let default = g.default.and_then(|d| g.members.iter().position(|&m| m == d)).unwrap_or(0);
+        let (table, warnings) =
+            NameTable::build(&names, default).map_err(|e| ctx.err(0, e.to_string()).directive("server_name"))?;
+        for w in warnings {
+            crate::log::error_log::log(crate::log::Level::Warn, None, format_args!("{w} on {}", g.opts.addr));
+        }
+        let hosts = VirtualHosts {
+            names: table,
+            servers: g.members.iter().map(|&i| servers[i].rt.clone()).collect(),
+            default,
+            conn: servers[g.members[default]].conn.clone(),
+        };
+        built.push((g.opts.clone(), Arc::new(hosts)));
+    }
+
+    // nginx binds only the wildcard when it shares a port with specific addresses.
+    let mut listeners: Vec<Listener> = Vec::new();
+    for (opts, hosts) in &built {
+        if !opts.addr.ip().is_unspecified()
+            && built.iter().any(|(o, _)| o.addr.ip().is_unspecified() && o.addr.port() == opts.addr.port() && o.addr.is_ipv4() == opts.addr.is_ipv4())
+        {
+            continue;
+        }
+        let specific = if opts.addr.ip().is_unspecified() {
+            built
+                .iter()
+                .filter(|(o, _)| !o.addr.ip().is_unspecified() && o.addr.port() == opts.addr.port() && o.addr.is_ipv4() == opts.addr.is_ipv4())
+                .map(|(o, h)| (o.addr.ip(), h.clone()))
+                .collect()
+        } else {
+            Vec::new()
+        };
+        listeners.push(Listener { opts: opts.clone(), specific, hosts: hosts.clone() });
+    }
+    Ok(listeners)
+}
+
+/// All addresses in `listeners`, for diffing on reload.
+pub fn addrs(listeners: &[Listener]) -> Vec<SocketAddr> {
+    listeners.iter().map(|l| l.opts.addr).collect()
+}

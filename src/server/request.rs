@@ -1,0 +1,321 @@
+//! One request's state as it moves through the phases, and the nginx
+//! variables it answers (`$uri`, `$status`, `$upstream_addr`, ...).
+
+use crate::http1::{RequestHead, Version};
+use crate::log::clock;
+use crate::routing::location::Captures;
+use crate::runtime::{LocationRt, ServerRt};
+use crate::status::counters;
+use crate::vars::{Var, VarSource};
+use std::net::SocketAddr;
+use std::sync::Arc;
+use std::time::Instant;
+
+/// Facts about the connection a request arrived on.
+#[derive(Debug, Clone)]
+pub struct ConnInfo {
+    pub number: u64,
+    pub peer: SocketAddr,
+    pub local: SocketAddr,
+    /// Requests served on this connection so far, this one included.
+    pub requests: u64,
+}
+
+/// What the upstream phase records for logging (`$upstream_*`).
+#[derive(Debug, Default)]
+pub struct UpstreamLog {
+    pub addr: Vec<u8>,
+    pub status: Vec<u8>,
+    pub connect_time: Vec<u8>,
+    pub header_time: Vec<u8>,
+    pub response_time: Vec<u8>,
+    pub response_length: Vec<u8>,
+    pub bytes_received: Vec<u8>,
+    pub bytes_sent: Vec<u8>,
+}
+
+impl UpstreamLog {
+    /// Starts the entry for another attempt (nginx joins attempts with ", ").
+    pub fn next_attempt(&mut self) {
+        for v in [
+            &mut self.addr,
+            &mut self.status,
+            &mut self.connect_time,
+            &mut self.header_time,
+            &mut self.response_time,
+            &mut self.response_length,
+            &mut self.bytes_received,
+            &mut self.bytes_sent,
+        ] {
+            if !v.is_empty() {
+                v.extend_from_slice(b", ");
+            }
+        }
+    }
+}
+
+pub struct Request {
+    pub head: RequestHead,
+    pub conn: ConnInfo,
+    pub started: Instant,
+    pub start_msec: u64,
+    /// `$uri`: normalised, decoded path.
+    pub uri: Vec<u8>,
+    /// `$args`.
+    pub args: Option<Vec<u8>>,
+    /// Set once the URI was changed by an internal redirect (then proxy_pass
+    /// without a URI part sends `$uri`, not the raw request target).
+    pub uri_changed: bool,
+    /// The method in force (error_page redirects turn it into GET).
+    pub method_get_override: bool,
+    /// `$host`: normalised host, or the server's primary name.
+    pub host: Option<Vec<u8>>,
+    pub server: Arc<ServerRt>,
+    pub loc: Arc<LocationRt>,
+    pub captures: Captures,
+    /// The subject of `captures` (the URI they index into).
+    pub capture_subject: Vec<u8>,
+    pub status: u16,
+    /// Header bytes of the response sent (for `$body_bytes_sent`).
+    pub header_bytes: u64,
+    pub bytes_sent: u64,
+    pub request_length: u64,
+    pub upstream: UpstreamLog,
+    pub proxy_host: Option<(Box<[u8]>, Box<[u8]>)>,
+    /// Response headers sent, for `$sent_http_*`.
+    pub sent_headers: Vec<(Box<[u8]>, Vec<u8>)>,
+    /// Internal redirects so far (nginx stops at 10).
+    pub redirects: u8,
+    /// error_page was already applied (no recursion without recursive_error_pages).
+    pub error_page_used: bool,
+}
+
+fn push_num(out: &mut Vec<u8>, n: u64) {
+    let mut b = itoa_buf(n);
+    out.append(&mut b);
+}
+
+fn itoa_buf(n: u64) -> Vec<u8> {
+    n.to_string().into_bytes()
+}
+
+impl Request {
+    pub fn method(&self) -> &[u8] {
+        if self.method_get_override && self.head.method() != b"HEAD" {
+            b"GET"
+        } else {
+            self.head.method()
+        }
+    }
+
+    pub fn is_head(&self) -> bool {
+        self.head.method() == b"HEAD"
+    }
+
+    /// `$http_NAME`: the request header whose name, lowercased with `-` as
+    /// `_`, equals `name`; repeated headers joined by ", " (cookies by "; ").
+    fn http_header(&self, name: &str, out: &mut Vec<u8>) -> bool {
+        let mut found = false;
+        let sep: &[u8] = if name == "cookie" { b"; " } else { b", " };
+        for (n, v) in self.head.headers() {
+            if header_var_eq(n, name) {
+                if found {
+                    out.extend_from_slice(sep);
+                }
+                out.extend_from_slice(v);
+                found = true;
+            }
+        }
+        found
+    }
+
+    fn arg(&self, name: &str, out: &mut Vec<u8>) -> bool {
+        let Some(args) = &self.args else { return false };
+        for pair in args.split(|&b| b == b'&') {
+            let (k, v) = match pair.iter().position(|&b| b == b'=') {
+                Some(i) => (&pair[..i], &pair[i + 1..]),
+                None => (pair, &b""[..]),
+            };
+            if k.eq_ignore_ascii_case(name.as_bytes()) {
+                out.extend_from_slice(v);
+                return true;
+            }
+        }
+        false
+    }
+
+    fn cookie(&self, name: &str, out: &mut Vec<u8>) -> bool {
+        for (n, v) in self.head.headers() {
+            if !n.eq_ignore_ascii_case(b"cookie") {
+                continue;
+            }
+            for c in v.split(|&b| b == b';') {
+                let c = c.trim_ascii_start();
+                if let Some(rest) = c.strip_prefix(name.as_bytes()) {
+                    if let Some(val) = rest.strip_prefix(b"=") {
+                        out.extend_from_slice(val);
+                        return true;
+                    }
+                }
+            }
+        }
+        false
+    }
+
+    fn capture(&self, n: usize, out: &mut Vec<u8>) -> bool {
+        match self.captures.get(n).and_then(|r| self.capture_subject.get(r)) {
+            Some(s) => {
+                out.extend_from_slice(s);
+                true
+            }
+            None => false,
+        }
+    }
+
+    fn remote_user(&self, out: &mut Vec<u8>) -> bool {
+        use base64::Engine;
+        let Some(auth) = self.head.header(b"authorization") else { return false };
+        if auth.len() < 6 || !auth[..6].eq_ignore_ascii_case(b"basic ") {
+            return false;
+        }
+        let Ok(decoded) = base64::engine::general_purpose::STANDARD.decode(auth[6..].trim_ascii()) else {
+            return false;
+        };
+        let user = decoded.split(|&b| b == b':').next().unwrap_or(&[]);
+        out.extend_from_slice(user);
+        true
+    }
+}
+
+/// `$http_x_forwarded_for` names `X-Forwarded-For`: compare lowercase with `-` as `_`.
+pub fn header_var_eq(header: &[u8], var: &str) -> bool {
+    header.len() == var.len()
+        && header.iter().zip(var.bytes()).all(|(&h, v)| {
+            let h = if h == b'-' { b'_' } else { h.to_ascii_lowercase() };
+            h == v
+        })
+}
+
+fn push_addr_ip(out: &mut Vec<u8>, a: &SocketAddr) {
+    out.extend_from_slice(a.ip().to_string().as_bytes());
+}
+
+impl VarSource for Request {
+    fn var(&self, var: &Var, out: &mut Vec<u8>) -> bool {
+        match var {
+            Var::Host => match &self.host {
+                Some(h) => out.extend_from_slice(h),
+                None => out.extend_from_slice(&self.server.name),
+            },
+            Var::RemoteAddr => push_addr_ip(out, &self.conn.peer),
+            Var::RemotePort => push_num(out, u64::from(self.conn.peer.port())),
+            Var::RemoteUser => return self.remote_user(out),
+            Var::ServerName => out.extend_from_slice(&self.server.name),
+            Var::ServerAddr => push_addr_ip(out, &self.conn.local),
+            Var::ServerPort => push_num(out, u64::from(self.conn.local.port())),
+            Var::ServerProtocol => out.extend_from_slice(match self.head.version() {
+                Version::Http09 => b"HTTP/0.9",
+                Version::Http10 => b"HTTP/1.0",
+                Version::Http11 => b"HTTP/1.1",
+            }),
+            Var::Scheme => out.extend_from_slice(b"http"),
+            Var::Https => {}
+            Var::Request => out.extend_from_slice(self.head.request_line()),
+            Var::RequestMethod => out.extend_from_slice(self.method()),
+            Var::RequestUri => out.extend_from_slice(self.head.target()),
+            Var::Uri => out.extend_from_slice(&self.uri),
+            Var::Args => match &self.args {
+                Some(a) => out.extend_from_slice(a),
+                None => return false,
+            },
+            Var::IsArgs => {
+                if self.args.is_some() {
+                    out.push(b'?');
+                }
+            }
+            Var::RequestLength => push_num(out, self.request_length),
+            Var::RequestTime => {
+                let ms = self.started.elapsed().as_millis() as u64;
+                out.extend_from_slice(format!("{}.{:03}", ms / 1000, ms % 1000).as_bytes());
+            }
+            Var::RequestId => out.extend_from_slice(format!("{:016x}{:016x}", self.start_msec, self.conn.number ^ (self.conn.requests << 32)).as_bytes()),
+            Var::ContentLength => match self.head.header(b"content-length") {
+                Some(v) => out.extend_from_slice(v),
+                None => return false,
+            },
+            Var::ContentType => match self.head.header(b"content-type") {
+                Some(v) => out.extend_from_slice(v),
+                None => return false,
+            },
+            Var::Msec => out.extend_from_slice(clock::now().msec().as_bytes()),
+            Var::TimeLocal => out.extend_from_slice(clock::now().time_local().as_bytes()),
+            Var::TimeIso8601 => out.extend_from_slice(clock::now().time_iso8601().as_bytes()),
+            Var::Status => out.extend_from_slice(format!("{:03}", crate::filters::special::wire_status(self.status)).as_bytes()),
+            Var::BytesSent => push_num(out, self.bytes_sent),
+            Var::BodyBytesSent => push_num(out, self.bytes_sent.saturating_sub(self.header_bytes)),
+            Var::Connection => push_num(out, self.conn.number),
+            Var::ConnectionRequests => push_num(out, self.conn.requests),
+            Var::Pipe => out.push(b'.'),
+            Var::Pid => push_num(out, u64::from(std::process::id())),
+            Var::Hostname => out.extend_from_slice(crate::server::hostname().as_bytes()),
+            Var::NginxVersion => out.extend_from_slice(crate::filters::special::NGINX_VERSION.as_bytes()),
+            Var::ProxyHost => match &self.proxy_host {
+                Some((h, _)) => out.extend_from_slice(h),
+                None => return false,
+            },
+            Var::ProxyPort => match &self.proxy_host {
+                Some((_, p)) => out.extend_from_slice(p),
+                None => return false,
+            },
+            Var::ProxyAddXForwardedFor => {
+                if self.http_header("x_forwarded_for", out) {
+                    out.extend_from_slice(b", ");
+                }
+                push_addr_ip(out, &self.conn.peer);
+            }
+            Var::UpstreamAddr => return push_list(out, &self.upstream.addr),
+            Var::UpstreamStatus => return push_list(out, &self.upstream.status),
+            Var::UpstreamResponseTime => return push_list(out, &self.upstream.response_time),
+            Var::UpstreamConnectTime => return push_list(out, &self.upstream.connect_time),
+            Var::UpstreamHeaderTime => return push_list(out, &self.upstream.header_time),
+            Var::UpstreamResponseLength => return push_list(out, &self.upstream.response_length),
+            Var::UpstreamBytesReceived => return push_list(out, &self.upstream.bytes_received),
+            Var::UpstreamBytesSent => return push_list(out, &self.upstream.bytes_sent),
+            Var::ConnectionsActive => push_num(out, counters::snapshot().active),
+            Var::ConnectionsReading => push_num(out, counters::snapshot().reading),
+            Var::ConnectionsWriting => push_num(out, counters::snapshot().writing),
+            Var::ConnectionsWaiting => push_num(out, counters::snapshot().waiting),
+            Var::Http(name) => return self.http_header(name, out),
+            Var::SentHttp(name) => {
+                let mut found = false;
+                for (n, v) in &self.sent_headers {
+                    if header_var_eq(n, name) {
+                        if found {
+                            out.extend_from_slice(b", ");
+                        }
+                        out.extend_from_slice(v);
+                        found = true;
+                    }
+                }
+                return found;
+            }
+            Var::UpstreamHttp(_) => return false,
+            Var::Arg(name) => return self.arg(name, out),
+            Var::Cookie(name) => return self.cookie(name, out),
+            Var::Capture(n) => return self.capture(usize::from(*n), out),
+            Var::Named(name) => match self.captures.named(name).and_then(|r| self.capture_subject.get(r)) {
+                Some(s) => out.extend_from_slice(s),
+                None => return false,
+            },
+        }
+        true
+    }
+}
+
+fn push_list(out: &mut Vec<u8>, v: &[u8]) -> bool {
+    if v.is_empty() {
+        return false;
+    }
+    out.extend_from_slice(v);
+    true
+}

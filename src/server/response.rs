@@ -1,0 +1,155 @@
+//! Response heads as nginx writes them (`ngx_http_header_filter`, nginx/nginx:
+//! src/http/ngx_http_header_filter_module.c): always `HTTP/1.1`, then Server,
+//! Date, Content-Type, Content-Length, Last-Modified, Location,
+//! Transfer-Encoding, Connection, then every other header in insertion order.
+
+use crate::filters::special::{reason, wire_status, NGINX_VERSION};
+use crate::log::clock;
+
+/// How the body of a response is delimited on the wire.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Framing {
+    /// No body at all (HEAD, 204, 304, 1xx), or a fixed length.
+    Length(u64),
+    /// HTTP/1.1 chunked.
+    Chunked,
+    /// Until the connection closes (HTTP/1.0 clients, unknown length).
+    Close,
+}
+
+/// What the `Connection` header says.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ConnHeader {
+    KeepAlive,
+    Close,
+    Upgrade,
+}
+
+#[derive(Debug, Default, Clone)]
+pub struct ResponseHead {
+    pub status: u16,
+    /// The upstream's reason phrase, passed through as nginx does.
+    pub reason: Option<Vec<u8>>,
+    pub content_type: Option<Vec<u8>>,
+    pub location: Option<Vec<u8>>,
+    pub last_modified: Option<Vec<u8>>,
+    /// Every other header, in order.
+    pub headers: Vec<(Vec<u8>, Vec<u8>)>,
+}
+
+impl ResponseHead {
+    pub fn new(status: u16) -> ResponseHead {
+        ResponseHead { status, ..Default::default() }
+    }
+
+    pub fn push(&mut self, name: &[u8], value: &[u8]) {
+        self.headers.push((name.to_vec(), value.to_vec()));
+    }
+
+    /// Appends the serialised head to `out`. `body_len` is only used with
+    /// `Framing::Length`; `has_body` false suppresses Content-Length for
+    /// statuses that never carry one.
+    pub fn write(&self, framing: Framing, conn: ConnHeader, server_tokens: bool, out: &mut Vec<u8>) {
+        let status = wire_status(self.status);
+        out.extend_from_slice(b"HTTP/1.1 ");
+        out.extend_from_slice(itoa(u64::from(status)).as_bytes());
+        out.push(b' ');
+        match (&self.reason, reason(status)) {
+            (Some(r), _) => out.extend_from_slice(r),
+            (None, Some(r)) => out.extend_from_slice(r.as_bytes()),
+            (None, None) => {}
+        }
+        out.extend_from_slice(b"\r\nServer: nginx");
+        if server_tokens {
+            out.push(b'/');
+            out.extend_from_slice(NGINX_VERSION.as_bytes());
+        }
+        out.extend_from_slice(b"\r\nDate: ");
+        out.extend_from_slice(clock::now().http_date().as_bytes());
+        out.extend_from_slice(b"\r\n");
+        if let Some(ct) = &self.content_type {
+            header(out, b"Content-Type", ct);
+        }
+        if let Framing::Length(n) = framing {
+            if !matches!(status, 100..=199 | 204 | 304) {
+                header(out, b"Content-Length", itoa(n).as_bytes());
+            }
+        }
+        if let Some(lm) = &self.last_modified {
+            header(out, b"Last-Modified", lm);
+        }
+        if let Some(l) = &self.location {
+            header(out, b"Location", l);
+        }
+        if framing == Framing::Chunked {
+            out.extend_from_slice(b"Transfer-Encoding: chunked\r\n");
+        }
+        out.extend_from_slice(match conn {
+            ConnHeader::KeepAlive => b"Connection: keep-alive\r\n".as_slice(),
+            ConnHeader::Close => b"Connection: close\r\n",
+            ConnHeader::Upgrade => b"Connection: upgrade\r\n",
+        });
+        for (n, v) in &self.headers {
+            header(out, n, v);
+        }
+        out.extend_from_slice(b"\r\n");
+    }
+}
+
+fn header(out: &mut Vec<u8>, name: &[u8], value: &[u8]) {
+    out.extend_from_slice(name);
+    out.extend_from_slice(b": ");
+    out.extend_from_slice(value);
+    out.extend_from_slice(b"\r\n");
+}
+
+/// Decimal formatting without going through `fmt` on the hot path.
+pub fn itoa(mut n: u64) -> String {
+    if n == 0 {
+        return "0".into();
+    }
+    let mut b = [0u8; 20];
+    let mut i = b.len();
+    while n > 0 {
+        i -= 1;
+        b[i] = b'0' + (n % 10) as u8;
+        n /= 10;
+    }
+    String::from_utf8_lossy(&b[i..]).into_owned()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn head_order_matches_nginx() {
+        let mut h = ResponseHead::new(302);
+        h.content_type = Some(b"text/html".to_vec());
+        h.location = Some(b"http://x/".to_vec());
+        h.push(b"X-A", b"1");
+        let mut out = Vec::new();
+        h.write(Framing::Length(5), ConnHeader::KeepAlive, true, &mut out);
+        let s = String::from_utf8(out).unwrap();
+        let lines: Vec<&str> = s.split("\r\n").collect();
+        assert_eq!(lines[0], "HTTP/1.1 302 Moved Temporarily");
+        assert_eq!(lines[1], "Server: nginx/1.22.1");
+        assert!(lines[2].starts_with("Date: "));
+        assert_eq!(&lines[3..8], ["Content-Type: text/html", "Content-Length: 5", "Location: http://x/", "Connection: keep-alive", "X-A: 1"]);
+        assert!(s.ends_with("\r\n\r\n"));
+    }
+
+    #[test]
+    fn statuses_without_body_have_no_length_and_unknown_codes_no_reason() {
+        let mut out = Vec::new();
+        ResponseHead::new(304).write(Framing::Length(0), ConnHeader::Close, false, &mut out);
+        let s = String::from_utf8(out).unwrap();
+        assert!(!s.contains("Content-Length"));
+        assert!(s.contains("Server: nginx\r\n"));
+        let mut out = Vec::new();
+        ResponseHead::new(599).write(Framing::Length(0), ConnHeader::Close, true, &mut out);
+        assert!(String::from_utf8(out).unwrap().starts_with("HTTP/1.1 599 \r\n"));
+        assert_eq!(itoa(0), "0");
+        assert_eq!(itoa(18446744073709551615), "18446744073709551615");
+    }
+}

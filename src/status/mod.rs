@@ -1,0 +1,4 @@
+//! Status reporting: the connection counters behind stub_status and the
+//! `$connections_*` variables.
+
+pub mod counters;
