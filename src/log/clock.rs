@@ -312,7 +312,10 @@ impl Now {
 
     /// Milliseconds since the unix epoch.
     pub fn unix_millis(&self) -> u64 {
-        u64::try_from(self.secs).unwrap_or(0).saturating_mul(1000) + u64::from(self.millis)
+        u64::try_from(self.secs)
+            .unwrap_or(0)
+            .saturating_mul(1000)
+            .saturating_add(u64::from(self.millis))
     }
 
     /// Whole seconds since the unix epoch.
