@@ -5,7 +5,14 @@
 //! object; `src/main.rs` is only the command line around it.
 
 pub mod config;
+pub mod control;
+pub mod filters;
 pub mod http1;
 pub mod log;
+pub mod proxy;
 pub mod routing;
+pub mod runtime;
+pub mod server;
+pub mod status;
+pub mod upstream;
 pub mod vars;

@@ -113,13 +113,22 @@ impl Request {
     }
 
     /// `$http_NAME`: the request header whose name, lowercased with `-` as
-    /// `_`, equals `name`; repeated headers joined by ", " (cookies by "; ").
+    /// `_`, equals `name`. nginx 1.22 joins repeated lines only for Cookie
+    /// ("; ") and X-Forwarded-For (", "); other names give the first line
+    /// (joining all headers came in 1.23).
     fn http_header(&self, name: &str, out: &mut Vec<u8>) -> bool {
         let mut found = false;
-        let sep: &[u8] = if name == "cookie" { b"; " } else { b", " };
+        let sep: &[u8] = match name {
+            "cookie" => b"; ",
+            "x_forwarded_for" => b", ",
+            _ => b"",
+        };
         for (n, v) in self.head.headers() {
             if header_var_eq(n, name) {
                 if found {
+                    if sep.is_empty() {
+                        break;
+                    }
                     out.extend_from_slice(sep);
                 }
                 out.extend_from_slice(v);

@@ -1,0 +1,282 @@
+//! The process around the server: nginx's command line, the pid file, and
+//! the signals an operator (or `rampart -s`) sends: HUP reload, USR1 reopen
+//! logs, QUIT graceful stop, TERM/INT fast stop.
+
+use crate::filters::special::NGINX_VERSION;
+use crate::server::Server;
+use std::path::{Path, PathBuf};
+use std::process::ExitCode;
+
+pub const USAGE: &str = "Usage: rampart [-?hvVtTq] [-s signal] [-p prefix] [-c filename]
+
+Options:
+  -?,-h         : this help
+  -v            : show version and exit
+  -V            : show version and configure options then exit
+  -t            : test configuration and exit
+  -T            : test configuration, dump it and exit
+  -q            : suppress non-error messages during configuration testing
+  -s signal     : send signal to the running process: stop, quit, reopen, reload
+  -p prefix     : set prefix path (default: the current directory)
+  -c filename   : set configuration file (default: conf/rampart.toml)";
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Command {
+    Run,
+    Test { dump: bool },
+    Signal(String),
+    Version { verbose: bool },
+    Help,
+}
+
+#[derive(Debug, Clone)]
+pub struct Cli {
+    pub command: Command,
+    pub prefix: PathBuf,
+    pub conf: PathBuf,
+    pub quiet: bool,
+}
+
+impl Cli {
+    /// Parses nginx-style flags; like nginx, flags may be grouped (`-tq`) and
+    /// a flag's value may be attached (`-cfile`) or the next argument.
+    pub fn parse(args: impl Iterator<Item = String>) -> Result<Cli, String> {
+        let mut command = Command::Run;
+        let mut prefix: Option<PathBuf> = None;
+        let mut conf: Option<PathBuf> = None;
+        let mut quiet = false;
+        let mut args = args.peekable();
+        while let Some(a) = args.next() {
+            let Some(flags) = a.strip_prefix('-') else {
+                return Err(format!("invalid option: \"{a}\""));
+            };
+            let mut chars = flags.char_indices();
+            while let Some((i, c)) = chars.next() {
+                let mut value = |name: &str| -> Result<String, String> {
+                    let rest = &flags[i + 1..];
+                    if !rest.is_empty() {
+                        Ok(rest.to_string())
+                    } else {
+                        args.next().ok_or_else(|| format!("option \"-{name}\" requires {}", match name {
+                            "c" => "file name",
+                            "p" => "directory name",
+                            "s" => "signal name",
+                            _ => "an argument",
+                        }))
+                    }
+                };
+                match c {
+                    '?' | 'h' => command = Command::Help,
+                    'v' => command = Command::Version { verbose: false },
+                    'V' => command = Command::Version { verbose: true },
+                    't' => command = Command::Test { dump: matches!(command, Command::Test { dump: true }) },
+                    'T' => command = Command::Test { dump: true },
+                    'q' => quiet = true,
+                    'c' => {
+                        conf = Some(PathBuf::from(value("c")?));
+                        break;
+                    }
+                    'p' => {
+                        prefix = Some(PathBuf::from(value("p")?));
+                        break;
+                    }
+                    's' => {
+                        let s = value("s")?;
+                        if !matches!(s.as_str(), "stop" | "quit" | "reopen" | "reload") {
+                            return Err(format!("invalid option: \"-s {s}\""));
+                        }
+                        command = Command::Signal(s);
+                        break;
+                    }
+                    other => return Err(format!("invalid option: \"{other}\"")),
+                }
+                let _ = &mut chars;
+            }
+        }
+        let cwd = std::env::current_dir().unwrap_or_else(|_| PathBuf::from("."));
+        let prefix = match prefix {
+            Some(p) if p.is_absolute() => p,
+            Some(p) => cwd.join(p),
+            None => cwd,
+        };
+        let conf = conf.unwrap_or_else(|| PathBuf::from("conf/rampart.toml"));
+        let conf = if conf.is_absolute() { conf } else { prefix.join(conf) };
+        Ok(Cli { command, prefix, conf, quiet })
+    }
+}
+
+pub fn version_text(verbose: bool) -> String {
+    let mut s = format!(
+        "rampart version: rampart/{} (nginx/{NGINX_VERSION} compatible)",
+        env!("CARGO_PKG_VERSION")
+    );
+    if verbose {
+        s.push_str("\nbuilt with rustls: no (TLS not implemented yet)");
+    }
+    s
+}
+
+/// `-t` / `-T`: nginx prints to stderr and exits 0 or 1.
+pub fn test_config(cli: &Cli, dump: bool) -> ExitCode {
+    let file = cli.conf.display().to_string();
+    let cfg = match crate::config::load(&cli.conf) {
+        Ok(c) => c,
+        Err(e) => {
+            eprintln!("rampart: [emerg] {e}");
+            eprintln!("rampart: configuration file {file} test failed");
+            return ExitCode::from(1);
+        }
+    };
+    if let Err(e) = crate::runtime::compile(&cfg, &cli.conf, &cli.prefix, 0) {
+        eprintln!("rampart: [emerg] {e}");
+        eprintln!("rampart: configuration file {file} test failed");
+        return ExitCode::from(1);
+    }
+    crate::log::hub().flush();
+    if !cli.quiet {
+        eprintln!("rampart: the configuration file {file} syntax is ok");
+        eprintln!("rampart: configuration file {file} test is successful");
+    }
+    if dump {
+        match toml::to_string(&cfg) {
+            Ok(t) => println!("# configuration file {file}:\n{t}"),
+            Err(e) => {
+                eprintln!("rampart: [emerg] cannot print the configuration: {e}");
+                return ExitCode::from(1);
+            }
+        }
+    }
+    ExitCode::SUCCESS
+}
+
+fn pid_path(cli: &Cli) -> Result<PathBuf, String> {
+    let cfg = crate::config::load(&cli.conf).map_err(|e| e.to_string())?;
+    Ok(match &cfg.pid {
+        Some(p) if Path::new(&p.value).is_absolute() => PathBuf::from(&p.value),
+        Some(p) => cli.prefix.join(&p.value),
+        None => cli.prefix.join(crate::runtime::defaults::PID),
+    })
+}
+
+/// `-s SIGNAL`: signals the process named in the pid file.
+pub fn send_signal(cli: &Cli, sig: &str) -> ExitCode {
+    let path = match pid_path(cli) {
+        Ok(p) => p,
+        Err(e) => {
+            eprintln!("rampart: [emerg] {e}");
+            return ExitCode::from(1);
+        }
+    };
+    let pid: i32 = match std::fs::read_to_string(&path) {
+        Ok(s) => match s.trim().parse() {
+            Ok(p) if p > 0 => p,
+            _ => {
+                eprintln!("rampart: [error] invalid PID number \"{}\" in \"{}\"", s.trim(), path.display());
+                return ExitCode::from(1);
+            }
+        },
+        Err(e) => {
+            eprintln!("rampart: [error] open() \"{}\" failed ({})", path.display(), crate::log::OsErr(&e));
+            return ExitCode::from(1);
+        }
+    };
+    let signo = match sig {
+        "stop" => libc::SIGTERM,
+        "quit" => libc::SIGQUIT,
+        "reopen" => libc::SIGUSR1,
+        _ => libc::SIGHUP,
+    };
+    // SAFETY: kill has no memory-safety preconditions.
+    if unsafe { libc::kill(pid, signo) } != 0 {
+        let e = std::io::Error::last_os_error();
+        eprintln!("rampart: [alert] kill({pid}, {signo}) failed ({})", crate::log::OsErr(&e));
+        return ExitCode::from(1);
+    }
+    ExitCode::SUCCESS
+}
+
+fn write_pid(path: &Path) -> std::io::Result<()> {
+    let tmp = path.with_extension("pid.tmp");
+    std::fs::write(&tmp, format!("{}\n", std::process::id()))?;
+    std::fs::rename(&tmp, path)
+}
+
+/// Starts the server in the foreground and runs the signal loop until a stop.
+pub fn run(cli: &Cli) -> Result<(), String> {
+    use tokio::signal::unix::{signal, SignalKind};
+    let rt = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .map_err(|e| format!("runtime: {e}"))?;
+    // Signals are installed before the pid file appears: a reload sent as soon
+    // as the pid file exists must not kill the process.
+    let mut sigs = rt.block_on(async {
+        Ok::<_, std::io::Error>((
+            signal(SignalKind::hangup())?,
+            signal(SignalKind::user_defined1())?,
+            signal(SignalKind::quit())?,
+            signal(SignalKind::terminate())?,
+            signal(SignalKind::interrupt())?,
+        ))
+    })
+    .map_err(|e| format!("signal setup failed: {e}"))?;
+    let mut server = Server::start(&cli.conf, &cli.prefix).map_err(|e| e.to_string())?;
+    let pid = crate::server::state::snapshot().map(|s| s.main.pid.clone()).ok_or("no configuration")?;
+    write_pid(&pid).map_err(|e| format!("open() \"{}\" failed ({})", pid.display(), crate::log::OsErr(&e)))?;
+    crate::log::error_log::log(crate::log::Level::Notice, None, format_args!("rampart/{} started", env!("CARGO_PKG_VERSION")));
+
+    let (hup, usr1, quit, term, int) = &mut sigs;
+    enum Act {
+        Reload,
+        Reopen,
+        Quit,
+        Stop,
+    }
+    loop {
+        let act = rt.block_on(async {
+            tokio::select! {
+                _ = hup.recv() => Act::Reload,
+                _ = usr1.recv() => Act::Reopen,
+                _ = quit.recv() => Act::Quit,
+                _ = term.recv() => Act::Stop,
+                _ = int.recv() => Act::Stop,
+            }
+        });
+        match act {
+            Act::Reload => {
+                crate::log::error_log::log(crate::log::Level::Notice, None, format_args!("signal 1 (SIGHUP) received, reconfiguring"));
+                match server.reload() {
+                    Ok(()) => crate::log::error_log::log(
+                        crate::log::Level::Notice,
+                        None,
+                        format_args!("configuration generation {} loaded", server.generation()),
+                    ),
+                    Err(e) => crate::log::error_log::log(
+                        crate::log::Level::Emerg,
+                        None,
+                        format_args!("{e}; the running configuration is kept"),
+                    ),
+                }
+            }
+            Act::Reopen => {
+                crate::log::error_log::log(crate::log::Level::Notice, None, format_args!("signal 10 (SIGUSR1) received, reopening logs"));
+                server.reopen_logs();
+            }
+            Act::Quit => {
+                crate::log::error_log::log(crate::log::Level::Notice, None, format_args!("signal 3 (SIGQUIT) received, shutting down gracefully"));
+                let t = server.shutdown_timeout();
+                server.quit(t);
+                let _ = std::fs::remove_file(&pid);
+                crate::log::hub().flush();
+                return Ok(());
+            }
+            Act::Stop => {
+                crate::log::error_log::log(crate::log::Level::Notice, None, format_args!("signal received, exiting"));
+                server.stop();
+                let _ = std::fs::remove_file(&pid);
+                crate::log::hub().flush();
+                return Ok(());
+            }
+        }
+    }
+}

@@ -1,0 +1,3 @@
+//! Response filters and nginx's own responses.
+
+pub mod special;

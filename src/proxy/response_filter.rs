@@ -1,0 +1,40 @@
+//! Which upstream response headers reach the client, and how (nginx:
+//! `ngx_http_upstream_process_headers`, `ngx_http_proxy_hide_headers`):
+//! hop-by-hop and framing headers are dropped (rampart frames the body
+//! itself), Date/Server/X-Pad/X-Accel-* are hidden unless `proxy_pass_header`
+//! lets them through, `proxy_hide_header` adds more; the reason phrase
+//! passes through unchanged.
+
+use crate::http1::ResponseHead as UpHead;
+use crate::server::pipeline::Exchange;
+use crate::server::response::ResponseHead;
+
+/// Headers rampart never copies: it writes its own framing and connection handling.
+const HOP_BY_HOP: &[&[u8]] = &[b"connection", b"keep-alive", b"transfer-encoding", b"content-length", b"proxy-connection", b"te", b"trailer"];
+
+pub fn client_head(ex: &Exchange<'_>, up: &UpHead) -> ResponseHead {
+    let conf = &ex.req.loc.conf.proxy;
+    let mut h = ResponseHead::new(up.status());
+    h.reason = Some(up.reason().to_vec());
+    for (name, value) in up.headers() {
+        if HOP_BY_HOP.iter().any(|n| name.eq_ignore_ascii_case(n)) {
+            continue;
+        }
+        if name.eq_ignore_ascii_case(b"upgrade") && up.status() != 101 {
+            continue;
+        }
+        if conf.hide.iter().any(|n| name.eq_ignore_ascii_case(n)) {
+            continue;
+        }
+        if name.eq_ignore_ascii_case(b"content-type") && h.content_type.is_none() {
+            h.content_type = Some(value.to_vec());
+        } else if name.eq_ignore_ascii_case(b"location") && h.location.is_none() {
+            h.location = Some(value.to_vec());
+        } else if name.eq_ignore_ascii_case(b"last-modified") && h.last_modified.is_none() {
+            h.last_modified = Some(value.to_vec());
+        } else {
+            h.headers.push((name.to_vec(), value.to_vec()));
+        }
+    }
+    h
+}

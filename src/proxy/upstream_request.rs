@@ -1,0 +1,94 @@
+//! The request line and headers sent upstream, by nginx's rules
+//! (`ngx_http_proxy_create_request`, nginx/nginx:
+//! src/http/modules/ngx_http_proxy_module.c; nginx-semantics.md §4.1–4.2).
+
+use crate::routing::uri::escape_uri;
+use crate::runtime::loc_conf::ProxyConf;
+use crate::runtime::ProxyTarget;
+use crate::server::request::Request;
+
+/// The URI for the upstream request line.
+///
+/// - no URI part in proxy_pass, URI unchanged: the client's raw target;
+/// - no URI part, URI changed by an internal redirect: escaped `$uri` + args;
+/// - URI part: it replaces the first `prefix_len` bytes of `$uri` (positional,
+///   so `location /a` + `http://b/x/` turns `/ab` into `/x/b`), rest escaped.
+pub fn upstream_uri(req: &Request, target: &ProxyTarget, prefix_len: usize, out: &mut Vec<u8>) {
+    match &target.uri {
+        None if !req.uri_changed => out.extend_from_slice(req.head.target()),
+        None => {
+            escape_uri(&req.uri, out);
+            push_args(req, out);
+        }
+        Some(part) => {
+            out.extend_from_slice(part);
+            let cut = prefix_len.min(req.uri.len());
+            escape_uri(&req.uri[cut..], out);
+            push_args(req, out);
+        }
+    }
+    if out.first() == Some(&b'?') {
+        out.insert(0, b'/');
+    }
+}
+
+fn push_args(req: &Request, out: &mut Vec<u8>) {
+    if let Some(a) = &req.args {
+        out.push(b'?');
+        out.extend_from_slice(a);
+    }
+}
+
+/// How the request body is framed upstream.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum BodyFraming {
+    None,
+    Length(u64),
+    Chunked,
+}
+
+/// Appends the whole upstream request head.
+pub fn build_head(req: &Request, target: &ProxyTarget, conf: &ProxyConf, prefix_len: usize, body: BodyFraming, out: &mut Vec<u8>) {
+    out.extend_from_slice(req.method());
+    out.push(b' ');
+    upstream_uri(req, target, prefix_len, out);
+    out.extend_from_slice(if conf.http11 { b" HTTP/1.1\r\n" } else { b" HTTP/1.0\r\n" });
+
+    // proxy_set_header entries (config order, then the defaults); an empty value sends nothing.
+    let mut value = Vec::with_capacity(64);
+    for (name, tpl) in &conf.set_headers {
+        value.clear();
+        tpl.eval(req, &mut value);
+        if value.is_empty() {
+            continue;
+        }
+        out.extend_from_slice(name);
+        out.extend_from_slice(b": ");
+        out.extend_from_slice(&value);
+        out.extend_from_slice(b"\r\n");
+    }
+    match body {
+        BodyFraming::None => {}
+        BodyFraming::Length(n) => {
+            out.extend_from_slice(b"Content-Length: ");
+            out.extend_from_slice(n.to_string().as_bytes());
+            out.extend_from_slice(b"\r\n");
+        }
+        BodyFraming::Chunked => out.extend_from_slice(b"Transfer-Encoding: chunked\r\n"),
+    }
+    // Every client header not named above, in client order; the body framing
+    // headers are always regenerated.
+    for (name, v) in req.head.headers() {
+        if name.eq_ignore_ascii_case(b"content-length") || name.eq_ignore_ascii_case(b"transfer-encoding") {
+            continue;
+        }
+        if conf.skip_client.iter().any(|s| name.eq_ignore_ascii_case(s)) {
+            continue;
+        }
+        out.extend_from_slice(name);
+        out.extend_from_slice(b": ");
+        out.extend_from_slice(v);
+        out.extend_from_slice(b"\r\n");
+    }
+    out.extend_from_slice(b"\r\n");
+}

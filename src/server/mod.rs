@@ -1,0 +1,234 @@
+//! The server object: binds listeners, runs worker threads, and carries out
+//! the control operations (reload, reopen, graceful and fast stop).
+//!
+//! Tests and the binary drive the same object, so what a test shows is what
+//! runs in production.
+
+pub mod body;
+pub mod conn;
+pub mod io;
+pub mod listener;
+pub mod pipeline;
+pub mod reject_log;
+pub mod request;
+pub mod response;
+pub mod state;
+pub mod worker;
+
+use crate::config::ConfigError;
+use crate::log::{ErrorDest, Level};
+use crate::runtime::{self, ErrorLogConf, ListenOpts, Snapshot};
+use std::net::SocketAddr;
+use std::path::{Path, PathBuf};
+use std::sync::{Arc, OnceLock};
+use std::time::Duration;
+use worker::{WorkerCmd, WorkerHandle};
+
+/// Why the server could not start.
+#[derive(Debug, thiserror::Error)]
+pub enum StartError {
+    #[error("{0}")]
+    Config(#[from] ConfigError),
+    #[error("bind() to {addr} failed ({err})")]
+    Bind { addr: SocketAddr, err: std::io::Error },
+    #[error("{0}")]
+    Io(String),
+}
+
+pub struct Server {
+    file: PathBuf,
+    prefix: PathBuf,
+    workers: Vec<WorkerHandle>,
+    /// Addresses currently bound, with their options.
+    bound: Vec<ListenOpts>,
+    generation: u64,
+    error_log: ErrorLogConf,
+}
+
+/// The machine's host name, for `$hostname`.
+pub fn hostname() -> &'static str {
+    static H: OnceLock<String> = OnceLock::new();
+    H.get_or_init(|| {
+        let mut buf = [0u8; 256];
+        // SAFETY: the buffer is valid for its length; gethostname NUL-terminates on success.
+        let r = unsafe { libc::gethostname(buf.as_mut_ptr().cast(), buf.len()) };
+        if r != 0 {
+            return "localhost".into();
+        }
+        let end = buf.iter().position(|&b| b == 0).unwrap_or(buf.len());
+        String::from_utf8_lossy(&buf[..end]).into_owned()
+    })
+}
+
+fn apply_error_log(conf: &ErrorLogConf) -> Result<(), std::io::Error> {
+    let dest = match &conf.path {
+        None => ErrorDest::Stderr,
+        Some(p) => ErrorDest::File(crate::log::hub().open(p)?),
+    };
+    crate::log::set_error_log(dest, conf.level);
+    Ok(())
+}
+
+/// Reads and compiles the config file.
+pub fn load_snapshot(file: &Path, prefix: &Path, generation: u64) -> Result<Snapshot, ConfigError> {
+    let cfg = crate::config::load(file)?;
+    runtime::compile(&cfg, file, prefix, generation)
+}
+
+fn set_nofile(n: u64) -> std::io::Result<()> {
+    let lim = libc::rlimit { rlim_cur: n as libc::rlim_t, rlim_max: n as libc::rlim_t };
+    // SAFETY: setrlimit reads a valid rlimit struct.
+    if unsafe { libc::setrlimit(libc::RLIMIT_NOFILE, &lim) } != 0 {
+        return Err(std::io::Error::last_os_error());
+    }
+    Ok(())
+}
+
+impl Server {
+    /// Loads `file`, binds every listener, opens the logs and starts the
+    /// workers. When this returns Ok the server accepts connections.
+    pub fn start(file: &Path, prefix: &Path) -> Result<Server, StartError> {
+        let snap = load_snapshot(file, prefix, 1)?;
+        Self::start_with(snap, file, prefix)
+    }
+
+    pub fn start_with(snap: Snapshot, file: &Path, prefix: &Path) -> Result<Server, StartError> {
+        let main = snap.main.clone();
+        if let Some(n) = main.worker_rlimit_nofile {
+            if let Err(e) = set_nofile(n) {
+                crate::log::error_log::log(
+                    Level::Alert,
+                    None,
+                    format_args!("setrlimit(RLIMIT_NOFILE, {n}) failed ({})", crate::log::OsErr(&e)),
+                );
+            }
+        }
+        apply_error_log(&main.error_log).map_err(|e| {
+            StartError::Io(format!(
+                "open() \"{}\" failed ({})",
+                main.error_log.path.as_deref().unwrap_or(Path::new("stderr")).display(),
+                crate::log::OsErr(&e)
+            ))
+        })?;
+        let mut sockets = Vec::new();
+        for l in &snap.listeners {
+            let socks = listener::bind(&l.opts, main.worker_processes)
+                .map_err(|err| StartError::Bind { addr: l.opts.addr, err })?;
+            sockets.push((l.opts.addr, socks));
+        }
+        let bound: Vec<ListenOpts> = snap.listeners.iter().map(|l| l.opts.clone()).collect();
+        state::install(Arc::new(snap));
+        let mut workers = Vec::new();
+        for id in 0..main.worker_processes {
+            workers.push(worker::spawn(id, main.worker_connections).map_err(|e| StartError::Io(e.to_string()))?);
+        }
+        for (addr, socks) in sockets {
+            for (w, s) in workers.iter().zip(socks) {
+                let _ = w.cmd.send(WorkerCmd::Listen(addr, s));
+            }
+        }
+        Ok(Server {
+            file: file.to_path_buf(),
+            prefix: prefix.to_path_buf(),
+            workers,
+            bound,
+            generation: 1,
+            error_log: main.error_log,
+        })
+    }
+
+    pub fn generation(&self) -> u64 {
+        self.generation
+    }
+
+    /// The addresses being served.
+    pub fn addrs(&self) -> Vec<SocketAddr> {
+        self.bound.iter().map(|b| b.addr).collect()
+    }
+
+    /// SIGHUP: re-read the config; on any error keep the running one and say why.
+    pub fn reload(&mut self) -> Result<(), StartError> {
+        let snap = load_snapshot(&self.file, &self.prefix, self.generation + 1)?;
+        if snap.main.worker_processes != self.workers.len() {
+            crate::log::error_log::log(
+                Level::Notice,
+                None,
+                format_args!(
+                    "worker_processes changed from {} to {}: takes effect at the next restart",
+                    self.workers.len(),
+                    snap.main.worker_processes
+                ),
+            );
+        }
+        // Bind what is new before swapping, so a failure leaves everything as it was.
+        let mut new_socks = Vec::new();
+        for l in &snap.listeners {
+            if !self.bound.iter().any(|b| b.addr == l.opts.addr) {
+                let socks = listener::bind(&l.opts, self.workers.len())
+                    .map_err(|err| StartError::Bind { addr: l.opts.addr, err })?;
+                new_socks.push((l.opts.addr, socks));
+            }
+        }
+        if snap.main.error_log != self.error_log {
+            apply_error_log(&snap.main.error_log).map_err(|e| StartError::Io(e.to_string()))?;
+            self.error_log = snap.main.error_log.clone();
+        }
+        let removed: Vec<SocketAddr> = self
+            .bound
+            .iter()
+            .map(|b| b.addr)
+            .filter(|a| snap.listener(*a).is_none())
+            .collect();
+        self.bound = snap.listeners.iter().map(|l| l.opts.clone()).collect();
+        self.generation = snap.generation;
+        state::install(Arc::new(snap));
+        for (addr, socks) in new_socks {
+            for (w, s) in self.workers.iter().zip(socks) {
+                let _ = w.cmd.send(WorkerCmd::Listen(addr, s));
+            }
+        }
+        for addr in removed {
+            for w in &self.workers {
+                let _ = w.cmd.send(WorkerCmd::Unlisten(addr));
+            }
+        }
+        crate::log::reload_timezone();
+        Ok(())
+    }
+
+    /// SIGUSR1: reopen every log file by path (blocks until done).
+    pub fn reopen_logs(&self) {
+        crate::log::hub().reopen_all();
+    }
+
+    /// SIGQUIT: stop accepting, let in-flight requests finish, close idle
+    /// connections, flush the logs; returns when every worker has exited.
+    pub fn quit(self, timeout: Option<Duration>) {
+        for w in &self.workers {
+            let _ = w.cmd.send(WorkerCmd::Quit(timeout));
+        }
+        state::start_drain();
+        self.join();
+    }
+
+    /// SIGTERM/SIGINT: stop now.
+    pub fn stop(self) {
+        for w in &self.workers {
+            let _ = w.cmd.send(WorkerCmd::Stop);
+        }
+        self.join();
+    }
+
+    fn join(self) {
+        for w in self.workers {
+            let _ = w.thread.join();
+        }
+        crate::log::flush_thread_buffers();
+        crate::log::hub().flush();
+    }
+
+    /// The `worker_shutdown_timeout` of the running config.
+    pub fn shutdown_timeout(&self) -> Option<Duration> {
+        state::snapshot().and_then(|s| s.main.shutdown_timeout)
+    }
+}

@@ -1,0 +1,152 @@
+//! Worker threads: nginx's worker processes as OS threads, each running its
+//! own single-threaded tokio runtime, so a connection never migrates between
+//! threads and nothing on the hot path needs cross-thread wake-ups.
+
+use super::conn;
+use crate::log::Level;
+use crate::status::counters;
+use std::cell::Cell;
+use std::collections::HashMap;
+use std::net::SocketAddr;
+use std::rc::Rc;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::time::Duration;
+use tokio::sync::mpsc;
+use tokio::task::JoinHandle;
+
+/// Messages from the control thread to a worker.
+pub enum WorkerCmd {
+    /// Start accepting on this socket (a worker's own, or a clone of a shared one).
+    Listen(SocketAddr, std::net::TcpListener),
+    /// Stop accepting on this address (removed by a reload).
+    Unlisten(SocketAddr),
+    /// Graceful stop: stop accepting, let connections finish, then exit
+    /// (at the latest after the timeout, if one is given).
+    Quit(Option<Duration>),
+    /// Fast stop: exit now.
+    Stop,
+}
+
+static CONN_NUMBER: AtomicU64 = AtomicU64::new(0);
+
+/// A running worker thread.
+pub struct WorkerHandle {
+    pub cmd: mpsc::UnboundedSender<WorkerCmd>,
+    pub thread: std::thread::JoinHandle<()>,
+}
+
+/// Starts worker `id`; `max_conns` is worker_connections.
+pub fn spawn(id: usize, max_conns: u64) -> std::io::Result<WorkerHandle> {
+    let (tx, rx) = mpsc::unbounded_channel();
+    let thread = std::thread::Builder::new().name(format!("rampart-w{id}")).spawn(move || {
+        let rt = match tokio::runtime::Builder::new_current_thread().enable_all().build() {
+            Ok(rt) => rt,
+            Err(e) => {
+                crate::log::error_log::log(Level::Emerg, None, format_args!("worker {id}: runtime failed: {e}"));
+                return;
+            }
+        };
+        let local = tokio::task::LocalSet::new();
+        local.block_on(&rt, run(rx, max_conns));
+        crate::log::flush_thread_buffers();
+    })?;
+    Ok(WorkerHandle { cmd: tx, thread })
+}
+
+async fn run(mut rx: mpsc::UnboundedReceiver<WorkerCmd>, max_conns: u64) {
+    let active = Rc::new(Cell::new(0u64));
+    let mut accepting: HashMap<SocketAddr, JoinHandle<()>> = HashMap::new();
+    // Access-log lines are buffered per thread; hand them to the writer regularly.
+    let flusher = tokio::task::spawn_local(async {
+        let mut t = tokio::time::interval(Duration::from_millis(100));
+        loop {
+            t.tick().await;
+            crate::log::flush_thread_buffers();
+        }
+    });
+    let mut quit: Option<Option<Duration>> = None;
+    while let Some(cmd) = rx.recv().await {
+        match cmd {
+            WorkerCmd::Listen(addr, l) => match tokio::net::TcpListener::from_std(l) {
+                Ok(l) => {
+                    let h = tokio::task::spawn_local(accept_loop(l, addr, active.clone(), max_conns));
+                    if let Some(old) = accepting.insert(addr, h) {
+                        old.abort();
+                    }
+                }
+                Err(e) => crate::log::error_log::log(Level::Alert, None, format_args!("listen on {addr} failed: {e}")),
+            },
+            WorkerCmd::Unlisten(addr) => {
+                if let Some(h) = accepting.remove(&addr) {
+                    h.abort();
+                }
+            }
+            WorkerCmd::Quit(t) => {
+                quit = Some(t);
+                break;
+            }
+            WorkerCmd::Stop => break,
+        }
+    }
+    for (_, h) in accepting.drain() {
+        h.abort();
+    }
+    if let Some(timeout) = quit {
+        // Graceful: wait for this thread's connections to finish.
+        let deadline = timeout.map(|t| tokio::time::Instant::now() + t);
+        while active.get() > 0 {
+            if deadline.is_some_and(|d| tokio::time::Instant::now() >= d) {
+                crate::log::error_log::log(
+                    Level::Notice,
+                    None,
+                    format_args!("worker_shutdown_timeout: closing {} connections", active.get()),
+                );
+                break;
+            }
+            tokio::time::sleep(Duration::from_millis(20)).await;
+        }
+    }
+    flusher.abort();
+}
+
+/// Decrements the worker's connection count however the connection ends.
+struct Active(Rc<Cell<u64>>);
+
+impl Drop for Active {
+    fn drop(&mut self) {
+        self.0.set(self.0.get().saturating_sub(1));
+    }
+}
+
+async fn accept_loop(l: tokio::net::TcpListener, addr: SocketAddr, active: Rc<Cell<u64>>, max_conns: u64) {
+    loop {
+        match l.accept().await {
+            Ok((stream, peer)) => {
+                counters::count_accept();
+                if active.get() >= max_conns {
+                    // nginx: "worker_connections are not enough"; accepted, then closed.
+                    crate::log::error_log::log(
+                        Level::Alert,
+                        None,
+                        format_args!("{max_conns} worker_connections are not enough"),
+                    );
+                    drop(stream);
+                    continue;
+                }
+                let _ = stream.set_nodelay(true);
+                active.set(active.get() + 1);
+                let guard = Active(active.clone());
+                let number = CONN_NUMBER.fetch_add(1, Ordering::Relaxed) + 1;
+                tokio::task::spawn_local(async move {
+                    let _guard = guard;
+                    conn::serve(stream, peer, addr, number).await;
+                });
+            }
+            Err(e) => {
+                // EMFILE/ENFILE: back off instead of spinning (nginx disables accept for 500ms).
+                crate::log::error_log::log(Level::Alert, None, format_args!("accept() failed ({})", crate::log::OsErr(&e)));
+                tokio::time::sleep(Duration::from_millis(100)).await;
+            }
+        }
+    }
+}
