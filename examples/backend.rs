@@ -14,13 +14,21 @@
 //! - `/echo[/...]` — the request body streamed back frame by frame, plus `X-Request-Method`,
 //!   `X-Request-Uri` (the request target), `X-Request-Host` (absent when the request had no Host)
 //!   and `X-Echo-Headers` (`name: value; ...`, lowercase names in arrival order per name)
+//!   Beware: once nginx has passed the response head to the client it stops sending the rest of
+//!   the request body (`ngx_http_upstream_send_request_handler` swaps in the dummy write handler
+//!   when `u->header_sent`), so with the default `proxy_request_buffering on` an echo of a body
+//!   larger than the loopback socket buffers (~4 MB) stalls until `proxy_read_timeout` (seen with
+//!   nginx 1.22.1: 10 MiB stops after ~3.9 MB; also kubernetes/ingress-nginx#4654). 1 MiB echoes
+//!   fine. Use `/sink` for large uploads through a proxy.
+//! - `/sink[/...]` — reads the whole request body, then answers `N bytes sha1 HEX\n` with
+//!   `X-Body-Bytes` and `X-Body-Sha1`
 //! - `/headers[/...]` — the request line and the request headers as a `name: value` per line body
 //! - `/status/CODE` (200..=599), `/delay/MS`, `/drip/N/MS` (N one-byte chunks MS ms apart, with
 //!   Content-Length N, for read-timeout tests), `/id`
 //! - `/ws` — a WebSocket handshake (RFC 6455 §4.2.2), then every byte received is echoed verbatim
 //! - anything else — 200 `hello from <id>\n`
 //!
-//! Request bodies of every endpoint but `/echo` and `/ws` are read and discarded before answering:
+//! Request bodies of every endpoint but `/echo`, `/sink` and `/ws` are read and discarded before answering:
 //! hyper closes a keep-alive connection whose request body was left unread, and the proxy's upstream
 //! keep-alive tests must not see closes the backend never meant.
 
@@ -67,6 +75,7 @@ enum Route {
     Size(u64),
     Chunked(u64),
     Echo,
+    Sink,
     Headers,
     Status(u16),
     Delay(u64),
@@ -92,6 +101,8 @@ fn route(path: &str) -> Route {
         Route::Ws
     } else if path == "/echo" || path.starts_with("/echo/") {
         Route::Echo
+    } else if path == "/sink" || path.starts_with("/sink/") {
+        Route::Sink
     } else if path == "/headers" || path.starts_with("/headers/") {
         Route::Headers
     } else if let Some(n) = sub("/size/") {
@@ -351,6 +362,30 @@ fn echo(req: Request<Incoming>, id: &Ident) -> Response<RespBody> {
     resp
 }
 
+/// Reads the whole body, hashing as it goes, and reports its length and SHA-1.
+async fn sink(body: &mut Incoming, id: &Ident) -> Response<RespBody> {
+    let (mut n, mut h) = (0u64, Sha1::new());
+    while let Some(frame) = body.frame().await {
+        match frame {
+            Ok(f) => {
+                if let Some(d) = f.data_ref() {
+                    n += d.len() as u64;
+                    h.update(d);
+                }
+            }
+            Err(e) => return text(id, StatusCode::BAD_REQUEST, format!("body: {e}\n")),
+        }
+    }
+    let hex: String = h.finalize().iter().map(|b| format!("{b:02x}")).collect();
+    let mut resp = text(id, StatusCode::OK, format!("{n} bytes sha1 {hex}\n"));
+    let rh = resp.headers_mut();
+    rh.insert("x-body-bytes", HeaderValue::from(n));
+    if let Ok(v) = HeaderValue::from_str(&hex) {
+        rh.insert("x-body-sha1", v);
+    }
+    resp
+}
+
 fn headers_dump(req: &Request<Incoming>) -> Vec<u8> {
     let mut out = format!("{} {} {}\n", req.method(), req.uri(), version_str(req.version())).into_bytes();
     for (name, value) in req.headers() {
@@ -367,6 +402,7 @@ async fn handle(mut req: Request<Incoming>, id: Arc<Ident>) -> Result<Response<R
     Ok(match route(req.uri().path()) {
         Route::Echo => echo(req, id),
         Route::Ws => websocket(&mut req, id),
+        Route::Sink => sink(req.body_mut(), id).await,
         r => {
             drain(req.body_mut()).await;
             plain(r, &req, id).await
@@ -378,8 +414,8 @@ async fn handle(mut req: Request<Incoming>, id: Arc<Ident>) -> Result<Response<R
 async fn plain(r: Route, req: &Request<Incoming>, id: &Ident) -> Response<RespBody> {
     const TEXT: &str = "text/plain";
     match r {
-        // Echo and Ws never get here (handle() answers them); hello is the catch-all anyway.
-        Route::Hello | Route::Echo | Route::Ws => {
+        // Echo, Sink and Ws never get here (handle() answers them); hello is the catch-all anyway.
+        Route::Hello | Route::Echo | Route::Sink | Route::Ws => {
             text(id, StatusCode::OK, format!("hello from {}\n", id.text))
         }
         Route::Id => text(id, StatusCode::OK, id.text.clone()),
@@ -593,6 +629,9 @@ mod tests {
             ("/ws", Route::Ws),
             ("/echo", Route::Echo),
             ("/echo/a/b", Route::Echo),
+            ("/sink", Route::Sink),
+            ("/sink/x", Route::Sink),
+            ("/sinkx", Route::Hello),
             ("/headers", Route::Headers),
             ("/headers/x", Route::Headers),
             ("/size/0", Route::Size(0)),
@@ -818,6 +857,24 @@ mod tests {
         );
         let (h, _) = exchange(a, b"GET /echo HTTP/1.0\r\n\r\n").await;
         assert!(!h.contains("x-request-host"), "{h}");
+    }
+
+    #[tokio::test]
+    async fn sink_reads_all_then_reports_length_and_sha1() {
+        let a = start().await;
+        let (h, b) = exchange(
+            a,
+            b"PUT /sink HTTP/1.1\r\nHost: h\r\nContent-Length: 3\r\nConnection: close\r\n\r\nabc",
+        )
+        .await;
+        // sha1("abc"), FIPS 180-2 appendix A.1.
+        assert_eq!(b, b"3 bytes sha1 a9993e364706816aba3e25717850c26c9cd0d89d\n");
+        assert!(
+            h.contains("x-body-bytes: 3\r\n") && h.contains("x-body-sha1: a9993e36"),
+            "{h}"
+        );
+        let (_, b) = get(a, "/sink").await;
+        assert_eq!(b, b"0 bytes sha1 da39a3ee5e6b4b0d3255bfef95601890afd80709\n");
     }
 
     #[tokio::test]
