@@ -11,12 +11,14 @@
 //! - [`response`]: upstream response heads ([`parse_response_head`]).
 //! - [`chunked`]: an incremental, zero-copy chunked-body decoder and the encoder helpers.
 
+pub mod chunked;
 pub mod error;
 mod header;
 mod limits;
 pub mod request;
 mod request_line;
 
+pub use chunked::{write_chunk_header, ChunkedDecoder, Step, LAST_CHUNK};
 pub use error::{ChunkError, HeadError, UpstreamHeadError};
 pub use request::{check_partial_head, find_head_end, parse_request_head, HeadLimits, RequestHead, Version};
 pub use request_line::validate_host;
