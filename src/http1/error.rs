@@ -92,11 +92,9 @@ impl fmt::Display for UpstreamHeadError {
 
 impl std::error::Error for UpstreamHeadError {}
 
-#[allow(dead_code)]
 pub(crate) const UP_TOO_BIG: UpstreamHeadError = UpstreamHeadError {
     reason: "upstream sent too big header",
 };
-#[allow(dead_code)]
 pub(crate) const UP_INVALID_HEADER: UpstreamHeadError = UpstreamHeadError {
     reason: "upstream sent invalid header",
 };

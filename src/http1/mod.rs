@@ -17,8 +17,10 @@ mod header;
 mod limits;
 pub mod request;
 mod request_line;
+pub mod response;
 
 pub use chunked::{write_chunk_header, ChunkedDecoder, Step, LAST_CHUNK};
 pub use error::{ChunkError, HeadError, UpstreamHeadError};
 pub use request::{check_partial_head, find_head_end, parse_request_head, HeadLimits, RequestHead, Version};
 pub use request_line::validate_host;
+pub use response::{parse_response_head, BodyFraming, ResponseHead};
