@@ -90,8 +90,8 @@ impl fmt::Display for LocationError {
 
 impl std::error::Error for LocationError {}
 
-/// Positional (`$1`..`$9`) and named captures of the last regex that matched
-/// with capture groups, as byte ranges into the subject (the URI, or the host
+/// Positional (`$1`..`$9`) captures of the last regex that matched and the
+/// named captures of every regex that matched, as byte ranges into the subject (the URI, or the host
 /// for server_name regexes). Mirrors `r->captures` / named capture variables.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct Captures {
@@ -117,7 +117,7 @@ impl Captures {
             .map(|(_, r)| r.clone())
     }
 
-    /// Whether no regex with capture groups has matched.
+    /// Whether there are neither positional nor named captures.
     pub fn is_empty(&self) -> bool {
         self.groups.is_empty() && self.named.is_empty()
     }
@@ -125,6 +125,11 @@ impl Captures {
     /// Number of positional slots including `$0` (0 when empty).
     pub fn len(&self) -> usize {
         self.groups.len()
+    }
+
+    /// A match by a regex without groups: `$1`.. become empty.
+    pub(crate) fn clear_positional(&mut self) {
+        self.groups.clear();
     }
 
     /// Records a match: positional captures are replaced, named ones are set
@@ -311,9 +316,7 @@ impl<T> LocationTree<T> {
         // ngx_http_cmp_locations: by name; at an equal name `=` first. Stable,
         // like ngx_queue_sort.
         statics.sort_by(|a, b| {
-            a.name
-                .cmp(&b.name)
-                .then_with(|| b.exact.is_some().cmp(&a.exact.is_some()))
+            filename_cmp(&a.name, &b.name).then_with(|| b.exact.is_some().cmp(&a.exact.is_some()))
         });
         let statics = join_exact(statics)?;
         let list = create_list(statics);
@@ -407,7 +410,7 @@ fn find_static(mut node: Option<&Node>, uri: &[u8], cur: &mut Option<usize>) -> 
         let (Some(a), Some(b)) = (uri.get(..m), n.name.get(..m)) else {
             return rv;
         };
-        match a.cmp(b) {
+        match filename_cmp(a, b) {
             std::cmp::Ordering::Less => {
                 node = n.left.as_deref();
                 continue;
@@ -446,6 +449,24 @@ fn find_static(mut node: Option<&Node>, uri: &[u8], cur: &mut Option<usize>) -> 
         node = n.left.as_deref();
     }
     rv
+}
+
+/// `ngx_filename_cmp` (nginx/nginx: src/core/ngx_string.c) on Linux: byte
+/// order, except that '/' sorts below every other byte ("we need '/' to be the
+/// lowest character"); a string that is a prefix of the other sorts first.
+/// Both the tree construction and the search use it, so the tree's shape (and
+/// thus which auto-redirect the walk meets) is nginx's.
+fn filename_cmp(a: &[u8], b: &[u8]) -> std::cmp::Ordering {
+    for (&x, &y) in a.iter().zip(b) {
+        if x != y {
+            if x == 0 || y == 0 {
+                return x.cmp(&y);
+            }
+            let key = |c: u8| if c == b'/' { 0 } else { c };
+            return key(x).cmp(&key(y));
+        }
+    }
+    a.len().cmp(&b.len())
 }
 
 /// `ngx_http_join_exact_locations`: `= /x` and `/x` share one entry; two of a
@@ -644,7 +665,7 @@ mod tests {
         ("auto", "/deep/inne", "DEEP"),
         ("auto", "/app", "301 APP"),
         ("auto", "/app-x1", "APPX"),
-        ("auto", "/b", "ROOT"),
+        ("auto", "/b", "301 B"), // "/" sorts lowest (ngx_filename_cmp): the walk meets "/b/"
         ("nomatch", "/zzz", "-"),
         ("nomatch", "/a", "A"),
         ("nomatch", "/b", "B"),
@@ -729,16 +750,17 @@ mod tests {
             panic!()
         };
         assert_eq!(*data, "UTXT");
-        // the nested regex has no groups: the outer captures stay
-        assert_eq!(captures.get(1), Some(3..6));
-        assert_eq!(captures.get(2), Some(7..14));
+        // nginx 1.22 answers "UTXT [][][bob]": the nested regex has no groups,
+        // so $1/$2 are empty, but the named $user set by the outer one stays.
+        assert_eq!(captures.get(1), None);
+        assert_eq!(captures.get(2), None);
         assert_eq!(captures.named("user"), Some(3..6));
         let uri = b"/u/bob/f.bin";
         let Found::Location { data, captures } = tree.find(uri) else {
             panic!()
         };
         assert_eq!(*data, "UBIN");
-        // positional replaced by the nested regex, named ones accumulate
+        // nginx: "UBIN [f][][bob][f]": positional replaced, named ones accumulate
         assert_eq!(captures.get(1), Some(7..8));
         assert_eq!(captures.get(2), None);
         assert_eq!(captures.named("user"), Some(3..6));

@@ -96,14 +96,16 @@ impl PcreRegex {
     }
 
     /// Runs the regex like `ngx_http_regex_exec` (nginx/nginx:
-    /// src/http/ngx_http_variables.c): on a match, a regex with capture groups
-    /// replaces the positional captures and sets its named ones; a regex
-    /// without groups leaves `caps` untouched. On no match nothing changes.
+    /// src/http/ngx_http_variables.c): on a match the positional captures are
+    /// replaced by this regex's (none for a regex without groups, so `$1`
+    /// becomes empty: nginx sets `r->ncaptures` on every match) and its named
+    /// captures are set, earlier named ones staying. On no match nothing changes.
     pub fn exec(&self, subject: &[u8], caps: &mut Captures) -> bool {
         let Some(s) = self.matching_subject(subject) else {
             return false;
         };
         if self.groups == 0 {
+            caps.clear_positional();
             return true;
         }
         match self.re.captures(s) {
@@ -455,11 +457,13 @@ mod tests {
         assert_eq!(caps.named("user"), Some(3..6));
         assert!(re.exec(b"/u/al/", &mut caps));
         assert_eq!(caps.get(2), None);
-        // A regex without groups keeps earlier captures.
-        let plain = PcreRegex::compile(r"^/u/", false).unwrap();
-        assert!(plain.exec(b"/u/x", &mut caps));
-        assert_eq!(caps.get(1), Some(3..5));
+        // A failed match changes nothing.
         assert!(!re.exec(b"/nope", &mut caps));
         assert_eq!(caps.get(1), Some(3..5));
+        // A regex without groups empties $1.. but keeps named captures (nginx 1.22).
+        let plain = PcreRegex::compile(r"^/u/", false).unwrap();
+        assert!(plain.exec(b"/u/x", &mut caps));
+        assert_eq!(caps.get(1), None);
+        assert_eq!(caps.named("user"), Some(3..5));
     }
 }

@@ -472,6 +472,18 @@ mod tests {
         }
     }
 
+    /// The exact set nginx 1.22.1 escaped when re-sending a decoded `$uri`
+    /// upstream (proxy_pass with a URI part, each byte 0x01..=0xff sent as %XX).
+    #[test]
+    fn escape_set_is_nginx_set() {
+        let nginx = |b: u8| b <= 0x20 || b >= 0x7f || b"\"#%<>?\\^`{|}".contains(&b);
+        for b in 0..=255u8 {
+            let mut out = Vec::new();
+            escape_uri(&[b], &mut out);
+            assert_eq!(out.len() == 3, nginx(b), "byte {b:#04x}");
+        }
+    }
+
     #[test]
     fn extension_rules() {
         let cases: &[(&str, Option<&str>)] = &[
