@@ -46,6 +46,7 @@ const USUAL: [u32; 8] = [
 ];
 
 #[inline]
+// `b >> 5` is at most 7, so the index is always in bounds.
 fn in_set(set: &[u32; 8], b: u8) -> bool {
     set[usize::from(b >> 5)] & (1u32 << (b & 0x1f)) != 0
 }
