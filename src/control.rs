@@ -57,19 +57,28 @@ impl Cli {
                     if !rest.is_empty() {
                         Ok(rest.to_string())
                     } else {
-                        args.next().ok_or_else(|| format!("option \"-{name}\" requires {}", match name {
-                            "c" => "file name",
-                            "p" => "directory name",
-                            "s" => "signal name",
-                            _ => "an argument",
-                        }))
+                        args.next().ok_or_else(|| {
+                            format!(
+                                "option \"-{name}\" requires {}",
+                                match name {
+                                    "c" => "file name",
+                                    "p" => "directory name",
+                                    "s" => "signal name",
+                                    _ => "an argument",
+                                }
+                            )
+                        })
                     }
                 };
                 match c {
                     '?' | 'h' => command = Command::Help,
                     'v' => command = Command::Version { verbose: false },
                     'V' => command = Command::Version { verbose: true },
-                    't' => command = Command::Test { dump: matches!(command, Command::Test { dump: true }) },
+                    't' => {
+                        command = Command::Test {
+                            dump: matches!(command, Command::Test { dump: true }),
+                        }
+                    }
                     'T' => command = Command::Test { dump: true },
                     'q' => quiet = true,
                     'c' => {
@@ -100,8 +109,17 @@ impl Cli {
             None => cwd,
         };
         let conf = conf.unwrap_or_else(|| PathBuf::from("conf/rampart.toml"));
-        let conf = if conf.is_absolute() { conf } else { prefix.join(conf) };
-        Ok(Cli { command, prefix, conf, quiet })
+        let conf = if conf.is_absolute() {
+            conf
+        } else {
+            prefix.join(conf)
+        };
+        Ok(Cli {
+            command,
+            prefix,
+            conf,
+            quiet,
+        })
     }
 }
 
@@ -171,12 +189,20 @@ pub fn send_signal(cli: &Cli, sig: &str) -> ExitCode {
         Ok(s) => match s.trim().parse() {
             Ok(p) if p > 0 => p,
             _ => {
-                eprintln!("rampart: [error] invalid PID number \"{}\" in \"{}\"", s.trim(), path.display());
+                eprintln!(
+                    "rampart: [error] invalid PID number \"{}\" in \"{}\"",
+                    s.trim(),
+                    path.display()
+                );
                 return ExitCode::from(1);
             }
         },
         Err(e) => {
-            eprintln!("rampart: [error] open() \"{}\" failed ({})", path.display(), crate::log::OsErr(&e));
+            eprintln!(
+                "rampart: [error] open() \"{}\" failed ({})",
+                path.display(),
+                crate::log::OsErr(&e)
+            );
             return ExitCode::from(1);
         }
     };
@@ -189,7 +215,10 @@ pub fn send_signal(cli: &Cli, sig: &str) -> ExitCode {
     // SAFETY: kill has no memory-safety preconditions.
     if unsafe { libc::kill(pid, signo) } != 0 {
         let e = std::io::Error::last_os_error();
-        eprintln!("rampart: [alert] kill({pid}, {signo}) failed ({})", crate::log::OsErr(&e));
+        eprintln!(
+            "rampart: [alert] kill({pid}, {signo}) failed ({})",
+            crate::log::OsErr(&e)
+        );
         return ExitCode::from(1);
     }
     ExitCode::SUCCESS
@@ -210,20 +239,28 @@ pub fn run(cli: &Cli) -> Result<(), String> {
         .map_err(|e| format!("runtime: {e}"))?;
     // Signals are installed before the pid file appears: a reload sent as soon
     // as the pid file exists must not kill the process.
-    let mut sigs = rt.block_on(async {
-        Ok::<_, std::io::Error>((
-            signal(SignalKind::hangup())?,
-            signal(SignalKind::user_defined1())?,
-            signal(SignalKind::quit())?,
-            signal(SignalKind::terminate())?,
-            signal(SignalKind::interrupt())?,
-        ))
-    })
-    .map_err(|e| format!("signal setup failed: {e}"))?;
+    let mut sigs = rt
+        .block_on(async {
+            Ok::<_, std::io::Error>((
+                signal(SignalKind::hangup())?,
+                signal(SignalKind::user_defined1())?,
+                signal(SignalKind::quit())?,
+                signal(SignalKind::terminate())?,
+                signal(SignalKind::interrupt())?,
+            ))
+        })
+        .map_err(|e| format!("signal setup failed: {e}"))?;
     let mut server = Server::start(&cli.conf, &cli.prefix).map_err(|e| e.to_string())?;
-    let pid = crate::server::state::snapshot().map(|s| s.main.pid.clone()).ok_or("no configuration")?;
-    write_pid(&pid).map_err(|e| format!("open() \"{}\" failed ({})", pid.display(), crate::log::OsErr(&e)))?;
-    crate::log::error_log::log(crate::log::Level::Notice, None, format_args!("rampart/{} started", env!("CARGO_PKG_VERSION")));
+    let pid = crate::server::state::snapshot()
+        .map(|s| s.main.pid.clone())
+        .ok_or("no configuration")?;
+    write_pid(&pid)
+        .map_err(|e| format!("open() \"{}\" failed ({})", pid.display(), crate::log::OsErr(&e)))?;
+    crate::log::error_log::log(
+        crate::log::Level::Notice,
+        None,
+        format_args!("rampart/{} started", env!("CARGO_PKG_VERSION")),
+    );
 
     let (hup, usr1, quit, term, int) = &mut sigs;
     enum Act {
@@ -244,7 +281,11 @@ pub fn run(cli: &Cli) -> Result<(), String> {
         });
         match act {
             Act::Reload => {
-                crate::log::error_log::log(crate::log::Level::Notice, None, format_args!("signal 1 (SIGHUP) received, reconfiguring"));
+                crate::log::error_log::log(
+                    crate::log::Level::Notice,
+                    None,
+                    format_args!("signal 1 (SIGHUP) received, reconfiguring"),
+                );
                 match server.reload() {
                     Ok(()) => crate::log::error_log::log(
                         crate::log::Level::Notice,
@@ -259,11 +300,19 @@ pub fn run(cli: &Cli) -> Result<(), String> {
                 }
             }
             Act::Reopen => {
-                crate::log::error_log::log(crate::log::Level::Notice, None, format_args!("signal 10 (SIGUSR1) received, reopening logs"));
+                crate::log::error_log::log(
+                    crate::log::Level::Notice,
+                    None,
+                    format_args!("signal 10 (SIGUSR1) received, reopening logs"),
+                );
                 server.reopen_logs();
             }
             Act::Quit => {
-                crate::log::error_log::log(crate::log::Level::Notice, None, format_args!("signal 3 (SIGQUIT) received, shutting down gracefully"));
+                crate::log::error_log::log(
+                    crate::log::Level::Notice,
+                    None,
+                    format_args!("signal 3 (SIGQUIT) received, shutting down gracefully"),
+                );
                 let t = server.shutdown_timeout();
                 server.quit(t);
                 let _ = std::fs::remove_file(&pid);
@@ -271,7 +320,11 @@ pub fn run(cli: &Cli) -> Result<(), String> {
                 return Ok(());
             }
             Act::Stop => {
-                crate::log::error_log::log(crate::log::Level::Notice, None, format_args!("signal received, exiting"));
+                crate::log::error_log::log(
+                    crate::log::Level::Notice,
+                    None,
+                    format_args!("signal received, exiting"),
+                );
                 server.stop();
                 let _ = std::fs::remove_file(&pid);
                 crate::log::hub().flush();

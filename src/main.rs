@@ -14,7 +14,7 @@ fn main() -> ExitCode {
             return ExitCode::from(1);
         }
     };
-    match cli.command {
+    match cli.command.clone() {
         Command::Help => {
             eprintln!("{}", control::USAGE);
             ExitCode::SUCCESS

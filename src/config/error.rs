@@ -18,7 +18,12 @@ pub struct ConfigError {
 
 impl ConfigError {
     pub fn new(file: &Path, line: usize, message: impl Into<String>) -> ConfigError {
-        ConfigError { file: file.to_path_buf(), line, directive: None, message: message.into() }
+        ConfigError {
+            file: file.to_path_buf(),
+            line,
+            directive: None,
+            message: message.into(),
+        }
     }
 
     pub fn directive(mut self, name: &str) -> ConfigError {

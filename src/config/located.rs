@@ -43,8 +43,9 @@ thread_local! {
 
 /// Runs `f` (a deserialization of `source`) with `source`'s line index installed.
 pub fn with_source<R>(source: &str, f: impl FnOnce() -> R) -> R {
-    let starts: Vec<usize> =
-        std::iter::once(0).chain(source.match_indices('\n').map(|(i, _)| i + 1)).collect();
+    let starts: Vec<usize> = std::iter::once(0)
+        .chain(source.match_indices('\n').map(|(i, _)| i + 1))
+        .collect();
     LINE_STARTS.with(|l| *l.borrow_mut() = starts);
     let r = f();
     LINE_STARTS.with(|l| l.borrow_mut().clear());
@@ -53,7 +54,11 @@ pub fn with_source<R>(source: &str, f: impl FnOnce() -> R) -> R {
 
 /// 1-based line of byte `offset` in `source`.
 pub fn line_of(source: &str, offset: usize) -> usize {
-    source.as_bytes()[..offset.min(source.len())].iter().filter(|&&b| b == b'\n').count() + 1
+    source.as_bytes()[..offset.min(source.len())]
+        .iter()
+        .filter(|&&b| b == b'\n')
+        .count()
+        + 1
 }
 
 fn current_line(offset: usize) -> usize {
@@ -71,7 +76,10 @@ impl<'de, T: Deserialize<'de>> Deserialize<'de> for Located<T> {
     fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
         let spanned = toml::Spanned::<T>::deserialize(d)?;
         let line = current_line(spanned.span().start);
-        Ok(Located { value: spanned.into_inner(), line })
+        Ok(Located {
+            value: spanned.into_inner(),
+            line,
+        })
     }
 }
 

@@ -73,9 +73,17 @@ mod tests {
     #[test]
     fn errors_name_file_line_and_key() {
         let cases: &[(&str, usize, &str)] = &[
-            ("[http]\nclient_max_body_size = \"8x\"\n", 2, "client_max_body_size"),
+            (
+                "[http]\nclient_max_body_size = \"8x\"\n",
+                2,
+                "client_max_body_size",
+            ),
             ("[http]\n\nno_such_thing = 1\n", 3, "no_such_thing"),
-            ("[http]\nkeepalive_timeout = \"forever\"\n", 2, "keepalive_timeout"),
+            (
+                "[http]\nkeepalive_timeout = \"forever\"\n",
+                2,
+                "keepalive_timeout",
+            ),
             ("[http\n", 1, ""),
         ];
         for (src, line, key) in cases {

@@ -85,11 +85,12 @@ pub enum LogFormatDef {
 }
 
 /// `access_log`: `"off"`, one `"PATH [FORMAT]"` entry, or a list of them.
+/// (Plain strings: serde's untagged enums cannot carry source spans.)
 #[derive(Debug, Clone, PartialEq, Deserialize, Serialize)]
 #[serde(untagged)]
 pub enum AccessLogDef {
-    One(Located<String>),
-    Many(Vec<Located<String>>),
+    One(String),
+    Many(Vec<String>),
 }
 
 /// `return`: `404`, `"https://..."` (302), or `[301, "https://..."]` / `[200, "text"]`.

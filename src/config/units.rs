@@ -63,7 +63,10 @@ pub fn parse_duration(s: &str) -> Result<Dur, String> {
         return Err(bad());
     }
     if t.bytes().all(|b| b.is_ascii_digit()) {
-        return t.parse::<u64>().map(|n| Dur(Duration::from_secs(n))).map_err(|_| bad());
+        return t
+            .parse::<u64>()
+            .map(|n| Dur(Duration::from_secs(n)))
+            .map_err(|_| bad());
     }
     let b = t.as_bytes();
     let mut i = 0;
@@ -95,7 +98,10 @@ pub fn parse_duration(s: &str) -> Result<Dur, String> {
         if i < b.len() {
             i += 1;
         }
-        total_ms = n.checked_mul(unit_ms).and_then(|v| total_ms.checked_add(v)).ok_or_else(bad)?;
+        total_ms = n
+            .checked_mul(unit_ms)
+            .and_then(|v| total_ms.checked_add(v))
+            .ok_or_else(bad)?;
     }
     Ok(Dur(Duration::from_millis(total_ms)))
 }
@@ -104,7 +110,7 @@ pub fn parse_duration(s: &str) -> Result<Dur, String> {
 pub fn format_size(s: Size) -> String {
     let n = s.0;
     for (suffix, mult) in [("g", 1u64 << 30), ("m", 1 << 20), ("k", 1 << 10)] {
-        if n != 0 && n % mult == 0 {
+        if n != 0 && n.is_multiple_of(mult) {
             return format!("{}{suffix}", n / mult);
         }
     }
@@ -114,12 +120,12 @@ pub fn format_size(s: Size) -> String {
 /// Formats a duration the shortest way nginx would accept back.
 pub fn format_duration(d: Dur) -> String {
     let ms = d.0.as_millis() as u64;
-    if ms % 1000 != 0 {
+    if !ms.is_multiple_of(1000) {
         return format!("{ms}ms");
     }
     let s = ms / 1000;
     for (suffix, mult) in [("d", 86_400u64), ("h", 3600), ("m", 60)] {
-        if s != 0 && s % mult == 0 {
+        if s != 0 && s.is_multiple_of(mult) {
             return format!("{}{suffix}", s / mult);
         }
     }
@@ -136,7 +142,9 @@ impl<'de> Deserialize<'de> for Size {
                 f.write_str("a size such as \"8m\", \"16k\" or a number of bytes")
             }
             fn visit_i64<E: de::Error>(self, v: i64) -> Result<Size, E> {
-                u64::try_from(v).map(Size).map_err(|_| E::custom("a size cannot be negative"))
+                u64::try_from(v)
+                    .map(Size)
+                    .map_err(|_| E::custom("a size cannot be negative"))
             }
             fn visit_str<E: de::Error>(self, v: &str) -> Result<Size, E> {
                 parse_size(v).map_err(E::custom)
@@ -162,7 +170,9 @@ impl<'de> Deserialize<'de> for Dur {
                 f.write_str("a duration such as \"60s\", \"500ms\", \"1h\" or a number of seconds")
             }
             fn visit_i64<E: de::Error>(self, v: i64) -> Result<Dur, E> {
-                u64::try_from(v).map(Dur::secs).map_err(|_| E::custom("a duration cannot be negative"))
+                u64::try_from(v)
+                    .map(Dur::secs)
+                    .map_err(|_| E::custom("a duration cannot be negative"))
             }
             fn visit_str<E: de::Error>(self, v: &str) -> Result<Dur, E> {
                 parse_duration(v).map_err(E::custom)

@@ -65,16 +65,27 @@ const PADDING: &str = "<!-- a padding to disable MSIE and Chrome friendly error 
 
 /// True when nginx would append its friendly-error-page padding for this UA.
 pub fn wants_padding(user_agent: Option<&[u8]>) -> bool {
-    user_agent.is_some_and(|ua| memchr::memmem::find(ua, b"MSIE ").is_some() || memchr::memmem::find(ua, b"Chrome/").is_some())
+    user_agent.is_some_and(|ua| {
+        memchr::memmem::find(ua, b"MSIE ").is_some() || memchr::memmem::find(ua, b"Chrome/").is_some()
+    })
 }
 
 /// The body of nginx's built-in page for `status`, or `None` when nginx sends
 /// no body (1xx, 2xx other than the error set, 204, 304, unknown codes).
 pub fn error_page_body(status: u16, server_tokens: bool, padding: bool) -> Option<Vec<u8>> {
     let (title, extra): (String, Option<&str>) = match status {
-        494 => ("400 Request Header Or Cookie Too Large".into(), Some("Request Header Or Cookie Too Large")),
-        495 => ("400 The SSL certificate error".into(), Some("The SSL certificate error")),
-        496 => ("400 No required SSL certificate was sent".into(), Some("No required SSL certificate was sent")),
+        494 => (
+            "400 Request Header Or Cookie Too Large".into(),
+            Some("Request Header Or Cookie Too Large"),
+        ),
+        495 => (
+            "400 The SSL certificate error".into(),
+            Some("The SSL certificate error"),
+        ),
+        496 => (
+            "400 No required SSL certificate was sent".into(),
+            Some("No required SSL certificate was sent"),
+        ),
         497 => (
             "400 The plain HTTP request was sent to HTTPS port".into(),
             Some("The plain HTTP request was sent to HTTPS port"),
@@ -82,7 +93,11 @@ pub fn error_page_body(status: u16, server_tokens: bool, padding: bool) -> Optio
         301 | 302 | 303 | 307 | 308 | 400..=599 => (format!("{status} {}", reason(status)?), None),
         _ => return None,
     };
-    let h1 = if extra.is_some() { "400 Bad Request".to_string() } else { title.clone() };
+    let h1 = if extra.is_some() {
+        "400 Bad Request".to_string()
+    } else {
+        title.clone()
+    };
     let mut out = String::with_capacity(256);
     out.push_str("<html>\r\n<head><title>");
     out.push_str(&title);
@@ -134,7 +149,10 @@ mod tests {
         assert!(p.contains("<h1>400 Bad Request</h1></center>\r\n<center>Request Header Or Cookie Too Large"));
         assert!(p.contains("<center>nginx</center>"));
         let padded = error_page_body(502, true, true).unwrap();
-        assert_eq!(padded.len(), error_page_body(502, true, false).unwrap().len() + 6 * PADDING.len());
+        assert_eq!(
+            padded.len(),
+            error_page_body(502, true, false).unwrap().len() + 6 * PADDING.len()
+        );
         assert!(error_page_body(200, true, false).is_none());
         assert!(error_page_body(204, true, false).is_none());
         assert!(error_page_body(599, true, false).is_none());

@@ -24,11 +24,11 @@ const READ_CHUNK: usize = 64 * 1024;
 
 /// Why an attempt failed, and what nginx answers for it.
 enum Failure {
-    /// Connection refused/reset, broken response: 502.
-    Error(std::io::Error, &'static str),
-    /// 504.
+    /// Connection refused/reset, broken response: 502. (message, stage)
+    Error(String, &'static str),
+    /// 504, with the stage.
     Timeout(&'static str),
-    /// Malformed response head: 502.
+    /// Malformed or oversized response head: 502, with the message.
     InvalidHeader(&'static str),
     /// The client broke off (413/408/400 for its body, or gone): answer with that.
     Client(BodyError),
@@ -83,49 +83,91 @@ pub async fn forward(ex: &mut Exchange<'_>, target: &ProxyTarget) -> Reply {
         let Some(peer) = pool.peers.get(idx) else { break };
         let addr = peer.addr;
         ex.req.upstream.next_attempt();
-        ex.req.upstream.addr.extend_from_slice(addr.to_string().as_bytes());
+        ex.req
+            .upstream
+            .addr
+            .extend_from_slice(addr.to_string().as_bytes());
         let t0 = Instant::now();
         let stream = match tokio::time::timeout(conf.connect_timeout, TcpStream::connect(addr)).await {
             Ok(Ok(s)) => s,
             Ok(Err(e)) => {
-                log_upstream(ex, Level::Error, &format!("connect() failed ({})", crate::log::OsErr(&e)), "connecting to upstream", addr);
+                log_upstream(
+                    ex,
+                    Level::Error,
+                    &format!("connect() failed ({})", crate::log::OsErr(&e)),
+                    "connecting to upstream",
+                    addr,
+                );
                 record_failed_attempt(ex, t0, b"502");
-                last_failure = Some(Failure::Error(e, "connecting to upstream"));
+                last_failure = Some(Failure::Error(String::new(), "connecting to upstream"));
                 continue;
             }
             Err(_) => {
-                log_upstream(ex, Level::Error, "upstream timed out (110: Connection timed out)", "connecting to upstream", addr);
+                log_upstream(
+                    ex,
+                    Level::Error,
+                    "upstream timed out (110: Connection timed out)",
+                    "connecting to upstream",
+                    addr,
+                );
                 record_failed_attempt(ex, t0, b"504");
                 last_failure = Some(Failure::Timeout("connecting to upstream"));
                 continue;
             }
         };
         let _ = stream.set_nodelay(true);
-        ex.req.upstream.connect_time.extend_from_slice(&secs(t0.elapsed()));
+        ex.req
+            .upstream
+            .connect_time
+            .extend_from_slice(&secs(t0.elapsed()));
         // The request is sent from here on: no retry (issue-4 rules arrive with the balancers).
         return match exchange(ex, stream, addr, &head, framing, buffered.as_deref(), t0).await {
             Ok(reply) => reply,
             Err(f) => {
                 let (status, level, what) = match &f {
-                    Failure::Error(e, stage) => (502, Level::Error, (format!("{}", crate::log::OsErr(e)), *stage)),
-                    Failure::Timeout(stage) => (504, Level::Error, ("upstream timed out (110: Connection timed out)".into(), *stage)),
-                    Failure::InvalidHeader(stage) => (502, Level::Error, ("upstream sent invalid header".into(), *stage)),
+                    Failure::Error(msg, stage) => (502, Level::Error, (msg.clone(), *stage)),
+                    Failure::Timeout(stage) => (
+                        504,
+                        Level::Error,
+                        ("upstream timed out (110: Connection timed out)".into(), *stage),
+                    ),
+                    Failure::InvalidHeader(msg) => (
+                        502,
+                        Level::Error,
+                        (msg.to_string(), "reading response header from upstream"),
+                    ),
                     Failure::Client(e) => return client_body_failure(ex, clone_body_error(e)),
                 };
                 log_upstream(ex, level, &what.0, what.1, addr);
                 if ex.req.upstream.status.ends_with(b", ") || ex.req.upstream.status.is_empty() {
-                    ex.req.upstream.status.extend_from_slice(status.to_string().as_bytes());
+                    ex.req
+                        .upstream
+                        .status
+                        .extend_from_slice(status.to_string().as_bytes());
                 }
-                if ex.req.upstream.response_time.is_empty() || ex.req.upstream.response_time.ends_with(b", ") {
-                    ex.req.upstream.response_time.extend_from_slice(&secs(t0.elapsed()));
+                if ex.req.upstream.response_time.is_empty() || ex.req.upstream.response_time.ends_with(b", ")
+                {
+                    ex.req
+                        .upstream
+                        .response_time
+                        .extend_from_slice(&secs(t0.elapsed()));
                 }
-                Reply::Special { status, location: None }
+                Reply::Special {
+                    status,
+                    location: None,
+                }
             }
         };
     }
     match last_failure {
-        Some(Failure::Timeout(_)) => Reply::Special { status: 504, location: None },
-        Some(_) => Reply::Special { status: 502, location: None },
+        Some(Failure::Timeout(_)) => Reply::Special {
+            status: 504,
+            location: None,
+        },
+        Some(_) => Reply::Special {
+            status: 502,
+            location: None,
+        },
         None => {
             crate::log::error_log::log(
                 Level::Error,
@@ -139,7 +181,10 @@ pub async fn forward(ex: &mut Exchange<'_>, target: &ProxyTarget) -> Reply {
                 ),
             );
             ex.req.upstream.addr.extend_from_slice(pool.name.as_bytes());
-            Reply::Special { status: 502, location: None }
+            Reply::Special {
+                status: 502,
+                location: None,
+            }
         }
     }
 }
@@ -157,15 +202,24 @@ fn record_failed_attempt(ex: &mut Exchange<'_>, t0: Instant, status: &[u8]) {
     ex.req.upstream.status.extend_from_slice(status);
     ex.req.upstream.connect_time.push(b'-');
     ex.req.upstream.header_time.push(b'-');
-    ex.req.upstream.response_time.extend_from_slice(&secs(t0.elapsed()));
+    ex.req
+        .upstream
+        .response_time
+        .extend_from_slice(&secs(t0.elapsed()));
 }
 
 /// What the client did wrong while we streamed its body.
 fn client_body_failure(ex: &mut Exchange<'_>, e: BodyError) -> Reply {
     ex.close_after = true;
     match e {
-        BodyError::TooLarge => Reply::Special { status: 413, location: None },
-        BodyError::Bad => Reply::Special { status: 400, location: None },
+        BodyError::TooLarge => Reply::Special {
+            status: 413,
+            location: None,
+        },
+        BodyError::Bad => Reply::Special {
+            status: 400,
+            location: None,
+        },
         BodyError::Timeout => {
             ex.req.status = 408;
             Reply::Close
@@ -182,11 +236,20 @@ fn log_upstream(ex: &Exchange<'_>, level: Level, what: &str, stage: &str, addr: 
         return;
     }
     let mut uri = Vec::new();
-    upstream_request::upstream_uri(&ex.req, match &ex.req.loc.handler {
-        crate::runtime::Handler::Proxy(t) => t,
-        _ => return,
-    }, ex.req.loc.prefix_len, &mut uri);
-    let host = ex.req.head.host().map(|h| String::from_utf8_lossy(h).into_owned());
+    upstream_request::upstream_uri(
+        &ex.req,
+        match &ex.req.loc.handler {
+            crate::runtime::Handler::Proxy(t) => t,
+            _ => return,
+        },
+        ex.req.loc.prefix_len,
+        &mut uri,
+    );
+    let host = ex
+        .req
+        .head
+        .host()
+        .map(|h| String::from_utf8_lossy(h).into_owned());
     crate::log::error_log::log(
         level,
         Some(ex.req.conn.number),
@@ -204,7 +267,10 @@ fn log_upstream(ex: &Exchange<'_>, level: Level, what: &str, stage: &str, addr: 
 async fn write_up(up: &mut TcpStream, data: &[u8], t: Duration) -> Result<(), Failure> {
     match tokio::time::timeout(t, up.write_all(data)).await {
         Ok(Ok(())) => Ok(()),
-        Ok(Err(e)) => Err(Failure::Error(e, "sending request to upstream")),
+        Ok(Err(e)) => Err(Failure::Error(
+            format!("writev() failed ({})", crate::log::OsErr(&e)),
+            "sending request to upstream",
+        )),
         Err(_) => Err(Failure::Timeout("sending request to upstream")),
     }
 }
@@ -258,7 +324,10 @@ async fn exchange(
             }
         }
     }
-    ex.req.upstream.bytes_sent.extend_from_slice(sent.to_string().as_bytes());
+    ex.req
+        .upstream
+        .bytes_sent
+        .extend_from_slice(sent.to_string().as_bytes());
 
     // Read the response head (skipping interim 1xx other than 101).
     let mut buf: Vec<u8> = Vec::with_capacity(conf.buffer_size.min(16 * 1024));
@@ -273,11 +342,11 @@ async fn exchange(
             }
             Ok(None) => {}
             Err(e) => {
-                return Err(if e.to_string().contains("too big") {
-                    Failure::InvalidHeader("reading response header from upstream")
+                return Err(Failure::InvalidHeader(if e.to_string().contains("too big") {
+                    "upstream sent too big header"
                 } else {
-                    Failure::InvalidHeader("reading response header from upstream")
-                })
+                    "upstream sent invalid header"
+                }))
             }
         }
         let start = buf.len();
@@ -288,11 +357,16 @@ async fn exchange(
                 buf.truncate(start);
                 return Err(Failure::Timeout("reading response header from upstream"));
             }
-            Ok(Err(e)) => return Err(Failure::Error(e, "reading response header from upstream")),
+            Ok(Err(e)) => {
+                return Err(Failure::Error(
+                    format!("recv() failed ({})", crate::log::OsErr(&e)),
+                    "reading response header from upstream",
+                ))
+            }
             Ok(Ok(0)) => {
                 buf.truncate(start);
                 return Err(Failure::Error(
-                    std::io::Error::new(std::io::ErrorKind::UnexpectedEof, "upstream prematurely closed connection"),
+                    "upstream prematurely closed connection".into(),
                     "reading response header from upstream",
                 ));
             }
@@ -300,14 +374,23 @@ async fn exchange(
         }
     };
     let status = uhead.status();
-    ex.req.upstream.status.extend_from_slice(status.to_string().as_bytes());
+    ex.req
+        .upstream
+        .status
+        .extend_from_slice(status.to_string().as_bytes());
     ex.req.upstream.header_time.extend_from_slice(&secs(t0.elapsed()));
     let head_len = uhead.head_len();
 
     // proxy_intercept_errors: an error status with an error_page becomes ours.
     if conf.intercept_errors && status >= 300 && ex.req.loc.conf.error_page(status).is_some() {
-        ex.req.upstream.response_time.extend_from_slice(&secs(t0.elapsed()));
-        return Ok(Reply::Special { status, location: None });
+        ex.req
+            .upstream
+            .response_time
+            .extend_from_slice(&secs(t0.elapsed()));
+        return Ok(Reply::Special {
+            status,
+            location: None,
+        });
     }
 
     // WebSocket and other upgrades: 101 to a client that asked for it.
@@ -315,7 +398,12 @@ async fn exchange(
         let mut h = response_filter::client_head(ex, &uhead);
         h.status = 101;
         let mut out = Vec::new();
-        h.write(Framing::Length(0), ConnHeader::Upgrade, ex.req.loc.conf.server_tokens, &mut out);
+        h.write(
+            Framing::Length(0),
+            ConnHeader::Upgrade,
+            ex.req.loc.conf.server_tokens,
+            &mut out,
+        );
         ex.req.header_bytes = out.len() as u64;
         ex.req.status = 101;
         let rest = buf.get(head_len..).unwrap_or(&[]).to_vec();
@@ -323,7 +411,10 @@ async fn exchange(
             return Ok(Reply::Sent { reusable: false });
         }
         tunnel::run(ex.io, up, rest, conf.read_timeout).await;
-        ex.req.upstream.response_time.extend_from_slice(&secs(t0.elapsed()));
+        ex.req
+            .upstream
+            .response_time
+            .extend_from_slice(&secs(t0.elapsed()));
         return Ok(Reply::Sent { reusable: false });
     }
 
@@ -337,7 +428,11 @@ async fn exchange(
     // Framing towards the client.
     let no_body = ex.req.is_head() || matches!(status, 100..=199 | 204 | 304);
     let client_http11 = ex.req.head.version() == crate::http1::Version::Http11;
-    let up_len = if uhead.chunked() { None } else { uhead.content_length() };
+    let up_len = if uhead.chunked() {
+        None
+    } else {
+        uhead.content_length()
+    };
     let cframing = match (no_body, up_len) {
         (true, Some(n)) => Framing::Length(n),
         (true, None) => Framing::Length(0),
@@ -361,10 +456,15 @@ async fn exchange(
     let mut relay = BodyRelay::new(&uhead, no_body, cframing);
     let mut body_bytes: u64 = 0;
     // The head and the body bytes that came with it go out in one write.
-    let done = relay.feed(&body_start, &mut out).map_err(|_| Failure::InvalidHeader("reading upstream"))?;
+    let done = relay
+        .feed(&body_start, &mut out)
+        .map_err(|_| Failure::InvalidHeader("reading upstream"))?;
     body_bytes += relay.take_counted();
     if ex.io.write_all(&out, send_t).await.is_err() {
-        ex.req.upstream.response_time.extend_from_slice(&secs(t0.elapsed()));
+        ex.req
+            .upstream
+            .response_time
+            .extend_from_slice(&secs(t0.elapsed()));
         return Ok(Reply::Sent { reusable: false });
     }
     let mut complete = done;
@@ -372,11 +472,23 @@ async fn exchange(
     while !complete {
         let n = match tokio::time::timeout(conf.read_timeout, up.read(&mut rbuf)).await {
             Err(_) => {
-                log_upstream(ex, Level::Error, "upstream timed out (110: Connection timed out)", "reading upstream", addr);
+                log_upstream(
+                    ex,
+                    Level::Error,
+                    "upstream timed out (110: Connection timed out)",
+                    "reading upstream",
+                    addr,
+                );
                 break;
             }
             Ok(Err(e)) => {
-                log_upstream(ex, Level::Error, &format!("recv() failed ({})", crate::log::OsErr(&e)), "reading upstream", addr);
+                log_upstream(
+                    ex,
+                    Level::Error,
+                    &format!("recv() failed ({})", crate::log::OsErr(&e)),
+                    "reading upstream",
+                    addr,
+                );
                 break;
             }
             Ok(Ok(n)) => n,
@@ -385,7 +497,13 @@ async fn exchange(
         if n == 0 {
             complete = relay.eof();
             if !complete {
-                log_upstream(ex, Level::Error, "upstream prematurely closed connection", "reading upstream", addr);
+                log_upstream(
+                    ex,
+                    Level::Error,
+                    "upstream prematurely closed connection",
+                    "reading upstream",
+                    addr,
+                );
             }
             out.clear();
             relay.finish(&mut out);
@@ -400,7 +518,13 @@ async fn exchange(
         match fed {
             Ok(d) => complete = d,
             Err(_) => {
-                log_upstream(ex, Level::Error, "upstream sent invalid chunked response", "reading upstream", addr);
+                log_upstream(
+                    ex,
+                    Level::Error,
+                    "upstream sent invalid chunked response",
+                    "reading upstream",
+                    addr,
+                );
                 break;
             }
         }
@@ -412,10 +536,21 @@ async fn exchange(
             break;
         }
     }
-    ex.req.upstream.response_time.extend_from_slice(&secs(t0.elapsed()));
-    ex.req.upstream.response_length.extend_from_slice(body_bytes.to_string().as_bytes());
-    ex.req.upstream.bytes_received.extend_from_slice(received.to_string().as_bytes());
-    Ok(Reply::Sent { reusable: complete && cframing != Framing::Close })
+    ex.req
+        .upstream
+        .response_time
+        .extend_from_slice(&secs(t0.elapsed()));
+    ex.req
+        .upstream
+        .response_length
+        .extend_from_slice(body_bytes.to_string().as_bytes());
+    ex.req
+        .upstream
+        .bytes_received
+        .extend_from_slice(received.to_string().as_bytes());
+    Ok(Reply::Sent {
+        reusable: complete && cframing != Framing::Close,
+    })
 }
 
 /// Turns upstream body bytes into client body bytes: passes length-delimited
@@ -445,7 +580,11 @@ impl BodyRelay {
         } else {
             RelayMode::UntilClose
         };
-        BodyRelay { mode, client, counted: 0 }
+        BodyRelay {
+            mode,
+            client,
+            counted: 0,
+        }
     }
 
     fn take_counted(&mut self) -> u64 {

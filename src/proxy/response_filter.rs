@@ -10,7 +10,15 @@ use crate::server::pipeline::Exchange;
 use crate::server::response::ResponseHead;
 
 /// Headers rampart never copies: it writes its own framing and connection handling.
-const HOP_BY_HOP: &[&[u8]] = &[b"connection", b"keep-alive", b"transfer-encoding", b"content-length", b"proxy-connection", b"te", b"trailer"];
+const HOP_BY_HOP: &[&[u8]] = &[
+    b"connection",
+    b"keep-alive",
+    b"transfer-encoding",
+    b"content-length",
+    b"proxy-connection",
+    b"te",
+    b"trailer",
+];
 
 pub fn client_head(ex: &Exchange<'_>, up: &UpHead) -> ResponseHead {
     let conf = &ex.req.loc.conf.proxy;

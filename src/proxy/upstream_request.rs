@@ -48,11 +48,22 @@ pub enum BodyFraming {
 }
 
 /// Appends the whole upstream request head.
-pub fn build_head(req: &Request, target: &ProxyTarget, conf: &ProxyConf, prefix_len: usize, body: BodyFraming, out: &mut Vec<u8>) {
+pub fn build_head(
+    req: &Request,
+    target: &ProxyTarget,
+    conf: &ProxyConf,
+    prefix_len: usize,
+    body: BodyFraming,
+    out: &mut Vec<u8>,
+) {
     out.extend_from_slice(req.method());
     out.push(b' ');
     upstream_uri(req, target, prefix_len, out);
-    out.extend_from_slice(if conf.http11 { b" HTTP/1.1\r\n" } else { b" HTTP/1.0\r\n" });
+    out.extend_from_slice(if conf.http11 {
+        b" HTTP/1.1\r\n"
+    } else {
+        b" HTTP/1.0\r\n"
+    });
 
     // proxy_set_header entries (config order, then the defaults); an empty value sends nothing.
     let mut value = Vec::with_capacity(64);

@@ -62,7 +62,9 @@ pub fn parse_listen(s: &str) -> Result<ListenOpts, String> {
             }
             ("bind" | "deferred" | "fastopen" | "so_keepalive", _) => {}
             ("ssl" | "http2" | "proxy_protocol" | "quic", _) => {
-                return Err(format!("the \"{k}\" parameter of \"listen\" is not implemented yet"))
+                return Err(format!(
+                    "the \"{k}\" parameter of \"listen\" is not implemented yet"
+                ))
             }
             _ => return Err(format!("invalid parameter \"{w}\"")),
         }
@@ -132,7 +134,16 @@ mod tests {
             assert_eq!(o.default_server, *def, "{s}");
         }
         assert_eq!(parse_listen("80 backlog=1024 reuseport").unwrap().backlog, 1024);
-        for bad in ["", "0", "70000", "1.2.3.4:x", "80 foo", "[::1", "80 backlog=x", "80 ssl"] {
+        for bad in [
+            "",
+            "0",
+            "70000",
+            "1.2.3.4:x",
+            "80 foo",
+            "[::1",
+            "80 backlog=x",
+            "80 ssl",
+        ] {
             assert!(parse_listen(bad).is_err(), "{bad:?} must fail");
         }
     }

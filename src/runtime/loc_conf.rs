@@ -92,8 +92,16 @@ impl LocConf {
 
 /// Response headers nginx's proxy module hides by default
 /// (`ngx_http_proxy_hide_headers`, src/http/modules/ngx_http_proxy_module.c).
-const DEFAULT_HIDE: &[&str] = &["date", "server", "x-pad", "x-accel-expires", "x-accel-redirect",
-    "x-accel-limit-rate", "x-accel-buffering", "x-accel-charset"];
+const DEFAULT_HIDE: &[&str] = &[
+    "date",
+    "server",
+    "x-pad",
+    "x-accel-expires",
+    "x-accel-redirect",
+    "x-accel-limit-rate",
+    "x-accel-buffering",
+    "x-accel-charset",
+];
 
 fn template(ctx: &CompileCtx, line: usize, directive: &str, s: &str) -> Result<Template, ConfigError> {
     Template::compile(s).map_err(|e| ctx.err(line, e.to_string()).directive(directive))
@@ -106,7 +114,9 @@ pub fn resolve(ctx: &mut CompileCtx, s: &LocSettings, line: usize) -> Result<Loc
         None | Some("1.0") => false,
         Some("1.1") => true,
         Some(v) => {
-            return Err(ctx.err(line, format!("invalid value \"{v}\"")).directive("proxy_http_version"));
+            return Err(ctx
+                .err(line, format!("invalid value \"{v}\""))
+                .directive("proxy_http_version"));
         }
     };
     // nginx 1.22's header defaults (ngx_http_proxy_headers): Host $proxy_host,
@@ -114,9 +124,14 @@ pub fn resolve(ctx: &mut CompileCtx, s: &LocSettings, line: usize) -> Result<Loc
     let mut set_headers: Vec<(Box<[u8]>, Template)> = Vec::new();
     for (name, value) in s.proxy_set_header.iter().flatten() {
         if name.is_empty() || !name.bytes().all(|b| b.is_ascii_graphic() && b != b':') {
-            return Err(ctx.err(line, format!("invalid header name \"{name}\"")).directive("proxy_set_header"));
+            return Err(ctx
+                .err(line, format!("invalid header name \"{name}\""))
+                .directive("proxy_set_header"));
         }
-        set_headers.push((name.as_bytes().into(), template(ctx, line, "proxy_set_header", value)?));
+        set_headers.push((
+            name.as_bytes().into(),
+            template(ctx, line, "proxy_set_header", value)?,
+        ));
     }
     let defaults: [(&str, &str); 6] = [
         ("Host", "$proxy_host"),
@@ -127,11 +142,20 @@ pub fn resolve(ctx: &mut CompileCtx, s: &LocSettings, line: usize) -> Result<Loc
         ("Upgrade", ""),
     ];
     for (name, value) in defaults {
-        if !set_headers.iter().any(|(n, _)| n.eq_ignore_ascii_case(name.as_bytes())) {
-            set_headers.push((name.as_bytes().into(), template(ctx, line, "proxy_set_header", value)?));
+        if !set_headers
+            .iter()
+            .any(|(n, _)| n.eq_ignore_ascii_case(name.as_bytes()))
+        {
+            set_headers.push((
+                name.as_bytes().into(),
+                template(ctx, line, "proxy_set_header", value)?,
+            ));
         }
     }
-    let skip_client = set_headers.iter().map(|(n, _)| n.to_ascii_lowercase().into_boxed_slice()).collect();
+    let skip_client = set_headers
+        .iter()
+        .map(|(n, _)| n.to_ascii_lowercase().into_boxed_slice())
+        .collect();
 
     let mut hide: Vec<Box<[u8]>> = DEFAULT_HIDE.iter().map(|h| h.as_bytes().into()).collect();
     for h in s.proxy_hide_header.iter().flatten() {
@@ -167,7 +191,9 @@ pub fn resolve(ctx: &mut CompileCtx, s: &LocSettings, line: usize) -> Result<Loc
             Some(ErrorPageStatus::Code(c)) => Some(*c),
             Some(ErrorPageStatus::FromPage(s)) if s == "=" => Some(0),
             Some(ErrorPageStatus::FromPage(s)) => {
-                return Err(ctx.err(line, format!("invalid value \"{s}\"")).directive("error_page"))
+                return Err(ctx
+                    .err(line, format!("invalid value \"{s}\""))
+                    .directive("error_page"))
             }
         };
         let target = if let Some(name) = ep.page.strip_prefix('@') {
@@ -179,23 +205,29 @@ pub fn resolve(ctx: &mut CompileCtx, s: &LocSettings, line: usize) -> Result<Loc
         };
         for &code in &ep.codes {
             if !(300..=599).contains(&code) || code == 499 {
-                return Err(ctx.err(line, format!("value \"{code}\" must be between 300 and 599")).directive("error_page"));
+                return Err(ctx
+                    .err(line, format!("value \"{code}\" must be between 300 and 599"))
+                    .directive("error_page"));
             }
-            error_pages.push(ErrorPage { code, target: target.clone(), status });
+            error_pages.push(ErrorPage {
+                code,
+                target: target.clone(),
+                status,
+            });
         }
     }
 
     let access_log = match &s.access_log {
         None => vec![ctx.access_log(ctx.default_access_log_line(), d::ACCESS_LOG, None)?],
-        Some(AccessLogDef::One(l)) if l.value.trim() == "off" => Vec::new(),
-        Some(AccessLogDef::One(l)) => vec![ctx.access_log_entry(l.line.max(line), &l.value)?],
+        Some(AccessLogDef::One(l)) if l.trim() == "off" => Vec::new(),
+        Some(AccessLogDef::One(l)) => vec![ctx.access_log_entry(line, l)?],
         Some(AccessLogDef::Many(v)) => {
             let mut out = Vec::new();
             for l in v {
-                if l.value.trim() == "off" {
+                if l.trim() == "off" {
                     continue;
                 }
-                out.push(ctx.access_log_entry(l.line.max(line), &l.value)?);
+                out.push(ctx.access_log_entry(line, l)?);
             }
             out
         }
@@ -216,7 +248,10 @@ pub fn resolve(ctx: &mut CompileCtx, s: &LocSettings, line: usize) -> Result<Loc
             set_headers,
             skip_client,
             hide,
-            buffer_size: s.proxy_buffer_size.map_or(d::PROXY_BUFFER_SIZE, |v| v.0).max(1024) as usize,
+            buffer_size: s
+                .proxy_buffer_size
+                .map_or(d::PROXY_BUFFER_SIZE, |v| v.0)
+                .max(1024) as usize,
             intercept_errors: s.proxy_intercept_errors.unwrap_or(false),
         }),
         add_header,
@@ -224,6 +259,11 @@ pub fn resolve(ctx: &mut CompileCtx, s: &LocSettings, line: usize) -> Result<Loc
         access_log,
         server_tokens: s.server_tokens.unwrap_or(true),
         msie_padding: s.msie_padding.unwrap_or(true),
-        default_type: s.default_type.as_deref().unwrap_or(d::DEFAULT_TYPE).as_bytes().into(),
+        default_type: s
+            .default_type
+            .as_deref()
+            .unwrap_or(d::DEFAULT_TYPE)
+            .as_bytes()
+            .into(),
     })
 }

@@ -119,7 +119,10 @@ impl CompileCtx {
     /// `access_log PATH [FORMAT]`.
     fn access_log_entry(&mut self, line: usize, s: &str) -> Result<loc_conf::AccessLog, ConfigError> {
         let mut w = s.split_whitespace();
-        let path = w.next().ok_or_else(|| self.err(line, "invalid number of arguments").directive("access_log"))?;
+        let path = w.next().ok_or_else(|| {
+            self.err(line, "invalid number of arguments")
+                .directive("access_log")
+        })?;
         let format = w.next();
         if let Some(extra) = w.next() {
             return Err(self
@@ -129,25 +132,30 @@ impl CompileCtx {
         self.access_log(line, path, format)
     }
 
-    fn access_log(&mut self, line: usize, path: &str, format: Option<&str>) -> Result<loc_conf::AccessLog, ConfigError> {
+    fn access_log(
+        &mut self,
+        line: usize,
+        path: &str,
+        format: Option<&str>,
+    ) -> Result<loc_conf::AccessLog, ConfigError> {
         let format = match format {
             None | Some("combined") => self
                 .formats
                 .entry("combined".into())
                 .or_insert_with(|| Arc::new(LogFormat::combined()))
                 .clone(),
-            Some(name) => self
-                .formats
-                .get(name)
-                .cloned()
-                .ok_or_else(|| self.err(line, format!("unknown log format \"{name}\"")).directive("access_log"))?,
+            Some(name) => self.formats.get(name).cloned().ok_or_else(|| {
+                self.err(line, format!("unknown log format \"{name}\""))
+                    .directive("access_log")
+            })?,
         };
         let full = self.path(path);
         let id = match self.opened.get(&full) {
             Some(id) => *id,
             None => {
                 let id = crate::log::hub().open(&full).map_err(|e| {
-                    self.err(line, format!("open() \"{}\" failed ({e})", full.display())).directive("access_log")
+                    self.err(line, format!("open() \"{}\" failed ({e})", full.display()))
+                        .directive("access_log")
                 })?;
                 self.opened.insert(full, id);
                 id
@@ -160,17 +168,27 @@ impl CompileCtx {
 /// Parses `error_log "PATH [LEVEL]"`.
 pub fn parse_error_log(ctx: &CompileCtx, line: usize, s: &str) -> Result<ErrorLogConf, ConfigError> {
     let mut w = s.split_whitespace();
-    let path = w.next().ok_or_else(|| ctx.err(line, "invalid number of arguments").directive("error_log"))?;
+    let path = w.next().ok_or_else(|| {
+        ctx.err(line, "invalid number of arguments")
+            .directive("error_log")
+    })?;
     let level = match w.next() {
         None => Level::Error,
-        Some(l) => l
-            .parse::<Level>()
-            .map_err(|_| ctx.err(line, format!("invalid log level \"{l}\"")).directive("error_log"))?,
+        Some(l) => l.parse::<Level>().map_err(|_| {
+            ctx.err(line, format!("invalid log level \"{l}\""))
+                .directive("error_log")
+        })?,
     };
     if w.next().is_some() {
-        return Err(ctx.err(line, "invalid number of arguments").directive("error_log"));
+        return Err(ctx
+            .err(line, "invalid number of arguments")
+            .directive("error_log"));
     }
-    let path = if path == "stderr" { None } else { Some(ctx.path(path)) };
+    let path = if path == "stderr" {
+        None
+    } else {
+        Some(ctx.path(path))
+    };
     Ok(ErrorLogConf { path, level })
 }
 
@@ -179,10 +197,13 @@ pub fn compile(cfg: &Config, file: &Path, prefix: &Path, generation: u64) -> Res
     let mut ctx = CompileCtx::new(file, prefix);
     let main = main_conf(&ctx, cfg)?;
 
-    ctx.formats.insert("combined".into(), Arc::new(LogFormat::combined()));
+    ctx.formats
+        .insert("combined".into(), Arc::new(LogFormat::combined()));
     for (name, def) in &cfg.http.log_format {
         if name == "combined" {
-            return Err(ctx.err(0, "duplicate \"log_format\" name \"combined\"").directive("log_format"));
+            return Err(ctx
+                .err(0, "duplicate \"log_format\" name \"combined\"")
+                .directive("log_format"));
         }
         let (escape, format) = match def {
             LogFormatDef::Plain(f) => (Escape::Default, f.as_str()),
@@ -192,14 +213,18 @@ pub fn compile(cfg: &Config, file: &Path, prefix: &Path, generation: u64) -> Res
                     Some("json") => Escape::Json,
                     Some("none") => Escape::None,
                     Some(other) => {
-                        return Err(ctx.err(0, format!("unknown log format escaping \"{other}\"")).directive("log_format"))
+                        return Err(ctx
+                            .err(0, format!("unknown log format escaping \"{other}\""))
+                            .directive("log_format"))
                     }
                 };
                 (e, format.as_str())
             }
         };
-        let f = LogFormat::compile(name, escape, format)
-            .map_err(|e| ctx.err(0, format!("{e} in log_format \"{name}\"")).directive("log_format"))?;
+        let f = LogFormat::compile(name, escape, format).map_err(|e| {
+            ctx.err(0, format!("{e} in log_format \"{name}\""))
+                .directive("log_format")
+        })?;
         ctx.formats.insert(name.clone(), Arc::new(f));
     }
 
@@ -207,7 +232,8 @@ pub fn compile(cfg: &Config, file: &Path, prefix: &Path, generation: u64) -> Res
     for (name, up) in &cfg.http.upstream {
         let mut peers = Vec::new();
         for s in &up.server {
-            let p = crate::upstream::parse_server(&s.value).map_err(|e| ctx.err(s.line, e).directive("server"))?;
+            let p = crate::upstream::parse_server(&s.value)
+                .map_err(|e| ctx.err(s.line, e).directive("server"))?;
             peers.extend(p);
         }
         if peers.is_empty() {
@@ -217,7 +243,12 @@ pub fn compile(cfg: &Config, file: &Path, prefix: &Path, generation: u64) -> Res
     }
 
     let listeners = server::compile_servers(&mut ctx, cfg, &mut upstreams)?;
-    Ok(Snapshot { generation, main, listeners, upstreams })
+    Ok(Snapshot {
+        generation,
+        main,
+        listeners,
+        upstreams,
+    })
 }
 
 fn main_conf(ctx: &CompileCtx, cfg: &Config) -> Result<MainConf, ConfigError> {
@@ -231,12 +262,22 @@ fn main_conf(ctx: &CompileCtx, cfg: &Config) -> Result<MainConf, ConfigError> {
     };
     let error_log = match &cfg.error_log {
         Some(l) => parse_error_log(ctx, l.line, &l.value)?,
-        None => ErrorLogConf { path: Some(ctx.path(defaults::ERROR_LOG)), level: Level::Error },
+        None => ErrorLogConf {
+            path: Some(ctx.path(defaults::ERROR_LOG)),
+            level: Level::Error,
+        },
     };
-    let pid = cfg.pid.as_ref().map_or_else(|| ctx.path(defaults::PID), |p| ctx.path(&p.value));
+    let pid = cfg
+        .pid
+        .as_ref()
+        .map_or_else(|| ctx.path(defaults::PID), |p| ctx.path(&p.value));
     Ok(MainConf {
         worker_processes,
-        worker_connections: cfg.events.worker_connections.unwrap_or(defaults::WORKER_CONNECTIONS).max(1),
+        worker_connections: cfg
+            .events
+            .worker_connections
+            .unwrap_or(defaults::WORKER_CONNECTIONS)
+            .max(1),
         worker_rlimit_nofile: cfg.worker_rlimit_nofile,
         pid,
         error_log,

@@ -12,7 +12,6 @@ use crate::routing::server_name::NameTable;
 use crate::upstream::Pool;
 use crate::vars::Template;
 use std::collections::HashMap;
-use std::net::SocketAddr;
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -102,7 +101,9 @@ fn parse_location_match(ctx: &CompileCtx, line: usize, s: &str) -> Result<(Modif
     };
     let pattern = rest.trim();
     if pattern.is_empty() || pattern.contains(char::is_whitespace) && !matches!(m, Modifier::Regex { .. }) {
-        return Err(ctx.err(line, format!("invalid location \"{s}\"")).directive("location"));
+        return Err(ctx
+            .err(line, format!("invalid location \"{s}\""))
+            .directive("location"));
     }
     Ok((m, pattern.to_string()))
 }
@@ -113,14 +114,18 @@ fn compile_return(ctx: &CompileCtx, line: usize, r: &ReturnDef) -> Result<Return
         ReturnDef::Code(c) => (*c, None),
         ReturnDef::Url(u) => {
             if !(u.starts_with("http://") || u.starts_with("https://") || u.starts_with("$scheme")) {
-                return Err(ctx.err(line, format!("invalid return code \"{u}\"")).directive("return"));
+                return Err(ctx
+                    .err(line, format!("invalid return code \"{u}\""))
+                    .directive("return"));
             }
             (302, Some(t(u)?))
         }
         ReturnDef::CodeText(c, s) => (*c, Some(t(s)?)),
     };
     if code > 999 {
-        return Err(ctx.err(line, format!("invalid return code \"{code}\"")).directive("return"));
+        return Err(ctx
+            .err(line, format!("invalid return code \"{code}\""))
+            .directive("return"));
     }
     Ok(ReturnRt { code, text })
 }
@@ -158,11 +163,18 @@ fn compile_proxy_pass(
                 .into(),
         ));
     }
-    let has_port = authority.rsplit_once(':').is_some_and(|(h, p)| !h.ends_with(']') || p.is_empty()) && !authority.ends_with(']');
+    let has_port = authority
+        .rsplit_once(':')
+        .is_some_and(|(h, p)| !h.ends_with(']') || p.is_empty())
+        && !authority.ends_with(']');
     let (pool, proxy_host, port) = if let (false, Some(pool)) = (has_port, upstreams.get(authority)) {
         (pool.clone(), authority.to_string(), "80".to_string())
     } else {
-        let key = if has_port { authority.to_string() } else { format!("{authority}:80") };
+        let key = if has_port {
+            authority.to_string()
+        } else {
+            format!("{authority}:80")
+        };
         let pool = match upstreams.get(&key) {
             Some(p) => p.clone(),
             None => {
@@ -173,7 +185,11 @@ fn compile_proxy_pass(
             }
         };
         let port = key.rsplit_once(':').map_or("80", |(_, p)| p).to_string();
-        let host = if port == "80" { key.trim_end_matches(":80").to_string() } else { key.clone() };
+        let host = if port == "80" {
+            key.trim_end_matches(":80").to_string()
+        } else {
+            key.clone()
+        };
         (pool, host, port)
     };
     Ok(ProxyTarget {
@@ -197,18 +213,31 @@ fn compile_location(
     let conf = resolve(ctx, &settings, line)?;
     let handler = match (&loc.proxy_pass, &loc.return_) {
         (Some(_), Some(_)) => {
-            return Err(ctx.err(line, "\"proxy_pass\" and \"return\" in one location").directive("return"))
+            return Err(ctx
+                .err(line, "\"proxy_pass\" and \"return\" in one location")
+                .directive("return"))
         }
-        (Some(pp), None) => Handler::Proxy(compile_proxy_pass(ctx, pp.line.max(line), &pp.value, &modifier, upstreams)?),
+        (Some(pp), None) => Handler::Proxy(compile_proxy_pass(
+            ctx,
+            pp.line.max(line),
+            &pp.value,
+            &modifier,
+            upstreams,
+        )?),
         (None, Some(r)) => Handler::Return(compile_return(ctx, line, r)?),
         (None, None) => Handler::None,
     };
-    let auto_redirect = matches!(handler, Handler::Proxy(_)) && matches!(modifier, Modifier::Prefix | Modifier::Exact | Modifier::NoRegex);
+    let auto_redirect = matches!(handler, Handler::Proxy(_))
+        && matches!(modifier, Modifier::Prefix | Modifier::Exact | Modifier::NoRegex);
     let mut nested = Vec::new();
     for child in &loc.location {
         nested.push(compile_location(ctx, child, &settings, upstreams)?);
     }
-    let prefix_len = if matches!(modifier, Modifier::Regex { .. } | Modifier::Named) { 0 } else { pattern.len() };
+    let prefix_len = if matches!(modifier, Modifier::Regex { .. } | Modifier::Named) {
+        0
+    } else {
+        pattern.len()
+    };
     let rt = LocationRt {
         name: loc.match_.value.trim().to_string(),
         conf,
@@ -216,17 +245,37 @@ fn compile_location(
         internal: loc.internal.unwrap_or(false),
         prefix_len,
     };
-    Ok(LocationSpec { modifier, pattern, data: Arc::new(rt), auto_redirect, nested })
+    Ok(LocationSpec {
+        modifier,
+        pattern,
+        data: Arc::new(rt),
+        auto_redirect,
+        nested,
+    })
 }
 
 fn conn_conf(ctx: &CompileCtx, line: usize, s: &ConnSettings) -> Result<ConnConf, ConfigError> {
     let (n, size) = match &s.large_client_header_buffers {
-        None => (defaults::LARGE_CLIENT_HEADER_BUFFERS.0, defaults::LARGE_CLIENT_HEADER_BUFFERS.1),
+        None => (
+            defaults::LARGE_CLIENT_HEADER_BUFFERS.0,
+            defaults::LARGE_CLIENT_HEADER_BUFFERS.1,
+        ),
         Some(v) => {
             let mut w = v.split_whitespace();
-            let bad = || ctx.err(line, format!("invalid value \"{v}\"")).directive("large_client_header_buffers");
-            let n: usize = w.next().and_then(|n| n.parse().ok()).filter(|&n| n > 0).ok_or_else(bad)?;
-            let size = w.next().and_then(|s| crate::config::units::parse_size(s).ok()).ok_or_else(bad)?.0;
+            let bad = || {
+                ctx.err(line, format!("invalid value \"{v}\""))
+                    .directive("large_client_header_buffers")
+            };
+            let n: usize = w
+                .next()
+                .and_then(|n| n.parse().ok())
+                .filter(|&n| n > 0)
+                .ok_or_else(bad)?;
+            let size = w
+                .next()
+                .and_then(|s| crate::config::units::parse_size(s).ok())
+                .ok_or_else(bad)?
+                .0;
             if w.next().is_some() || size == 0 {
                 return Err(bad());
             }
@@ -235,14 +284,18 @@ fn conn_conf(ctx: &CompileCtx, line: usize, s: &ConnSettings) -> Result<ConnConf
     };
     Ok(ConnConf {
         limits: HeadLimits {
-            client_header_buffer_size: s.client_header_buffer_size.map_or(defaults::CLIENT_HEADER_BUFFER_SIZE, |v| v.0)
+            client_header_buffer_size: s
+                .client_header_buffer_size
+                .map_or(defaults::CLIENT_HEADER_BUFFER_SIZE, |v| v.0)
                 as usize,
             large_buffers: n,
             large_buffer_size: size as usize,
             underscores_in_headers: s.underscores_in_headers.unwrap_or(false),
             ignore_invalid_headers: s.ignore_invalid_headers.unwrap_or(true),
         },
-        header_timeout: s.client_header_timeout.map_or(defaults::CLIENT_HEADER_TIMEOUT, |v| v.0),
+        header_timeout: s
+            .client_header_timeout
+            .map_or(defaults::CLIENT_HEADER_TIMEOUT, |v| v.0),
         merge_slashes: s.merge_slashes.unwrap_or(true),
     })
 }
@@ -272,7 +325,8 @@ fn compile_server(
     for loc in &srv.location {
         specs.push(compile_location(ctx, loc, &settings, upstreams)?);
     }
-    let locations = LocationTree::build(specs).map_err(|e| ctx.err(line, e.to_string()).directive("location"))?;
+    let locations =
+        LocationTree::build(specs).map_err(|e| ctx.err(line, e.to_string()).directive("location"))?;
     let server_loc = Arc::new(LocationRt {
         name: String::new(),
         conf: resolve(ctx, &settings, line)?,
@@ -280,9 +334,16 @@ fn compile_server(
         internal: false,
         prefix_len: 0,
     });
-    let return_ = srv.return_.as_ref().map(|r| compile_return(ctx, line, r)).transpose()?;
+    let return_ = srv
+        .return_
+        .as_ref()
+        .map(|r| compile_return(ctx, line, r))
+        .transpose()?;
     let names: Vec<String> = srv.server_name.clone().unwrap_or_else(|| vec![String::new()]);
-    let primary = names.first().map(|n| n.trim_start_matches('.').to_string()).unwrap_or_default();
+    let primary = names
+        .first()
+        .map(|n| n.trim_start_matches('.').to_string())
+        .unwrap_or_default();
 
     let mut listens = Vec::new();
     if srv.listen.is_empty() {
@@ -294,7 +355,12 @@ fn compile_server(
         listens.push((o, l.line));
     }
     Ok(CompiledServer {
-        rt: Arc::new(ServerRt { name: primary.into_bytes().into(), locations, server_loc, return_ }),
+        rt: Arc::new(ServerRt {
+            name: primary.into_bytes().into(),
+            locations,
+            server_loc,
+            return_,
+        }),
         names,
         conn,
         listens,
@@ -326,23 +392,34 @@ pub fn compile_servers(
             let g = match groups.iter_mut().position(|g| g.opts.addr == o.addr) {
                 Some(i) => &mut groups[i],
                 None => {
-                    groups.push(Group { opts: o.clone(), members: Vec::new(), default: None });
+                    groups.push(Group {
+                        opts: o.clone(),
+                        members: Vec::new(),
+                        default: None,
+                    });
                     let last = groups.len() - 1;
                     &mut groups[last]
                 }
             };
             if o.has_socket_opts {
                 if g.opts.has_socket_opts && g.opts != *o && g.members.iter().any(|_| true) {
-                    return Err(ctx.err(*line, format!("duplicate listen options for {}", o.addr)).directive("listen"));
+                    return Err(ctx
+                        .err(*line, format!("duplicate listen options for {}", o.addr))
+                        .directive("listen"));
                 }
-                g.opts = ListenOpts { default_server: false, ..o.clone() };
+                g.opts = ListenOpts {
+                    default_server: false,
+                    ..o.clone()
+                };
             }
             if !g.members.contains(&si) {
                 g.members.push(si);
             }
             if o.default_server {
                 if g.default.is_some() {
-                    return Err(ctx.err(*line, format!("a duplicate default server for {}", o.addr)).directive("listen"));
+                    return Err(ctx
+                        .err(*line, format!("a duplicate default server for {}", o.addr))
+                        .directive("listen"));
                 }
                 g.default = Some(si);
             }
@@ -352,11 +429,18 @@ pub fn compile_servers(
     let mut built: Vec<(ListenOpts, Arc<VirtualHosts>)> = Vec::new();
     for g in &groups {
         let names: Vec<Vec<String>> = g.members.iter().map(|&i| servers[i].names.clone()).collect();
-        let default = g.default.and_then(|d| g.members.iter().position(|&m| m == d)).unwrap_or(0);
-        let (table, warnings) =
-            NameTable::build(&names, default).map_err(|e| ctx.err(0, e.to_string()).directive("server_name"))?;
+        let default = g
+            .default
+            .and_then(|d| g.members.iter().position(|&m| m == d))
+            .unwrap_or(0);
+        let (table, warnings) = NameTable::build(&names, default)
+            .map_err(|e| ctx.err(0, e.to_string()).directive("server_name"))?;
         for w in warnings {
-            crate::log::error_log::log(crate::log::Level::Warn, None, format_args!("{w} on {}", g.opts.addr));
+            crate::log::error_log::log(
+                crate::log::Level::Warn,
+                None,
+                format_args!("{w} on {}", g.opts.addr),
+            );
         }
         let hosts = VirtualHosts {
             names: table,
@@ -371,25 +455,32 @@ pub fn compile_servers(
     let mut listeners: Vec<Listener> = Vec::new();
     for (opts, hosts) in &built {
         if !opts.addr.ip().is_unspecified()
-            && built.iter().any(|(o, _)| o.addr.ip().is_unspecified() && o.addr.port() == opts.addr.port() && o.addr.is_ipv4() == opts.addr.is_ipv4())
+            && built.iter().any(|(o, _)| {
+                o.addr.ip().is_unspecified()
+                    && o.addr.port() == opts.addr.port()
+                    && o.addr.is_ipv4() == opts.addr.is_ipv4()
+            })
         {
             continue;
         }
         let specific = if opts.addr.ip().is_unspecified() {
             built
                 .iter()
-                .filter(|(o, _)| !o.addr.ip().is_unspecified() && o.addr.port() == opts.addr.port() && o.addr.is_ipv4() == opts.addr.is_ipv4())
+                .filter(|(o, _)| {
+                    !o.addr.ip().is_unspecified()
+                        && o.addr.port() == opts.addr.port()
+                        && o.addr.is_ipv4() == opts.addr.is_ipv4()
+                })
                 .map(|(o, h)| (o.addr.ip(), h.clone()))
                 .collect()
         } else {
             Vec::new()
         };
-        listeners.push(Listener { opts: opts.clone(), specific, hosts: hosts.clone() });
+        listeners.push(Listener {
+            opts: opts.clone(),
+            specific,
+            hosts: hosts.clone(),
+        });
     }
     Ok(listeners)
-}
-
-/// All addresses in `listeners`, for diffing on reload.
-pub fn addrs(listeners: &[Listener]) -> Vec<SocketAddr> {
-    listeners.iter().map(|l| l.opts.addr).collect()
 }

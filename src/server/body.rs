@@ -73,7 +73,14 @@ impl ReqBody {
             }
         };
         let expect_continue = head.expect_continue() && head.version() == Version::Http11;
-        ReqBody { kind, expect_continue, received: 0, wire_bytes: 0, max, timeout }
+        ReqBody {
+            kind,
+            expect_continue,
+            received: 0,
+            wire_bytes: 0,
+            max,
+            timeout,
+        }
     }
 
     /// Sets the location's limits once the location is known.
@@ -105,7 +112,8 @@ impl ReqBody {
         if self.expect_continue {
             self.expect_continue = false;
             if io.pending().is_empty() {
-                io.write_all(b"HTTP/1.1 100 Continue\r\n\r\n", self.timeout).await?;
+                io.write_all(b"HTTP/1.1 100 Continue\r\n\r\n", self.timeout)
+                    .await?;
             }
         }
         Ok(())
@@ -119,9 +127,10 @@ impl ReqBody {
                 Kind::Done => return Ok(false),
                 Kind::Length(left) => {
                     if io.pending().is_empty() {
-                        self.continue_if_expected(io).await?;
                         let want = (*left).min(BODY_CHUNK as u64) as usize;
+                        self.continue_if_expected(io).await?;
                         io.read_more(want, Instant::now() + self.timeout).await?;
+                        continue;
                     }
                     let avail = io.pending();
                     let n = avail.len().min(*left as usize).min(BODY_CHUNK);
@@ -135,11 +144,11 @@ impl ReqBody {
                     }
                     return Ok(true);
                 }
+                Kind::Chunked(_) if io.pending().is_empty() => {
+                    self.continue_if_expected(io).await?;
+                    io.read_more(BODY_CHUNK, Instant::now() + self.timeout).await?;
+                }
                 Kind::Chunked(dec) => {
-                    if io.pending().is_empty() {
-                        self.continue_if_expected(io).await?;
-                        io.read_more(BODY_CHUNK, Instant::now() + self.timeout).await?;
-                    }
                     let input = io.pending();
                     let step = dec.decode(input).map_err(|_| BodyError::Bad)?;
                     let mut added = false;
@@ -169,7 +178,12 @@ impl ReqBody {
     /// Reads and drops the rest of the body so the connection can be reused
     /// (nginx's `ngx_http_discard_request_body`). Gives up after `limit` bytes
     /// or the deadline: the caller then closes the connection.
-    pub async fn discard(&mut self, io: &mut ClientIo, limit: u64, deadline: Duration) -> Result<(), BodyError> {
+    pub async fn discard(
+        &mut self,
+        io: &mut ClientIo,
+        limit: u64,
+        deadline: Duration,
+    ) -> Result<(), BodyError> {
         let until = Instant::now() + deadline;
         let mut scratch = Vec::new();
         let mut dropped = 0u64;

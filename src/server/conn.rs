@@ -24,7 +24,9 @@ pub async fn serve(stream: TcpStream, peer: SocketAddr, listen_addr: SocketAddr,
 
     loop {
         let Some(snap) = state::snapshot() else { return };
-        let Some(listener) = snap.listener(listen_addr) else { return };
+        let Some(listener) = snap.listener(listen_addr) else {
+            return;
+        };
         if local.is_none() {
             local = io.stream.local_addr().ok();
         }
@@ -68,7 +70,11 @@ pub async fn serve(stream: TcpStream, peer: SocketAddr, listen_addr: SocketAddr,
                 break Err((e.status, e.reason));
             }
             scan_from = io.pending().len().saturating_sub(3);
-            let chunk = if io.pending().is_empty() { limits.client_header_buffer_size } else { limits.large_buffer_size };
+            let chunk = if io.pending().is_empty() {
+                limits.client_header_buffer_size
+            } else {
+                limits.large_buffer_size
+            };
             match io.read_more(chunk.max(1), head_deadline).await {
                 Ok(_) => {
                     if !counted {
@@ -78,8 +84,12 @@ pub async fn serve(stream: TcpStream, peer: SocketAddr, listen_addr: SocketAddr,
                         gauge.set(ConnState::Reading);
                     }
                 }
-                Err(IoFail::Timeout) if counted || !io.pending().is_empty() => break Err((408, "client timed out")),
-                Err(_) if counted && !io.pending().is_empty() => break Err((400, "client prematurely closed connection")),
+                Err(IoFail::Timeout) if counted || !io.pending().is_empty() => {
+                    break Err((408, "client timed out"))
+                }
+                Err(_) if counted && !io.pending().is_empty() => {
+                    break Err((400, "client prematurely closed connection"))
+                }
                 Err(_) => return,
             }
         };
@@ -120,7 +130,15 @@ pub async fn serve(stream: TcpStream, peer: SocketAddr, listen_addr: SocketAddr,
 
         // The request's own future is boxed: an idle connection then holds no
         // request-sized state between requests.
-        let next = Box::pin(pipeline::handle(&mut io, head, &hosts, conn, started, accepted.elapsed())).await;
+        let next = Box::pin(pipeline::handle(
+            &mut io,
+            head,
+            &hosts,
+            conn,
+            started,
+            accepted.elapsed(),
+        ))
+        .await;
         match next {
             Next::KeepAlive(t) => idle_timeout = Some(t),
             Next::Close { linger } => {
@@ -132,7 +150,10 @@ pub async fn serve(stream: TcpStream, peer: SocketAddr, listen_addr: SocketAddr,
 }
 
 fn first_line(buf: &[u8]) -> &[u8] {
-    let start = buf.iter().position(|&b| b != b'\r' && b != b'\n').unwrap_or(buf.len());
+    let start = buf
+        .iter()
+        .position(|&b| b != b'\r' && b != b'\n')
+        .unwrap_or(buf.len());
     let rest = &buf[start..];
     let end = memchr::memchr(b'\n', rest).unwrap_or(rest.len());
     let line = &rest[..end];
@@ -145,7 +166,10 @@ fn log_client_error(number: u64, peer: SocketAddr, reason: &str) {
         crate::log::error_log::log(
             Level::Info,
             Some(number),
-            format_args!("{reason} while reading client request headers, client: {}", peer.ip()),
+            format_args!(
+                "{reason} while reading client request headers, client: {}",
+                peer.ip()
+            ),
         );
     }
 }
@@ -168,7 +192,12 @@ async fn lingering_close(io: &mut ClientIo, linger: bool) {
     }
     let deadline = Instant::now() + Duration::from_secs(5);
     loop {
-        match tokio::time::timeout_at(deadline, tokio::io::AsyncReadExt::read(&mut io.stream, &mut scratch)).await {
+        match tokio::time::timeout_at(
+            deadline,
+            tokio::io::AsyncReadExt::read(&mut io.stream, &mut scratch),
+        )
+        .await
+        {
             Ok(Ok(n)) if n > 0 => continue,
             _ => return,
         }

@@ -37,7 +37,12 @@ impl From<io::Error> for IoFail {
 
 impl ClientIo {
     pub fn new(stream: TcpStream) -> ClientIo {
-        ClientIo { stream, buf: Vec::new(), pos: 0, written: 0 }
+        ClientIo {
+            stream,
+            buf: Vec::new(),
+            pos: 0,
+            written: 0,
+        }
     }
 
     /// Unconsumed bytes.

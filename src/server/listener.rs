@@ -28,7 +28,11 @@ pub fn bind(opts: &ListenOpts, workers: usize) -> io::Result<Vec<TcpListener>> {
 }
 
 fn bind_one(opts: &ListenOpts) -> io::Result<TcpListener> {
-    let domain = if opts.addr.is_ipv4() { Domain::IPV4 } else { Domain::IPV6 };
+    let domain = if opts.addr.is_ipv4() {
+        Domain::IPV4
+    } else {
+        Domain::IPV6
+    };
     let s = Socket::new(domain, Type::STREAM, Some(Protocol::TCP))?;
     s.set_reuse_address(true)?;
     if opts.reuseport {

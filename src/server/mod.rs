@@ -76,7 +76,10 @@ pub fn load_snapshot(file: &Path, prefix: &Path, generation: u64) -> Result<Snap
 }
 
 fn set_nofile(n: u64) -> std::io::Result<()> {
-    let lim = libc::rlimit { rlim_cur: n as libc::rlim_t, rlim_max: n as libc::rlim_t };
+    let lim = libc::rlimit {
+        rlim_cur: n as libc::rlim_t,
+        rlim_max: n as libc::rlim_t,
+    };
     // SAFETY: setrlimit reads a valid rlimit struct.
     if unsafe { libc::setrlimit(libc::RLIMIT_NOFILE, &lim) } != 0 {
         return Err(std::io::Error::last_os_error());
@@ -106,21 +109,28 @@ impl Server {
         apply_error_log(&main.error_log).map_err(|e| {
             StartError::Io(format!(
                 "open() \"{}\" failed ({})",
-                main.error_log.path.as_deref().unwrap_or(Path::new("stderr")).display(),
+                main.error_log
+                    .path
+                    .as_deref()
+                    .unwrap_or(Path::new("stderr"))
+                    .display(),
                 crate::log::OsErr(&e)
             ))
         })?;
         let mut sockets = Vec::new();
         for l in &snap.listeners {
-            let socks = listener::bind(&l.opts, main.worker_processes)
-                .map_err(|err| StartError::Bind { addr: l.opts.addr, err })?;
+            let socks = listener::bind(&l.opts, main.worker_processes).map_err(|err| StartError::Bind {
+                addr: l.opts.addr,
+                err,
+            })?;
             sockets.push((l.opts.addr, socks));
         }
         let bound: Vec<ListenOpts> = snap.listeners.iter().map(|l| l.opts.clone()).collect();
         state::install(Arc::new(snap));
         let mut workers = Vec::new();
         for id in 0..main.worker_processes {
-            workers.push(worker::spawn(id, main.worker_connections).map_err(|e| StartError::Io(e.to_string()))?);
+            workers
+                .push(worker::spawn(id, main.worker_connections).map_err(|e| StartError::Io(e.to_string()))?);
         }
         for (addr, socks) in sockets {
             for (w, s) in workers.iter().zip(socks) {
@@ -164,8 +174,10 @@ impl Server {
         let mut new_socks = Vec::new();
         for l in &snap.listeners {
             if !self.bound.iter().any(|b| b.addr == l.opts.addr) {
-                let socks = listener::bind(&l.opts, self.workers.len())
-                    .map_err(|err| StartError::Bind { addr: l.opts.addr, err })?;
+                let socks = listener::bind(&l.opts, self.workers.len()).map_err(|err| StartError::Bind {
+                    addr: l.opts.addr,
+                    err,
+                })?;
                 new_socks.push((l.opts.addr, socks));
             }
         }

@@ -47,7 +47,9 @@ pub enum Next {
     KeepAlive(Duration),
     /// `linger`: the client may still be sending (unread body), so wait for it
     /// before closing, or it would get a RST instead of our response.
-    Close { linger: bool },
+    Close {
+        linger: bool,
+    },
 }
 
 /// Per-request state that the handlers share.
@@ -130,7 +132,13 @@ pub async fn handle(
     };
     let body = ReqBody::new(&req.head, 0, req.loc.conf.client_body_timeout);
     let written_before = io.written;
-    let mut ex = Exchange { io, req, body, override_status: None, close_after: false };
+    let mut ex = Exchange {
+        io,
+        req,
+        body,
+        override_status: None,
+        close_after: false,
+    };
 
     let reply = select_server_and_run(&mut ex, hosts).await;
     let reusable = finish(&mut ex, reply).await;
@@ -148,14 +156,21 @@ pub async fn handle(
     if keep {
         Next::KeepAlive(ex.req.loc.conf.keepalive_timeout)
     } else {
-        Next::Close { linger: !ex.body.is_done() }
+        Next::Close {
+            linger: !ex.body.is_done(),
+        }
     }
 }
 
 /// Phases 1–7.
 async fn select_server_and_run(ex: &mut Exchange<'_>, hosts: &VirtualHosts) -> Reply {
     // 1. Server by name. An invalid Host is a 400 in the default server.
-    let raw_host = ex.req.head.absolute_host().or_else(|| ex.req.head.host()).map(<[u8]>::to_vec);
+    let raw_host = ex
+        .req
+        .head
+        .absolute_host()
+        .or_else(|| ex.req.head.host())
+        .map(<[u8]>::to_vec);
     let host = match raw_host {
         Some(h) => match normalize_host(&h) {
             Ok(h) => Some(h.into_owned()),
@@ -188,7 +203,10 @@ async fn select_server_and_run(ex: &mut Exchange<'_>, hosts: &VirtualHosts) -> R
 }
 
 fn special(status: u16) -> Reply {
-    Reply::Special { status, location: None }
+    Reply::Special {
+        status,
+        location: None,
+    }
 }
 
 /// Phases 4–7, re-entered by internal redirects.
@@ -199,10 +217,15 @@ async fn run_location(ex: &mut Exchange<'_>) -> Reply {
         match server.locations.find(&ex.req.uri) {
             Found::Location { data, captures } => {
                 ex.req.loc = data.clone();
-                ex.req.capture_subject = if captures.is_empty() { Vec::new() } else { ex.req.uri.clone() };
+                ex.req.capture_subject = if captures.is_empty() {
+                    Vec::new()
+                } else {
+                    ex.req.uri.clone()
+                };
                 ex.req.captures = captures;
             }
-            Found::AutoRedirect => {
+            Found::AutoRedirect { data } => {
+                ex.req.loc = data.clone();
                 let mut l = Vec::with_capacity(ex.req.uri.len() + 1);
                 uri::escape_uri(&ex.req.uri, &mut l);
                 l.push(b'/');
@@ -211,7 +234,10 @@ async fn run_location(ex: &mut Exchange<'_>) -> Reply {
                     l.extend_from_slice(a);
                 }
                 let l = absolute_location(&ex.req, l);
-                return Reply::Special { status: 301, location: Some(l) };
+                return Reply::Special {
+                    status: 301,
+                    location: Some(l),
+                };
             }
             Found::None => ex.req.loc = server.server_loc.clone(),
         }
@@ -245,7 +271,10 @@ async fn run_location(ex: &mut Exchange<'_>) -> Reply {
                 return reply;
             }
             Some(Redirect::External(status, location)) => {
-                return Reply::Special { status, location: Some(location) };
+                return Reply::Special {
+                    status,
+                    location: Some(location),
+                };
             }
             None => return reply,
         }
@@ -290,7 +319,9 @@ enum Redirect {
 
 /// Phase 7: does an `error_page` apply to this reply?
 fn error_page_action(ex: &mut Exchange<'_>, reply: &Reply) -> Option<Redirect> {
-    let Reply::Special { status, .. } = reply else { return None };
+    let Reply::Special { status, .. } = reply else {
+        return None;
+    };
     if ex.req.error_page_used || ex.req.redirects >= MAX_URI_CHANGES {
         return None;
     }
@@ -315,10 +346,10 @@ fn error_page_action(ex: &mut Exchange<'_>, reply: &Reply) -> Option<Redirect> {
             Some(Redirect::Named(n.clone()))
         }
         ErrorTarget::Redirect(t) => {
-            let code = match ep.status {
-                Some(c @ (301 | 303 | 307 | 308)) => c,
-                _ => 302,
-            };
+            let code = ep
+                .status
+                .filter(|c| matches!(c, 301 | 303 | 307 | 308))
+                .unwrap_or(302);
             Some(Redirect::External(code, t.eval_to_vec(&ex.req)))
         }
     }
@@ -332,7 +363,10 @@ async fn apply_error_page(ex: &mut Exchange<'_>, reply: Reply) -> Reply {
             ex.req.method_get_override = true;
             Box::pin(run_location(ex)).await
         }
-        Some(Redirect::External(status, location)) => Reply::Special { status, location: Some(location) },
+        Some(Redirect::External(status, location)) => Reply::Special {
+            status,
+            location: Some(location),
+        },
         Some(Redirect::Named(name)) => match ex.req.server.locations.named(&name) {
             Some(l) => {
                 ex.req.loc = l.clone();
@@ -352,8 +386,15 @@ fn do_return(ex: &mut Exchange<'_>, r: &ReturnRt) -> Reply {
     let text = r.text.as_ref().map(|t| t.eval_to_vec(&ex.req));
     match (r.code, text) {
         (301 | 302 | 303 | 307 | 308, Some(l)) => {
-            let l = if l.starts_with(b"/") { absolute_location(&ex.req, l) } else { l };
-            Reply::Special { status: r.code, location: Some(l) }
+            let l = if l.starts_with(b"/") {
+                absolute_location(&ex.req, l)
+            } else {
+                l
+            };
+            Reply::Special {
+                status: r.code,
+                location: Some(l),
+            }
         }
         (code, Some(body)) => {
             let mut head = ResponseHead::new(code);
@@ -361,7 +402,10 @@ fn do_return(ex: &mut Exchange<'_>, r: &ReturnRt) -> Reply {
             Reply::Full { head, body }
         }
         (code, None) if code >= 300 => special(code),
-        (code, None) => Reply::Full { head: ResponseHead::new(code), body: Vec::new() },
+        (code, None) => Reply::Full {
+            head: ResponseHead::new(code),
+            body: Vec::new(),
+        },
     }
 }
 
@@ -458,7 +502,8 @@ pub fn record_sent_headers(req: &mut Request, head: &ResponseHead) {
         return;
     }
     if let Some(ct) = &head.content_type {
-        req.sent_headers.push((b"content-type".as_slice().into(), ct.clone()));
+        req.sent_headers
+            .push((b"content-type".as_slice().into(), ct.clone()));
     }
     if let Some(l) = &head.location {
         req.sent_headers.push((b"location".as_slice().into(), l.clone()));
@@ -495,7 +540,12 @@ pub async fn reject(
         let body = special::error_page_body(status, conf.server_tokens, false).unwrap_or_default();
         head.content_type = Some(b"text/html".to_vec());
         let mut out = Vec::new();
-        head.write(Framing::Length(body.len() as u64), ConnHeader::Close, conf.server_tokens, &mut out);
+        head.write(
+            Framing::Length(body.len() as u64),
+            ConnHeader::Close,
+            conf.server_tokens,
+            &mut out,
+        );
         header_bytes = out.len() as u64;
         out.extend_from_slice(&body);
         let _ = io.write_all(&out, conf.send_timeout).await;

@@ -27,11 +27,16 @@ impl VarSource for RejectedRequest<'_> {
             Var::ServerPort => out.extend_from_slice(self.conn.local.port().to_string().as_bytes()),
             Var::ServerName | Var::Host => out.extend_from_slice(&self.server.name),
             Var::Request => out.extend_from_slice(self.request_line),
-            Var::Status => out.extend_from_slice(format!("{:03}", crate::filters::special::wire_status(self.status)).as_bytes()),
+            Var::Status => out.extend_from_slice(
+                format!("{:03}", crate::filters::special::wire_status(self.status)).as_bytes(),
+            ),
             Var::BytesSent => out.extend_from_slice(self.bytes_sent.to_string().as_bytes()),
-            Var::BodyBytesSent => {
-                out.extend_from_slice(self.bytes_sent.saturating_sub(self.header_bytes).to_string().as_bytes())
-            }
+            Var::BodyBytesSent => out.extend_from_slice(
+                self.bytes_sent
+                    .saturating_sub(self.header_bytes)
+                    .to_string()
+                    .as_bytes(),
+            ),
             Var::Msec => out.extend_from_slice(clock::now().msec().as_bytes()),
             Var::TimeLocal => out.extend_from_slice(clock::now().time_local().as_bytes()),
             Var::TimeIso8601 => out.extend_from_slice(clock::now().time_iso8601().as_bytes()),

@@ -54,6 +54,9 @@ impl UpstreamLog {
     }
 }
 
+/// (`$proxy_host`, `$proxy_port`).
+pub type ProxyHost = (Box<[u8]>, Box<[u8]>);
+
 pub struct Request {
     pub head: RequestHead,
     pub conn: ConnInfo,
@@ -81,7 +84,8 @@ pub struct Request {
     pub bytes_sent: u64,
     pub request_length: u64,
     pub upstream: UpstreamLog,
-    pub proxy_host: Option<(Box<[u8]>, Box<[u8]>)>,
+    /// `$proxy_host` and `$proxy_port` of the proxy_pass in force.
+    pub proxy_host: Option<ProxyHost>,
     /// Response headers sent, for `$sent_http_*`.
     pub sent_headers: Vec<(Box<[u8]>, Vec<u8>)>,
     /// Internal redirects so far (nginx stops at 10).
@@ -183,7 +187,9 @@ impl Request {
 
     fn remote_user(&self, out: &mut Vec<u8>) -> bool {
         use base64::Engine;
-        let Some(auth) = self.head.header(b"authorization") else { return false };
+        let Some(auth) = self.head.header(b"authorization") else {
+            return false;
+        };
         if auth.len() < 6 || !auth[..6].eq_ignore_ascii_case(b"basic ") {
             return false;
         }
@@ -247,7 +253,14 @@ impl VarSource for Request {
                 let ms = self.started.elapsed().as_millis() as u64;
                 out.extend_from_slice(format!("{}.{:03}", ms / 1000, ms % 1000).as_bytes());
             }
-            Var::RequestId => out.extend_from_slice(format!("{:016x}{:016x}", self.start_msec, self.conn.number ^ (self.conn.requests << 32)).as_bytes()),
+            Var::RequestId => out.extend_from_slice(
+                format!(
+                    "{:016x}{:016x}",
+                    self.start_msec,
+                    self.conn.number ^ (self.conn.requests << 32)
+                )
+                .as_bytes(),
+            ),
             Var::ContentLength => match self.head.header(b"content-length") {
                 Some(v) => out.extend_from_slice(v),
                 None => return false,
@@ -259,7 +272,9 @@ impl VarSource for Request {
             Var::Msec => out.extend_from_slice(clock::now().msec().as_bytes()),
             Var::TimeLocal => out.extend_from_slice(clock::now().time_local().as_bytes()),
             Var::TimeIso8601 => out.extend_from_slice(clock::now().time_iso8601().as_bytes()),
-            Var::Status => out.extend_from_slice(format!("{:03}", crate::filters::special::wire_status(self.status)).as_bytes()),
+            Var::Status => out.extend_from_slice(
+                format!("{:03}", crate::filters::special::wire_status(self.status)).as_bytes(),
+            ),
             Var::BytesSent => push_num(out, self.bytes_sent),
             Var::BodyBytesSent => push_num(out, self.bytes_sent.saturating_sub(self.header_bytes)),
             Var::Connection => push_num(out, self.conn.number),
@@ -312,7 +327,11 @@ impl VarSource for Request {
             Var::Arg(name) => return self.arg(name, out),
             Var::Cookie(name) => return self.cookie(name, out),
             Var::Capture(n) => return self.capture(usize::from(*n), out),
-            Var::Named(name) => match self.captures.named(name).and_then(|r| self.capture_subject.get(r)) {
+            Var::Named(name) => match self
+                .captures
+                .named(name)
+                .and_then(|r| self.capture_subject.get(r))
+            {
                 Some(s) => out.extend_from_slice(s),
                 None => return false,
             },

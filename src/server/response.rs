@@ -39,7 +39,10 @@ pub struct ResponseHead {
 
 impl ResponseHead {
     pub fn new(status: u16) -> ResponseHead {
-        ResponseHead { status, ..Default::default() }
+        ResponseHead {
+            status,
+            ..Default::default()
+        }
     }
 
     pub fn push(&mut self, name: &[u8], value: &[u8]) {
@@ -135,7 +138,16 @@ mod tests {
         assert_eq!(lines[0], "HTTP/1.1 302 Moved Temporarily");
         assert_eq!(lines[1], "Server: nginx/1.22.1");
         assert!(lines[2].starts_with("Date: "));
-        assert_eq!(&lines[3..8], ["Content-Type: text/html", "Content-Length: 5", "Location: http://x/", "Connection: keep-alive", "X-A: 1"]);
+        assert_eq!(
+            &lines[3..8],
+            [
+                "Content-Type: text/html",
+                "Content-Length: 5",
+                "Location: http://x/",
+                "Connection: keep-alive",
+                "X-A: 1"
+            ]
+        );
         assert!(s.ends_with("\r\n\r\n"));
     }
 

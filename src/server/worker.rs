@@ -38,18 +38,24 @@ pub struct WorkerHandle {
 /// Starts worker `id`; `max_conns` is worker_connections.
 pub fn spawn(id: usize, max_conns: u64) -> std::io::Result<WorkerHandle> {
     let (tx, rx) = mpsc::unbounded_channel();
-    let thread = std::thread::Builder::new().name(format!("rampart-w{id}")).spawn(move || {
-        let rt = match tokio::runtime::Builder::new_current_thread().enable_all().build() {
-            Ok(rt) => rt,
-            Err(e) => {
-                crate::log::error_log::log(Level::Emerg, None, format_args!("worker {id}: runtime failed: {e}"));
-                return;
-            }
-        };
-        let local = tokio::task::LocalSet::new();
-        local.block_on(&rt, run(rx, max_conns));
-        crate::log::flush_thread_buffers();
-    })?;
+    let thread = std::thread::Builder::new()
+        .name(format!("rampart-w{id}"))
+        .spawn(move || {
+            let rt = match tokio::runtime::Builder::new_current_thread().enable_all().build() {
+                Ok(rt) => rt,
+                Err(e) => {
+                    crate::log::error_log::log(
+                        Level::Emerg,
+                        None,
+                        format_args!("worker {id}: runtime failed: {e}"),
+                    );
+                    return;
+                }
+            };
+            let local = tokio::task::LocalSet::new();
+            local.block_on(&rt, run(rx, max_conns));
+            crate::log::flush_thread_buffers();
+        })?;
     Ok(WorkerHandle { cmd: tx, thread })
 }
 
@@ -74,7 +80,11 @@ async fn run(mut rx: mpsc::UnboundedReceiver<WorkerCmd>, max_conns: u64) {
                         old.abort();
                     }
                 }
-                Err(e) => crate::log::error_log::log(Level::Alert, None, format_args!("listen on {addr} failed: {e}")),
+                Err(e) => crate::log::error_log::log(
+                    Level::Alert,
+                    None,
+                    format_args!("listen on {addr} failed: {e}"),
+                ),
             },
             WorkerCmd::Unlisten(addr) => {
                 if let Some(h) = accepting.remove(&addr) {
@@ -144,7 +154,11 @@ async fn accept_loop(l: tokio::net::TcpListener, addr: SocketAddr, active: Rc<Ce
             }
             Err(e) => {
                 // EMFILE/ENFILE: back off instead of spinning (nginx disables accept for 500ms).
-                crate::log::error_log::log(Level::Alert, None, format_args!("accept() failed ({})", crate::log::OsErr(&e)));
+                crate::log::error_log::log(
+                    Level::Alert,
+                    None,
+                    format_args!("accept() failed ({})", crate::log::OsErr(&e)),
+                );
                 tokio::time::sleep(Duration::from_millis(100)).await;
             }
         }

@@ -62,7 +62,9 @@ impl ConnGauge {
         COUNTERS.handled.fetch_add(1, Relaxed);
         COUNTERS.active.fetch_add(1, Relaxed);
         COUNTERS.waiting.fetch_add(1, Relaxed);
-        ConnGauge { state: ConnState::Waiting }
+        ConnGauge {
+            state: ConnState::Waiting,
+        }
     }
 
     pub fn set(&mut self, s: ConnState) {

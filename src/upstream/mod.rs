@@ -22,13 +22,18 @@ pub struct Pool {
 impl Pool {
     pub fn new(name: String, peers: Vec<Peer>) -> Pool {
         let weights: Vec<u32> = peers.iter().map(|p| p.weight).collect();
-        Pool { name, peers, rr: Mutex::new(rr::Wrr::new(&weights)) }
+        Pool {
+            name,
+            peers,
+            rr: Mutex::new(rr::Wrr::new(&weights)),
+        }
     }
 
     /// Picks a peer not yet tried for this request; `None` when every
     /// usable peer has been tried ("no live upstreams").
     pub fn pick(&self, tried: &[usize]) -> Option<usize> {
-        let usable = |i: usize| self.peers.get(i).is_some_and(|p| !p.down && !p.backup) && !tried.contains(&i);
+        let usable =
+            |i: usize| self.peers.get(i).is_some_and(|p| !p.down && !p.backup) && !tried.contains(&i);
         let mut rr = self.rr.lock().unwrap_or_else(|e| e.into_inner());
         if let Some(i) = rr.next(usable) {
             return Some(i);

@@ -47,7 +47,11 @@ pub fn parse_server(s: &str) -> Result<Vec<Peer>, String> {
         .into_iter()
         .map(|a| Peer {
             addr: a,
-            name: if addr.contains(':') { addr.to_string() } else { a.to_string() },
+            name: if addr.contains(':') {
+                addr.to_string()
+            } else {
+                a.to_string()
+            },
             weight,
             max_fails,
             fail_timeout,
@@ -63,7 +67,9 @@ pub fn resolve(addr: &str) -> Result<Vec<SocketAddr>, String> {
     if let Ok(a) = addr.parse::<SocketAddr>() {
         return Ok(vec![a]);
     }
-    let with_port = if addr.rsplit_once(':').is_some_and(|(_, p)| p.bytes().all(|b| b.is_ascii_digit()))
+    let with_port = if addr
+        .rsplit_once(':')
+        .is_some_and(|(_, p)| p.bytes().all(|b| b.is_ascii_digit()))
         && !addr.ends_with(']')
     {
         addr.to_string()
@@ -92,7 +98,12 @@ mod tests {
         assert_eq!(p[0].fail_timeout, Dur::secs(30));
         assert_eq!(parse_server("127.0.0.1").unwrap()[0].addr.port(), 80);
         assert!(parse_server("127.0.0.1:1 down").unwrap()[0].down);
-        for bad in ["", "127.0.0.1:1 weight=0", "127.0.0.1:1 foo", "127.0.0.1:1 max_fails=x"] {
+        for bad in [
+            "",
+            "127.0.0.1:1 weight=0",
+            "127.0.0.1:1 foo",
+            "127.0.0.1:1 max_fails=x",
+        ] {
             assert!(parse_server(bad).is_err(), "{bad:?}");
         }
     }

@@ -12,7 +12,11 @@ pub struct Wrr {
 impl Wrr {
     pub fn new(weights: &[u32]) -> Wrr {
         let weight: Vec<i64> = weights.iter().map(|&w| i64::from(w.max(1))).collect();
-        Wrr { effective: weight.clone(), current: vec![0; weight.len()], weight }
+        Wrr {
+            effective: weight.clone(),
+            current: vec![0; weight.len()],
+            weight,
+        }
     }
 
     /// Picks among the peers for which `usable(i)` holds.
@@ -54,7 +58,9 @@ mod tests {
     #[test]
     fn nginx_sequence_5_1_1() {
         let mut w = Wrr::new(&[5, 1, 1]);
-        let seq: String = (0..14).map(|_| (b'a' + w.next(|_| true).unwrap() as u8) as char).collect();
+        let seq: String = (0..14)
+            .map(|_| (b'a' + w.next(|_| true).unwrap() as u8) as char)
+            .collect();
         assert_eq!(seq, "aabacaaaabacaa");
     }
 
