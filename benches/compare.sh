@@ -23,7 +23,7 @@ BUILD=1
 KEEP=0
 NGINX=${NGINX_BIN:-/usr/sbin/nginx}
 RAMPART=${RAMPART_BIN:-$ROOT/target/release/rampart}
-BACKEND_BIN="$ROOT/target/release/examples/backend"
+BACKEND_BIN="$ROOT/target/release/rampart-backend"
 IDLE_BIN="$ROOT/target/release/examples/idle_clients"
 
 # Load scenarios, one per line: name|nginx template|rampart template|path|extra wrk arguments.
@@ -136,7 +136,7 @@ for port in $NGINX_PORT $RAMPART_PORT $BACKEND_PORT; do
 done
 
 if [ "$BUILD" = 1 ]; then
-  targets=(--example backend --example idle_clients)
+  targets=(--bin rampart-backend --example idle_clients)
   wants_rampart && targets+=(--bin rampart)
   log "building (release): ${targets[*]}"
   (cd "$ROOT" && cargo build --release "${targets[@]}") >&2 || die "cargo build failed"
