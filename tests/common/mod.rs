@@ -1,0 +1,358 @@
+//! Shared harness for the integration tests: start the real `rampart` binary
+//! on a config written by the test, start real upstreams (the
+//! `rampart-backend` binary), and talk to both over TCP on 127.0.0.1.
+//!
+//! Every wait is bounded; every process started here is killed by PID when
+//! its handle drops.
+
+#![allow(dead_code)]
+
+use std::io::{BufRead, BufReader, Read, Write};
+use std::net::{SocketAddr, TcpListener, TcpStream};
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Stdio};
+use std::sync::atomic::{AtomicU32, Ordering};
+use std::time::{Duration, Instant};
+
+pub const RAMPART: &str = env!("CARGO_BIN_EXE_rampart");
+pub const BACKEND: &str = env!("CARGO_BIN_EXE_rampart-backend");
+
+/// A port that was free a moment ago (bind to 0, read it, release it).
+pub fn free_port() -> u16 {
+    TcpListener::bind("127.0.0.1:0")
+        .and_then(|l| l.local_addr())
+        .map(|a| a.port())
+        .expect("no free port")
+}
+
+/// A private temporary directory, removed on drop.
+pub struct TempDir(pub PathBuf);
+
+impl TempDir {
+    pub fn new(tag: &str) -> TempDir {
+        static N: AtomicU32 = AtomicU32::new(0);
+        let p = std::env::temp_dir().join(format!(
+            "rampart-test-{tag}-{}-{}",
+            std::process::id(),
+            N.fetch_add(1, Ordering::Relaxed)
+        ));
+        let _ = std::fs::remove_dir_all(&p);
+        std::fs::create_dir_all(p.join("logs")).expect("temp dir");
+        TempDir(p)
+    }
+    pub fn path(&self) -> &Path {
+        &self.0
+    }
+}
+
+impl Drop for TempDir {
+    fn drop(&mut self) {
+        let _ = std::fs::remove_dir_all(&self.0);
+    }
+}
+
+/// Polls `f` every 10 ms until it returns Some, or panics after `limit`.
+pub fn wait_for<T>(what: &str, limit: Duration, mut f: impl FnMut() -> Option<T>) -> T {
+    let start = Instant::now();
+    loop {
+        if let Some(v) = f() {
+            return v;
+        }
+        if start.elapsed() > limit {
+            panic!("timed out after {limit:?} waiting for {what}");
+        }
+        std::thread::sleep(Duration::from_millis(10));
+    }
+}
+
+/// A running upstream (`rampart-backend`), killed on drop.
+pub struct Backend {
+    pub child: Child,
+    pub addr: SocketAddr,
+}
+
+impl Backend {
+    /// Starts a backend on `addr` (use port 0 for any) with identity `id`.
+    pub fn start_on(addr: &str, id: &str) -> Backend {
+        let mut child = Command::new(BACKEND)
+            .args(["--listen", addr, "--id", id])
+            .stdout(Stdio::piped())
+            .stderr(Stdio::null())
+            .spawn()
+            .expect("start backend");
+        let stdout = child.stdout.take().expect("stdout");
+        let mut line = String::new();
+        BufReader::new(stdout)
+            .read_line(&mut line)
+            .expect("backend output");
+        let addr: SocketAddr = line
+            .trim()
+            .strip_prefix("listening on ")
+            .and_then(|a| a.parse().ok())
+            .unwrap_or_else(|| panic!("unexpected backend output {line:?}"));
+        Backend { child, addr }
+    }
+
+    pub fn start(id: &str) -> Backend {
+        Self::start_on("127.0.0.1:0", id)
+    }
+
+    pub fn kill(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+impl Drop for Backend {
+    fn drop(&mut self) {
+        self.kill();
+    }
+}
+
+/// A running `rampart -p DIR -c DIR/rampart.toml`, stopped on drop.
+pub struct Rampart {
+    pub child: Child,
+    pub dir: TempDir,
+    pub port: u16,
+    pub conf: PathBuf,
+}
+
+impl Rampart {
+    /// Writes `config` (with `@PORT@` and `@DIR@` replaced) and starts rampart
+    /// on it; returns once the pid file exists (every listener is bound then).
+    pub fn start(config: &str) -> Rampart {
+        let dir = TempDir::new("rampart");
+        let port = free_port();
+        let conf = dir.path().join("rampart.toml");
+        let text = config
+            .replace("@PORT@", &port.to_string())
+            .replace("@DIR@", &dir.path().display().to_string());
+        std::fs::write(&conf, text).expect("write config");
+        let child = Command::new(RAMPART)
+            .arg("-p")
+            .arg(dir.path())
+            .arg("-c")
+            .arg(&conf)
+            .stdout(Stdio::null())
+            .stderr(Stdio::piped())
+            .spawn()
+            .expect("start rampart");
+        let mut r = Rampart {
+            child,
+            dir,
+            port,
+            conf,
+        };
+        let pid_file = r.pid_file();
+        let started = wait_for("the rampart pid file", Duration::from_secs(10), || {
+            if let Ok(Some(status)) = r.child.try_wait() {
+                let mut err = String::new();
+                if let Some(e) = r.child.stderr.as_mut() {
+                    let _ = e.read_to_string(&mut err);
+                }
+                panic!("rampart exited early ({status}): {err}");
+            }
+            pid_file.exists().then_some(())
+        });
+        let _ = started;
+        r
+    }
+
+    /// The default pid file location used by test configs (`pid` unset).
+    pub fn pid_file(&self) -> PathBuf {
+        self.dir.path().join("logs/rampart.pid")
+    }
+
+    pub fn addr(&self) -> SocketAddr {
+        SocketAddr::from(([127, 0, 0, 1], self.port))
+    }
+
+    pub fn pid(&self) -> i32 {
+        self.child.id() as i32
+    }
+
+    /// Sends a signal (libc number) to the process.
+    pub fn signal(&self, sig: i32) {
+        // SAFETY: kill has no memory-safety preconditions; the pid is our child.
+        unsafe {
+            libc::kill(self.pid(), sig);
+        }
+    }
+
+    /// Waits for the process to exit (bounded) and returns its exit code.
+    pub fn wait_exit(&mut self, limit: Duration) -> Option<i32> {
+        let child = &mut self.child;
+        let status = wait_for("rampart to exit", limit, || child.try_wait().ok().flatten());
+        status.code()
+    }
+
+    pub fn log_path(&self, name: &str) -> PathBuf {
+        self.dir.path().join("logs").join(name)
+    }
+
+    pub fn read_log(&self, name: &str) -> String {
+        std::fs::read_to_string(self.log_path(name)).unwrap_or_default()
+    }
+}
+
+impl Drop for Rampart {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+/// A parsed HTTP/1.x response.
+#[derive(Debug, Clone)]
+pub struct Resp {
+    pub status: u16,
+    pub status_line: String,
+    pub headers: Vec<(String, String)>,
+    pub body: Vec<u8>,
+}
+
+impl Resp {
+    pub fn header(&self, name: &str) -> Option<&str> {
+        self.headers
+            .iter()
+            .find(|(n, _)| n.eq_ignore_ascii_case(name))
+            .map(|(_, v)| v.as_str())
+    }
+    pub fn text(&self) -> String {
+        String::from_utf8_lossy(&self.body).into_owned()
+    }
+}
+
+/// Connects with a bounded timeout for every read and write.
+pub fn connect(addr: SocketAddr) -> TcpStream {
+    let s = TcpStream::connect_timeout(&addr, Duration::from_secs(5)).expect("connect");
+    s.set_read_timeout(Some(Duration::from_secs(10)))
+        .expect("timeout");
+    s.set_write_timeout(Some(Duration::from_secs(10)))
+        .expect("timeout");
+    s
+}
+
+/// Reads one response from `r` (Content-Length, chunked, or until close).
+/// `head_request`: the request was HEAD (no body follows).
+pub fn read_response(r: &mut impl BufRead, head_request: bool) -> std::io::Result<Resp> {
+    let mut line = String::new();
+    if r.read_line(&mut line)? == 0 {
+        return Err(std::io::Error::new(
+            std::io::ErrorKind::UnexpectedEof,
+            "closed before a response",
+        ));
+    }
+    let status_line = line.trim_end().to_string();
+    let status: u16 = status_line
+        .split(' ')
+        .nth(1)
+        .and_then(|s| s.parse().ok())
+        .unwrap_or(0);
+    let mut headers = Vec::new();
+    loop {
+        line.clear();
+        r.read_line(&mut line)?;
+        let l = line.trim_end();
+        if l.is_empty() {
+            break;
+        }
+        if let Some((n, v)) = l.split_once(':') {
+            headers.push((n.trim().to_string(), v.trim().to_string()));
+        }
+    }
+    let mut resp = Resp {
+        status,
+        status_line,
+        headers,
+        body: Vec::new(),
+    };
+    if head_request || status == 204 || status == 304 || (100..200).contains(&status) {
+        return Ok(resp);
+    }
+    if resp
+        .header("transfer-encoding")
+        .is_some_and(|v| v.eq_ignore_ascii_case("chunked"))
+    {
+        loop {
+            line.clear();
+            r.read_line(&mut line)?;
+            let size =
+                usize::from_str_radix(line.trim().split(';').next().unwrap_or(""), 16).map_err(|_| {
+                    std::io::Error::new(
+                        std::io::ErrorKind::InvalidData,
+                        format!("bad chunk size {line:?}"),
+                    )
+                })?;
+            if size == 0 {
+                // trailers until the empty line
+                loop {
+                    line.clear();
+                    r.read_line(&mut line)?;
+                    if line.trim_end().is_empty() {
+                        break;
+                    }
+                }
+                break;
+            }
+            let mut chunk = vec![0u8; size];
+            r.read_exact(&mut chunk)?;
+            resp.body.extend_from_slice(&chunk);
+            line.clear();
+            r.read_line(&mut line)?;
+        }
+    } else if let Some(n) = resp
+        .header("content-length")
+        .and_then(|v| v.parse::<usize>().ok())
+    {
+        resp.body = vec![0u8; n];
+        r.read_exact(&mut resp.body)?;
+    } else {
+        r.read_to_end(&mut resp.body)?;
+    }
+    Ok(resp)
+}
+
+/// Sends raw bytes on a new connection and reads one response.
+pub fn raw(addr: SocketAddr, request: &[u8]) -> Resp {
+    let mut s = connect(addr);
+    s.write_all(request).expect("send");
+    let head = request.starts_with(b"HEAD ");
+    read_response(&mut BufReader::new(s), head).expect("response")
+}
+
+/// Sends raw bytes and returns everything until the server closes (bounded by the read timeout).
+pub fn raw_all(addr: SocketAddr, request: &[u8]) -> Vec<u8> {
+    let mut s = connect(addr);
+    s.write_all(request).expect("send");
+    let mut out = Vec::new();
+    let _ = s.read_to_end(&mut out);
+    out
+}
+
+/// `GET path` with `Host: localhost` and `Connection: close`.
+pub fn get(addr: SocketAddr, path: &str) -> Resp {
+    raw(
+        addr,
+        format!("GET {path} HTTP/1.1\r\nHost: localhost\r\nConnection: close\r\n\r\n").as_bytes(),
+    )
+}
+
+/// Resident set size of a process in KiB (from /proc).
+pub fn rss_kib(pid: i32) -> u64 {
+    let s = std::fs::read_to_string(format!("/proc/{pid}/status")).unwrap_or_default();
+    s.lines()
+        .find(|l| l.starts_with("VmRSS:"))
+        .and_then(|l| l.split_whitespace().nth(1))
+        .and_then(|v| v.parse().ok())
+        .unwrap_or(0)
+}
+
+/// A minimal config: one server on @PORT@ with the given locations (TOML
+/// `[[http.server.location]]` tables) and http-level extras.
+pub fn config(http_extra: &str, locations: &str) -> String {
+    format!(
+        "worker_processes = 2\nerror_log = \"logs/error.log info\"\n\n[http]\naccess_log = \"logs/access.log\"\n{http_extra}\n\n\
+         [[http.server]]\nlisten = [\"127.0.0.1:@PORT@\"]\nserver_name = [\"localhost\"]\n\n{locations}\n"
+    )
+}
