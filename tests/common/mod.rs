@@ -144,7 +144,7 @@ impl Rampart {
             conf,
         };
         let pid_file = r.pid_file();
-        let started = wait_for("the rampart pid file", Duration::from_secs(10), || {
+        wait_for("the rampart pid file", Duration::from_secs(10), || {
             if let Ok(Some(status)) = r.child.try_wait() {
                 let mut err = String::new();
                 if let Some(e) = r.child.stderr.as_mut() {
@@ -154,7 +154,6 @@ impl Rampart {
             }
             pid_file.exists().then_some(())
         });
-        let _ = started;
         r
     }
 
