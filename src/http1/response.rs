@@ -144,6 +144,12 @@ impl ResponseHead {
         }
     }
 
+    /// The head bytes; header names and values are slices of it
+    /// (`Bytes::slice_ref` turns them into shared handles without copying).
+    pub fn bytes(&self) -> &Bytes {
+        &self.buf
+    }
+
     /// True for nginx's HTTP/0.9 fallback: relay the upstream bytes as they are, without a
     /// status line or headers of rampart's own.
     pub fn is_http09(&self) -> bool {

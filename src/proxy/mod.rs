@@ -349,12 +349,12 @@ async fn exchange(
                 }))
             }
         }
-        let start = buf.len();
-        buf.resize(start + 4096.min(conf.buffer_size.saturating_sub(start).max(1)), 0);
-        let r = tokio::time::timeout(conf.read_timeout, up.read(&mut buf[start..])).await;
+        let want = conf.buffer_size.saturating_sub(buf.len()).clamp(1, 16 * 1024);
+        buf.reserve(want);
+        let mut limited = bytes::BufMut::limit(&mut buf, want);
+        let r = tokio::time::timeout(conf.read_timeout, up.read_buf(&mut limited)).await;
         match r {
             Err(_) => {
-                buf.truncate(start);
                 return Err(Failure::Timeout("reading response header from upstream"));
             }
             Ok(Err(e)) => {
@@ -364,13 +364,12 @@ async fn exchange(
                 ))
             }
             Ok(Ok(0)) => {
-                buf.truncate(start);
                 return Err(Failure::Error(
                     "upstream prematurely closed connection".into(),
                     "reading response header from upstream",
                 ));
             }
-            Ok(Ok(n)) => buf.truncate(start + n),
+            Ok(Ok(_)) => {}
         }
     };
     let status = uhead.status();
@@ -468,9 +467,18 @@ async fn exchange(
         return Ok(Reply::Sent { reusable: false });
     }
     let mut complete = done;
-    let mut rbuf = vec![0u8; READ_CHUNK];
+    // Sized to what is left when the length is known, so small bodies take small buffers.
+    let mut rbuf: Vec<u8> = Vec::new();
     while !complete {
-        let n = match tokio::time::timeout(conf.read_timeout, up.read(&mut rbuf)).await {
+        rbuf.clear();
+        if rbuf.capacity() == 0 {
+            rbuf.reserve_exact(
+                relay
+                    .remaining()
+                    .map_or(READ_CHUNK, |r| r.clamp(1, READ_CHUNK as u64) as usize),
+            );
+        }
+        let n = match tokio::time::timeout(conf.read_timeout, up.read_buf(&mut rbuf)).await {
             Err(_) => {
                 log_upstream(
                     ex,
@@ -584,6 +592,14 @@ impl BodyRelay {
             mode,
             client,
             counted: 0,
+        }
+    }
+
+    /// Body bytes still expected, when the upstream gave a length.
+    fn remaining(&self) -> Option<u64> {
+        match self.mode {
+            RelayMode::Length(n) => Some(n),
+            _ => None,
         }
     }
 

@@ -23,7 +23,8 @@ const HOP_BY_HOP: &[&[u8]] = &[
 pub fn client_head(ex: &Exchange<'_>, up: &UpHead) -> ResponseHead {
     let conf = &ex.req.loc.conf.proxy;
     let mut h = ResponseHead::new(up.status());
-    h.reason = Some(up.reason().to_vec());
+    let src = up.bytes();
+    h.reason = Some(src.slice_ref(up.reason()));
     for (name, value) in up.headers() {
         if HOP_BY_HOP.iter().any(|n| name.eq_ignore_ascii_case(n)) {
             continue;
@@ -34,14 +35,15 @@ pub fn client_head(ex: &Exchange<'_>, up: &UpHead) -> ResponseHead {
         if conf.hide.iter().any(|n| name.eq_ignore_ascii_case(n)) {
             continue;
         }
+        let value = src.slice_ref(value);
         if name.eq_ignore_ascii_case(b"content-type") && h.content_type.is_none() {
-            h.content_type = Some(value.to_vec());
+            h.content_type = Some(value);
         } else if name.eq_ignore_ascii_case(b"location") && h.location.is_none() {
-            h.location = Some(value.to_vec());
+            h.location = Some(value);
         } else if name.eq_ignore_ascii_case(b"last-modified") && h.last_modified.is_none() {
-            h.last_modified = Some(value.to_vec());
+            h.last_modified = Some(value);
         } else {
-            h.headers.push((name.to_vec(), value.to_vec()));
+            h.headers.push((src.slice_ref(name), value));
         }
     }
     h

@@ -13,7 +13,7 @@ use std::time::Duration;
 /// One `add_header NAME VALUE [always]`.
 #[derive(Debug, Clone)]
 pub struct AddHeader {
-    pub name: Box<[u8]>,
+    pub name: bytes::Bytes,
     pub value: Template,
     pub always: bool,
 }
@@ -81,7 +81,7 @@ pub struct LocConf {
     pub access_log: Vec<AccessLog>,
     pub server_tokens: bool,
     pub msie_padding: bool,
-    pub default_type: Box<[u8]>,
+    pub default_type: bytes::Bytes,
 }
 
 impl LocConf {
@@ -178,7 +178,7 @@ pub fn resolve(ctx: &mut CompileCtx, s: &LocSettings, line: usize) -> Result<Loc
             }
         };
         add_header.push(AddHeader {
-            name: name.as_bytes().into(),
+            name: bytes::Bytes::copy_from_slice(name.as_bytes()),
             value: template(ctx, line, "add_header", value)?,
             always,
         });
@@ -259,11 +259,8 @@ pub fn resolve(ctx: &mut CompileCtx, s: &LocSettings, line: usize) -> Result<Loc
         access_log,
         server_tokens: s.server_tokens.unwrap_or(true),
         msie_padding: s.msie_padding.unwrap_or(true),
-        default_type: s
-            .default_type
-            .as_deref()
-            .unwrap_or(d::DEFAULT_TYPE)
-            .as_bytes()
-            .into(),
+        default_type: bytes::Bytes::copy_from_slice(
+            s.default_type.as_deref().unwrap_or(d::DEFAULT_TYPE).as_bytes(),
+        ),
     })
 }

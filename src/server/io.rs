@@ -77,29 +77,17 @@ impl ClientIo {
     /// Reads more bytes into the buffer (at most `max_chunk` at once), waiting
     /// until `deadline`. Returns the number of bytes read; EOF is `Closed`.
     pub async fn read_more(&mut self, max_chunk: usize, deadline: Instant) -> Result<usize, IoFail> {
+        use bytes::BufMut;
         self.compact();
-        let start = self.buf.len();
+        let max_chunk = max_chunk.max(1);
         self.buf.reserve(max_chunk);
-        let cap = self.buf.capacity() - start;
-        self.buf.resize(start + cap.min(max_chunk.max(1)), 0);
-        let r = tokio::time::timeout_at(deadline, self.stream.read(&mut self.buf[start..])).await;
-        match r {
-            Err(_) => {
-                self.buf.truncate(start);
-                Err(IoFail::Timeout)
-            }
-            Ok(Err(e)) => {
-                self.buf.truncate(start);
-                Err(IoFail::Error(e))
-            }
-            Ok(Ok(0)) => {
-                self.buf.truncate(start);
-                Err(IoFail::Closed)
-            }
-            Ok(Ok(n)) => {
-                self.buf.truncate(start + n);
-                Ok(n)
-            }
+        // read_buf fills spare capacity without zeroing it first.
+        let mut limited = (&mut self.buf).limit(max_chunk);
+        match tokio::time::timeout_at(deadline, self.stream.read_buf(&mut limited)).await {
+            Err(_) => Err(IoFail::Timeout),
+            Ok(Err(e)) => Err(IoFail::Error(e)),
+            Ok(Ok(0)) => Err(IoFail::Closed),
+            Ok(Ok(n)) => Ok(n),
         }
     }
 

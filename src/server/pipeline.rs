@@ -398,7 +398,7 @@ fn do_return(ex: &mut Exchange<'_>, r: &ReturnRt) -> Reply {
         }
         (code, Some(body)) => {
             let mut head = ResponseHead::new(code);
-            head.content_type = Some(ex.req.loc.conf.default_type.to_vec());
+            head.content_type = Some(ex.req.loc.conf.default_type.clone());
             Reply::Full { head, body }
         }
         (code, None) if code >= 300 => special(code),
@@ -442,7 +442,7 @@ pub fn add_headers(req: &Request, status: u16, head: &mut ResponseHead) {
         if v.is_empty() {
             continue;
         }
-        head.headers.push((h.name.to_vec(), v));
+        head.headers.push((h.name.clone(), bytes::Bytes::from(v)));
     }
 }
 
@@ -467,9 +467,9 @@ async fn finish(ex: &mut Exchange<'_>, reply: Reply) -> bool {
             let mut head = ResponseHead::new(status);
             let body = special::error_page_body(status, conf.server_tokens, padding);
             if body.is_some() {
-                head.content_type = Some(b"text/html".to_vec());
+                head.content_type = Some(bytes::Bytes::from_static(b"text/html"));
             }
-            head.location = location;
+            head.location = location.map(bytes::Bytes::from);
             (head, body.unwrap_or_default())
         }
     };
@@ -503,13 +503,14 @@ pub fn record_sent_headers(req: &mut Request, head: &ResponseHead) {
     }
     if let Some(ct) = &head.content_type {
         req.sent_headers
-            .push((b"content-type".as_slice().into(), ct.clone()));
+            .push((bytes::Bytes::from_static(b"content-type"), ct.clone()));
     }
     if let Some(l) = &head.location {
-        req.sent_headers.push((b"location".as_slice().into(), l.clone()));
+        req.sent_headers
+            .push((bytes::Bytes::from_static(b"location"), l.clone()));
     }
     for (n, v) in &head.headers {
-        req.sent_headers.push((n.as_slice().into(), v.clone()));
+        req.sent_headers.push((n.clone(), v.clone()));
     }
 }
 
@@ -538,7 +539,7 @@ pub async fn reject(
     if send {
         let mut head = ResponseHead::new(status);
         let body = special::error_page_body(status, conf.server_tokens, false).unwrap_or_default();
-        head.content_type = Some(b"text/html".to_vec());
+        head.content_type = Some(bytes::Bytes::from_static(b"text/html"));
         let mut out = Vec::new();
         head.write(
             Framing::Length(body.len() as u64),

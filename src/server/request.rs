@@ -87,7 +87,7 @@ pub struct Request {
     /// `$proxy_host` and `$proxy_port` of the proxy_pass in force.
     pub proxy_host: Option<ProxyHost>,
     /// Response headers sent, for `$sent_http_*`.
-    pub sent_headers: Vec<(Box<[u8]>, Vec<u8>)>,
+    pub sent_headers: Vec<(bytes::Bytes, bytes::Bytes)>,
     /// Internal redirects so far (nginx stops at 10).
     pub redirects: u8,
     /// error_page was already applied (no recursion without recursive_error_pages).

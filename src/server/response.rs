@@ -5,6 +5,7 @@
 
 use crate::filters::special::{reason, wire_status, NGINX_VERSION};
 use crate::log::clock;
+use bytes::Bytes;
 
 /// How the body of a response is delimited on the wire.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -29,12 +30,13 @@ pub enum ConnHeader {
 pub struct ResponseHead {
     pub status: u16,
     /// The upstream's reason phrase, passed through as nginx does.
-    pub reason: Option<Vec<u8>>,
-    pub content_type: Option<Vec<u8>>,
-    pub location: Option<Vec<u8>>,
-    pub last_modified: Option<Vec<u8>>,
-    /// Every other header, in order.
-    pub headers: Vec<(Vec<u8>, Vec<u8>)>,
+    pub reason: Option<Bytes>,
+    pub content_type: Option<Bytes>,
+    pub location: Option<Bytes>,
+    pub last_modified: Option<Bytes>,
+    /// Every other header, in order. `Bytes` so that upstream headers are
+    /// passed on as slices of the upstream head, without copying.
+    pub headers: Vec<(Bytes, Bytes)>,
 }
 
 impl ResponseHead {
@@ -46,7 +48,8 @@ impl ResponseHead {
     }
 
     pub fn push(&mut self, name: &[u8], value: &[u8]) {
-        self.headers.push((name.to_vec(), value.to_vec()));
+        self.headers
+            .push((Bytes::copy_from_slice(name), Bytes::copy_from_slice(value)));
     }
 
     /// Appends the serialised head to `out`. `body_len` is only used with
@@ -55,7 +58,7 @@ impl ResponseHead {
     pub fn write(&self, framing: Framing, conn: ConnHeader, server_tokens: bool, out: &mut Vec<u8>) {
         let status = wire_status(self.status);
         out.extend_from_slice(b"HTTP/1.1 ");
-        out.extend_from_slice(itoa(u64::from(status)).as_bytes());
+        push_u64(out, u64::from(status));
         out.push(b' ');
         match (&self.reason, reason(status)) {
             (Some(r), _) => out.extend_from_slice(r),
@@ -75,7 +78,9 @@ impl ResponseHead {
         }
         if let Framing::Length(n) = framing {
             if !matches!(status, 100..=199 | 204 | 304) {
-                header(out, b"Content-Length", itoa(n).as_bytes());
+                out.extend_from_slice(b"Content-Length: ");
+                push_u64(out, n);
+                out.extend_from_slice(b"\r\n");
             }
         }
         if let Some(lm) = &self.last_modified {
@@ -106,19 +111,19 @@ fn header(out: &mut Vec<u8>, name: &[u8], value: &[u8]) {
     out.extend_from_slice(b"\r\n");
 }
 
-/// Decimal formatting without going through `fmt` on the hot path.
-pub fn itoa(mut n: u64) -> String {
-    if n == 0 {
-        return "0".into();
-    }
+/// Appends `n` in decimal without going through `fmt` or allocating.
+pub fn push_u64(out: &mut Vec<u8>, mut n: u64) {
     let mut b = [0u8; 20];
     let mut i = b.len();
-    while n > 0 {
+    loop {
         i -= 1;
         b[i] = b'0' + (n % 10) as u8;
         n /= 10;
+        if n == 0 {
+            break;
+        }
     }
-    String::from_utf8_lossy(&b[i..]).into_owned()
+    out.extend_from_slice(&b[i..]);
 }
 
 #[cfg(test)]
@@ -128,8 +133,8 @@ mod tests {
     #[test]
     fn head_order_matches_nginx() {
         let mut h = ResponseHead::new(302);
-        h.content_type = Some(b"text/html".to_vec());
-        h.location = Some(b"http://x/".to_vec());
+        h.content_type = Some(Bytes::from_static(b"text/html"));
+        h.location = Some(Bytes::from_static(b"http://x/"));
         h.push(b"X-A", b"1");
         let mut out = Vec::new();
         h.write(Framing::Length(5), ConnHeader::KeepAlive, true, &mut out);
@@ -161,7 +166,9 @@ mod tests {
         let mut out = Vec::new();
         ResponseHead::new(599).write(Framing::Length(0), ConnHeader::Close, true, &mut out);
         assert!(String::from_utf8(out).unwrap().starts_with("HTTP/1.1 599 \r\n"));
-        assert_eq!(itoa(0), "0");
-        assert_eq!(itoa(18446744073709551615), "18446744073709551615");
+        let mut v = Vec::new();
+        push_u64(&mut v, 0);
+        push_u64(&mut v, 18446744073709551615);
+        assert_eq!(v, b"018446744073709551615");
     }
 }
