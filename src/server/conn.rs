@@ -7,59 +7,98 @@ use super::request::ConnInfo;
 use super::state;
 use crate::http1::{check_partial_head, find_head_end, parse_request_head};
 use crate::log::Level;
+use crate::runtime::VirtualHosts;
 use crate::status::counters::{self, ConnGauge, ConnState};
 use std::net::SocketAddr;
+use std::sync::Arc;
 use std::time::Duration;
 use tokio::net::TcpStream;
 use tokio::time::Instant;
 
+/// Per-connection state kept between requests: just the socket and a few
+/// words, so that an idle keep-alive connection costs little memory.
+struct Conn {
+    io: ClientIo,
+    gauge: ConnGauge,
+    accepted: Instant,
+    peer: SocketAddr,
+    listen_addr: SocketAddr,
+    /// The local address, when the listener cannot tell it (wildcard binds).
+    local: Option<SocketAddr>,
+    number: u64,
+    requests: u64,
+    /// `None` before the first request, then the keepalive_timeout in force.
+    idle_timeout: Option<Duration>,
+}
+
 /// Serves `stream`, accepted on the listener bound to `listen_addr`.
 pub async fn serve(stream: TcpStream, peer: SocketAddr, listen_addr: SocketAddr, number: u64) {
-    let mut gauge = ConnGauge::accepted();
-    let accepted = Instant::now();
-    let mut io = ClientIo::new(stream);
-    let mut local: Option<SocketAddr> = None;
-    let mut requests = 0u64;
-    let mut idle_timeout: Option<Duration> = None;
-
+    let mut c = Conn {
+        io: ClientIo::new(stream),
+        gauge: ConnGauge::accepted(),
+        accepted: Instant::now(),
+        peer,
+        listen_addr,
+        local: None,
+        number,
+        requests: 0,
+        idle_timeout: None,
+    };
     loop {
-        let Some(snap) = state::snapshot() else { return };
-        let Some(listener) = snap.listener(listen_addr) else {
+        let Some(hosts) = c.hosts() else { return };
+        let Some(deadline) = c.wait_for_request(&hosts).await else {
             return;
         };
-        if local.is_none() {
-            local = io.stream.local_addr().ok();
+        // Everything after the first byte lives in a boxed future that is
+        // freed when the request is done: idle connections keep only `Conn`.
+        if !Box::pin(c.process(hosts, deadline)).await {
+            return;
         }
-        let hosts = listener.hosts_for(local).clone();
-        drop(snap);
-        let conn_conf = &hosts.conn;
+    }
+}
 
-        // Wait for the first byte: client_header_timeout on a new connection
-        // (the same timer then bounds the whole head, as nginx's does),
-        // keepalive_timeout between requests.
-        gauge.set(ConnState::Waiting);
-        let wait_deadline = match idle_timeout {
-            None => accepted + conn_conf.header_timeout,
+impl Conn {
+    /// The virtual hosts of this connection's address in the current config.
+    fn hosts(&mut self) -> Option<Arc<VirtualHosts>> {
+        let snap = state::snapshot()?;
+        let listener = snap.listener(self.listen_addr)?;
+        if self.local.is_none() {
+            self.local = if listener.specific.is_empty() && !self.listen_addr.ip().is_unspecified() {
+                Some(self.listen_addr)
+            } else {
+                self.io.stream.local_addr().ok()
+            };
+        }
+        Some(listener.hosts_for(self.local).clone())
+    }
+
+    /// Waits for the first byte of the next request: client_header_timeout on
+    /// a new connection (the same timer then bounds the whole head, as
+    /// nginx's does), keepalive_timeout between requests. Returns the deadline
+    /// for reading the head, or None when the connection should close.
+    async fn wait_for_request(&mut self, hosts: &VirtualHosts) -> Option<Instant> {
+        self.gauge.set(ConnState::Waiting);
+        let header_timeout = hosts.conn.header_timeout;
+        let wait_deadline = match self.idle_timeout {
+            None => self.accepted + header_timeout,
             Some(t) => Instant::now() + t,
         };
-        if io.pending().is_empty() {
-            io.release_buffer();
-            let woke = tokio::select! {
-                r = io.wait_readable(wait_deadline) => r.is_ok(),
-                _ = state::drain_signal() => false,
-            };
-            if !woke {
-                return;
-            }
+        if self.io.pending().is_empty() {
+            self.io.release_buffer();
+            self.io.wait_readable(wait_deadline).await.ok()?;
         }
-        let started = std::time::Instant::now();
-        let head_deadline = match idle_timeout {
+        Some(match self.idle_timeout {
             None => wait_deadline,
-            Some(_) => Instant::now() + conn_conf.header_timeout,
-        };
+            Some(_) => Instant::now() + header_timeout,
+        })
+    }
 
-        // Read the head.
-        let limits = &conn_conf.limits;
+    /// Reads one request head and hands it to the pipeline. Returns whether
+    /// the connection stays open for another request.
+    async fn process(&mut self, hosts: Arc<VirtualHosts>, head_deadline: Instant) -> bool {
+        let started = std::time::Instant::now();
+        let limits = &hosts.conn.limits;
+        let io = &mut self.io;
         let mut scan_from = 0;
         let mut counted = false;
         let end = loop {
@@ -79,9 +118,9 @@ pub async fn serve(stream: TcpStream, peer: SocketAddr, listen_addr: SocketAddr,
                 Ok(_) => {
                     if !counted {
                         counted = true;
-                        requests += 1;
+                        self.requests += 1;
                         counters::count_request();
-                        gauge.set(ConnState::Reading);
+                        self.gauge.set(ConnState::Reading);
                     }
                 }
                 Err(IoFail::Timeout) if counted || !io.pending().is_empty() => {
@@ -90,30 +129,30 @@ pub async fn serve(stream: TcpStream, peer: SocketAddr, listen_addr: SocketAddr,
                 Err(_) if counted && !io.pending().is_empty() => {
                     break Err((400, "client prematurely closed connection"))
                 }
-                Err(_) => return,
+                Err(_) => return false,
             }
         };
         if !counted {
             // Pipelined bytes were already buffered.
-            requests += 1;
+            self.requests += 1;
             counters::count_request();
         }
         let conn = ConnInfo {
-            number,
-            peer,
-            local: local.unwrap_or(listen_addr),
-            requests,
+            number: self.number,
+            peer: self.peer,
+            local: self.local.unwrap_or(self.listen_addr),
+            requests: self.requests,
         };
-        gauge.set(ConnState::Writing);
+        self.gauge.set(ConnState::Writing);
         let end = match end {
             Ok(end) => end,
             Err((status, reason)) => {
                 let line = first_line(io.pending()).to_vec();
-                log_client_error(number, peer, reason);
+                log_client_error(self.number, self.peer, reason);
                 // nginx sends nothing on a header timeout or a client that went away (408 is logged).
                 let send = status != 408 && !(status == 400 && reason.starts_with("client prematurely"));
-                pipeline::reject(&mut io, &hosts, status, send, conn, &line, started).await;
-                return;
+                pipeline::reject(io, &hosts, status, send, conn, &line, started).await;
+                return false;
             }
         };
         let head_bytes = bytes::Bytes::copy_from_slice(&io.pending()[..end]);
@@ -121,29 +160,20 @@ pub async fn serve(stream: TcpStream, peer: SocketAddr, listen_addr: SocketAddr,
         let head = match parse_request_head(head_bytes.clone(), limits) {
             Ok(h) => h,
             Err(e) => {
-                log_client_error(number, peer, e.reason);
+                log_client_error(self.number, self.peer, e.reason);
                 let line = first_line(&head_bytes).to_vec();
-                pipeline::reject(&mut io, &hosts, e.status, true, conn, &line, started).await;
-                return;
+                pipeline::reject(io, &hosts, e.status, true, conn, &line, started).await;
+                return false;
             }
         };
-
-        // The request's own future is boxed: an idle connection then holds no
-        // request-sized state between requests.
-        let next = Box::pin(pipeline::handle(
-            &mut io,
-            head,
-            &hosts,
-            conn,
-            started,
-            accepted.elapsed(),
-        ))
-        .await;
-        match next {
-            Next::KeepAlive(t) => idle_timeout = Some(t),
+        match pipeline::handle(io, head, &hosts, conn, started, self.accepted.elapsed()).await {
+            Next::KeepAlive(t) => {
+                self.idle_timeout = Some(t);
+                true
+            }
             Next::Close { linger } => {
-                lingering_close(&mut io, linger).await;
-                return;
+                lingering_close(io, linger).await;
+                false
             }
         }
     }
@@ -181,7 +211,7 @@ fn log_client_error(number: u64, peer: SocketAddr, reason: &str) {
 async fn lingering_close(io: &mut ClientIo, linger: bool) {
     use tokio::io::AsyncWriteExt;
     let _ = io.stream.shutdown().await;
-    let mut scratch = [0u8; 1024];
+    let mut scratch = vec![0u8; 1024];
     if !linger {
         while let Ok(n) = io.stream.try_read(&mut scratch) {
             if n == 0 {
