@@ -380,6 +380,21 @@ async fn exchange(
         .extend_from_slice(status.to_string().as_bytes());
     ex.req.upstream.header_time.extend_from_slice(&secs(t0.elapsed()));
     let head_len = uhead.head_len();
+    // nginx's fallback for a reply without a valid status line
+    // (`ngx_http_proxy_process_status_line`): log it, set the request's version to
+    // HTTP/0.9 and relay every byte until the upstream closes. The header filter
+    // then writes no head at all (`ngx_http_header_filter` returns early below
+    // HTTP/1.0), so the client gets the upstream's bytes verbatim.
+    let http09 = uhead.is_http09();
+    if http09 {
+        log_upstream(
+            ex,
+            Level::Error,
+            "upstream sent no valid HTTP/1.0 header",
+            "reading response header from upstream",
+            addr,
+        );
+    }
 
     // proxy_intercept_errors: an error status with an error_page becomes ours.
     if conf.intercept_errors && status >= 300 && ex.req.loc.conf.error_page(status).is_some() {
@@ -434,6 +449,7 @@ async fn exchange(
         uhead.content_length()
     };
     let cframing = match (no_body, up_len) {
+        _ if http09 => Framing::Close,
         (true, Some(n)) => Framing::Length(n),
         (true, None) => Framing::Length(0),
         (false, Some(n)) => Framing::Length(n),
@@ -445,7 +461,9 @@ async fn exchange(
     }
     let conn_header = ex.conn_header();
     let mut out = Vec::with_capacity(512 + buf.len());
-    h.write(cframing, conn_header, ex.req.loc.conf.server_tokens, &mut out);
+    if !http09 {
+        h.write(cframing, conn_header, ex.req.loc.conf.server_tokens, &mut out);
+    }
     ex.req.header_bytes = out.len() as u64;
     crate::server::pipeline::record_sent_headers(&mut ex.req, &h);
     let send_t = ex.req.loc.conf.send_timeout;
