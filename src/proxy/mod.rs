@@ -66,6 +66,9 @@ pub async fn forward(ex: &mut Exchange<'_>, target: &ProxyTarget) -> Reply {
         }
     } else {
         match ex.body.known_length() {
+            // nginx sends `Content-Length` whenever the client sent one, 0 included
+            // (`$proxy_internal_body_length` is `content_length_n`, absent only at -1).
+            Some(0) if ex.req.head.content_length() == Some(0) => BodyFraming::Length(0),
             Some(0) | None if ex.body.is_done() => BodyFraming::None,
             Some(n) => BodyFraming::Length(n),
             None => BodyFraming::None,
