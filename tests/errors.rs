@@ -275,6 +275,22 @@ fn malformed_requests_match_nginx() {
         let out = raw_all(r.addr(), req.as_bytes());
         assert_eq!(without_date(&out), closing_page(status, &body), "{what}");
     }
+    // The access log has what nginx 1.22.1 logged for the same requests.
+    let expected = [
+        "\"GET / HTTP/1.1 x\" 400 157 \"-\" \"-\"",
+        "\"POST /id HTTP/1.1\" 400 157 ",
+        "\"GET /id HTTP/1.1\" 400 157 ",
+        "\"GET / HTTP/1.1\" 400 233 ",
+        "\"GET /id HTTP/2.0\" 505 187 ",
+        "\"POST /sink HTTP/1.1\" 501 165 ",
+        " HTTP/1.1\" 414 177 ",
+    ];
+    wait_for("every access-log line", Duration::from_secs(5), || {
+        let log = r.read_log("access.log");
+        (expected.iter().all(|e| log.contains(e)) && log.lines().count() >= 9).then_some(())
+    });
+    let log = r.read_log("access.log");
+    assert_eq!(log.lines().count(), 9, "{log}");
 }
 
 /// A client trickling its head (1 byte / 200 ms) is dropped at the 1 s header
