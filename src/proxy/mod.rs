@@ -454,7 +454,7 @@ async fn exchange(
     let cframing = match (no_body, up_len) {
         _ if http09 => Framing::Close,
         (true, Some(n)) => Framing::Length(n),
-        (true, None) => Framing::Length(0),
+        (true, None) => Framing::NoBody,
         (false, Some(n)) => Framing::Length(n),
         (false, None) if client_http11 => Framing::Chunked,
         (false, None) => Framing::Close,
