@@ -456,13 +456,16 @@ pub fn nginx_page(title: &str) -> String {
     )
 }
 
-/// A whole response as text with the `Date:` value replaced by `DATE`, for
-/// byte comparisons with what nginx sent for the same request.
+/// A whole response (or several in a row) as text with each head's `Date:`
+/// value replaced by `DATE`, for byte comparisons with what nginx sent.
 pub fn without_date(raw: &[u8]) -> String {
     let text = String::from_utf8_lossy(raw);
     let mut out = String::with_capacity(text.len());
     let mut in_head = true;
     for line in text.split_inclusive("\r\n") {
+        if line.starts_with("HTTP/1.") {
+            in_head = true;
+        }
         if in_head && line.starts_with("Date: ") {
             out.push_str("Date: DATE\r\n");
         } else {
