@@ -90,7 +90,11 @@ pub fn error_page_body(status: u16, server_tokens: bool, padding: bool) -> Optio
             "400 The plain HTTP request was sent to HTTPS port".into(),
             Some("The plain HTTP request was sent to HTTPS port"),
         ),
-        301 | 302 | 303 | 307 | 308 | 400..=599 => (format!("{status} {}", reason(status)?), None),
+        // Two pages are titled differently from their status lines (nginx's
+        // ngx_http_error_302_page / _401_page): "302 Found", "401 Authorization Required".
+        302 => ("302 Found".into(), None),
+        401 => ("401 Authorization Required".into(), None),
+        301 | 303 | 307 | 308 | 400..=599 => (format!("{status} {}", reason(status)?), None),
         _ => return None,
     };
     let h1 = if extra.is_some() {
@@ -153,6 +157,17 @@ mod tests {
             padded.len(),
             error_page_body(502, true, false).unwrap().len() + 6 * PADDING.len()
         );
+        // nginx 1.22.1 (`return 302 URL;`, `return 401;`): titles differ from the status lines.
+        let p = String::from_utf8(error_page_body(302, true, false).unwrap()).unwrap();
+        assert!(p.starts_with(
+            "<html>\r\n<head><title>302 Found</title></head>\r\n<body>\r\n<center><h1>302 Found</h1>"
+        ));
+        assert_eq!(p.len(), 145);
+        let p = String::from_utf8(error_page_body(401, true, false).unwrap()).unwrap();
+        assert!(p.contains("<title>401 Authorization Required</title>"));
+        assert_eq!(p.len(), 179);
+        assert_eq!(error_page_body(301, true, false).unwrap().len(), 169);
+        assert_eq!(error_page_body(307, true, false).unwrap().len(), 171);
         assert!(error_page_body(200, true, false).is_none());
         assert!(error_page_body(204, true, false).is_none());
         assert!(error_page_body(599, true, false).is_none());

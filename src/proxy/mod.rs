@@ -66,6 +66,9 @@ pub async fn forward(ex: &mut Exchange<'_>, target: &ProxyTarget) -> Reply {
         }
     } else {
         match ex.body.known_length() {
+            // nginx sends `Content-Length` whenever the client sent one, 0 included
+            // (`$proxy_internal_body_length` is `content_length_n`, absent only at -1).
+            Some(0) if ex.req.head.content_length() == Some(0) => BodyFraming::Length(0),
             Some(0) | None if ex.body.is_done() => BodyFraming::None,
             Some(n) => BodyFraming::Length(n),
             None => BodyFraming::None,
@@ -379,6 +382,21 @@ async fn exchange(
         .extend_from_slice(status.to_string().as_bytes());
     ex.req.upstream.header_time.extend_from_slice(&secs(t0.elapsed()));
     let head_len = uhead.head_len();
+    // nginx's fallback for a reply without a valid status line
+    // (`ngx_http_proxy_process_status_line`): log it, set the request's version to
+    // HTTP/0.9 and relay every byte until the upstream closes. The header filter
+    // then writes no head at all (`ngx_http_header_filter` returns early below
+    // HTTP/1.0), so the client gets the upstream's bytes verbatim.
+    let http09 = uhead.is_http09();
+    if http09 {
+        log_upstream(
+            ex,
+            Level::Error,
+            "upstream sent no valid HTTP/1.0 header",
+            "reading response header from upstream",
+            addr,
+        );
+    }
 
     // proxy_intercept_errors: an error status with an error_page becomes ours.
     if conf.intercept_errors && status >= 300 && ex.req.loc.conf.error_page(status).is_some() {
@@ -433,8 +451,9 @@ async fn exchange(
         uhead.content_length()
     };
     let cframing = match (no_body, up_len) {
+        _ if http09 => Framing::Close,
         (true, Some(n)) => Framing::Length(n),
-        (true, None) => Framing::Length(0),
+        (true, None) => Framing::NoBody,
         (false, Some(n)) => Framing::Length(n),
         (false, None) if client_http11 => Framing::Chunked,
         (false, None) => Framing::Close,
@@ -444,7 +463,9 @@ async fn exchange(
     }
     let conn_header = ex.conn_header();
     let mut out = Vec::with_capacity(512 + buf.len());
-    h.write(cframing, conn_header, ex.req.loc.conf.server_tokens, &mut out);
+    if !http09 {
+        h.write(cframing, conn_header, ex.req.loc.conf.server_tokens, &mut out);
+    }
     ex.req.header_bytes = out.len() as u64;
     crate::server::pipeline::record_sent_headers(&mut ex.req, &h);
     let send_t = ex.req.loc.conf.send_timeout;

@@ -3,7 +3,10 @@
 //! hop-by-hop and framing headers are dropped (rampart frames the body
 //! itself), Date/Server/X-Pad/X-Accel-* are hidden unless `proxy_pass_header`
 //! lets them through, `proxy_hide_header` adds more; the reason phrase
-//! passes through unchanged.
+//! passes through unchanged. `Location` stays in its place among the other
+//! headers (after Connection): nginx moves it to the fixed slot only when
+//! proxy_redirect rewrote it to a relative URI that the header filter then
+//! makes absolute, and rampart has no proxy_redirect yet.
 
 use crate::http1::ResponseHead as UpHead;
 use crate::server::pipeline::Exchange;
@@ -38,8 +41,6 @@ pub fn client_head(ex: &Exchange<'_>, up: &UpHead) -> ResponseHead {
         let value = src.slice_ref(value);
         if name.eq_ignore_ascii_case(b"content-type") && h.content_type.is_none() {
             h.content_type = Some(value);
-        } else if name.eq_ignore_ascii_case(b"location") && h.location.is_none() {
-            h.location = Some(value);
         } else if name.eq_ignore_ascii_case(b"last-modified") && h.last_modified.is_none() {
             h.last_modified = Some(value);
         } else {

@@ -108,13 +108,14 @@ impl ReqBody {
     }
 
     /// Sends `100 Continue` once, when the client asked and the body is wanted.
+    /// nginx sends it as soon as it starts reading the body, even when body
+    /// bytes already arrived with the head (`ngx_http_read_client_request_body`
+    /// calls `ngx_http_test_expect` before looking at the preread bytes).
     async fn continue_if_expected(&mut self, io: &mut ClientIo) -> Result<(), BodyError> {
         if self.expect_continue {
             self.expect_continue = false;
-            if io.pending().is_empty() {
-                io.write_all(b"HTTP/1.1 100 Continue\r\n\r\n", self.timeout)
-                    .await?;
-            }
+            io.write_all(b"HTTP/1.1 100 Continue\r\n\r\n", self.timeout)
+                .await?;
         }
         Ok(())
     }
@@ -122,13 +123,13 @@ impl ReqBody {
     /// Appends the next piece of body (at most BODY_CHUNK bytes) to `out`.
     /// Returns `false` once the body is complete and nothing was added.
     pub async fn next(&mut self, io: &mut ClientIo, out: &mut Vec<u8>) -> Result<bool, BodyError> {
+        self.continue_if_expected(io).await?;
         loop {
             match &mut self.kind {
                 Kind::Done => return Ok(false),
                 Kind::Length(left) => {
                     if io.pending().is_empty() {
                         let want = (*left).min(BODY_CHUNK as u64) as usize;
-                        self.continue_if_expected(io).await?;
                         io.read_more(want, Instant::now() + self.timeout).await?;
                         continue;
                     }
@@ -145,7 +146,6 @@ impl ReqBody {
                     return Ok(true);
                 }
                 Kind::Chunked(_) if io.pending().is_empty() => {
-                    self.continue_if_expected(io).await?;
                     io.read_more(BODY_CHUNK, Instant::now() + self.timeout).await?;
                 }
                 Kind::Chunked(dec) => {
@@ -184,6 +184,9 @@ impl ReqBody {
         limit: u64,
         deadline: Duration,
     ) -> Result<(), BodyError> {
+        // Discarding runs after the response went out: a `100 Continue` now
+        // would read as the answer to the client's next request.
+        self.expect_continue = false;
         let until = Instant::now() + deadline;
         let mut scratch = Vec::new();
         let mut dropped = 0u64;

@@ -31,6 +31,7 @@ const MAX_URI_CHANGES: u8 = 10;
 /// What a phase produced.
 pub enum Reply {
     /// A status nginx generates itself (its built-in page; error_page applies).
+    /// `location` is as configured: a relative one is made absolute when sent.
     Special { status: u16, location: Option<Vec<u8>> },
     /// A complete response held in memory.
     Full { head: ResponseHead, body: Vec<u8> },
@@ -233,7 +234,6 @@ async fn run_location(ex: &mut Exchange<'_>) -> Reply {
                     l.push(b'?');
                     l.extend_from_slice(a);
                 }
-                let l = absolute_location(&ex.req, l);
                 return Reply::Special {
                     status: 301,
                     location: Some(l),
@@ -385,17 +385,10 @@ fn do_return(ex: &mut Exchange<'_>, r: &ReturnRt) -> Reply {
     }
     let text = r.text.as_ref().map(|t| t.eval_to_vec(&ex.req));
     match (r.code, text) {
-        (301 | 302 | 303 | 307 | 308, Some(l)) => {
-            let l = if l.starts_with(b"/") {
-                absolute_location(&ex.req, l)
-            } else {
-                l
-            };
-            Reply::Special {
-                status: r.code,
-                location: Some(l),
-            }
-        }
+        (301 | 302 | 303 | 307 | 308, Some(l)) => Reply::Special {
+            status: r.code,
+            location: Some(l),
+        },
         (code, Some(body)) => {
             let mut head = ResponseHead::new(code);
             head.content_type = Some(ex.req.loc.conf.default_type.clone());
@@ -469,7 +462,19 @@ async fn finish(ex: &mut Exchange<'_>, reply: Reply) -> bool {
             if body.is_some() {
                 head.content_type = Some(bytes::Bytes::from_static(b"text/html"));
             }
-            head.location = location.map(bytes::Bytes::from);
+            // nginx's header filter writes Location in its fixed slot (before
+            // Connection) only when it makes a relative one absolute there; an
+            // absolute URL from `return` or `error_page` stays in the header list,
+            // after Connection (ngx_http_header_filter_module.c: `location->hash = 0`).
+            match location {
+                Some(l) if l.starts_with(b"/") => {
+                    head.location = Some(bytes::Bytes::from(absolute_location(&ex.req, l)))
+                }
+                Some(l) => head
+                    .headers
+                    .push((bytes::Bytes::from_static(b"Location"), bytes::Bytes::from(l))),
+                None => {}
+            }
             (head, body.unwrap_or_default())
         }
     };

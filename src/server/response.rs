@@ -16,6 +16,10 @@ pub enum Framing {
     Chunked,
     /// Until the connection closes (HTTP/1.0 clients, unknown length).
     Close,
+    /// No body follows and its length is unknown: neither Content-Length nor
+    /// Transfer-Encoding (HEAD of a response of unknown length; nginx's chunked
+    /// filter skips header-only responses, and the connection stays reusable).
+    NoBody,
 }
 
 /// What the `Connection` header says.
@@ -166,6 +170,14 @@ mod tests {
         let mut out = Vec::new();
         ResponseHead::new(599).write(Framing::Length(0), ConnHeader::Close, true, &mut out);
         assert!(String::from_utf8(out).unwrap().starts_with("HTTP/1.1 599 \r\n"));
+        // HEAD of a response of unknown length: no framing headers at all (nginx 1.22.1).
+        let mut out = Vec::new();
+        ResponseHead::new(200).write(Framing::NoBody, ConnHeader::KeepAlive, true, &mut out);
+        let s = String::from_utf8(out).unwrap();
+        assert!(
+            !s.contains("Content-Length") && !s.contains("Transfer-Encoding"),
+            "{s}"
+        );
         let mut v = Vec::new();
         push_u64(&mut v, 0);
         push_u64(&mut v, 18446744073709551615);

@@ -355,3 +355,133 @@ pub fn config(http_extra: &str, locations: &str) -> String {
          [[http.server]]\nlisten = [\"127.0.0.1:@PORT@\"]\nserver_name = [\"localhost\"]\n\n{locations}\n"
     )
 }
+
+// ---------------------------------------------------------------------------
+// Additions for tests/proxy.rs and tests/errors.rs (t-proxy).
+// ---------------------------------------------------------------------------
+
+use std::sync::atomic::AtomicBool;
+use std::sync::{Arc, Mutex};
+
+/// What a [`RawUpstream`] does with a connection once `reply` has seen enough.
+type ReplyFn = dyn Fn(&[u8]) -> Option<Vec<u8>> + Send + Sync;
+
+/// A hand-written upstream on a real socket, for what `rampart-backend` cannot
+/// send (garbage, custom reason phrases, hidden headers) or to watch request
+/// bytes arrive one read at a time. For every connection it appends each read
+/// to `received` (one `Vec` per connection, in accept order) and calls `reply`
+/// with everything read so far; once `reply` returns bytes it writes them and
+/// closes. A connection whose peer closes first is just recorded.
+pub struct RawUpstream {
+    pub addr: SocketAddr,
+    pub received: Arc<Mutex<Vec<Vec<u8>>>>,
+    stop: Arc<AtomicBool>,
+}
+
+impl RawUpstream {
+    pub fn start(reply: impl Fn(&[u8]) -> Option<Vec<u8>> + Send + Sync + 'static) -> RawUpstream {
+        let listener = TcpListener::bind("127.0.0.1:0").expect("bind raw upstream");
+        let addr = listener.local_addr().expect("addr");
+        let received: Arc<Mutex<Vec<Vec<u8>>>> = Arc::default();
+        let stop = Arc::new(AtomicBool::new(false));
+        let reply: Arc<ReplyFn> = Arc::new(reply);
+        let (rec, st) = (received.clone(), stop.clone());
+        std::thread::spawn(move || {
+            for conn in listener.incoming() {
+                if st.load(Ordering::SeqCst) {
+                    break;
+                }
+                let Ok(mut conn) = conn else { continue };
+                let _ = conn.set_read_timeout(Some(Duration::from_secs(10)));
+                let idx = {
+                    let mut r = rec.lock().expect("lock");
+                    r.push(Vec::new());
+                    r.len() - 1
+                };
+                let (rec, reply) = (rec.clone(), reply.clone());
+                std::thread::spawn(move || {
+                    let mut buf = [0u8; 16 * 1024];
+                    loop {
+                        let n = match conn.read(&mut buf) {
+                            Ok(0) | Err(_) => return,
+                            Ok(n) => n,
+                        };
+                        let so_far = {
+                            let mut r = rec.lock().expect("lock");
+                            r[idx].extend_from_slice(&buf[..n]);
+                            r[idx].clone()
+                        };
+                        if let Some(out) = reply(&so_far) {
+                            let _ = conn.write_all(&out);
+                            return;
+                        }
+                    }
+                });
+            }
+        });
+        RawUpstream { addr, received, stop }
+    }
+
+    /// Answers `response` to every request once its head (up to the blank line) has arrived.
+    pub fn canned(response: &[u8]) -> RawUpstream {
+        let response = response.to_vec();
+        Self::start(move |got| got.windows(4).any(|w| w == b"\r\n\r\n").then(|| response.clone()))
+    }
+
+    /// The bytes received so far on the `i`th connection (empty if none yet).
+    pub fn received(&self, i: usize) -> Vec<u8> {
+        self.received
+            .lock()
+            .expect("lock")
+            .get(i)
+            .cloned()
+            .unwrap_or_default()
+    }
+}
+
+impl Drop for RawUpstream {
+    fn drop(&mut self) {
+        self.stop.store(true, Ordering::SeqCst);
+        // Wake the accept loop so it sees the flag.
+        let _ = TcpStream::connect_timeout(&self.addr, Duration::from_secs(1));
+    }
+}
+
+/// nginx 1.22.1's built-in error page for a status line text such as
+/// `"502 Bad Gateway"` (`ngx_http_special_response.c`: CRLF lines, version tail).
+pub fn nginx_page(title: &str) -> String {
+    format!(
+        "<html>\r\n<head><title>{title}</title></head>\r\n<body>\r\n<center><h1>{title}</h1></center>\r\n\
+         <hr><center>nginx/1.22.1</center>\r\n</body>\r\n</html>\r\n"
+    )
+}
+
+/// A whole response (or several in a row) as text with each head's `Date:`
+/// value replaced by `DATE`, for byte comparisons with what nginx sent.
+pub fn without_date(raw: &[u8]) -> String {
+    let text = String::from_utf8_lossy(raw);
+    let mut out = String::with_capacity(text.len());
+    let mut in_head = true;
+    for line in text.split_inclusive("\r\n") {
+        if line.starts_with("HTTP/1.") {
+            in_head = true;
+        }
+        if in_head && line.starts_with("Date: ") {
+            out.push_str("Date: DATE\r\n");
+        } else {
+            out.push_str(line);
+        }
+        if line == "\r\n" {
+            in_head = false;
+        }
+    }
+    out
+}
+
+/// Polls a log file until it contains `needle`; returns the whole file.
+pub fn wait_log(r: &Rampart, name: &str, needle: &str) -> String {
+    wait_for(&format!("{needle:?} in {name}"), Duration::from_secs(5), || {
+        let s = r.read_log(name);
+        s.contains(needle).then_some(s)
+    })
+}
