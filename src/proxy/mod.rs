@@ -118,7 +118,11 @@ pub async fn forward(ex: &mut Exchange<'_>, target: &ProxyTarget) -> Reply {
                 continue;
             }
         };
-        let _ = stream.set_nodelay(true);
+        // A body goes out in several writes: don't let Nagle hold the second
+        // one back. A bodiless request is one write and skips the syscall.
+        if framing != BodyFraming::None && buffered.is_none() {
+            let _ = stream.set_nodelay(true);
+        }
         ex.req
             .upstream
             .connect_time
