@@ -34,11 +34,6 @@ enum Failure {
     Client(BodyError),
 }
 
-fn secs(d: Duration) -> Vec<u8> {
-    let ms = d.as_millis();
-    format!("{}.{:03}", ms / 1000, ms % 1000).into_bytes()
-}
-
 pub async fn forward(ex: &mut Exchange<'_>, target: &ProxyTarget) -> Reply {
     let conf = ex.req.loc.conf.proxy.clone();
     ex.req.proxy_host = Some((target.proxy_host.clone(), target.proxy_port.clone()));
@@ -86,10 +81,7 @@ pub async fn forward(ex: &mut Exchange<'_>, target: &ProxyTarget) -> Reply {
         let Some(peer) = pool.peers.get(idx) else { break };
         let addr = peer.addr;
         ex.req.upstream.next_attempt();
-        ex.req
-            .upstream
-            .addr
-            .extend_from_slice(addr.to_string().as_bytes());
+        ex.req.upstream.current().addr = Some(addr);
         let t0 = Instant::now();
         let stream = match tokio::time::timeout(conf.connect_timeout, TcpStream::connect(addr)).await {
             Ok(Ok(s)) => s,
@@ -101,7 +93,7 @@ pub async fn forward(ex: &mut Exchange<'_>, target: &ProxyTarget) -> Reply {
                     "connecting to upstream",
                     addr,
                 );
-                record_failed_attempt(ex, t0, b"502");
+                record_failed_attempt(ex, t0, 502);
                 last_failure = Some(Failure::Error(String::new(), "connecting to upstream"));
                 continue;
             }
@@ -113,7 +105,7 @@ pub async fn forward(ex: &mut Exchange<'_>, target: &ProxyTarget) -> Reply {
                     "connecting to upstream",
                     addr,
                 );
-                record_failed_attempt(ex, t0, b"504");
+                record_failed_attempt(ex, t0, 504);
                 last_failure = Some(Failure::Timeout("connecting to upstream"));
                 continue;
             }
@@ -123,10 +115,7 @@ pub async fn forward(ex: &mut Exchange<'_>, target: &ProxyTarget) -> Reply {
         if framing != BodyFraming::None && buffered.is_none() {
             let _ = stream.set_nodelay(true);
         }
-        ex.req
-            .upstream
-            .connect_time
-            .extend_from_slice(&secs(t0.elapsed()));
+        ex.req.upstream.current().connect = Some(t0.elapsed());
         // The request is sent from here on: no retry (issue-4 rules arrive with the balancers).
         return match exchange(ex, stream, addr, &head, framing, buffered.as_deref(), t0).await {
             Ok(reply) => reply,
@@ -146,18 +135,11 @@ pub async fn forward(ex: &mut Exchange<'_>, target: &ProxyTarget) -> Reply {
                     Failure::Client(e) => return client_body_failure(ex, clone_body_error(e)),
                 };
                 log_upstream(ex, level, &what.0, what.1, addr);
-                if ex.req.upstream.status.ends_with(b", ") || ex.req.upstream.status.is_empty() {
-                    ex.req
-                        .upstream
-                        .status
-                        .extend_from_slice(status.to_string().as_bytes());
+                if ex.req.upstream.current().status == 0 {
+                    ex.req.upstream.current().status = status;
                 }
-                if ex.req.upstream.response_time.is_empty() || ex.req.upstream.response_time.ends_with(b", ")
-                {
-                    ex.req
-                        .upstream
-                        .response_time
-                        .extend_from_slice(&secs(t0.elapsed()));
+                if ex.req.upstream.current().response.is_none() {
+                    ex.req.upstream.current().response = Some(t0.elapsed());
                 }
                 Reply::Special {
                     status,
@@ -187,7 +169,7 @@ pub async fn forward(ex: &mut Exchange<'_>, target: &ProxyTarget) -> Reply {
                     pool.name
                 ),
             );
-            ex.req.upstream.addr.extend_from_slice(pool.name.as_bytes());
+            ex.req.upstream.no_live_peer(&pool.name);
             Reply::Special {
                 status: 502,
                 location: None,
@@ -205,14 +187,10 @@ fn clone_body_error(e: &BodyError) -> BodyError {
     }
 }
 
-fn record_failed_attempt(ex: &mut Exchange<'_>, t0: Instant, status: &[u8]) {
-    ex.req.upstream.status.extend_from_slice(status);
-    ex.req.upstream.connect_time.push(b'-');
-    ex.req.upstream.header_time.push(b'-');
-    ex.req
-        .upstream
-        .response_time
-        .extend_from_slice(&secs(t0.elapsed()));
+fn record_failed_attempt(ex: &mut Exchange<'_>, t0: Instant, status: u16) {
+    let a = ex.req.upstream.current();
+    a.status = status;
+    a.response = Some(t0.elapsed());
 }
 
 /// What the client did wrong while we streamed its body.
@@ -331,10 +309,7 @@ async fn exchange(
             }
         }
     }
-    ex.req
-        .upstream
-        .bytes_sent
-        .extend_from_slice(sent.to_string().as_bytes());
+    ex.req.upstream.current().sent = Some(sent);
 
     // Read the response head (skipping interim 1xx other than 101).
     let mut buf: Vec<u8> = Vec::with_capacity(conf.buffer_size.min(16 * 1024));
@@ -380,11 +355,8 @@ async fn exchange(
         }
     };
     let status = uhead.status();
-    ex.req
-        .upstream
-        .status
-        .extend_from_slice(status.to_string().as_bytes());
-    ex.req.upstream.header_time.extend_from_slice(&secs(t0.elapsed()));
+    ex.req.upstream.current().status = status;
+    ex.req.upstream.current().header = Some(t0.elapsed());
     let head_len = uhead.head_len();
     // nginx's fallback for a reply without a valid status line
     // (`ngx_http_proxy_process_status_line`): log it, set the request's version to
@@ -404,10 +376,7 @@ async fn exchange(
 
     // proxy_intercept_errors: an error status with an error_page becomes ours.
     if conf.intercept_errors && status >= 300 && ex.req.loc.conf.error_page(status).is_some() {
-        ex.req
-            .upstream
-            .response_time
-            .extend_from_slice(&secs(t0.elapsed()));
+        ex.req.upstream.current().response = Some(t0.elapsed());
         return Ok(Reply::Special {
             status,
             location: None,
@@ -432,10 +401,7 @@ async fn exchange(
             return Ok(Reply::Sent { reusable: false });
         }
         tunnel::run(ex.io, up, rest, conf.read_timeout).await;
-        ex.req
-            .upstream
-            .response_time
-            .extend_from_slice(&secs(t0.elapsed()));
+        ex.req.upstream.current().response = Some(t0.elapsed());
         return Ok(Reply::Sent { reusable: false });
     }
 
@@ -485,10 +451,7 @@ async fn exchange(
         .map_err(|_| Failure::InvalidHeader("reading upstream"))?;
     body_bytes += relay.take_counted();
     if ex.io.write_all(&out, send_t).await.is_err() {
-        ex.req
-            .upstream
-            .response_time
-            .extend_from_slice(&secs(t0.elapsed()));
+        ex.req.upstream.current().response = Some(t0.elapsed());
         return Ok(Reply::Sent { reusable: false });
     }
     let mut complete = done;
@@ -569,18 +532,9 @@ async fn exchange(
             break;
         }
     }
-    ex.req
-        .upstream
-        .response_time
-        .extend_from_slice(&secs(t0.elapsed()));
-    ex.req
-        .upstream
-        .response_length
-        .extend_from_slice(body_bytes.to_string().as_bytes());
-    ex.req
-        .upstream
-        .bytes_received
-        .extend_from_slice(received.to_string().as_bytes());
+    ex.req.upstream.current().response = Some(t0.elapsed());
+    ex.req.upstream.current().length = Some(body_bytes);
+    ex.req.upstream.current().received = Some(received);
     Ok(Reply::Sent {
         reusable: complete && cframing != Framing::Close,
     })

@@ -21,36 +21,89 @@ pub struct ConnInfo {
     pub requests: u64,
 }
 
+/// One attempt to reach an upstream peer, as `$upstream_*` report it.
+/// Raw values: formatted only if a log format asks.
+#[derive(Debug, Default, Clone)]
+pub struct Attempt {
+    /// `None` when no peer was available (the group name is logged instead).
+    pub addr: Option<SocketAddr>,
+    /// 0 until known.
+    pub status: u16,
+    pub connect: Option<std::time::Duration>,
+    pub header: Option<std::time::Duration>,
+    pub response: Option<std::time::Duration>,
+    pub length: Option<u64>,
+    pub received: Option<u64>,
+    pub sent: Option<u64>,
+}
+
 /// What the upstream phase records for logging (`$upstream_*`).
 #[derive(Debug, Default)]
 pub struct UpstreamLog {
-    pub addr: Vec<u8>,
-    pub status: Vec<u8>,
-    pub connect_time: Vec<u8>,
-    pub header_time: Vec<u8>,
-    pub response_time: Vec<u8>,
-    pub response_length: Vec<u8>,
-    pub bytes_received: Vec<u8>,
-    pub bytes_sent: Vec<u8>,
+    pub attempts: Vec<Attempt>,
+    /// The upstream group name, logged as the address when no peer was live.
+    pub group: Option<String>,
 }
 
 impl UpstreamLog {
     /// Starts the entry for another attempt (nginx joins attempts with ", ").
     pub fn next_attempt(&mut self) {
-        for v in [
-            &mut self.addr,
-            &mut self.status,
-            &mut self.connect_time,
-            &mut self.header_time,
-            &mut self.response_time,
-            &mut self.response_length,
-            &mut self.bytes_received,
-            &mut self.bytes_sent,
-        ] {
-            if !v.is_empty() {
-                v.extend_from_slice(b", ");
-            }
+        self.attempts.push(Attempt::default());
+    }
+
+    /// The attempt being made (one is started if none was).
+    pub fn current(&mut self) -> &mut Attempt {
+        if self.attempts.is_empty() {
+            self.attempts.push(Attempt::default());
         }
+        let last = self.attempts.len() - 1;
+        &mut self.attempts[last]
+    }
+
+    pub fn no_live_peer(&mut self, group: &str) {
+        self.group = Some(group.to_string());
+        self.attempts.push(Attempt {
+            status: 502,
+            ..Attempt::default()
+        });
+    }
+
+    /// Writes one `$upstream_*` list; false (not found) when nothing was attempted.
+    fn render(&self, out: &mut Vec<u8>, field: impl Fn(&Attempt, &mut Vec<u8>, &Option<String>)) -> bool {
+        if self.attempts.is_empty() {
+            return false;
+        }
+        for (i, a) in self.attempts.iter().enumerate() {
+            if i > 0 {
+                out.extend_from_slice(b", ");
+            }
+            field(a, out, &self.group);
+        }
+        true
+    }
+}
+
+fn push_secs(out: &mut Vec<u8>, d: Option<std::time::Duration>) {
+    match d {
+        Some(d) => {
+            let ms = d.as_millis() as u64;
+            push_num(out, ms / 1000);
+            out.push(b'.');
+            let frac = ms % 1000;
+            out.extend_from_slice(&[
+                b'0' + (frac / 100) as u8,
+                b'0' + (frac / 10 % 10) as u8,
+                b'0' + (frac % 10) as u8,
+            ]);
+        }
+        None => out.push(b'-'),
+    }
+}
+
+fn push_opt(out: &mut Vec<u8>, v: Option<u64>) {
+    match v {
+        Some(v) => push_num(out, v),
+        None => out.push(b'-'),
     }
 }
 
@@ -95,12 +148,7 @@ pub struct Request {
 }
 
 fn push_num(out: &mut Vec<u8>, n: u64) {
-    let mut b = itoa_buf(n);
-    out.append(&mut b);
-}
-
-fn itoa_buf(n: u64) -> Vec<u8> {
-    n.to_string().into_bytes()
+    crate::server::response::push_u64(out, n);
 }
 
 impl Request {
@@ -249,10 +297,7 @@ impl VarSource for Request {
                 }
             }
             Var::RequestLength => push_num(out, self.request_length),
-            Var::RequestTime => {
-                let ms = self.started.elapsed().as_millis() as u64;
-                out.extend_from_slice(format!("{}.{:03}", ms / 1000, ms % 1000).as_bytes());
-            }
+            Var::RequestTime => push_secs(out, Some(self.started.elapsed())),
             Var::RequestId => out.extend_from_slice(
                 format!(
                     "{:016x}{:016x}",
@@ -297,14 +342,38 @@ impl VarSource for Request {
                 }
                 push_addr_ip(out, &self.conn.peer);
             }
-            Var::UpstreamAddr => return push_list(out, &self.upstream.addr),
-            Var::UpstreamStatus => return push_list(out, &self.upstream.status),
-            Var::UpstreamResponseTime => return push_list(out, &self.upstream.response_time),
-            Var::UpstreamConnectTime => return push_list(out, &self.upstream.connect_time),
-            Var::UpstreamHeaderTime => return push_list(out, &self.upstream.header_time),
-            Var::UpstreamResponseLength => return push_list(out, &self.upstream.response_length),
-            Var::UpstreamBytesReceived => return push_list(out, &self.upstream.bytes_received),
-            Var::UpstreamBytesSent => return push_list(out, &self.upstream.bytes_sent),
+            Var::UpstreamAddr => {
+                return self.upstream.render(out, |a, out, group| match (a.addr, group) {
+                    (Some(addr), _) => out.extend_from_slice(addr.to_string().as_bytes()),
+                    (None, Some(g)) => out.extend_from_slice(g.as_bytes()),
+                    (None, None) => out.push(b'-'),
+                })
+            }
+            Var::UpstreamStatus => {
+                return self.upstream.render(out, |a, out, _| {
+                    if a.status == 0 {
+                        out.push(b'-')
+                    } else {
+                        push_num(out, u64::from(a.status))
+                    }
+                })
+            }
+            Var::UpstreamResponseTime => {
+                return self.upstream.render(out, |a, out, _| push_secs(out, a.response))
+            }
+            Var::UpstreamConnectTime => {
+                return self.upstream.render(out, |a, out, _| push_secs(out, a.connect))
+            }
+            Var::UpstreamHeaderTime => {
+                return self.upstream.render(out, |a, out, _| push_secs(out, a.header))
+            }
+            Var::UpstreamResponseLength => {
+                return self.upstream.render(out, |a, out, _| push_opt(out, a.length))
+            }
+            Var::UpstreamBytesReceived => {
+                return self.upstream.render(out, |a, out, _| push_opt(out, a.received))
+            }
+            Var::UpstreamBytesSent => return self.upstream.render(out, |a, out, _| push_opt(out, a.sent)),
             Var::ConnectionsActive => push_num(out, counters::snapshot().active),
             Var::ConnectionsReading => push_num(out, counters::snapshot().reading),
             Var::ConnectionsWriting => push_num(out, counters::snapshot().writing),
@@ -338,12 +407,4 @@ impl VarSource for Request {
         }
         true
     }
-}
-
-fn push_list(out: &mut Vec<u8>, v: &[u8]) -> bool {
-    if v.is_empty() {
-        return false;
-    }
-    out.extend_from_slice(v);
-    true
 }
