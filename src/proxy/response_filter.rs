@@ -4,9 +4,9 @@
 //! itself), Date/Server/X-Pad/X-Accel-* are hidden unless `proxy_pass_header`
 //! lets them through, `proxy_hide_header` adds more; the reason phrase
 //! passes through unchanged. `Location` stays in its place among the other
-//! headers (after Connection): nginx moves it to the fixed slot only when
-//! proxy_redirect rewrote it to a relative URI that the header filter then
-//! makes absolute, and rampart has no proxy_redirect yet.
+//! headers (after Connection) unless `proxy_redirect default` rewrites it:
+//! the rewritten, relative URI is then made absolute and moves to the fixed
+//! slot before Connection, as nginx's header filter does.
 
 use crate::http1::ResponseHead as UpHead;
 use crate::server::pipeline::Exchange;
@@ -38,6 +38,12 @@ pub fn client_head(ex: &Exchange<'_>, up: &UpHead) -> ResponseHead {
         if conf.hide.iter().any(|n| name.eq_ignore_ascii_case(n)) {
             continue;
         }
+        if name.eq_ignore_ascii_case(b"location") && h.location.is_none() {
+            if let Some(l) = redirect(ex, value) {
+                h.location = Some(l.into());
+                continue;
+            }
+        }
         let value = src.slice_ref(value);
         if name.eq_ignore_ascii_case(b"content-type") && h.content_type.is_none() {
             h.content_type = Some(value);
@@ -48,4 +54,21 @@ pub fn client_head(ex: &Exchange<'_>, up: &UpHead) -> ResponseHead {
         }
     }
     h
+}
+
+/// `proxy_redirect default`: a Location that starts with the proxy_pass URL
+/// gets the location's own prefix instead, made absolute for this hop.
+fn redirect(ex: &Exchange<'_>, value: &[u8]) -> Option<Vec<u8>> {
+    let crate::runtime::Handler::Proxy(t) = &ex.req.loc.handler else {
+        return None;
+    };
+    let rest = value.strip_prefix(&t.redirect_from[..])?;
+    let mut rel = Vec::with_capacity(t.redirect_to.len() + rest.len());
+    rel.extend_from_slice(&t.redirect_to);
+    rel.extend_from_slice(rest);
+    Some(if rel.starts_with(b"/") {
+        crate::server::pipeline::absolute_location(&ex.req, rel)
+    } else {
+        rel
+    })
 }

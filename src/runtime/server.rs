@@ -82,6 +82,11 @@ pub struct ProxyTarget {
     pub proxy_host: Box<[u8]>,
     /// `$proxy_port`.
     pub proxy_port: Box<[u8]>,
+    /// nginx's `proxy_redirect default`: an upstream `Location` starting with
+    /// `redirect_from` gets that prefix replaced by `redirect_to`
+    /// (ngx_http_proxy_module.c, `ngx_http_proxy_rewrite_redirect`).
+    pub redirect_from: Box<[u8]>,
+    pub redirect_to: Box<[u8]>,
 }
 
 fn parse_location_match(ctx: &CompileCtx, line: usize, s: &str) -> Result<(Modifier, String), ConfigError> {
@@ -136,6 +141,7 @@ fn compile_proxy_pass(
     line: usize,
     url: &str,
     modifier: &Modifier,
+    location_name: &str,
     upstreams: &mut HashMap<String, Arc<Pool>>,
 ) -> Result<ProxyTarget, ConfigError> {
     let err = |m: String| ctx.err(line, m).directive("proxy_pass");
@@ -192,11 +198,19 @@ fn compile_proxy_pass(
         };
         (pool, host, port)
     };
+    // proxy_redirect default: the URL as written (plus "/" without a URI
+    // part) becomes the location's name (or "/").
+    let (redirect_from, redirect_to) = match uri {
+        Some(_) => (url.to_string(), location_name.to_string()),
+        None => (format!("{url}/"), "/".to_string()),
+    };
     Ok(ProxyTarget {
         pool,
         uri: uri.map(|u| u.as_bytes().into()),
         proxy_host: proxy_host.into_bytes().into(),
         proxy_port: port.into_bytes().into(),
+        redirect_from: redirect_from.into_bytes().into(),
+        redirect_to: redirect_to.into_bytes().into(),
     })
 }
 
@@ -222,6 +236,7 @@ fn compile_location(
             pp.line.max(line),
             &pp.value,
             &modifier,
+            &pattern,
             upstreams,
         )?),
         (None, Some(r)) => Handler::Return(compile_return(ctx, line, r)?),
