@@ -797,3 +797,46 @@ fn error_page_for_502() {
     );
     assert_eq!(get(r.addr(), "/oops").status, 404);
 }
+
+/// `proxy_redirect default`: a Location pointing at the proxy_pass URL is
+/// rewritten to the location's prefix and made absolute (checked against
+/// nginx 1.22.1: `http://up/new` → `http://HOST:PORT/new`, `http://up/x/new`
+/// under `location /b/ { proxy_pass http://up/x/; }` → `.../b/new`); other
+/// Locations pass untouched.
+#[test]
+fn proxy_redirect_default_rewrites_upstream_location() {
+    let up = RawUpstream::start(|req| {
+        let path = req.split(|&b| b == b' ').nth(1)?.to_vec();
+        let loc: &[u8] = if path.starts_with(b"/a") {
+            b"http://up/new"
+        } else if path.starts_with(b"/x/") {
+            b"http://up/x/new"
+        } else {
+            b"http://elsewhere/keep"
+        };
+        let mut r = b"HTTP/1.1 302 Found\r\nLocation: ".to_vec();
+        r.extend_from_slice(loc);
+        r.extend_from_slice(b"\r\nContent-Length: 0\r\nConnection: close\r\n\r\n");
+        Some(r)
+    });
+    let cfg = config(
+        &format!("[http.upstream.up]\nserver = [\"{}\"]", up.addr),
+        "[[http.server.location]]\nmatch = \"/a\"\nproxy_pass = \"http://up\"\n\n\
+         [[http.server.location]]\nmatch = \"/b/\"\nproxy_pass = \"http://up/x/\"\n\n\
+         [[http.server.location]]\nmatch = \"/c\"\nproxy_pass = \"http://up\"\n",
+    );
+    let r = Rampart::start(&cfg);
+    let base = format!("http://localhost:{}", r.port);
+    assert_eq!(
+        get(r.addr(), "/a1").header("location"),
+        Some(format!("{base}/new").as_str())
+    );
+    assert_eq!(
+        get(r.addr(), "/b/c").header("location"),
+        Some(format!("{base}/b/new").as_str())
+    );
+    assert_eq!(
+        get(r.addr(), "/c").header("location"),
+        Some("http://elsewhere/keep")
+    );
+}
