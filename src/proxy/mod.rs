@@ -72,12 +72,12 @@ pub async fn forward(ex: &mut Exchange<'_>, target: &ProxyTarget) -> Reply {
     let mut head = Vec::with_capacity(512);
     upstream_request::build_head(&ex.req, target, &conf, ex.req.loc.prefix_len, framing, &mut head);
 
-    let mut tried: Vec<usize> = Vec::new();
+    let mut tried = crate::upstream::Tried::default();
     let tries = pool.tries();
     let mut last_failure: Option<Failure> = None;
     for _ in 0..tries {
         let Some(idx) = pool.pick(&tried) else { break };
-        tried.push(idx);
+        tried.insert(idx);
         let Some(peer) = pool.peers.get(idx) else { break };
         let addr = peer.addr;
         ex.req.upstream.next_attempt();

@@ -26,6 +26,7 @@ const HOP_BY_HOP: &[&[u8]] = &[
 pub fn client_head(ex: &Exchange<'_>, up: &UpHead) -> ResponseHead {
     let conf = &ex.req.loc.conf.proxy;
     let mut h = ResponseHead::new(up.status());
+    h.headers.reserve_exact(up.headers().count());
     let src = up.bytes();
     h.reason = Some(src.slice_ref(up.reason()));
     for (name, value) in up.headers() {

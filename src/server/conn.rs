@@ -155,13 +155,16 @@ impl Conn {
                 return false;
             }
         };
-        let head_bytes = bytes::Bytes::copy_from_slice(&io.pending()[..end]);
-        io.consume(end);
-        let head = match parse_request_head(head_bytes.clone(), limits) {
-            Ok(h) => h,
+        // The head is parsed from its own copy; the connection buffer keeps
+        // it until parsing succeeded, so an error can still log the request line.
+        let head = match parse_request_head(bytes::Bytes::copy_from_slice(&io.pending()[..end]), limits) {
+            Ok(h) => {
+                io.consume(end);
+                h
+            }
             Err(e) => {
                 log_client_error(self.number, self.peer, e.reason);
-                let line = first_line(&head_bytes).to_vec();
+                let line = first_line(io.pending()).to_vec();
                 pipeline::reject(io, &hosts, e.status, true, conn, &line, started).await;
                 return false;
             }
