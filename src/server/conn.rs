@@ -7,8 +7,10 @@ use super::request::ConnInfo;
 use super::state;
 use crate::http1::{check_partial_head, find_head_end, parse_request_head};
 use crate::log::Level;
+use crate::runtime::VirtualHosts;
 use crate::status::counters::{self, ConnGauge, ConnState};
 use std::net::SocketAddr;
+use std::sync::Arc;
 use std::time::Duration;
 use tokio::net::TcpStream;
 use tokio::time::Instant;
@@ -23,15 +25,12 @@ pub async fn serve(stream: TcpStream, peer: SocketAddr, listen_addr: SocketAddr,
     let mut idle_timeout: Option<Duration> = None;
 
     loop {
-        let Some(snap) = state::snapshot() else { return };
-        let Some(listener) = snap.listener(listen_addr) else {
-            return;
-        };
         if local.is_none() {
             local = io.stream.local_addr().ok();
         }
-        let hosts = listener.hosts_for(local).clone();
-        drop(snap);
+        let Some(hosts) = current_hosts(listen_addr, local) else {
+            return;
+        };
         let conn_conf = &hosts.conn;
 
         // Wait for the first byte: client_header_timeout on a new connection
@@ -52,6 +51,13 @@ pub async fn serve(stream: TcpStream, peer: SocketAddr, listen_addr: SocketAddr,
                 return;
             }
         }
+        // A reload may have happened while the connection sat idle: the request
+        // that just arrived is served by the config in force now, not by the one
+        // the connection was waiting under (DESIGN.md: one snapshot per request).
+        let Some(hosts) = current_hosts(listen_addr, local) else {
+            return;
+        };
+        let conn_conf = &hosts.conn;
         let started = std::time::Instant::now();
         let head_deadline = match idle_timeout {
             None => wait_deadline,
@@ -147,6 +153,15 @@ pub async fn serve(stream: TcpStream, peer: SocketAddr, listen_addr: SocketAddr,
             }
         }
     }
+}
+
+/// The server set of the current snapshot for a connection accepted on
+/// `listen_addr` with local address `local`; `None` once a reload removed the
+/// listener (the connection is then closed).
+fn current_hosts(listen_addr: SocketAddr, local: Option<SocketAddr>) -> Option<Arc<VirtualHosts>> {
+    let snap = state::snapshot()?;
+    let listener = snap.listener(listen_addr)?;
+    Some(listener.hosts_for(local).clone())
 }
 
 fn first_line(buf: &[u8]) -> &[u8] {
