@@ -495,3 +495,19 @@ pub fn count_lines(path: &Path) -> usize {
         .map(|b| b.iter().filter(|&&c| c == b'\n').count())
         .unwrap_or(0)
 }
+
+/// Established IPv4 TCP connections whose remote end is 127.0.0.1:`port`
+/// (from /proc/net/tcp): with a `rampart-backend` on `port`, the number of
+/// upstream connections rampart (and anyone else) holds open to it right now.
+pub fn connections_to(port: u16) -> usize {
+    let want = format!("0100007F:{port:04X}");
+    std::fs::read_to_string("/proc/net/tcp")
+        .unwrap_or_default()
+        .lines()
+        .skip(1)
+        .filter(|l| {
+            let f: Vec<&str> = l.split_whitespace().collect();
+            f.get(2) == Some(&want.as_str()) && f.get(3) == Some(&"01")
+        })
+        .count()
+}
