@@ -136,17 +136,16 @@ struct Scenario {
 }
 
 fn scenarios() -> Vec<Scenario> {
-    let mut np = L {
+    let np = L {
         h: H::Code(404),
         error_page: Some((404, None, "@fallback")),
         ..ret("/np/", "")
     };
     let np2 = L {
+        m: "/np2/",
         error_page: Some((404, Some(200), "@fallback")),
         ..np.clone()
     };
-    let np2 = L { m: "/np2/", ..np2 };
-    np.m = "/np/";
     let down = L {
         h: H::Proxy("dead"),
         error_page: Some((502, None, "@down")),
@@ -348,8 +347,7 @@ fn scenarios() -> Vec<Scenario> {
         names: None,
         ..srv(&[], "unnamed")
     };
-    let mut empty_second = srv(&["b.test", ""], "empty-name");
-    empty_second.default = false;
+    let empty_second = srv(&["b.test", ""], "empty-name");
 
     vec![
         Scenario {
