@@ -7,7 +7,7 @@ use super::{defaults, CompileCtx, Listener};
 use crate::config::model::{Config, ConnSettings, LocSettings, Location, ReturnDef, Server};
 use crate::config::ConfigError;
 use crate::http1::HeadLimits;
-use crate::routing::location::{LocationSpec, LocationTree, Modifier};
+use crate::routing::location::{LocationError, LocationSpec, LocationTree, Modifier};
 use crate::routing::server_name::NameTable;
 use crate::upstream::Pool;
 use crate::vars::Template;
@@ -269,6 +269,37 @@ fn compile_location(
     })
 }
 
+/// The line of the `location` an error of [`LocationTree::build`] is about,
+/// so that it is reported where nginx reports it: at the offending block
+/// (nginx/nginx: src/http/ngx_http_core_module.c `ngx_http_core_location`
+/// for regexes, nesting and named locations; src/http/ngx_http.c
+/// `ngx_http_join_exact_locations` reports a duplicate at its second copy).
+fn location_error_line(ctx: &CompileCtx, locs: &[Location], err: &LocationError) -> Option<usize> {
+    // (depth, pattern, line, line of the first nested location), in file order.
+    fn walk(ctx: &CompileCtx, locs: &[Location], depth: usize, out: &mut Vec<(usize, String, usize, usize)>) {
+        for l in locs {
+            if let Ok((_, pattern)) = parse_location_match(ctx, l.match_.line, &l.match_.value) {
+                let kid = l.location.first().map_or(0, |k| k.match_.line);
+                out.push((depth, pattern, l.match_.line, kid));
+            }
+            walk(ctx, &l.location, depth + 1, out);
+        }
+    }
+    let mut all = Vec::new();
+    walk(ctx, locs, 0, &mut all);
+    let line = match err {
+        LocationError::BadRegex { pattern, .. } => all.iter().find(|a| a.1 == *pattern)?.2,
+        LocationError::Duplicate(name) => all.iter().rev().find(|a| a.1 == *name)?.2,
+        LocationError::Outside { child, .. } => all.iter().find(|a| a.0 > 0 && a.1 == *child)?.2,
+        LocationError::NestedInExactOrNamed(parent) => all.iter().find(|a| a.1 == *parent)?.3,
+        LocationError::NamedNotAtServerLevel(name) => {
+            let at = format!("@{name}");
+            all.iter().find(|a| a.0 > 0 && a.1 == at)?.2
+        }
+    };
+    (line > 0).then_some(line)
+}
+
 fn conn_conf(ctx: &CompileCtx, line: usize, s: &ConnSettings) -> Result<ConnConf, ConfigError> {
     let (n, size) = match &s.large_client_header_buffers {
         None => (
@@ -340,8 +371,10 @@ fn compile_server(
     for loc in &srv.location {
         specs.push(compile_location(ctx, loc, &settings, upstreams)?);
     }
-    let locations =
-        LocationTree::build(specs).map_err(|e| ctx.err(line, e.to_string()).directive("location"))?;
+    let locations = LocationTree::build(specs).map_err(|e| {
+        let at = location_error_line(ctx, &srv.location, &e).unwrap_or(line);
+        ctx.err(at, e.to_string()).directive("location")
+    })?;
     let server_loc = Arc::new(LocationRt {
         name: String::new(),
         conf: resolve(ctx, &settings, line)?,

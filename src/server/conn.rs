@@ -49,6 +49,10 @@ pub async fn serve(stream: TcpStream, peer: SocketAddr, listen_addr: SocketAddr,
         let Some(deadline) = c.wait_for_request(&hosts).await else {
             return;
         };
+        // A reload may have happened while the connection sat idle: the
+        // request that just arrived is served by the config in force now
+        // (DESIGN.md: one snapshot per request).
+        let Some(hosts) = c.hosts() else { return };
         // Everything after the first byte lives in a boxed future that is
         // freed when the request is done: idle connections keep only `Conn`.
         if !Box::pin(c.process(hosts, deadline)).await {

@@ -404,6 +404,10 @@ fn do_return(ex: &mut Exchange<'_>, r: &ReturnRt) -> Reply {
 
 /// nginx makes relative redirects absolute (§5.12): `http://` + the host
 /// (without its port) + `:port` of the listening socket unless 80.
+/// With no host in the request (HTTP/1.0 without Host) nginx writes the
+/// socket's local address, not the server name (nginx/nginx:
+/// src/http/ngx_http_header_filter_module.c, `ngx_connection_local_sockaddr`
+/// with port 0, so an IPv6 address has no brackets there).
 pub fn absolute_location(req: &Request, path: Vec<u8>) -> Vec<u8> {
     let mut out = Vec::with_capacity(path.len() + 32);
     out.extend_from_slice(b"http://");
@@ -412,7 +416,7 @@ pub fn absolute_location(req: &Request, path: Vec<u8>) -> Vec<u8> {
             // $host has no port already; IPv6 literals keep their brackets.
             out.extend_from_slice(h);
         }
-        None => out.extend_from_slice(&req.server.name),
+        None => out.extend_from_slice(req.conn.local.ip().to_string().as_bytes()),
     }
     let port = req.conn.local.port();
     if port != 80 {

@@ -485,3 +485,159 @@ pub fn wait_log(r: &Rampart, name: &str, needle: &str) -> String {
         s.contains(needle).then_some(s)
     })
 }
+
+// ---------------------------------------------------------------------------
+// Added for tests/locations.rs, tests/signals.rs and tests/cli.rs (t-ops):
+// the reference nginx, running a CLI command with a bounded wait, and
+// access-log line counting.
+// ---------------------------------------------------------------------------
+
+/// Debian's nginx 1.22.1, the behaviour reference.
+pub const NGINX: &str = "/usr/sbin/nginx";
+
+/// Whether the reference nginx is installed.
+pub fn nginx_available() -> bool {
+    Path::new(NGINX).exists()
+}
+
+/// A running reference nginx (`daemon off; master_process off;`, everything
+/// under its own temp dir), killed by PID on drop.
+pub struct Nginx {
+    pub child: Child,
+    pub dir: TempDir,
+}
+
+impl Nginx {
+    /// The config lines every test nginx needs (paths inside `dir`); the
+    /// caller appends its `http { ... }` block.
+    pub fn preamble(dir: &Path) -> String {
+        let d = dir.display();
+        format!(
+            "user root;\ndaemon off;\nmaster_process off;\nworker_processes 1;\n\
+             pid {d}/nginx.pid;\nerror_log {d}/logs/error.log info;\n\
+             events {{ worker_connections 1024; }}\n"
+        )
+    }
+
+    /// The http-level temp paths, so nginx never touches /var.
+    pub fn temp_paths(dir: &Path) -> String {
+        let d = dir.display();
+        ["client_body", "proxy", "fastcgi", "uwsgi", "scgi"]
+            .iter()
+            .map(|t| format!("{t}_temp_path {d}/tmp_{t};\n"))
+            .collect()
+    }
+
+    /// Writes `conf` (with `@DIR@` replaced) and starts nginx on it; returns
+    /// once the pid file exists (nginx writes it after binding every listener).
+    pub fn start(conf: &str) -> Nginx {
+        let dir = TempDir::new("nginx");
+        let file = dir.path().join("nginx.conf");
+        std::fs::write(&file, conf.replace("@DIR@", &dir.path().display().to_string()))
+            .expect("write nginx.conf");
+        let child = Command::new(NGINX)
+            .arg("-p")
+            .arg(dir.path())
+            .arg("-e")
+            .arg(dir.path().join("logs/error.log"))
+            .arg("-c")
+            .arg(&file)
+            .stdout(Stdio::null())
+            .stderr(Stdio::piped())
+            .spawn()
+            .expect("start nginx");
+        let mut n = Nginx { child, dir };
+        let pid = n.dir.path().join("nginx.pid");
+        wait_for("the nginx pid file", Duration::from_secs(10), || {
+            if let Ok(Some(status)) = n.child.try_wait() {
+                let mut err = String::new();
+                if let Some(e) = n.child.stderr.as_mut() {
+                    let _ = e.read_to_string(&mut err);
+                }
+                let log = std::fs::read_to_string(n.dir.path().join("logs/error.log")).unwrap_or_default();
+                panic!("nginx exited early ({status}): {err}{log}");
+            }
+            pid.exists().then_some(())
+        });
+        n
+    }
+}
+
+impl Drop for Nginx {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+/// The output of a finished command.
+pub struct CmdOut {
+    pub code: Option<i32>,
+    pub stdout: String,
+    pub stderr: String,
+}
+
+/// Runs `rampart ARGS` to completion (bounded: killed after 10 s).
+pub fn rampart_cmd(args: &[&std::ffi::OsStr]) -> CmdOut {
+    let mut child = Command::new(RAMPART)
+        .args(args)
+        .stdin(Stdio::null())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .expect("run rampart");
+    let mut out = child.stdout.take().expect("stdout");
+    let mut err = child.stderr.take().expect("stderr");
+    let t_out = std::thread::spawn(move || {
+        let mut s = String::new();
+        let _ = out.read_to_string(&mut s);
+        s
+    });
+    let t_err = std::thread::spawn(move || {
+        let mut s = String::new();
+        let _ = err.read_to_string(&mut s);
+        s
+    });
+    let status = {
+        let start = Instant::now();
+        loop {
+            if let Some(s) = child.try_wait().expect("wait") {
+                break s;
+            }
+            if start.elapsed() > Duration::from_secs(10) {
+                let _ = child.kill();
+                let _ = child.wait();
+                panic!("rampart {args:?} did not finish within 10 s");
+            }
+            std::thread::sleep(Duration::from_millis(10));
+        }
+    };
+    CmdOut {
+        code: status.code(),
+        stdout: t_out.join().unwrap_or_default(),
+        stderr: t_err.join().unwrap_or_default(),
+    }
+}
+
+/// Number of lines in a file (0 when it does not exist).
+pub fn count_lines(path: &Path) -> usize {
+    std::fs::read(path)
+        .map(|b| b.iter().filter(|&&c| c == b'\n').count())
+        .unwrap_or(0)
+}
+
+/// Established IPv4 TCP connections whose remote end is 127.0.0.1:`port`
+/// (from /proc/net/tcp): with a `rampart-backend` on `port`, the number of
+/// upstream connections rampart (and anyone else) holds open to it right now.
+pub fn connections_to(port: u16) -> usize {
+    let want = format!("0100007F:{port:04X}");
+    std::fs::read_to_string("/proc/net/tcp")
+        .unwrap_or_default()
+        .lines()
+        .skip(1)
+        .filter(|l| {
+            let f: Vec<&str> = l.split_whitespace().collect();
+            f.get(2) == Some(&want.as_str()) && f.get(3) == Some(&"01")
+        })
+        .count()
+}
