@@ -18,7 +18,8 @@ Options:
   -q            : suppress non-error messages during configuration testing
   -s signal     : send signal to the running process: stop, quit, reopen, reload
   -p prefix     : set prefix path (default: the current directory)
-  -c filename   : set configuration file (default: conf/rampart.toml)";
+  -c filename   : set configuration file (default: conf/rampart.toml)
+  -e filename   : set the start-up error log file (default: stderr)";
 
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Command {
@@ -35,6 +36,8 @@ pub struct Cli {
     pub prefix: PathBuf,
     pub conf: PathBuf,
     pub quiet: bool,
+    /// `-e FILE|stderr`: where start-up errors go before the config's error_log is open.
+    pub errlog: Option<PathBuf>,
 }
 
 impl Cli {
@@ -45,6 +48,7 @@ impl Cli {
         let mut prefix: Option<PathBuf> = None;
         let mut conf: Option<PathBuf> = None;
         let mut quiet = false;
+        let mut errlog: Option<PathBuf> = None;
         let mut args = args.peekable();
         while let Some(a) = args.next() {
             let Some(flags) = a.strip_prefix('-') else {
@@ -85,6 +89,11 @@ impl Cli {
                         conf = Some(PathBuf::from(value("c")?));
                         break;
                     }
+                    'e' => {
+                        let v = value("e")?;
+                        errlog = (v != "stderr").then(|| PathBuf::from(v));
+                        break;
+                    }
                     'p' => {
                         prefix = Some(PathBuf::from(value("p")?));
                         break;
@@ -114,14 +123,50 @@ impl Cli {
         } else {
             prefix.join(conf)
         };
+        let errlog = errlog.map(|e| if e.is_absolute() { e } else { prefix.join(e) });
         Ok(Cli {
             command,
             prefix,
             conf,
             quiet,
+            errlog,
         })
     }
 }
+
+/// nginx modules rampart implements, and nginx's default modules it lacks, in
+/// `nginx -V`'s `configure arguments:` shape, so tooling that inspects the
+/// module list learns the truth.
+const WITH_MODULES: &[&str] = &[];
+const WITHOUT_MODULES: &[&str] = &[
+    "http_charset_module",
+    "http_gzip_module",
+    "http_ssi_module",
+    "http_userid_module",
+    "http_access_module",
+    "http_auth_basic_module",
+    "http_mirror_module",
+    "http_autoindex_module",
+    "http_geo_module",
+    "http_map_module",
+    "http_split_clients_module",
+    "http_referer_module",
+    "http_fastcgi_module",
+    "http_uwsgi_module",
+    "http_scgi_module",
+    "http_grpc_module",
+    "http_memcached_module",
+    "http_limit_conn_module",
+    "http_limit_req_module",
+    "http_empty_gif_module",
+    "http_browser_module",
+    "http_upstream_hash_module",
+    "http_upstream_ip_hash_module",
+    "http_upstream_least_conn_module",
+    "http_upstream_random_module",
+    "http_upstream_keepalive_module",
+    "http_upstream_zone_module",
+];
 
 pub fn version_text(verbose: bool) -> String {
     let mut s = format!(
@@ -129,7 +174,15 @@ pub fn version_text(verbose: bool) -> String {
         env!("CARGO_PKG_VERSION")
     );
     if verbose {
-        s.push_str("\nbuilt with rustls: no (TLS not implemented yet)");
+        s.push_str("\nbuilt with rustc; TLS: not built in yet\nconfigure arguments:");
+        for m in WITH_MODULES {
+            s.push_str(" --with-");
+            s.push_str(m);
+        }
+        for m in WITHOUT_MODULES {
+            s.push_str(" --without-");
+            s.push_str(m);
+        }
     }
     s
 }
@@ -233,6 +286,13 @@ fn write_pid(path: &Path) -> std::io::Result<()> {
 /// Starts the server in the foreground and runs the signal loop until a stop.
 pub fn run(cli: &Cli) -> Result<(), String> {
     use tokio::signal::unix::{signal, SignalKind};
+    // Reading the model starts no thread, so `daemon on` can still fork here.
+    let model = crate::config::load(&cli.conf).map_err(|e| e.to_string())?;
+    let mut ready = if model.daemon == Some(true) {
+        crate::daemon::detach()?
+    } else {
+        crate::daemon::Ready::none()
+    };
     let rt = tokio::runtime::Builder::new_current_thread()
         .enable_all()
         .build()
@@ -250,12 +310,29 @@ pub fn run(cli: &Cli) -> Result<(), String> {
             ))
         })
         .map_err(|e| format!("signal setup failed: {e}"))?;
-    let mut server = Server::start(&cli.conf, &cli.prefix).map_err(|e| e.to_string())?;
+    let mut server = match Server::start(&cli.conf, &cli.prefix) {
+        Ok(s) => s,
+        Err(e) => {
+            ready.fail(&e.to_string());
+            return Err(e.to_string());
+        }
+    };
     let pid = crate::server::state::snapshot()
         .map(|s| s.main.pid.clone())
         .ok_or("no configuration")?;
-    write_pid(&pid)
-        .map_err(|e| format!("open() \"{}\" failed ({})", pid.display(), crate::log::OsErr(&e)))?;
+    if let Err(e) = write_pid(&pid) {
+        let msg = format!("open() \"{}\" failed ({})", pid.display(), crate::log::OsErr(&e));
+        ready.fail(&msg);
+        return Err(msg);
+    }
+    if let Some(user) = &model.user {
+        if let Err(e) = crate::daemon::drop_privileges(user) {
+            ready.fail(&e);
+            let _ = std::fs::remove_file(&pid);
+            return Err(e);
+        }
+    }
+    ready.ok();
     crate::log::error_log::log(
         crate::log::Level::Notice,
         None,
@@ -331,5 +408,34 @@ pub fn run(cli: &Cli) -> Result<(), String> {
                 return Ok(());
             }
         }
+    }
+}
+
+/// Reports a start-up failure where `-e` says (stderr by default), in
+/// nginx's `[emerg]` shape; an error-log file gets a timestamped line.
+pub fn startup_error(cli: &Cli, msg: &str) {
+    let Some(path) = &cli.errlog else {
+        eprintln!("rampart: [emerg] {msg}");
+        return;
+    };
+    use std::io::Write;
+    let mut line = Vec::new();
+    let now = crate::log::clock::now();
+    crate::log::error_log::format_line(
+        &mut line,
+        now.err_log(),
+        crate::log::Level::Emerg,
+        std::process::id(),
+        u64::from(std::process::id()),
+        None,
+        format_args!("{msg}"),
+    );
+    let written = std::fs::OpenOptions::new()
+        .create(true)
+        .append(true)
+        .open(path)
+        .and_then(|mut f| f.write_all(&line));
+    if written.is_err() {
+        eprintln!("rampart: [emerg] {msg}");
     }
 }

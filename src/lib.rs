@@ -6,6 +6,7 @@
 
 pub mod config;
 pub mod control;
+pub mod daemon;
 pub mod filters;
 pub mod http1;
 pub mod log;

@@ -28,7 +28,7 @@ fn main() -> ExitCode {
         Command::Run => match control::run(&cli) {
             Ok(()) => ExitCode::SUCCESS,
             Err(e) => {
-                eprintln!("rampart: [emerg] {e}");
+                control::startup_error(&cli, &e);
                 ExitCode::from(1)
             }
         },

@@ -490,3 +490,88 @@ fn v_prints_the_version() {
         );
     }
 }
+
+/// `daemon = true`: the command returns 0 once the detached server is ready
+/// (its pid, in the pid file, is not the launcher's), it serves, and
+/// `-s quit` stops it; a start-up error is reported by the launcher with
+/// exit 1 and no pid file. This is the init-script contract of `nginx`.
+#[test]
+fn daemon_detaches_and_reports_readiness() {
+    let dir = TempDir::new("daemon");
+    let port = free_port();
+    let text = conf("", "", "return = [200, \"daemon ok\"]")
+        .replace("@PORT@", &port.to_string())
+        .replacen(
+            "worker_processes = 1\n",
+            "worker_processes = 1\ndaemon = true\n",
+            1,
+        );
+    let file = dir.path().join("rampart.toml");
+    std::fs::write(&file, &text).unwrap();
+    let args = |extra: &[&str]| -> Vec<std::ffi::OsString> {
+        let mut v: Vec<std::ffi::OsString> =
+            vec!["-p".into(), dir.path().into(), "-c".into(), file.clone().into()];
+        v.extend(extra.iter().map(|s| s.into()));
+        v
+    };
+    let run = |extra: &[&str]| {
+        let a = args(extra);
+        let refs: Vec<&std::ffi::OsStr> = a.iter().map(|s| s.as_os_str()).collect();
+        rampart_cmd(&refs)
+    };
+    let out = run(&[]);
+    assert_eq!(out.code, Some(0), "{}", out.stderr);
+    let pid_file = dir.path().join("logs/rampart.pid");
+    let pid: i32 = std::fs::read_to_string(&pid_file)
+        .unwrap()
+        .trim()
+        .parse()
+        .unwrap();
+    assert!(
+        std::path::Path::new(&format!("/proc/{pid}")).exists(),
+        "the daemon runs"
+    );
+    let resp = get(std::net::SocketAddr::from(([127, 0, 0, 1], port)), "/");
+    assert_eq!(resp.text(), "daemon ok");
+
+    // A second start fails on the bound port: the launcher says why, exit 1.
+    let again = run(&[]);
+    assert_eq!(again.code, Some(1));
+    assert!(
+        again.stderr.contains("bind() to 127.0.0.1:") && again.stderr.contains("Address already in use"),
+        "{}",
+        again.stderr
+    );
+    assert_eq!(
+        again.stderr.matches("[emerg]").count(),
+        1,
+        "reported once: {}",
+        again.stderr
+    );
+
+    assert_eq!(run(&["-s", "quit"]).code, Some(0));
+    wait_for("the daemon to exit", Duration::from_secs(10), || {
+        (!std::path::Path::new(&format!("/proc/{pid}")).exists()
+            || std::fs::read_to_string(format!("/proc/{pid}/stat"))
+                .map(|s| s.contains(") Z"))
+                .unwrap_or(true))
+        .then_some(())
+    });
+    assert!(!pid_file.exists(), "the pid file is removed on quit");
+}
+
+/// `-e FILE`: a start-up error goes to that file in error-log shape, not stderr.
+#[test]
+fn e_sends_startup_errors_to_a_file() {
+    let dir = TempDir::new("errlog");
+    let missing = dir.path().join("missing.toml");
+    let log = dir.path().join("startup.log");
+    let out = rampart_cmd(&["-c".as_ref(), missing.as_os_str(), "-e".as_ref(), log.as_os_str()]);
+    assert_eq!(out.code, Some(1));
+    let text = std::fs::read_to_string(&log).unwrap();
+    assert!(
+        text.contains("[emerg]") && text.contains("missing.toml\" failed (2: No such file or directory)"),
+        "{text}"
+    );
+    assert!(!out.stderr.contains("[emerg]"), "{}", out.stderr);
+}

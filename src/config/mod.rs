@@ -17,8 +17,13 @@ use std::path::Path;
 /// Reads and parses the config file at `path` into the model (no semantic
 /// checks yet: those happen when the model is compiled into a snapshot).
 pub fn load(path: &Path) -> Result<Config, ConfigError> {
-    let text = std::fs::read_to_string(path)
-        .map_err(|e| ConfigError::new(path, 0, format!("open() \"{}\" failed ({e})", path.display())))?;
+    let text = std::fs::read_to_string(path).map_err(|e| {
+        ConfigError::new(
+            path,
+            0,
+            format!("open() \"{}\" failed ({})", path.display(), crate::log::OsErr(&e)),
+        )
+    })?;
     parse_toml(path, &text)
 }
 

@@ -35,6 +35,18 @@ pub struct Config {
     /// `worker_shutdown_timeout`: the longest a graceful stop (QUIT) waits.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub worker_shutdown_timeout: Option<Dur>,
+    /// `daemon`: detach into the background. Off by default in rampart.toml
+    /// (rampart runs in the foreground); the nginx.conf front end defaults
+    /// it to on, as nginx does.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub daemon: Option<bool>,
+    /// `master_process`: accepted for compatibility; rampart is always one
+    /// process whose worker threads play the role of nginx's workers.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub master_process: Option<bool>,
+    /// `user NAME [GROUP]`: the identity to switch to after binding, when started as root.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub user: Option<String>,
     #[serde(default)]
     pub events: Events,
     #[serde(default)]

@@ -29,7 +29,7 @@ use worker::{WorkerCmd, WorkerHandle};
 pub enum StartError {
     #[error("{0}")]
     Config(#[from] ConfigError),
-    #[error("bind() to {addr} failed ({err})")]
+    #[error("bind() to {addr} failed ({})", crate::log::OsErr(err))]
     Bind { addr: SocketAddr, err: std::io::Error },
     #[error("{0}")]
     Io(String),
