@@ -19,6 +19,10 @@ use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::TcpStream;
 use upstream_request::BodyFraming;
 
+/// Largest chunked request body collected in memory to give an HTTP/1.0
+/// upstream a Content-Length (client_max_body_size bounds it first).
+const MAX_COLLECTED_BODY: u64 = 64 << 20;
+
 /// Upstream read size for response bodies.
 const READ_CHUNK: usize = 64 * 1024;
 
@@ -47,9 +51,23 @@ pub async fn forward(ex: &mut Exchange<'_>, target: &ProxyTarget) -> Reply {
         if conf.http11 {
             BodyFraming::Chunked
         } else {
+            // Collected in memory (nginx spools to a temp file): bounded by
+            // client_max_body_size, and by MAX_COLLECTED_BODY when that is 0.
             let mut all = Vec::new();
             loop {
                 match ex.body.next(ex.io, &mut all).await {
+                    Ok(true) if all.len() as u64 > MAX_COLLECTED_BODY => {
+                        crate::log::error_log::log(
+                            Level::Error,
+                            Some(ex.req.conn.number),
+                            format_args!(
+                                "chunked request body over {MAX_COLLECTED_BODY} bytes for an HTTP/1.0 upstream; \
+                                 use proxy_http_version 1.1 to stream it, client: {}",
+                                ex.req.conn.peer.ip()
+                            ),
+                        );
+                        return client_body_failure(ex, BodyError::TooLarge);
+                    }
                     Ok(true) => continue,
                     Ok(false) => break,
                     Err(e) => return client_body_failure(ex, e),
