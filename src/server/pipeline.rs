@@ -62,6 +62,8 @@ pub struct Exchange<'a> {
     pub override_status: Option<u16>,
     /// Set when the response went out with `Connection: close` semantics.
     pub close_after: bool,
+    /// How long the connection has been open (for keepalive_time).
+    pub conn_age: Duration,
 }
 
 impl Exchange<'_> {
@@ -82,6 +84,7 @@ impl Exchange<'_> {
             && !self.close_after
             && !c.keepalive_timeout.is_zero()
             && self.req.conn.requests < c.keepalive_requests
+            && self.conn_age < c.keepalive_time
             && !super::state::draining()
     }
 
@@ -139,13 +142,14 @@ pub async fn handle(
         body,
         override_status: None,
         close_after: false,
+        conn_age,
     };
 
     let reply = select_server_and_run(&mut ex, hosts).await;
     let reusable = finish(&mut ex, reply).await;
 
     // Whatever the handler did not read of the body must go before the next request.
-    let mut keep = reusable && ex.keepalive_allowed() && conn_age < ex.req.loc.conf.keepalive_time;
+    let mut keep = reusable && ex.keepalive_allowed();
     if keep && !ex.body.is_done() {
         let limit = ex.req.loc.conf.client_max_body_size.max(1 << 20);
         let t = ex.req.loc.conf.client_body_timeout;
