@@ -1,11 +1,13 @@
 //! Reading configuration: the typed model and its front ends.
 //!
 //! `load` picks the front end by file name: `*.toml` is rampart's native
-//! format; anything else will be read as nginx.conf once that front end exists.
+//! format; anything else (`nginx.conf`, `sites-enabled/default`, ...) is read
+//! as nginx.conf by [`nginx`]. Both produce the same [`Config`].
 
 pub mod error;
 pub mod located;
 pub mod model;
+pub mod nginx;
 pub mod units;
 
 pub use error::ConfigError;
@@ -17,9 +19,17 @@ use std::path::Path;
 /// Reads and parses the config file at `path` into the model (no semantic
 /// checks yet: those happen when the model is compiled into a snapshot).
 pub fn load(path: &Path) -> Result<Config, ConfigError> {
+    if !is_toml(path) {
+        return nginx::load(path);
+    }
     let text = std::fs::read_to_string(path)
         .map_err(|e| ConfigError::new(path, 0, format!("open() \"{}\" failed ({e})", path.display())))?;
     parse_toml(path, &text)
+}
+
+/// Whether `path` names a rampart.toml (by its extension) rather than an nginx.conf.
+pub fn is_toml(path: &Path) -> bool {
+    path.extension().is_some_and(|e| e == "toml")
 }
 
 /// Parses rampart.toml text. Syntax errors, unknown keys and wrong types come
