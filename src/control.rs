@@ -18,7 +18,9 @@ Options:
   -q            : suppress non-error messages during configuration testing
   -s signal     : send signal to the running process: stop, quit, reopen, reload
   -p prefix     : set prefix path (default: the current directory)
-  -c filename   : set configuration file (default: conf/rampart.toml)";
+  -c filename   : set configuration file (default: conf/rampart.toml)
+
+       rampart convert FILE : print FILE (nginx.conf or rampart.toml) as rampart.toml";
 
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Command {
@@ -165,6 +167,46 @@ pub fn test_config(cli: &Cli, dump: bool) -> ExitCode {
         }
     }
     ExitCode::SUCCESS
+}
+
+/// `rampart convert FILE`: prints FILE (nginx.conf or rampart.toml) as
+/// rampart.toml. Loading the output gives the same model. For an nginx.conf
+/// every directive that is not implemented yet is listed, not only the first.
+pub fn convert(path: &Path) -> ExitCode {
+    let loaded = if crate::config::is_toml(path) {
+        crate::config::load(path)
+    } else {
+        let r = crate::config::nginx::analyze(path);
+        for e in r.not_implemented.iter().skip(1) {
+            eprintln!("rampart: [emerg] {e}");
+        }
+        match r.error {
+            Some(e) => Err(e),
+            None => Ok(r.config),
+        }
+    };
+    let cfg = match loaded {
+        Ok(c) => c,
+        Err(e) => {
+            eprintln!("rampart: [emerg] {e}");
+            return ExitCode::from(1);
+        }
+    };
+    match toml::to_string(&cfg) {
+        Ok(t) => {
+            println!(
+                "# converted from {} by rampart {}
+{t}",
+                path.display(),
+                env!("CARGO_PKG_VERSION")
+            );
+            ExitCode::SUCCESS
+        }
+        Err(e) => {
+            eprintln!("rampart: [emerg] cannot print the configuration: {e}");
+            ExitCode::from(1)
+        }
+    }
 }
 
 fn pid_path(cli: &Cli) -> Result<PathBuf, String> {
