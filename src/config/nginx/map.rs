@@ -469,7 +469,7 @@ fn conn_setting(d: &Directive, s: &mut ConnSettings) -> R<bool> {
 /// `error_page CODE ... [=[STATUS]] URI` (ngx_http_core_error_page).
 pub fn error_page(d: &Directive) -> R<ErrorPageDef> {
     let n = d.args.len();
-    let page = d.args.get(n - 1).cloned().unwrap_or_default();
+    let page = d.args.last().cloned().unwrap_or_default();
     let (codes_end, status) = match d.args.get(n.saturating_sub(2)).and_then(|a| a.strip_prefix('=')) {
         Some("") if n >= 2 => (n - 2, Some(ErrorPageStatus::FromPage("=".into()))),
         Some(code) if n >= 2 => {
@@ -478,7 +478,7 @@ pub fn error_page(d: &Directive) -> R<ErrorPageDef> {
                 .ok_or_else(|| d.err(format!("invalid value \"={code}\"")))?;
             (n - 2, Some(ErrorPageStatus::Code(c)))
         }
-        _ => (n - 1, None),
+        _ => (n.saturating_sub(1), None),
     };
     let mut codes = Vec::new();
     for a in d.args.get(..codes_end).unwrap_or_default() {

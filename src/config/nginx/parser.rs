@@ -22,6 +22,11 @@ use std::sync::Arc;
 /// out of file descriptors; a loop here is reported instead.
 const MAX_INCLUDE_DEPTH: usize = 32;
 
+/// How deep blocks may nest in one file. nginx has no limit; a config that
+/// nests thousands of blocks would overflow the stack here, so it is refused.
+/// Real configs nest four or five levels.
+const MAX_BLOCK_DEPTH: usize = 100;
+
 /// One directive, with its block if it has one.
 #[derive(Debug, Clone, PartialEq)]
 pub struct Directive {
@@ -101,7 +106,7 @@ impl Reader {
         depth: usize,
     ) -> Result<(), ConfigError> {
         let mut lexer = Lexer::new(text);
-        self.block(file, &mut lexer, out, false, depth)
+        self.block(file, &mut lexer, out, 0, depth)
     }
 
     /// Reads statements until the block's `}` (or the end of the file at the top).
@@ -110,9 +115,10 @@ impl Reader {
         file: &Arc<Path>,
         lexer: &mut Lexer<'_>,
         out: &mut Vec<Directive>,
-        in_block: bool,
+        level: usize,
         depth: usize,
     ) -> Result<(), ConfigError> {
+        let in_block = level > 0;
         loop {
             let st = lexer
                 .next_statement()
@@ -152,6 +158,9 @@ impl Reader {
                 continue;
             }
             if st.end == End::BlockStart {
+                if level >= MAX_BLOCK_DEPTH {
+                    return Err(d.err(format!("blocks nested deeper than {MAX_BLOCK_DEPTH} levels")));
+                }
                 // Push the block before filling it, so that on an error inside
                 // it the caller still sees everything read so far.
                 d.block = Some(Vec::new());
@@ -164,7 +173,7 @@ impl Reader {
                 else {
                     continue;
                 };
-                self.block(file, lexer, inner, true, depth)?;
+                self.block(file, lexer, inner, level + 1, depth)?;
                 *end_line = lexer.line();
             } else {
                 out.push(d);
@@ -429,6 +438,9 @@ mod tests {
                 (msg, dir.join(file), line)
             );
         }
+        // Absurd nesting is refused rather than overflowing the stack.
+        std::fs::write(&main, "a {".repeat(100_000)).unwrap();
+        assert!(parse_file(&main).error.unwrap().message.contains("blocks nested deeper"));
         // An include loop is reported, not followed forever.
         std::fs::write(&main, "include nginx.conf;\n").unwrap();
         assert!(parse_file(&main).error.unwrap().message.contains("nested deeper"));
