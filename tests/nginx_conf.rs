@@ -382,6 +382,34 @@ fn convert_round_trips_nginx_fixtures() {
     }
 }
 
+/// What nginx's lexer makes of quotes, escapes, variables and `#` inside words.
+#[test]
+fn quoting_fixture_maps_as_nginx_reads_it() {
+    let c = nginx::analyze(&fixtures("good/quoting.conf")).config;
+    let fmt = match &c.http.log_format["quoted"] {
+        rampart::config::model::LogFormatDef::Plain(f) => f.clone(),
+        other => panic!("{other:?}"),
+    };
+    assert_eq!(fmt, "\"$request\" \t ${status}x '$uri'");
+    let s = &c.http.server[0];
+    assert_eq!(
+        s.server_name.as_deref().unwrap(),
+        ["single quoted", "double quoted", "plain"]
+    );
+    let h = s.add_header.as_ref().unwrap();
+    assert_eq!(h[0], ["X-Quote", "it's \"fine\""]);
+    assert_eq!(h[1], ["X-Escapes", "a\\b\tc"]);
+    let m: Vec<&str> = s.location.iter().map(|l| l.match_.value.as_str()).collect();
+    assert_eq!(m, ["~ ^/re/(?<n>[a-z]+)\\.html$", "= /exact", "/hash#notcomment"]);
+    assert_eq!(
+        s.location[2].return_,
+        Some(rampart::config::model::ReturnDef::CodeText(
+            200,
+            "#not a comment".into()
+        ))
+    );
+}
+
 /// TOML → model → TOML → model: conf/rampart.toml and the configs the other
 /// integration tests write (through tests/common's `config`).
 #[test]
@@ -542,6 +570,12 @@ fn nginx_conf_serves_exactly_as_its_toml_twin() {
     std::fs::write(&n, TWIN_NGINX.replace("@BACKEND@", &be).replace("@PORT@", "8080")).unwrap();
     std::fs::write(&t, TWIN_TOML.replace("@BACKEND@", &be).replace("@PORT@", "8080")).unwrap();
     assert_eq!(config::load(&n).unwrap(), config::load(&t).unwrap());
+
+    // `rampart convert` of the nginx.conf gives the TOML twin's model.
+    let o = convert(&n);
+    assert_eq!(o.status.code(), Some(0), "{}", stderr(&o));
+    let converted = config::parse_toml(&t, &String::from_utf8(o.stdout).unwrap()).unwrap();
+    assert_eq!(converted, config::load(&t).unwrap());
 
     // ...and serve the same bytes.
     let a = start("nginx.conf", TWIN_NGINX, &be);
