@@ -294,7 +294,7 @@ impl Mapper {
                 "listen" => {
                     let v = d.args.join(" ");
                     // The runtime parses it again; checking here names the right file.
-                    crate::runtime::listen::parse_listen(&v).map_err(|e| d.err(e).directive("listen"))?;
+                    crate::runtime::listen::parse_listen(&v).map_err(|e| d.err(e))?;
                     s.listen.push(Located::new(v, d.line));
                 }
                 "server_name" => s

@@ -440,7 +440,11 @@ mod tests {
         }
         // Absurd nesting is refused rather than overflowing the stack.
         std::fs::write(&main, "a {".repeat(100_000)).unwrap();
-        assert!(parse_file(&main).error.unwrap().message.contains("blocks nested deeper"));
+        assert!(parse_file(&main)
+            .error
+            .unwrap()
+            .message
+            .contains("blocks nested deeper"));
         // An include loop is reported, not followed forever.
         std::fs::write(&main, "include nginx.conf;\n").unwrap();
         assert!(parse_file(&main).error.unwrap().message.contains("nested deeper"));
