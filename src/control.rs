@@ -19,7 +19,10 @@ Options:
   -s signal     : send signal to the running process: stop, quit, reopen, reload
   -p prefix     : set prefix path (default: the current directory)
   -c filename   : set configuration file (default: conf/rampart.toml)
-  -e filename   : set the start-up error log file (default: stderr)";
+  -e filename   : set the start-up error log file (default: stderr)
+  -g directives : set global directives out of configuration file
+
+       rampart convert FILE : print FILE (nginx.conf or rampart.toml) as rampart.toml";
 
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Command {
@@ -38,6 +41,8 @@ pub struct Cli {
     pub quiet: bool,
     /// `-e FILE|stderr`: where start-up errors go before the config's error_log is open.
     pub errlog: Option<PathBuf>,
+    /// `-g "directives;"`: main-context directives in nginx syntax.
+    pub globals: Option<String>,
 }
 
 impl Cli {
@@ -49,6 +54,7 @@ impl Cli {
         let mut conf: Option<PathBuf> = None;
         let mut quiet = false;
         let mut errlog: Option<PathBuf> = None;
+        let mut globals: Option<String> = None;
         let mut args = args.peekable();
         while let Some(a) = args.next() {
             let Some(flags) = a.strip_prefix('-') else {
@@ -87,6 +93,10 @@ impl Cli {
                     'q' => quiet = true,
                     'c' => {
                         conf = Some(PathBuf::from(value("c")?));
+                        break;
+                    }
+                    'g' => {
+                        globals = Some(value("g")?);
                         break;
                     }
                     'e' => {
@@ -130,6 +140,7 @@ impl Cli {
             conf,
             quiet,
             errlog,
+            globals,
         })
     }
 }
@@ -218,6 +229,46 @@ pub fn test_config(cli: &Cli, dump: bool) -> ExitCode {
         }
     }
     ExitCode::SUCCESS
+}
+
+/// `rampart convert FILE`: prints FILE (nginx.conf or rampart.toml) as
+/// rampart.toml. Loading the output gives the same model. For an nginx.conf
+/// every directive that is not implemented yet is listed, not only the first.
+pub fn convert(path: &Path) -> ExitCode {
+    let loaded = if crate::config::is_toml(path) {
+        crate::config::load(path)
+    } else {
+        let r = crate::config::nginx::analyze(path);
+        for e in r.not_implemented.iter().skip(1) {
+            eprintln!("rampart: [emerg] {e}");
+        }
+        match r.error {
+            Some(e) => Err(e),
+            None => Ok(r.config),
+        }
+    };
+    let cfg = match loaded {
+        Ok(c) => c,
+        Err(e) => {
+            eprintln!("rampart: [emerg] {e}");
+            return ExitCode::from(1);
+        }
+    };
+    match toml::to_string(&cfg) {
+        Ok(t) => {
+            println!(
+                "# converted from {} by rampart {}
+{t}",
+                path.display(),
+                env!("CARGO_PKG_VERSION")
+            );
+            ExitCode::SUCCESS
+        }
+        Err(e) => {
+            eprintln!("rampart: [emerg] cannot print the configuration: {e}");
+            ExitCode::from(1)
+        }
+    }
 }
 
 fn pid_path(cli: &Cli) -> Result<PathBuf, String> {

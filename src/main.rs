@@ -1,12 +1,23 @@
 //! The `rampart` command: nginx's command line (`-c`, `-p`, `-t`, `-T`, `-q`,
 //! `-s`, `-v`, `-V`) so that init scripts, systemd units and logrotate that
-//! drive nginx keep working, plus the signal loop of a running server.
+//! drive nginx keep working, plus the signal loop of a running server, and
+//! `rampart convert FILE` (nginx.conf → rampart.toml).
 
 use rampart::control::{self, Cli, Command};
 use std::process::ExitCode;
 
 fn main() -> ExitCode {
-    let cli = match Cli::parse(std::env::args().skip(1)) {
+    let args: Vec<String> = std::env::args().skip(1).collect();
+    if args.first().map(String::as_str) == Some("convert") {
+        return match args.as_slice() {
+            [_, file] => control::convert(std::path::Path::new(file)),
+            _ => {
+                eprintln!("rampart: usage: rampart convert FILE");
+                ExitCode::from(1)
+            }
+        };
+    }
+    let cli = match Cli::parse(args.into_iter()) {
         Ok(c) => c,
         Err(msg) => {
             eprintln!("rampart: {msg}");
@@ -14,6 +25,12 @@ fn main() -> ExitCode {
             return ExitCode::from(1);
         }
     };
+    if let Some(g) = &cli.globals {
+        if let Err(e) = rampart::config::set_globals(g) {
+            control::startup_error(&cli, &e.to_string());
+            return ExitCode::from(1);
+        }
+    }
     match cli.command.clone() {
         Command::Help => {
             eprintln!("{}", control::USAGE);

@@ -1,11 +1,13 @@
 //! Reading configuration: the typed model and its front ends.
 //!
 //! `load` picks the front end by file name: `*.toml` is rampart's native
-//! format; anything else will be read as nginx.conf once that front end exists.
+//! format; anything else (`nginx.conf`, `sites-enabled/default`, ...) is read
+//! as nginx.conf by [`nginx`]. Both produce the same [`Config`].
 
 pub mod error;
 pub mod located;
 pub mod model;
+pub mod nginx;
 pub mod units;
 
 pub use error::ConfigError;
@@ -17,6 +19,64 @@ use std::path::Path;
 /// Reads and parses the config file at `path` into the model (no semantic
 /// checks yet: those happen when the model is compiled into a snapshot).
 pub fn load(path: &Path) -> Result<Config, ConfigError> {
+    let mut cfg = load_file(path)?;
+    if let Some(g) = GLOBALS.get() {
+        apply_globals(&mut cfg, g.clone())?;
+    }
+    // nginx's default is `daemon on` (src/core/nginx.c); rampart.toml's is off.
+    if !is_toml(path) && cfg.daemon.is_none() {
+        cfg.daemon = Some(true);
+    }
+    Ok(cfg)
+}
+
+/// `-g "directives;"` for the whole process (every load and reload applies it).
+static GLOBALS: std::sync::OnceLock<Config> = std::sync::OnceLock::new();
+
+/// Parses `-g`'s text (nginx syntax, main context) once at start-up.
+pub fn set_globals(text: &str) -> Result<(), ConfigError> {
+    let g = nginx::globals(text)?;
+    let _ = GLOBALS.set(g);
+    Ok(())
+}
+
+/// Main-level directives from `-g` fill the file's; one set in both is a
+/// duplicate, as nginx says.
+fn apply_globals(cfg: &mut Config, g: Config) -> Result<(), ConfigError> {
+    let dup = |name: &str| {
+        ConfigError::new(
+            Path::new("command line"),
+            0,
+            format!("\"{name}\" directive is duplicate"),
+        )
+    };
+    macro_rules! overlay {
+        ($($f:ident),*) => {$(
+            if let Some(v) = g.$f {
+                if cfg.$f.is_some() {
+                    return Err(dup(stringify!($f)));
+                }
+                cfg.$f = Some(v);
+            }
+        )*};
+    }
+    overlay!(
+        worker_processes,
+        worker_rlimit_nofile,
+        pid,
+        error_log,
+        worker_shutdown_timeout,
+        daemon,
+        master_process,
+        user
+    );
+    Ok(())
+}
+
+fn load_file(path: &Path) -> Result<Config, ConfigError> {
+    if !is_toml(path) {
+        return nginx::load(path);
+    }
     let text = std::fs::read_to_string(path).map_err(|e| {
         ConfigError::new(
             path,
@@ -25,6 +85,11 @@ pub fn load(path: &Path) -> Result<Config, ConfigError> {
         )
     })?;
     parse_toml(path, &text)
+}
+
+/// Whether `path` names a rampart.toml (by its extension) rather than an nginx.conf.
+pub fn is_toml(path: &Path) -> bool {
+    path.extension().is_some_and(|e| e == "toml")
 }
 
 /// Parses rampart.toml text. Syntax errors, unknown keys and wrong types come

@@ -1,0 +1,511 @@
+//! The directive tree → the model (`config::model::Config`), with nginx's
+//! context and argument checks (`ngx_conf_handler`, nginx/nginx:
+//! src/core/ngx_conf_file.c) and each directive's own value checks, worded as
+//! the directive's handler in nginx 1.22.1 words them.
+//!
+//! Settings allowed at several levels are collected into the model's
+//! `LocSettings` / `ConnSettings` of the level and moved into the level's
+//! struct when its block ends. A repeated list directive appends
+//! (`proxy_set_header A x; proxy_set_header B y;`), and since the model keeps
+//! one list per level, nginx's all-or-nothing inheritance of those lists
+//! follows. A repeated single-valued directive is `"x" directive is duplicate`.
+
+use super::directives::{lookup, Args, Ctx, Kind, Lookup, EVENTS, HTTP, LOC, MAIN, SRV, UPS};
+use super::parser::Directive;
+use super::values::{self, once};
+use crate::config::model::{
+    AccessLogDef, AutoKeyword, Config, ConnSettings, ErrorPageDef, ErrorPageStatus, Events, Http,
+    LocSettings, Location, Server, Upstream, WorkerProcesses,
+};
+use crate::config::{ConfigError, Located};
+
+/// What mapping found besides the model.
+#[derive(Debug, Default)]
+pub struct Mapper {
+    /// `"X" directive is not implemented yet`, in file order.
+    pub not_implemented: Vec<ConfigError>,
+    /// Accepted-and-ignored directives, as the warning to log.
+    pub ignored: Vec<ConfigError>,
+    /// False when the tree stops at a syntax error: checks that need a whole
+    /// block (`no servers are inside upstream`) are skipped then.
+    pub complete: bool,
+}
+
+/// Moves every field of a settings struct into a level's struct. The
+/// destructuring has no `..`, so a field added to the model without a line
+/// here is a compile error, not a silently dropped setting.
+macro_rules! put_loc {
+    ($src:expr => $dst:expr) => {{
+        let LocSettings {
+            client_max_body_size,
+            client_body_timeout,
+            send_timeout,
+            keepalive_timeout,
+            keepalive_requests,
+            keepalive_time,
+            proxy_connect_timeout,
+            proxy_read_timeout,
+            proxy_send_timeout,
+            proxy_http_version,
+            proxy_set_header,
+            proxy_hide_header,
+            proxy_pass_header,
+            proxy_buffer_size,
+            proxy_intercept_errors,
+            add_header,
+            error_page,
+            access_log,
+            server_tokens,
+            msie_padding,
+            default_type,
+        } = $src;
+        let d = $dst;
+        d.client_max_body_size = client_max_body_size;
+        d.client_body_timeout = client_body_timeout;
+        d.send_timeout = send_timeout;
+        d.keepalive_timeout = keepalive_timeout;
+        d.keepalive_requests = keepalive_requests;
+        d.keepalive_time = keepalive_time;
+        d.proxy_connect_timeout = proxy_connect_timeout;
+        d.proxy_read_timeout = proxy_read_timeout;
+        d.proxy_send_timeout = proxy_send_timeout;
+        d.proxy_http_version = proxy_http_version;
+        d.proxy_set_header = proxy_set_header;
+        d.proxy_hide_header = proxy_hide_header;
+        d.proxy_pass_header = proxy_pass_header;
+        d.proxy_buffer_size = proxy_buffer_size;
+        d.proxy_intercept_errors = proxy_intercept_errors;
+        d.add_header = add_header;
+        d.error_page = error_page;
+        d.access_log = access_log;
+        d.server_tokens = server_tokens;
+        d.msie_padding = msie_padding;
+        d.default_type = default_type;
+    }};
+}
+
+macro_rules! put_conn {
+    ($src:expr => $dst:expr) => {{
+        let ConnSettings {
+            client_header_buffer_size,
+            large_client_header_buffers,
+            client_header_timeout,
+            merge_slashes,
+            ignore_invalid_headers,
+            underscores_in_headers,
+        } = $src;
+        let d = $dst;
+        d.client_header_buffer_size = client_header_buffer_size;
+        d.large_client_header_buffers = large_client_header_buffers;
+        d.client_header_timeout = client_header_timeout;
+        d.merge_slashes = merge_slashes;
+        d.ignore_invalid_headers = ignore_invalid_headers;
+        d.underscores_in_headers = underscores_in_headers;
+    }};
+}
+
+type R<T = ()> = Result<T, ConfigError>;
+
+impl Mapper {
+    /// Maps the main file's tree into `cfg`. Returns the first error that is
+    /// not a "not implemented yet" (those are collected and mapping goes on).
+    pub fn main(&mut self, tree: &[Directive], cfg: &mut Config) -> R {
+        let mut events_seen = false;
+        let mut http_seen = false;
+        for d in tree {
+            if !self.check(d, MAIN)? {
+                continue;
+            }
+            match d.name.as_str() {
+                "worker_processes" => {
+                    let v = match arg(d, 0) {
+                        "auto" => WorkerProcesses::Auto(AutoKeyword::Auto),
+                        s => WorkerProcesses::Count(
+                            values::number(s)
+                                .and_then(|n| u32::try_from(n).ok())
+                                .ok_or_else(|| values::invalid_value(d))?,
+                        ),
+                    };
+                    once(&mut cfg.worker_processes, v, d)?;
+                }
+                "worker_rlimit_nofile" => {
+                    let n = values::number(arg(d, 0)).ok_or_else(|| values::invalid_number(d))?;
+                    once(&mut cfg.worker_rlimit_nofile, n, d)?;
+                }
+                "worker_shutdown_timeout" => once(&mut cfg.worker_shutdown_timeout, values::msec(d)?, d)?,
+                "pid" => once(&mut cfg.pid, Located::new(arg(d, 0).to_string(), d.line), d)?,
+                "daemon" => once(&mut cfg.daemon, values::flag(d)?, d)?,
+                "master_process" => once(&mut cfg.master_process, values::flag(d)?, d)?,
+                "user" => once(&mut cfg.user, d.args.join(" "), d)?,
+                "error_log" => {
+                    values::plain_path(d, "error_log", arg(d, 0))?;
+                    if cfg.error_log.is_some() {
+                        return Err(
+                            d.err("several \"error_log\" directives at one level are not implemented yet")
+                        );
+                    }
+                    cfg.error_log = Some(Located::new(d.args.join(" "), d.line));
+                }
+                "events" => {
+                    if std::mem::replace(&mut events_seen, true) {
+                        return Err(values::duplicate(d));
+                    }
+                    self.events(block(d), &mut cfg.events)?;
+                }
+                "http" => {
+                    if std::mem::replace(&mut http_seen, true) {
+                        return Err(values::duplicate(d));
+                    }
+                    self.http(block(d), &mut cfg.http)?;
+                }
+                _ => return Err(unmapped(d)),
+            }
+        }
+        Ok(())
+    }
+
+    /// Resolves `d` in `ctx` and checks its form. Ok(true): map it; Ok(false):
+    /// it was ignored or recorded as not implemented.
+    fn check(&mut self, d: &Directive, ctx: Ctx) -> R<bool> {
+        let spec = match lookup(&d.name, ctx) {
+            Lookup::Unknown => return Err(d.err(format!("unknown directive \"{}\"", d.name))),
+            Lookup::NotAllowedHere => {
+                return Err(d.err(format!("\"{}\" directive is not allowed here", d.name)))
+            }
+            Lookup::Found(s) => s,
+        };
+        match spec.kind {
+            Kind::NotImplemented => {
+                self.not_implemented
+                    .push(d.err(format!("\"{}\" directive is not implemented yet", d.name)));
+                return Ok(false);
+            }
+            Kind::Unsupported => {
+                return Err(d.err(format!(
+                    "\"{}\" directive is not supported (rampart has no FastCGI)",
+                    d.name
+                )))
+            }
+            _ => {}
+        }
+        if spec.kind == Kind::Block && d.block.is_none() {
+            return Err(d.err(format!("directive \"{}\" has no opening \"{{\"", d.name)));
+        }
+        if spec.kind != Kind::Block && d.block.is_some() {
+            return Err(d.err(format!("directive \"{}\" is not terminated by \";\"", d.name)));
+        }
+        if spec.args != Args::Any && !spec.args.accepts(d.args.len()) {
+            return Err(d.err(format!("invalid number of arguments in \"{}\" directive", d.name)));
+        }
+        if spec.kind == Kind::Ignored {
+            self.ignored.push(d.err(format!(
+                "\"{}\" directive is ignored: it has no meaning in rampart",
+                d.name
+            )));
+            return Ok(false);
+        }
+        Ok(true)
+    }
+
+    fn events(&mut self, tree: &[Directive], ev: &mut Events) -> R {
+        for d in tree {
+            if !self.check(d, EVENTS)? {
+                continue;
+            }
+            match d.name.as_str() {
+                "worker_connections" => {
+                    // ngx_event_connections: its own wording, not the num slot's.
+                    let n = values::number(arg(d, 0))
+                        .ok_or_else(|| d.err(format!("invalid number \"{}\"", arg(d, 0))))?;
+                    once(&mut ev.worker_connections, n, d)?;
+                }
+                _ => return Err(unmapped(d)),
+            }
+        }
+        Ok(())
+    }
+
+    fn http(&mut self, tree: &[Directive], h: &mut Http) -> R {
+        let mut loc = LocSettings::default();
+        let mut conn = ConnSettings::default();
+        for d in tree {
+            if !self.check(d, HTTP)? {
+                continue;
+            }
+            match d.name.as_str() {
+                "server" => {
+                    let mut s = Server::default();
+                    self.server(block(d), &mut s)?;
+                    h.server.push(s);
+                }
+                "upstream" => {
+                    let name = arg(d, 0).to_string();
+                    if h.upstream.contains_key(&name) {
+                        return Err(d.err(format!("duplicate upstream \"{name}\"")));
+                    }
+                    let u = self.upstream(d)?;
+                    h.upstream.insert(name, u);
+                }
+                "log_format" => {
+                    let (name, def) = values::log_format(d)?;
+                    if name == "combined" || h.log_format.contains_key(&name) {
+                        return Err(d.err(format!("duplicate \"log_format\" name \"{name}\"")));
+                    }
+                    h.log_format.insert(name, def);
+                }
+                _ => {
+                    if !loc_setting(d, &mut loc)? && !conn_setting(d, &mut conn)? {
+                        return Err(unmapped(d));
+                    }
+                }
+            }
+        }
+        put_loc!(loc => &mut *h);
+        put_conn!(conn => &mut *h);
+        Ok(())
+    }
+
+    fn upstream(&mut self, d: &Directive) -> R<Upstream> {
+        let mut u = Upstream::default();
+        for s in block(d) {
+            if !self.check(s, UPS)? {
+                continue;
+            }
+            match s.name.as_str() {
+                "server" => u.server.push(Located::new(s.args.join(" "), s.line)),
+                _ => return Err(unmapped(s)),
+            }
+        }
+        if u.server.is_empty() && self.complete {
+            return Err(ConfigError::new(
+                &d.file,
+                d.end_line,
+                "no servers are inside upstream",
+            ));
+        }
+        Ok(u)
+    }
+
+    fn server(&mut self, tree: &[Directive], s: &mut Server) -> R {
+        let mut loc = LocSettings::default();
+        let mut conn = ConnSettings::default();
+        for d in tree {
+            if !self.check(d, SRV)? {
+                continue;
+            }
+            match d.name.as_str() {
+                "listen" => {
+                    let v = d.args.join(" ");
+                    // The runtime parses it again; checking here names the right file.
+                    crate::runtime::listen::parse_listen(&v).map_err(|e| d.err(e))?;
+                    s.listen.push(Located::new(v, d.line));
+                }
+                "server_name" => s
+                    .server_name
+                    .get_or_insert_with(Vec::new)
+                    .extend(d.args.iter().cloned()),
+                "return" => {
+                    let r = values::return_def(d)?;
+                    // Only the first `return` of a level can ever run, as in nginx.
+                    s.return_.get_or_insert(r);
+                }
+                "location" => {
+                    let l = self.location(d)?;
+                    s.location.push(l);
+                }
+                _ => {
+                    if !loc_setting(d, &mut loc)? && !conn_setting(d, &mut conn)? {
+                        return Err(unmapped(d));
+                    }
+                }
+            }
+        }
+        put_loc!(loc => &mut *s);
+        put_conn!(conn => &mut *s);
+        Ok(())
+    }
+
+    fn location(&mut self, d: &Directive) -> R<Location> {
+        let m = match d.args.as_slice() {
+            [one] => one.clone(),
+            [modifier, pattern] => {
+                if !matches!(modifier.as_str(), "=" | "~" | "~*" | "^~") {
+                    return Err(d.err(format!("invalid location modifier \"{modifier}\"")));
+                }
+                format!("{modifier} {pattern}")
+            }
+            _ => return Err(d.err("invalid number of arguments in \"location\" directive")),
+        };
+        let mut l = Location {
+            match_: Located::new(m, d.line),
+            ..Location::default()
+        };
+        let mut loc = LocSettings::default();
+        for c in block(d) {
+            if !self.check(c, LOC)? {
+                continue;
+            }
+            match c.name.as_str() {
+                "location" => {
+                    let inner = self.location(c)?;
+                    l.location.push(inner);
+                }
+                "proxy_pass" => once(&mut l.proxy_pass, Located::new(arg(c, 0).to_string(), c.line), c)?,
+                "return" => {
+                    let r = values::return_def(c)?;
+                    l.return_.get_or_insert(r);
+                }
+                "internal" => l.internal = Some(true),
+                _ => {
+                    if !loc_setting(c, &mut loc)? {
+                        return Err(unmapped(c));
+                    }
+                }
+            }
+        }
+        put_loc!(loc => &mut l);
+        Ok(l)
+    }
+}
+
+/// The settings of every level. Ok(false): not one of them.
+fn loc_setting(d: &Directive, s: &mut LocSettings) -> R<bool> {
+    match d.name.as_str() {
+        "client_max_body_size" => once(&mut s.client_max_body_size, values::size(d)?, d)?,
+        "client_body_timeout" => once(&mut s.client_body_timeout, values::msec(d)?, d)?,
+        "send_timeout" => once(&mut s.send_timeout, values::msec(d)?, d)?,
+        "keepalive_timeout" => {
+            if let Some(h) = d.args.get(1) {
+                return Err(d.err(format!(
+                    "the header timeout \"{h}\" of \"keepalive_timeout\" is not implemented yet"
+                )));
+            }
+            once(&mut s.keepalive_timeout, values::msec(d)?, d)?
+        }
+        "keepalive_requests" => {
+            let n = values::number(arg(d, 0)).ok_or_else(|| values::invalid_number(d))?;
+            once(&mut s.keepalive_requests, n, d)?
+        }
+        "keepalive_time" => once(&mut s.keepalive_time, values::msec(d)?, d)?,
+        "proxy_connect_timeout" => once(&mut s.proxy_connect_timeout, values::msec(d)?, d)?,
+        "proxy_read_timeout" => once(&mut s.proxy_read_timeout, values::msec(d)?, d)?,
+        "proxy_send_timeout" => once(&mut s.proxy_send_timeout, values::msec(d)?, d)?,
+        "proxy_http_version" => {
+            let v = arg(d, 0);
+            if v != "1.0" && v != "1.1" {
+                return Err(d.err(format!("invalid value \"{v}\"")));
+            }
+            once(&mut s.proxy_http_version, v.to_string(), d)?
+        }
+        "proxy_set_header" => s
+            .proxy_set_header
+            .get_or_insert_with(Vec::new)
+            .push((arg(d, 0).to_string(), arg(d, 1).to_string())),
+        "proxy_hide_header" => s
+            .proxy_hide_header
+            .get_or_insert_with(Vec::new)
+            .push(arg(d, 0).to_string()),
+        "proxy_pass_header" => s
+            .proxy_pass_header
+            .get_or_insert_with(Vec::new)
+            .push(arg(d, 0).to_string()),
+        "proxy_buffer_size" => once(&mut s.proxy_buffer_size, values::size(d)?, d)?,
+        "proxy_intercept_errors" => once(&mut s.proxy_intercept_errors, values::flag(d)?, d)?,
+        "add_header" => {
+            if let Some(p) = d.args.get(2).filter(|p| p.as_str() != "always") {
+                return Err(d.err(format!("invalid parameter \"{p}\"")));
+            }
+            s.add_header.get_or_insert_with(Vec::new).push(d.args.clone())
+        }
+        "error_page" => s.error_page.get_or_insert_with(Vec::new).push(error_page(d)?),
+        "access_log" => {
+            let entry = values::access_log(d)?;
+            s.access_log = Some(match s.access_log.take() {
+                None => AccessLogDef::One(entry),
+                Some(AccessLogDef::One(first)) => AccessLogDef::Many(vec![first, entry]),
+                Some(AccessLogDef::Many(mut v)) => {
+                    v.push(entry);
+                    AccessLogDef::Many(v)
+                }
+            })
+        }
+        "server_tokens" => {
+            // An enum slot in nginx (on | off | build): its wording, not the flag's.
+            let v = match arg(d, 0) {
+                "on" => true,
+                "off" => false,
+                other => return Err(d.err(format!("invalid value \"{other}\""))),
+            };
+            once(&mut s.server_tokens, v, d)?
+        }
+        "msie_padding" => once(&mut s.msie_padding, values::flag(d)?, d)?,
+        "default_type" => once(&mut s.default_type, arg(d, 0).to_string(), d)?,
+        _ => return Ok(false),
+    }
+    Ok(true)
+}
+
+/// The settings of http and server only. Ok(false): not one of them.
+fn conn_setting(d: &Directive, s: &mut ConnSettings) -> R<bool> {
+    match d.name.as_str() {
+        "client_header_buffer_size" => once(&mut s.client_header_buffer_size, values::size(d)?, d)?,
+        "large_client_header_buffers" => {
+            // ngx_conf_set_bufs_slot: a number and a size.
+            let n = values::number(arg(d, 0)).filter(|&n| n > 0);
+            let size = crate::config::units::parse_size(arg(d, 1))
+                .ok()
+                .filter(|s| s.0 > 0);
+            if n.is_none() || size.is_none() {
+                return Err(values::invalid_value(d));
+            }
+            once(&mut s.large_client_header_buffers, d.args.join(" "), d)?
+        }
+        "client_header_timeout" => once(&mut s.client_header_timeout, values::msec(d)?, d)?,
+        "merge_slashes" => once(&mut s.merge_slashes, values::flag(d)?, d)?,
+        "ignore_invalid_headers" => once(&mut s.ignore_invalid_headers, values::flag(d)?, d)?,
+        "underscores_in_headers" => once(&mut s.underscores_in_headers, values::flag(d)?, d)?,
+        _ => return Ok(false),
+    }
+    Ok(true)
+}
+
+/// `error_page CODE ... [=[STATUS]] URI` (ngx_http_core_error_page).
+pub fn error_page(d: &Directive) -> R<ErrorPageDef> {
+    let n = d.args.len();
+    let page = d.args.last().cloned().unwrap_or_default();
+    let (codes_end, status) = match d.args.get(n.saturating_sub(2)).and_then(|a| a.strip_prefix('=')) {
+        Some("") if n >= 2 => (n - 2, Some(ErrorPageStatus::FromPage("=".into()))),
+        Some(code) if n >= 2 => {
+            let c = values::number(code)
+                .and_then(|c| u16::try_from(c).ok())
+                .ok_or_else(|| d.err(format!("invalid value \"={code}\"")))?;
+            (n - 2, Some(ErrorPageStatus::Code(c)))
+        }
+        _ => (n.saturating_sub(1), None),
+    };
+    let mut codes = Vec::new();
+    for a in d.args.get(..codes_end).unwrap_or_default() {
+        let c = values::number(a).ok_or_else(|| d.err(format!("invalid value \"{a}\"")))?;
+        if !(300..=599).contains(&c) {
+            return Err(d.err(format!("value \"{a}\" must be between 300 and 599")));
+        }
+        codes.push(c as u16);
+    }
+    Ok(ErrorPageDef { codes, page, status })
+}
+
+/// A block directive's children (check() has made sure there is a block).
+fn block(d: &Directive) -> &[Directive] {
+    d.block.as_deref().unwrap_or_default()
+}
+
+/// The `i`th argument (check() has made sure it exists).
+fn arg(d: &Directive, i: usize) -> &str {
+    d.args.get(i).map(String::as_str).unwrap_or_default()
+}
+
+/// A directive the table maps but this level's code does not: a bug here,
+/// reported rather than ignored.
+fn unmapped(d: &Directive) -> ConfigError {
+    d.err(format!("\"{}\" directive is not allowed here", d.name))
+}

@@ -1,0 +1,416 @@
+//! Mapping tests: nginx.conf text → the model, compared with the same config
+//! written in TOML, and the errors nginx 1.22.1 prints for bad directives.
+
+use super::*;
+use crate::config::parse_toml;
+use std::path::PathBuf;
+
+fn conf(src: &str) -> Report {
+    analyze_str(&PathBuf::from("/t/nginx.conf"), src)
+}
+
+fn ok(src: &str) -> Config {
+    let r = conf(src);
+    if let Some(e) = r.error {
+        panic!("{src}\n=> {e}");
+    }
+    r.config
+}
+
+#[test]
+fn maps_like_the_toml_twin() {
+    let nginx = r#"
+worker_processes auto;
+worker_rlimit_nofile 65535;
+worker_shutdown_timeout 10s;
+error_log logs/error.log notice;
+pid logs/x.pid;
+events { worker_connections 1024; }
+http {
+    default_type text/plain;
+    keepalive_timeout 65;
+    client_max_body_size 8m;
+    large_client_header_buffers 4 16k;
+    merge_slashes off;
+    log_format main '$remote_addr "$request" '
+                    '$status';
+    log_format j escape=json '{"s":"$status"}';
+    access_log logs/access.log main;
+    error_page 502 504 /down;
+    upstream backend {
+        server 127.0.0.1:9001 weight=2;
+        server 127.0.0.1:9002 backup;
+    }
+    server {
+        listen 127.0.0.1:8080 default_server;
+        server_name localhost "" *.example.com;
+        server_name extra;
+        add_header X-A "a b";
+        add_header X-B b always;
+        location = / { return 200 "hi\n"; }
+        location /app/ {
+            proxy_pass http://backend/;
+            proxy_set_header Host $host;
+            proxy_set_header X-F ${proxy_add_x_forwarded_for};
+            proxy_http_version 1.1;
+            proxy_intercept_errors on;
+            error_page 404 =200 /nf;
+            error_page 500 = @x;
+            access_log off;
+            location ~* \.(gif|png)$ { internal; }
+        }
+        location ^~ /s { return https://example.com; }
+        location @x { return 404; }
+    }
+    server { return 444; }
+}
+"#;
+    let toml = r#"
+worker_processes = "auto"
+worker_rlimit_nofile = 65535
+worker_shutdown_timeout = "10s"
+error_log = "logs/error.log notice"
+pid = "logs/x.pid"
+[events]
+worker_connections = 1024
+[http]
+default_type = "text/plain"
+keepalive_timeout = "65s"
+client_max_body_size = "8m"
+large_client_header_buffers = "4 16k"
+merge_slashes = false
+access_log = "logs/access.log main"
+error_page = [{ codes = [502, 504], page = "/down" }]
+[http.log_format]
+main = '$remote_addr "$request" $status'
+j = { escape = "json", format = '{"s":"$status"}' }
+[http.upstream.backend]
+server = ["127.0.0.1:9001 weight=2", "127.0.0.1:9002 backup"]
+[[http.server]]
+listen = ["127.0.0.1:8080 default_server"]
+server_name = ["localhost", "", "*.example.com", "extra"]
+add_header = [["X-A", "a b"], ["X-B", "b", "always"]]
+[[http.server.location]]
+match = "= /"
+return = [200, "hi\n"]
+[[http.server.location]]
+match = "/app/"
+proxy_pass = "http://backend/"
+proxy_set_header = [["Host", "$host"], ["X-F", "${proxy_add_x_forwarded_for}"]]
+proxy_http_version = "1.1"
+proxy_intercept_errors = true
+error_page = [{ codes = [404], page = "/nf", status = 200 }, { codes = [500], page = "@x", status = "=" }]
+access_log = "off"
+[[http.server.location.location]]
+match = '~* \.(gif|png)$'
+internal = true
+[[http.server.location]]
+match = "^~ /s"
+return = "https://example.com"
+[[http.server.location]]
+match = "@x"
+return = 404
+[[http.server]]
+return = 444
+"#;
+    let from_nginx = ok(nginx);
+    let from_toml = parse_toml(&PathBuf::from("/t/r.toml"), toml).unwrap();
+    assert_eq!(from_nginx, from_toml);
+    // Lines are kept for errors found later (Located compares values only).
+    let s = &from_nginx.http.server[0];
+    assert_eq!(s.listen[0].line, 24);
+    assert_eq!(s.location[1].match_.line, 30);
+    assert_eq!(from_nginx.http.upstream["backend"].server[1].line, 21);
+}
+
+#[test]
+fn repeated_lists_append_and_stay_per_level() {
+    let c = ok("events{} http { proxy_set_header A x; proxy_set_header B y;
+        server { proxy_set_header C z; location / { } } }");
+    let pair = |a: &str, b: &str| (a.to_string(), b.to_string());
+    assert_eq!(
+        c.http.proxy_set_header,
+        Some(vec![pair("A", "x"), pair("B", "y")])
+    );
+    assert_eq!(c.http.server[0].proxy_set_header, Some(vec![pair("C", "z")]));
+    assert_eq!(c.http.server[0].location[0].proxy_set_header, None);
+    let c = ok("events{} http { access_log a.log; access_log b.log main; }");
+    assert_eq!(
+        c.http.access_log,
+        Some(AccessLogDef::Many(vec!["a.log".into(), "b.log main".into()]))
+    );
+}
+
+use crate::config::model::AccessLogDef;
+
+#[test]
+fn errors_worded_as_nginx() {
+    // (config, message as nginx 1.22.1 prints it before " in FILE:LINE", line)
+    let cases: &[(&str, &str, usize)] = &[
+        ("events{} http { foo 1; }", "unknown directive \"foo\"", 1),
+        (
+            "events{}\nhttp {\n listen 80; }",
+            "\"listen\" directive is not allowed here",
+            3,
+        ),
+        (
+            "events{} http { proxy_pass x; }",
+            "\"proxy_pass\" directive is not allowed here",
+            1,
+        ),
+        (
+            "events{} http { server { location / { client_header_buffer_size 1k; } } }",
+            "\"client_header_buffer_size\" directive is not allowed here",
+            1,
+        ),
+        (
+            "worker_connections 1; events{}",
+            "\"worker_connections\" directive is not allowed here",
+            1,
+        ),
+        (
+            "events{} http { server { internal; } }",
+            "\"internal\" directive is not allowed here",
+            1,
+        ),
+        (
+            "events{} http { server { location / { internal 1; } } }",
+            "invalid number of arguments in \"internal\" directive",
+            1,
+        ),
+        (
+            "events{} http { server { return; } }",
+            "invalid number of arguments in \"return\" directive",
+            1,
+        ),
+        (
+            "events{} http { server { return a b c; } }",
+            "invalid number of arguments in \"return\" directive",
+            1,
+        ),
+        (
+            "events{} http { server { location {} } }",
+            "invalid number of arguments in \"location\" directive",
+            1,
+        ),
+        (
+            "events{} http { server; }",
+            "directive \"server\" has no opening \"{\"",
+            1,
+        ),
+        (
+            "events{} http { server { listen 80 {\n } } }",
+            "directive \"listen\" is not terminated by \";\"",
+            1,
+        ),
+        (
+            "events{} http { client_max_body_size 8x; }",
+            "\"client_max_body_size\" directive invalid value",
+            1,
+        ),
+        (
+            "events{} http { keepalive_timeout 1x; }",
+            "\"keepalive_timeout\" directive invalid value",
+            1,
+        ),
+        (
+            "events{} http { keepalive_requests x; }",
+            "\"keepalive_requests\" directive invalid number",
+            1,
+        ),
+        (
+            "events{} http { merge_slashes x; }",
+            "invalid value \"x\" in \"merge_slashes\" directive, it must be \"on\" or \"off\"",
+            1,
+        ),
+        (
+            "events{} http { proxy_http_version 2; }",
+            "invalid value \"2\"",
+            1,
+        ),
+        ("events{} http { server_tokens x; }", "invalid value \"x\"", 1),
+        (
+            "events{} http { client_max_body_size 1m;\n client_max_body_size 2m; }",
+            "\"client_max_body_size\" directive is duplicate",
+            2,
+        ),
+        ("events{} events{}", "\"events\" directive is duplicate", 1),
+        ("events{} http{} http{}", "\"http\" directive is duplicate", 1),
+        ("pid a; pid b; events{}", "\"pid\" directive is duplicate", 1),
+        (
+            "worker_processes x; events{}",
+            "\"worker_processes\" directive invalid value",
+            1,
+        ),
+        (
+            "worker_rlimit_nofile x; events{}",
+            "\"worker_rlimit_nofile\" directive invalid number",
+            1,
+        ),
+        ("events { worker_connections x; }", "invalid number \"x\"", 1),
+        (
+            "events{} http { server { return 30x; } }",
+            "invalid return code \"30x\"",
+            1,
+        ),
+        (
+            "events{} http { server { return 1000; } }",
+            "invalid return code \"1000\"",
+            1,
+        ),
+        (
+            "events{} http { server { error_page 200 /x; } }",
+            "value \"200\" must be between 300 and 599",
+            1,
+        ),
+        (
+            "events{} http { server { error_page abc /x; } }",
+            "invalid value \"abc\"",
+            1,
+        ),
+        (
+            "events{} http { server { error_page 404 =abc /x; } }",
+            "invalid value \"=abc\"",
+            1,
+        ),
+        (
+            "events{} http { server { add_header A b c; } }",
+            "invalid parameter \"c\"",
+            1,
+        ),
+        (
+            "events{} http { access_log off foo; }",
+            "invalid parameter \"foo\"",
+            1,
+        ),
+        (
+            "events{} http { server { location ^^ /a {} } }",
+            "invalid location modifier \"^^\"",
+            1,
+        ),
+        (
+            "events{} http { upstream u { server 1.2.3.4; }\n upstream u { server 1.2.3.4; } }",
+            "duplicate upstream \"u\"",
+            2,
+        ),
+        (
+            "events{} http { upstream u {\n}\n}",
+            "no servers are inside upstream",
+            2,
+        ),
+        (
+            "events{} http { upstream u { foo; } }",
+            "unknown directive \"foo\"",
+            1,
+        ),
+        (
+            "events{} http { upstream u { listen 80; } }",
+            "\"listen\" directive is not allowed here",
+            1,
+        ),
+        (
+            "events{} http { log_format a escape=foo x; }",
+            "unknown log format escaping \"foo\"",
+            1,
+        ),
+        (
+            "events{} http { log_format combined x; }",
+            "duplicate \"log_format\" name \"combined\"",
+            1,
+        ),
+        (
+            "events{} http { log_format a x; log_format a y; }",
+            "duplicate \"log_format\" name \"a\"",
+            1,
+        ),
+        (
+            "events{} http { large_client_header_buffers x 8k; }",
+            "\"large_client_header_buffers\" directive invalid value",
+            1,
+        ),
+        (
+            "events{} http { server { location / { proxy_pass a; proxy_pass b; } } }",
+            "\"proxy_pass\" directive is duplicate",
+            1,
+        ),
+        ("http { }", "no \"events\" section in configuration", 0),
+        // Syntax errors, and the first error in file order wins.
+        ("events{} http { server { listen 80; } } }", "unexpected \"}\"", 1),
+        (
+            "events{} http {\n server {\n",
+            "unexpected end of file, expecting \"}\"",
+            3,
+        ),
+        (
+            "events{} http { server \"a",
+            "unexpected end of file, expecting \";\" or \"}\"",
+            1,
+        ),
+        ("events{} http { foo; }\n}", "unknown directive \"foo\"", 1),
+        ("events{} http { server { \"a\"b; }", "unexpected \"b\"", 1),
+        // Not implemented yet, and FastCGI.
+        (
+            "events{} http { gzip on; }",
+            "\"gzip\" directive is not implemented yet",
+            1,
+        ),
+        (
+            "events{} http { upstream u { ip_hash; server a; } }",
+            "\"ip_hash\" directive is not implemented yet",
+            1,
+        ),
+        (
+            "events{} http { server { location / { fastcgi_pass x; } } }",
+            "\"fastcgi_pass\" directive is not supported (rampart has no FastCGI)",
+            1,
+        ),
+    ];
+    for (src, msg, line) in cases {
+        let e = conf(src).error.unwrap_or_else(|| panic!("{src:?} must fail"));
+        assert_eq!(
+            (e.to_string().as_str(), e.line),
+            (
+                format!(
+                    "{msg} in /t/nginx.conf{}",
+                    if *line > 0 {
+                        format!(":{line}")
+                    } else {
+                        String::new()
+                    }
+                )
+                .as_str(),
+                *line
+            ),
+            "{src:?}"
+        );
+    }
+}
+
+#[test]
+fn ignored_and_not_implemented_are_all_listed() {
+    let r = conf(
+        "events { use epoll; }\nhttp {\n sendfile on;\n gzip on;\n fastcgi_read_timeout 300;\n server {\n  root /x;\n  location / { expires 1h; }\n }\n}",
+    );
+    let list = |v: &[ConfigError]| {
+        v.iter()
+            .map(|e| format!("{}:{}", e.message, e.line))
+            .collect::<Vec<_>>()
+    };
+    assert_eq!(
+        list(&r.not_implemented),
+        [
+            "\"gzip\" directive is not implemented yet:4",
+            "\"root\" directive is not implemented yet:7",
+            "\"expires\" directive is not implemented yet:8",
+        ]
+    );
+    assert_eq!(
+        list(&r.ignored),
+        [
+            "\"use\" directive is ignored: it has no meaning in rampart:1",
+            "\"sendfile\" directive is ignored: it has no meaning in rampart:3",
+            "\"fastcgi_read_timeout\" directive is ignored: it has no meaning in rampart:5",
+        ]
+    );
+    assert_eq!(r.error.map(|e| e.line), Some(4));
+}

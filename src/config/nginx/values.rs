@@ -1,0 +1,284 @@
+//! Directive values read as nginx's slot handlers read them, with their
+//! wording (nginx/nginx: src/core/ngx_conf_file.c `ngx_conf_set_*_slot`,
+//! src/core/ngx_string.c `ngx_atoi`, src/http/modules/ngx_http_log_module.c,
+//! src/http/modules/ngx_http_rewrite_module.c).
+
+use super::parser::Directive;
+use crate::config::model::{LogFormatDef, ReturnDef};
+use crate::config::units::{self, Dur, Size};
+use crate::config::ConfigError;
+
+type R<T = ()> = Result<T, ConfigError>;
+
+/// `ngx_atoi`: decimal digits only (no sign, no blanks), no overflow.
+pub fn number(s: &str) -> Option<u64> {
+    if s.is_empty() || !s.bytes().all(|b| b.is_ascii_digit()) {
+        return None;
+    }
+    s.parse().ok()
+}
+
+/// Sets a single-valued setting; a second one at the same level is nginx's
+/// "is duplicate" (the slot is already set).
+pub fn once<T>(slot: &mut Option<T>, v: T, d: &Directive) -> R {
+    if slot.is_some() {
+        return Err(duplicate(d));
+    }
+    *slot = Some(v);
+    Ok(())
+}
+
+pub fn duplicate(d: &Directive) -> ConfigError {
+    d.err(format!("\"{}\" directive is duplicate", d.name))
+}
+
+/// The slot handlers' "invalid value": nginx prints `"x" directive invalid value`.
+pub fn invalid_value(d: &Directive) -> ConfigError {
+    d.err(format!("\"{}\" directive invalid value", d.name))
+}
+
+pub fn invalid_number(d: &Directive) -> ConfigError {
+    d.err(format!("\"{}\" directive invalid number", d.name))
+}
+
+fn first(d: &Directive) -> &str {
+    d.args.first().map(String::as_str).unwrap_or_default()
+}
+
+/// `ngx_conf_set_size_slot`.
+pub fn size(d: &Directive) -> R<Size> {
+    units::parse_size(first(d)).map_err(|_| invalid_value(d))
+}
+
+/// `ngx_conf_set_msec_slot`.
+pub fn msec(d: &Directive) -> R<Dur> {
+    units::parse_duration(first(d)).map_err(|_| invalid_value(d))
+}
+
+/// `ngx_conf_set_flag_slot`: `on` or `off`, in any case.
+pub fn flag(d: &Directive) -> R<bool> {
+    let v = first(d);
+    if v.eq_ignore_ascii_case("on") {
+        Ok(true)
+    } else if v.eq_ignore_ascii_case("off") {
+        Ok(false)
+    } else {
+        Err(d.err(format!(
+            "invalid value \"{v}\" in \"{}\" directive, it must be \"on\" or \"off\"",
+            d.name
+        )))
+    }
+}
+
+/// A log destination rampart can open: a file path (or `stderr` for the
+/// error log). The model keeps `"PATH [PARAM]"` as one string, so a path
+/// with a blank cannot be carried; syslog and variables are later work.
+pub fn plain_path(d: &Directive, what: &str, path: &str) -> R {
+    if path.starts_with("syslog:") || path.starts_with("memory:") {
+        let kind = path.split(':').next().unwrap_or_default();
+        return Err(d.err(format!(
+            "logging to \"{kind}:\" in \"{what}\" is not implemented yet"
+        )));
+    }
+    if path.contains('$') {
+        return Err(d.err(format!(
+            "variables in the \"{what}\" path are not implemented yet"
+        )));
+    }
+    if path.is_empty() || path.contains(char::is_whitespace) {
+        return Err(d.err(format!("invalid value \"{path}\" in \"{what}\" directive")));
+    }
+    Ok(())
+}
+
+/// `access_log off` or `access_log PATH [FORMAT]` (ngx_http_log_set_log);
+/// returns the model's `"PATH [FORMAT]"` entry.
+pub fn access_log(d: &Directive) -> R<String> {
+    let path = first(d);
+    if path == "off" {
+        if let Some(p) = d.args.get(1) {
+            return Err(d.err(format!("invalid parameter \"{p}\"")));
+        }
+        return Ok("off".into());
+    }
+    plain_path(d, "access_log", path)?;
+    if let Some(p) = d.args.get(2) {
+        return Err(d.err(format!(
+            "the \"{p}\" parameter of \"access_log\" is not implemented yet"
+        )));
+    }
+    Ok(d.args.join(" "))
+}
+
+/// `log_format NAME [escape=default|json|none] STRING ...`: the strings are
+/// joined with nothing between them, as nginx compiles them.
+pub fn log_format(d: &Directive) -> R<(String, LogFormatDef)> {
+    let name = first(d).to_string();
+    let mut rest = d.args.get(1..).unwrap_or_default();
+    let mut escape = None;
+    if let Some(e) = rest.first().and_then(|a| a.strip_prefix("escape=")) {
+        if !matches!(e, "default" | "json" | "none") {
+            return Err(d.err(format!("unknown log format escaping \"{e}\"")));
+        }
+        escape = Some(e.to_string());
+        rest = rest.get(1..).unwrap_or_default();
+    }
+    if rest.is_empty() {
+        return Err(d.err(format!("invalid number of arguments in \"{}\" directive", d.name)));
+    }
+    let format = rest.concat();
+    Ok((
+        name,
+        match escape {
+            None => LogFormatDef::Plain(format),
+            Some(e) => LogFormatDef::Full {
+                escape: Some(e),
+                format,
+            },
+        },
+    ))
+}
+
+/// `return CODE [TEXT]` or `return URL` (ngx_http_rewrite_return).
+pub fn return_def(d: &Directive) -> R<ReturnDef> {
+    let v = first(d);
+    let bad = || d.err(format!("invalid return code \"{v}\""));
+    match (number(v), d.args.get(1)) {
+        (None, None)
+            if (v.len() > 7 && v.starts_with("http://"))
+                || (v.len() > 8 && v.starts_with("https://"))
+                || v.starts_with("$scheme") =>
+        {
+            Ok(ReturnDef::Url(v.to_string()))
+        }
+        (None, _) => Err(bad()),
+        (Some(c), _) if c > 999 => Err(bad()),
+        (Some(c), None) => Ok(ReturnDef::Code(c as u16)),
+        (Some(c), Some(text)) => Ok(ReturnDef::CodeText(c as u16, text.clone())),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::path::Path;
+    use std::sync::Arc;
+
+    fn dir(name: &str, args: &[&str]) -> Directive {
+        Directive {
+            name: name.into(),
+            args: args.iter().map(|s| s.to_string()).collect(),
+            file: Arc::from(Path::new("/t/n.conf")),
+            line: 7,
+            block: None,
+            end_line: 7,
+        }
+    }
+
+    #[test]
+    fn numbers_as_ngx_atoi() {
+        for (s, want) in [
+            ("0", Some(0)),
+            ("42", Some(42)),
+            ("", None),
+            ("+1", None),
+            ("-1", None),
+            ("1 ", None),
+        ] {
+            assert_eq!(number(s), want, "{s:?}");
+        }
+        assert_eq!(number("99999999999999999999999"), None);
+    }
+
+    #[test]
+    fn flags() {
+        assert_eq!(flag(&dir("merge_slashes", &["on"])), Ok(true));
+        assert_eq!(flag(&dir("merge_slashes", &["OFF"])), Ok(false));
+        let e = flag(&dir("merge_slashes", &["yes"])).unwrap_err();
+        assert_eq!(
+            e.to_string(),
+            "invalid value \"yes\" in \"merge_slashes\" directive, it must be \"on\" or \"off\" in /t/n.conf:7"
+        );
+    }
+
+    #[test]
+    fn returns() {
+        let ok: &[(&[&str], ReturnDef)] = &[
+            (&["404"], ReturnDef::Code(404)),
+            (&["444"], ReturnDef::Code(444)),
+            (&["http://x/"], ReturnDef::Url("http://x/".into())),
+            (&["https://x"], ReturnDef::Url("https://x".into())),
+            (&["$scheme://$host/"], ReturnDef::Url("$scheme://$host/".into())),
+            (&["301", "/p"], ReturnDef::CodeText(301, "/p".into())),
+            (&["200", ""], ReturnDef::CodeText(200, "".into())),
+            (&["999"], ReturnDef::Code(999)),
+        ];
+        for (args, want) in ok {
+            assert_eq!(return_def(&dir("return", args)).as_ref(), Ok(want), "{args:?}");
+        }
+        for args in [
+            &["1000"][..],
+            &["foo"],
+            &["http://"],
+            &["https://"],
+            &["/x"],
+            &["http://x", "y"],
+            &["-1"],
+        ] {
+            let e = return_def(&dir("return", args)).unwrap_err();
+            assert!(e.message.starts_with("invalid return code"), "{args:?}: {e}");
+        }
+    }
+
+    #[test]
+    fn log_formats() {
+        let (n, f) = log_format(&dir("log_format", &["main", "$a ", "$b"])).unwrap();
+        assert_eq!((n.as_str(), f), ("main", LogFormatDef::Plain("$a $b".into())));
+        let (_, f) = log_format(&dir("log_format", &["j", "escape=json", "{\"a\":\"$a\"}"])).unwrap();
+        assert_eq!(
+            f,
+            LogFormatDef::Full {
+                escape: Some("json".into()),
+                format: "{\"a\":\"$a\"}".into()
+            }
+        );
+        let e = log_format(&dir("log_format", &["j", "escape=xml", "x"])).unwrap_err();
+        assert_eq!(e.message, "unknown log format escaping \"xml\"");
+        assert!(log_format(&dir("log_format", &["j", "escape=json"])).is_err());
+    }
+
+    #[test]
+    fn access_logs() {
+        assert_eq!(access_log(&dir("access_log", &["off"])).unwrap(), "off");
+        assert_eq!(
+            access_log(&dir("access_log", &["logs/a.log", "main"])).unwrap(),
+            "logs/a.log main"
+        );
+        let cases: &[(&[&str], &str)] = &[
+            (&["off", "x"], "invalid parameter \"x\""),
+            (
+                &["a.log", "main", "buffer=32k"],
+                "the \"buffer=32k\" parameter of \"access_log\" is not implemented yet",
+            ),
+            (
+                &["syslog:server=1.2.3.4"],
+                "logging to \"syslog:\" in \"access_log\" is not implemented yet",
+            ),
+            (
+                &["logs/$host.log"],
+                "variables in the \"access_log\" path are not implemented yet",
+            ),
+            (
+                &["a b.log"],
+                "invalid value \"a b.log\" in \"access_log\" directive",
+            ),
+        ];
+        for (args, msg) in cases {
+            assert_eq!(
+                access_log(&dir("access_log", args)).unwrap_err().message,
+                *msg,
+                "{args:?}"
+            );
+        }
+    }
+}
