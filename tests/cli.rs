@@ -289,12 +289,9 @@ fn malformed_configs_are_rejected_with_their_line() {
     assert!(failures.is_empty(), "{}", failures.join("\n"));
 }
 
-/// Values of location-level settings (`error_page`, `access_log`,
-/// `proxy_set_header`, `return`) are not located in the model, so their
-/// errors name the line where the enclosing block starts instead of their own.
+/// Errors in the values of `error_page`, `access_log`, `proxy_set_header`
+/// and `return` name the line of their own key, not the enclosing block's.
 #[test]
-#[ignore = "model fields error_page/access_log/proxy_set_header/add_header/return carry no source line \
-            (config::model would need Located<...> for them); errors point at the enclosing block"]
 fn location_level_values_name_their_own_line() {
     let ok_loc = "return = [200, \"ok\"]";
     let cases = [

@@ -402,7 +402,7 @@ fn quoting_fixture_maps_as_nginx_reads_it() {
     let m: Vec<&str> = s.location.iter().map(|l| l.match_.value.as_str()).collect();
     assert_eq!(m, ["~ ^/re/(?<n>[a-z]+)\\.html$", "= /exact", "/hash#notcomment"]);
     assert_eq!(
-        s.location[2].return_,
+        s.location[2].return_.clone().map(|r| r.value),
         Some(rampart::config::model::ReturnDef::CodeText(
             200,
             "#not a comment".into()

@@ -195,7 +195,7 @@ macro_rules! config_levels {
             $( $(#[$cm])* #[serde(default, skip_serializing_if = "Option::is_none")] pub $cf: Option<$ct>, )*
             /// Server-level handler (nginx's `return` in server context).
             #[serde(default, rename = "return", skip_serializing_if = "Option::is_none")]
-            pub return_: Option<ReturnDef>,
+            pub return_: Option<Located<ReturnDef>>,
             #[serde(default, skip_serializing_if = "Vec::is_empty")]
             pub location: Vec<Location>,
         }
@@ -212,7 +212,7 @@ macro_rules! config_levels {
             #[serde(default, skip_serializing_if = "Option::is_none")]
             pub proxy_pass: Option<Located<String>>,
             #[serde(default, rename = "return", skip_serializing_if = "Option::is_none")]
-            pub return_: Option<ReturnDef>,
+            pub return_: Option<Located<ReturnDef>>,
             /// `internal`: only reachable by internal redirects.
             #[serde(default, skip_serializing_if = "Option::is_none")]
             pub internal: Option<bool>,
@@ -255,7 +255,7 @@ config_levels! {
         /// "1.0" (nginx 1.22's default, with `Connection: close`) or "1.1".
         proxy_http_version: String,
         /// `[[NAME, VALUE], ...]`; an empty VALUE removes the header.
-        proxy_set_header: Vec<(String, String)>,
+        proxy_set_header: Located<Vec<(String, String)>>,
         /// Extra upstream response headers not to pass to the client.
         proxy_hide_header: Vec<String>,
         /// Headers hidden by default (Date, Server, X-Accel-*) to pass anyway.
@@ -265,9 +265,9 @@ config_levels! {
         /// Apply `error_page` to upstream responses with an error status.
         proxy_intercept_errors: bool,
         /// `[[NAME, VALUE], [NAME, VALUE, "always"], ...]`.
-        add_header: Vec<Vec<String>>,
-        error_page: Vec<ErrorPageDef>,
-        access_log: AccessLogDef,
+        add_header: Located<Vec<Vec<String>>>,
+        error_page: Located<Vec<ErrorPageDef>>,
+        access_log: Located<AccessLogDef>,
         /// `Server: nginx/VERSION` (true) or `Server: nginx` (false), as nginx.
         server_tokens: bool,
         /// Pad error pages for MSIE and Chrome, as nginx does by default.

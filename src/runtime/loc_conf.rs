@@ -122,15 +122,17 @@ pub fn resolve(ctx: &mut CompileCtx, s: &LocSettings, line: usize) -> Result<Loc
     // nginx 1.22's header defaults (ngx_http_proxy_headers): Host $proxy_host,
     // Connection close, and the hop-by-hop headers blanked so they are removed.
     let mut set_headers: Vec<(Box<[u8]>, Template)> = Vec::new();
-    for (name, value) in s.proxy_set_header.iter().flatten() {
+    let line_of = |l: Option<usize>| l.filter(|&l| l > 0).unwrap_or(line);
+    let psh_line = line_of(s.proxy_set_header.as_ref().map(|l| l.line));
+    for (name, value) in s.proxy_set_header.iter().flat_map(|l| l.value.iter()) {
         if name.is_empty() || !name.bytes().all(|b| b.is_ascii_graphic() && b != b':') {
             return Err(ctx
-                .err(line, format!("invalid header name \"{name}\""))
+                .err(psh_line, format!("invalid header name \"{name}\""))
                 .directive("proxy_set_header"));
         }
         set_headers.push((
             name.as_bytes().into(),
-            template(ctx, line, "proxy_set_header", value)?,
+            template(ctx, psh_line, "proxy_set_header", value)?,
         ));
     }
     let defaults: [(&str, &str); 6] = [
@@ -148,7 +150,7 @@ pub fn resolve(ctx: &mut CompileCtx, s: &LocSettings, line: usize) -> Result<Loc
         {
             set_headers.push((
                 name.as_bytes().into(),
-                template(ctx, line, "proxy_set_header", value)?,
+                template(ctx, psh_line, "proxy_set_header", value)?,
             ));
         }
     }
@@ -167,46 +169,48 @@ pub fn resolve(ctx: &mut CompileCtx, s: &LocSettings, line: usize) -> Result<Loc
     }
 
     let mut add_header = Vec::new();
-    for entry in s.add_header.iter().flatten() {
+    let ah_line = line_of(s.add_header.as_ref().map(|l| l.line));
+    for entry in s.add_header.iter().flat_map(|l| l.value.iter()) {
         let (name, value, always) = match entry.as_slice() {
             [n, v] => (n, v, false),
             [n, v, a] if a == "always" => (n, v, true),
             _ => {
                 return Err(ctx
-                    .err(line, format!("invalid number of arguments {entry:?}"))
+                    .err(ah_line, format!("invalid number of arguments {entry:?}"))
                     .directive("add_header"))
             }
         };
         add_header.push(AddHeader {
             name: bytes::Bytes::copy_from_slice(name.as_bytes()),
-            value: template(ctx, line, "add_header", value)?,
+            value: template(ctx, ah_line, "add_header", value)?,
             always,
         });
     }
 
     let mut error_pages = Vec::new();
-    for ep in s.error_page.iter().flatten() {
+    let ep_line = line_of(s.error_page.as_ref().map(|l| l.line));
+    for ep in s.error_page.iter().flat_map(|l| l.value.iter()) {
         let status = match &ep.status {
             None => None,
             Some(ErrorPageStatus::Code(c)) => Some(*c),
             Some(ErrorPageStatus::FromPage(s)) if s == "=" => Some(0),
             Some(ErrorPageStatus::FromPage(s)) => {
                 return Err(ctx
-                    .err(line, format!("invalid value \"{s}\""))
+                    .err(ep_line, format!("invalid value \"{s}\""))
                     .directive("error_page"))
             }
         };
         let target = if let Some(name) = ep.page.strip_prefix('@') {
             ErrorTarget::Named(name.to_string())
         } else if ep.page.starts_with('/') {
-            ErrorTarget::Uri(template(ctx, line, "error_page", &ep.page)?)
+            ErrorTarget::Uri(template(ctx, ep_line, "error_page", &ep.page)?)
         } else {
-            ErrorTarget::Redirect(template(ctx, line, "error_page", &ep.page)?)
+            ErrorTarget::Redirect(template(ctx, ep_line, "error_page", &ep.page)?)
         };
         for &code in &ep.codes {
             if !(300..=599).contains(&code) || code == 499 {
                 return Err(ctx
-                    .err(line, format!("value \"{code}\" must be between 300 and 599"))
+                    .err(ep_line, format!("value \"{code}\" must be between 300 and 599"))
                     .directive("error_page"));
             }
             error_pages.push(ErrorPage {
@@ -217,17 +221,18 @@ pub fn resolve(ctx: &mut CompileCtx, s: &LocSettings, line: usize) -> Result<Loc
         }
     }
 
-    let access_log = match &s.access_log {
+    let al_line = line_of(s.access_log.as_ref().map(|l| l.line));
+    let access_log = match s.access_log.as_ref().map(|l| &l.value) {
         None => vec![ctx.access_log(ctx.default_access_log_line(), d::ACCESS_LOG, None)?],
         Some(AccessLogDef::One(l)) if l.trim() == "off" => Vec::new(),
-        Some(AccessLogDef::One(l)) => vec![ctx.access_log_entry(line, l)?],
+        Some(AccessLogDef::One(l)) => vec![ctx.access_log_entry(al_line, l)?],
         Some(AccessLogDef::Many(v)) => {
             let mut out = Vec::new();
             for l in v {
                 if l.trim() == "off" {
                     continue;
                 }
-                out.push(ctx.access_log_entry(line, l)?);
+                out.push(ctx.access_log_entry(al_line, l)?);
             }
             out
         }

@@ -239,7 +239,7 @@ fn compile_location(
             &pattern,
             upstreams,
         )?),
-        (None, Some(r)) => Handler::Return(compile_return(ctx, line, r)?),
+        (None, Some(r)) => Handler::Return(compile_return(ctx, if r.line > 0 { r.line } else { line }, r)?),
         (None, None) => Handler::None,
     };
     let auto_redirect = matches!(handler, Handler::Proxy(_))
@@ -385,7 +385,7 @@ fn compile_server(
     let return_ = srv
         .return_
         .as_ref()
-        .map(|r| compile_return(ctx, line, r))
+        .map(|r| compile_return(ctx, if r.line > 0 { r.line } else { line }, r))
         .transpose()?;
     let names: Vec<String> = srv.server_name.clone().unwrap_or_else(|| vec![String::new()]);
     let primary = names

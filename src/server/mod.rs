@@ -210,6 +210,18 @@ impl Server {
 
     /// SIGUSR1: reopen every log file by path (blocks until done).
     pub fn reopen_logs(&self) {
+        let (tx, rx) = std::sync::mpsc::channel();
+        let mut asked = 0;
+        for w in &self.workers {
+            if w.cmd.send(WorkerCmd::FlushLogs(tx.clone())).is_ok() {
+                asked += 1;
+            }
+        }
+        for _ in 0..asked {
+            if rx.recv_timeout(Duration::from_secs(1)).is_err() {
+                break;
+            }
+        }
         crate::log::hub().reopen_all();
     }
 

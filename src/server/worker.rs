@@ -25,6 +25,10 @@ pub enum WorkerCmd {
     Quit(Option<Duration>),
     /// Fast stop: exit now.
     Stop,
+    /// Hand this thread's buffered log lines to the writer, then answer
+    /// (before a reopen, so lines written before the rotation land in the
+    /// rotated file).
+    FlushLogs(std::sync::mpsc::Sender<()>),
 }
 
 static CONN_NUMBER: AtomicU64 = AtomicU64::new(0);
@@ -96,6 +100,10 @@ async fn run(mut rx: mpsc::UnboundedReceiver<WorkerCmd>, max_conns: u64) {
                 break;
             }
             WorkerCmd::Stop => break,
+            WorkerCmd::FlushLogs(done) => {
+                crate::log::flush_thread_buffers();
+                let _ = done.send(());
+            }
         }
     }
     for (_, h) in accepting.drain() {

@@ -307,7 +307,7 @@ impl Mapper {
                 "return" => {
                     let r = values::return_def(d)?;
                     // Only the first `return` of a level can ever run, as in nginx.
-                    s.return_.get_or_insert(r);
+                    s.return_.get_or_insert(Located::new(r, d.line));
                 }
                 "location" => {
                     let l = self.location(d)?;
@@ -353,7 +353,7 @@ impl Mapper {
                 "proxy_pass" => once(&mut l.proxy_pass, Located::new(arg(c, 0).to_string(), c.line), c)?,
                 "return" => {
                     let r = values::return_def(c)?;
-                    l.return_.get_or_insert(r);
+                    l.return_.get_or_insert(Located::new(r, c.line));
                 }
                 "internal" => l.internal = Some(true),
                 _ => {
@@ -399,7 +399,8 @@ fn loc_setting(d: &Directive, s: &mut LocSettings) -> R<bool> {
         }
         "proxy_set_header" => s
             .proxy_set_header
-            .get_or_insert_with(Vec::new)
+            .get_or_insert_with(|| Located::new(Vec::new(), d.line))
+            .value
             .push((arg(d, 0).to_string(), arg(d, 1).to_string())),
         "proxy_hide_header" => s
             .proxy_hide_header
@@ -415,19 +416,28 @@ fn loc_setting(d: &Directive, s: &mut LocSettings) -> R<bool> {
             if let Some(p) = d.args.get(2).filter(|p| p.as_str() != "always") {
                 return Err(d.err(format!("invalid parameter \"{p}\"")));
             }
-            s.add_header.get_or_insert_with(Vec::new).push(d.args.clone())
+            s.add_header
+                .get_or_insert_with(|| Located::new(Vec::new(), d.line))
+                .value
+                .push(d.args.clone())
         }
-        "error_page" => s.error_page.get_or_insert_with(Vec::new).push(error_page(d)?),
+        "error_page" => s
+            .error_page
+            .get_or_insert_with(|| Located::new(Vec::new(), d.line))
+            .value
+            .push(error_page(d)?),
         "access_log" => {
             let entry = values::access_log(d)?;
-            s.access_log = Some(match s.access_log.take() {
+            let line = s.access_log.as_ref().map_or(d.line, |l| l.line);
+            let value = match s.access_log.take().map(|l| l.value) {
                 None => AccessLogDef::One(entry),
                 Some(AccessLogDef::One(first)) => AccessLogDef::Many(vec![first, entry]),
                 Some(AccessLogDef::Many(mut v)) => {
                     v.push(entry);
                     AccessLogDef::Many(v)
                 }
-            })
+            };
+            s.access_log = Some(Located::new(value, line))
         }
         "server_tokens" => {
             // An enum slot in nginx (on | off | build): its wording, not the flag's.
