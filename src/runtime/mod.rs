@@ -239,7 +239,8 @@ pub fn compile(cfg: &Config, file: &Path, prefix: &Path, generation: u64) -> Res
         if peers.is_empty() {
             return Err(ctx.err(0, format!("no servers are inside upstream \"{name}\"")));
         }
-        upstreams.insert(name.clone(), Arc::new(Pool::new(name.clone(), peers)));
+        let pool = upstream_pool(&ctx, name, up, peers)?;
+        upstreams.insert(name.clone(), Arc::new(pool));
     }
 
     let listeners = server::compile_servers(&mut ctx, cfg, &mut upstreams)?;
@@ -249,6 +250,70 @@ pub fn compile(cfg: &Config, file: &Path, prefix: &Path, generation: u64) -> Res
         listeners,
         upstreams,
     })
+}
+
+/// Builds an `upstream` block's pool: its balancer (`ip_hash`, `hash`,
+/// `least_conn`; nginx/nginx: src/http/modules/ngx_http_upstream_*_module.c)
+/// and its keep-alive cache (ngx_http_upstream_keepalive_module.c: 60s, 1000
+/// requests, 1h by default).
+fn upstream_pool(
+    ctx: &CompileCtx,
+    name: &str,
+    up: &crate::config::model::Upstream,
+    peers: Vec<crate::upstream::Peer>,
+) -> Result<Pool, ConfigError> {
+    use crate::config::model::BalanceDef;
+    use crate::upstream::{Balance, KeepaliveConf};
+    let line = up.server.first().map_or(0, |s| s.line);
+    let balance = match &up.balance {
+        None => Balance::RoundRobin,
+        Some(BalanceDef::Method(m)) => match m.as_str() {
+            "round_robin" => Balance::RoundRobin,
+            "ip_hash" => Balance::IpHash,
+            "least_conn" => Balance::LeastConn,
+            other => {
+                return Err(ctx
+                    .err(
+                        line,
+                        format!("invalid balance method \"{other}\" in upstream \"{name}\""),
+                    )
+                    .directive("balance"))
+            }
+        },
+        Some(BalanceDef::Hash { hash, consistent }) => Balance::Hash {
+            key: crate::vars::Template::compile(hash)
+                .map_err(|e| ctx.err(line, e.to_string()).directive("hash"))?,
+            consistent: *consistent,
+        },
+    };
+    // ip_hash and hash have no backup servers (their module flags lack
+    // NGX_HTTP_UPSTREAM_BACKUP, so ngx_http_upstream_server rejects the word).
+    if matches!(balance, Balance::IpHash | Balance::Hash { .. }) {
+        if let Some(s) = up
+            .server
+            .iter()
+            .find(|s| s.value.split_whitespace().any(|w| w == "backup"))
+        {
+            return Err(ctx
+                .err(s.line, "invalid parameter \"backup\"")
+                .directive("server"));
+        }
+    }
+    let keepalive = match up.keepalive {
+        None => None,
+        Some(0) => {
+            return Err(ctx
+                .err(line, "invalid value \"0\" in \"keepalive\" directive")
+                .directive("keepalive"))
+        }
+        Some(n) => Some(KeepaliveConf {
+            max_cached: n as usize,
+            timeout: up.keepalive_timeout.map_or(Duration::from_secs(60), |d| d.0),
+            requests: up.keepalive_requests.unwrap_or(1000),
+            time: up.keepalive_time.map_or(Duration::from_secs(3600), |d| d.0),
+        }),
+    };
+    Ok(Pool::with_balance(name.to_string(), peers, balance, keepalive))
 }
 
 fn main_conf(ctx: &CompileCtx, cfg: &Config) -> Result<MainConf, ConfigError> {
