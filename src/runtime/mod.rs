@@ -286,8 +286,9 @@ fn upstream_pool(
             consistent: *consistent,
         },
     };
-    // ip_hash and hash have no backup servers (their module flags lack
-    // NGX_HTTP_UPSTREAM_BACKUP, so ngx_http_upstream_server rejects the word).
+    // ip_hash and hash have no backup servers: their module flags lack
+    // NGX_HTTP_UPSTREAM_BACKUP, so ngx_http_upstream_server rejects the word
+    // (nginx 1.22.1 -t: 'balancing method does not support parameter "backup"').
     if matches!(balance, Balance::IpHash | Balance::Hash { .. }) {
         if let Some(s) = up
             .server
@@ -295,7 +296,7 @@ fn upstream_pool(
             .find(|s| s.value.split_whitespace().any(|w| w == "backup"))
         {
             return Err(ctx
-                .err(s.line, "invalid parameter \"backup\"")
+                .err(s.line, "balancing method does not support parameter \"backup\"")
                 .directive("server"));
         }
     }
@@ -348,4 +349,103 @@ fn main_conf(ctx: &CompileCtx, cfg: &Config) -> Result<MainConf, ConfigError> {
         error_log,
         shutdown_timeout: cfg.worker_shutdown_timeout.map(|d| d.0),
     })
+}
+
+#[cfg(test)]
+mod upstream_tests {
+    use super::*;
+
+    fn build(upstream: &str, loc_extra: &str) -> Result<Snapshot, ConfigError> {
+        let text = format!(
+            "error_log = \"stderr\"\n[http]\naccess_log = \"off\"\n{upstream}\n\
+             [[http.server]]\nlisten = [\"127.0.0.1:1\"]\n[[http.server.location]]\nmatch = \"/\"\n\
+             proxy_pass = \"http://u\"\n{loc_extra}\n"
+        );
+        let p = Path::new("/tmp/rampart-test.toml");
+        let cfg = crate::config::parse_toml(p, &text)?;
+        compile(&cfg, p, Path::new("/tmp"), 1)
+    }
+
+    #[test]
+    fn balance_methods_and_keepalive() {
+        let table: &[(&str, bool)] = &[
+            ("balance = \"ip_hash\"", true),
+            ("balance = \"least_conn\"", true),
+            ("balance = \"round_robin\"", true),
+            ("balance = { hash = \"$request_uri\", consistent = true }", true),
+            ("balance = { hash = \"$remote_addr\" }", true),
+            ("balance = \"random\"", false),
+            ("balance = { hash = \"$\" }", false),
+        ];
+        for (line, ok) in table {
+            let r = build(
+                &format!("[http.upstream.u]\nserver = [\"127.0.0.1:9\"]\n{line}\n"),
+                "",
+            );
+            assert_eq!(r.is_ok(), *ok, "{line}: {:?}", r.err().map(|e| e.to_string()));
+        }
+        let s = build(
+            "[http.upstream.u]\nserver = [\"127.0.0.1:9\"]\nkeepalive = 8\nkeepalive_requests = 5\nkeepalive_timeout = \"3s\"\n",
+            "",
+        )
+        .unwrap();
+        let ka = s.upstreams["u"].keepalive.unwrap();
+        assert_eq!(
+            (ka.max_cached, ka.requests, ka.timeout, ka.time),
+            (8, 5, Duration::from_secs(3), Duration::from_secs(3600))
+        );
+        assert!(build(
+            "[http.upstream.u]\nserver = [\"127.0.0.1:9\"]\nkeepalive = 0\n",
+            ""
+        )
+        .is_err());
+    }
+
+    #[test]
+    fn backup_rejected_with_hash_methods() {
+        for m in ["\"ip_hash\"", "{ hash = \"$uri\" }"] {
+            let e = build(
+                &format!(
+                    "[http.upstream.u]\nserver = [\"127.0.0.1:9\", \"127.0.0.1:8 backup\"]\nbalance = {m}\n"
+                ),
+                "",
+            )
+            .err()
+            .map(|e| e.to_string())
+            .unwrap_or_default();
+            assert!(
+                e.contains("balancing method does not support parameter \"backup\""),
+                "{e}"
+            );
+        }
+        for m in ["\"least_conn\"", "\"round_robin\""] {
+            let r = build(
+                &format!(
+                    "[http.upstream.u]\nserver = [\"127.0.0.1:9\", \"127.0.0.1:8 backup\"]\nbalance = {m}\n"
+                ),
+                "",
+            );
+            assert!(r.is_ok(), "{m}");
+        }
+    }
+
+    #[test]
+    fn next_upstream_settings() {
+        let up = "[http.upstream.u]\nserver = [\"127.0.0.1:9\"]\n";
+        assert!(build(
+            up,
+            "proxy_next_upstream = [\"error\", \"http_502\", \"non_idempotent\"]"
+        )
+        .is_ok());
+        assert!(build(
+            up,
+            "proxy_next_upstream = [\"off\"]\nproxy_next_upstream_tries = 2"
+        )
+        .is_ok());
+        assert!(build(up, "proxy_next_upstream_timeout = \"5s\"").is_ok());
+        let e = build(up, "proxy_next_upstream = [\"http_501\"]")
+            .err()
+            .map(|e| e.to_string());
+        assert!(e.unwrap_or_default().contains("invalid value \"http_501\""));
+    }
 }
