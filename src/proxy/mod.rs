@@ -192,8 +192,11 @@ pub async fn forward(ex: &mut Exchange<'_>, target: &ProxyTarget) -> Reply {
             };
             conn.requests += 1;
             // A body goes out in several writes: don't let Nagle hold the second
-            // one back. A bodiless request is one write and skips the syscall.
-            if !was_cached && framing != BodyFraming::None && buffered.is_none() {
+            // one back. A bodiless request is one write and skips the syscall,
+            // unless the connection may be kept: then later requests on it
+            // would wait for the ACK of earlier bytes (nginx sets TCP_NODELAY
+            // on kept-alive connections too), so it is set once per connection.
+            if !was_cached && ((framing != BodyFraming::None && buffered.is_none()) || reuse) {
                 let _ = conn.stream.set_nodelay(true);
             }
             ex.req.upstream.current().connect = Some(t0.elapsed());

@@ -165,7 +165,7 @@ impl Pool {
         let backup: Vec<usize> = (0..peers.len()).filter(|&i| peers[i].backup).collect();
         let ring = match balance {
             Balance::Hash { consistent: true, .. } => {
-                let names: Vec<&str> = primary.iter().map(|&i| peers[i].name.as_str()).collect();
+                let names: Vec<&str> = primary.iter().map(|&i| peers[i].server.as_str()).collect();
                 let weights: Vec<u32> = primary.iter().map(|&i| peers[i].weight).collect();
                 hash::Ring::build(&names, &weights)
             }
@@ -381,6 +381,7 @@ mod tests {
         Peer {
             addr: format!("127.0.0.1:{port}").parse().unwrap(),
             name: format!("127.0.0.1:{port}"),
+            server: format!("127.0.0.1:{port}"),
             weight,
             max_fails: 1,
             fail_timeout: Dur::secs(10),
