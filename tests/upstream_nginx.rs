@@ -182,3 +182,84 @@ fn ip_hash_matches_nginx() {
     }
     assert!(compared >= 3 * 200);
 }
+
+/// GET /id?k=KEY; returns the X-Backend value.
+fn backend_for_key(proxy: SocketAddr, key: &str) -> String {
+    let r = request_id(proxy, &format!("/id?k={key}"));
+    r.header("X-Backend").unwrap_or("?").to_string()
+}
+
+fn request_id(proxy: SocketAddr, path: &str) -> Resp {
+    let mut s = connect(proxy);
+    s.write_all(format!("GET {path} HTTP/1.0\r\nHost: localhost\r\n\r\n").as_bytes())
+        .unwrap();
+    let r = read_response(&mut BufReader::new(s), false).expect("response");
+    assert_eq!(r.status, 200, "{path} via {proxy}");
+    r
+}
+
+#[test]
+fn hash_and_consistent_hash_match_nginx() {
+    if !Path::new(NGINX).exists() {
+        eprintln!("NOTICE: {NGINX} not found; skipping the nginx differential hash test");
+        return;
+    }
+    let backends: Vec<Backend> = ["A", "B", "C", "D"].iter().map(|id| Backend::start(id)).collect();
+    let a = |i: usize| backends[i].addr.to_string();
+    let lines = vec![
+        format!("{} weight=2", a(0)),
+        a(1),
+        format!("{} weight=3", a(2)),
+        format!("{} down", a(3)),
+    ];
+    // (name, nginx method line, rampart balance)
+    let methods = [
+        ("h", "hash $arg_k;", "{ hash = \"$arg_k\" }"),
+        (
+            "c",
+            "hash $arg_k consistent;",
+            "{ hash = \"$arg_k\", consistent = true }",
+        ),
+    ];
+    let dir = TempDir::new("nginx-hash");
+    let nports: Vec<u16> = methods.iter().map(|_| free_port()).collect();
+    let mut http = String::new();
+    for ((name, m, _), port) in methods.iter().zip(&nports) {
+        http.push_str(&format!(" upstream {name} {{\n  {m}\n"));
+        for l in &lines {
+            http.push_str(&format!("  server {l};\n"));
+        }
+        http.push_str(&format!(
+            " }}\n server {{ listen 127.0.0.1:{port}; location / {{ proxy_pass http://{name}; }} }}\n"
+        ));
+    }
+    let _nginx = Nginx::start(dir.path(), &http, &nports);
+    let rports: Vec<u16> = methods.iter().map(|_| free_port()).collect();
+    let mut toml = String::from("error_log = \"logs/error.log\"\n\n[http]\naccess_log = \"off\"\n\n");
+    let list: Vec<String> = lines.iter().map(|l| format!("\"{l}\"")).collect();
+    for (name, _, b) in &methods {
+        toml.push_str(&format!(
+            "[http.upstream.{name}]\nbalance = {b}\nserver = [{}]\n\n",
+            list.join(", ")
+        ));
+    }
+    for ((name, _, _), port) in methods.iter().zip(&rports) {
+        toml.push_str(&format!(
+            "[[http.server]]\nlisten = [\"127.0.0.1:{port}\"]\n\n[[http.server.location]]\nmatch = \"/\"\nproxy_pass = \"http://{name}\"\n\n"
+        ));
+    }
+    let _rampart = Rampart::start(&toml);
+    for (i, (name, _, _)) in methods.iter().enumerate() {
+        let mut seen = std::collections::BTreeMap::new();
+        for k in 0..200 {
+            let key = format!("key{k}");
+            let n = backend_for_key(SocketAddr::from(([127, 0, 0, 1], nports[i])), &key);
+            let r = backend_for_key(SocketAddr::from(([127, 0, 0, 1], rports[i])), &key);
+            assert_eq!(r, n, "{name}: key {key}: rampart chose {r}, nginx {n}");
+            *seen.entry(n).or_insert(0) += 1;
+        }
+        assert!(!seen.contains_key("D"), "{name}: down peer served: {seen:?}");
+        assert_eq!(seen.len(), 3, "{name}: {seen:?}");
+        eprintln!("{name}: {seen:?}");
+    }
+}
