@@ -124,14 +124,19 @@ pub struct Ring {
 /// Splits a server's text into (host, port) as `ngx_http_upstream_init_chash` does.
 fn host_port(server: &str) -> (&[u8], &[u8]) {
     let b = server.as_bytes();
-    if b.len() >= 5 && b[..5].eq_ignore_ascii_case(b"unix:") {
-        return (&b[5..], b"");
+    if let Some(path) = b
+        .get(..5)
+        .filter(|p| p.eq_ignore_ascii_case(b"unix:"))
+        .and(b.get(5..))
+    {
+        return (path, b"");
     }
     let digits = b.iter().rev().take_while(|c| c.is_ascii_digit()).count();
-    if digits < b.len() && b[b.len() - digits - 1] == b':' {
-        return (&b[..b.len() - digits - 1], &b[b.len() - digits..]);
+    let colon = b.len().checked_sub(digits + 1);
+    match colon {
+        Some(c) if b.get(c) == Some(&b':') => (b.get(..c).unwrap_or(b), b.get(c + 1..).unwrap_or(b"")),
+        _ => (b, b""),
     }
-    (b, b"")
 }
 
 impl Ring {

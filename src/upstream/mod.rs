@@ -161,12 +161,23 @@ impl Pool {
         balance: Balance,
         keepalive: Option<KeepaliveConf>,
     ) -> Pool {
-        let primary: Vec<usize> = (0..peers.len()).filter(|&i| !peers[i].backup).collect();
-        let backup: Vec<usize> = (0..peers.len()).filter(|&i| peers[i].backup).collect();
+        let primary: Vec<usize> = peers
+            .iter()
+            .enumerate()
+            .filter(|(_, p)| !p.backup)
+            .map(|(i, _)| i)
+            .collect();
+        let backup: Vec<usize> = peers
+            .iter()
+            .enumerate()
+            .filter(|(_, p)| p.backup)
+            .map(|(i, _)| i)
+            .collect();
         let ring = match balance {
             Balance::Hash { consistent: true, .. } => {
-                let names: Vec<&str> = primary.iter().map(|&i| peers[i].server.as_str()).collect();
-                let weights: Vec<u32> = primary.iter().map(|&i| peers[i].weight).collect();
+                let prim = || peers.iter().filter(|p| !p.backup);
+                let names: Vec<&str> = prim().map(|p| p.server.as_str()).collect();
+                let weights: Vec<u32> = prim().map(|p| p.weight).collect();
                 hash::Ring::build(&names, &weights)
             }
             _ => hash::Ring::default(),
