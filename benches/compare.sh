@@ -12,6 +12,8 @@ NGINX_PORT=18080
 RAMPART_PORT=18081
 BACKEND_PORT=19001
 BACKEND="127.0.0.1:$BACKEND_PORT"
+BACKEND2_PORT=19002   # the second peer of the two-upstream scenarios
+BACKEND2="127.0.0.1:$BACKEND2_PORT"
 ROUNDS=3          # A/B rounds per scenario
 DURATION=10       # seconds per measured wrk run
 WARMUP=1          # seconds of unmeasured wrk load after each proxy start
@@ -32,6 +34,8 @@ IDLE_BIN="$ROOT/target/release/examples/idle_clients"
 #   "proxy-close-1k|proxy.conf.in|proxy.toml.in|/size/1024|-H 'Connection: close'"
 SCENARIOS=(
   "proxy-keepalive-1k|proxy.conf.in|proxy.toml.in|/size/1024|"
+  "upstream-keepalive|upstream-keepalive.conf.in|upstream-keepalive.toml.in|/size/1024|"
+  "ip-hash|ip-hash.conf.in|ip-hash.toml.in|/size/1024|"
 )
 # The idle-memory scenario (idle-10k by default) is run after the load scenarios; see run_idle.
 
@@ -131,7 +135,7 @@ if [ ${#missing[@]} -gt 0 ]; then
 fi
 for tool in taskset ss curl; do command -v "$tool" >/dev/null || die "$tool is missing"; done
 [ "$(nproc)" -ge 2 ] || die "needs 2 CPUs (proxy on CPU 0, wrk and backend on CPU 1)"
-for port in $NGINX_PORT $RAMPART_PORT $BACKEND_PORT; do
+for port in $NGINX_PORT $RAMPART_PORT $BACKEND_PORT $BACKEND2_PORT; do
   port_free "$port" || die "port $port is in use; free it or edit the ports at the top of $0"
 done
 
@@ -187,11 +191,11 @@ start_proxy() {
 }
 
 render() {
-  sed -e "s|@DIR@|$2|g" -e "s|@PORT@|$3|g" -e "s|@BACKEND@|$BACKEND|g" "$1"
+  sed -e "s|@DIR@|$2|g" -e "s|@PORT@|$3|g" -e "s|@BACKEND@|$BACKEND|g" -e "s|@BACKEND2@|$BACKEND2|g" "$1"
 }
 
 # ---------------------------------------------------------------- the backend
-log "starting backend on $BACKEND (CPU 1)"
+log "starting backends on $BACKEND and $BACKEND2 (CPU 1)"
 taskset -c 1 "$BACKEND_BIN" --listen "$BACKEND" --id b1 >"$WORK/backend.out" 2>&1 &
 BACKEND_PID=$!
 PIDS+=("$BACKEND_PID")
@@ -201,6 +205,13 @@ for _ in $(seq 100); do
   sleep 0.1
 done
 grep -q '^listening on' "$WORK/backend.out" || die "backend did not start listening within 10 s"
+taskset -c 1 "$BACKEND_BIN" --listen "$BACKEND2" --id b2 >"$WORK/backend2.out" 2>&1 &
+PIDS+=("$!")
+for _ in $(seq 100); do
+  grep -q '^listening on' "$WORK/backend2.out" 2>/dev/null && break
+  sleep 0.1
+done
+grep -q '^listening on' "$WORK/backend2.out" || die "second backend did not start listening within 10 s"
 
 # Fail early, before spending minutes on nginx, if rampart cannot serve the first scenario.
 if wants_rampart; then

@@ -82,6 +82,37 @@ pub struct Upstream {
     /// Each entry is nginx's `server` line without the keyword:
     /// `"10.0.0.1:8080 weight=2 max_fails=3 fail_timeout=10s backup"`.
     pub server: Vec<Located<String>>,
+    /// The balancing method: `"round_robin"` (default), `"ip_hash"`,
+    /// `"least_conn"`, or `{ hash = "$key", consistent = true }` (nginx's
+    /// `ip_hash;`, `least_conn;`, `hash KEY [consistent];`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub balance: Option<BalanceDef>,
+    /// `keepalive N`: idle upstream connections cached per worker.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub keepalive: Option<u64>,
+    /// `keepalive_timeout` (upstream context): how long a cached connection may stay idle.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub keepalive_timeout: Option<Dur>,
+    /// `keepalive_requests` (upstream context): requests per cached connection.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub keepalive_requests: Option<u64>,
+    /// `keepalive_time` (upstream context): the longest life of a cached connection.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub keepalive_time: Option<Dur>,
+}
+
+/// `balance` in an upstream block.
+#[derive(Debug, Clone, PartialEq, Deserialize, Serialize)]
+#[serde(untagged)]
+pub enum BalanceDef {
+    /// `"round_robin"`, `"ip_hash"` or `"least_conn"` (checked at compile time).
+    Method(String),
+    /// `hash KEY [consistent]`.
+    Hash {
+        hash: String,
+        #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+        consistent: bool,
+    },
 }
 
 /// `log_format NAME ...`: the format string, or a table with `escape`.
@@ -264,6 +295,14 @@ config_levels! {
         proxy_buffer_size: Size,
         /// Apply `error_page` to upstream responses with an error status.
         proxy_intercept_errors: bool,
+        /// When to pass a request to the next upstream server: any of `error`,
+        /// `timeout`, `invalid_header`, `http_500`, `http_502`, `http_503`,
+        /// `http_504`, `http_403`, `http_404`, `http_429`, `non_idempotent`, or `off`.
+        proxy_next_upstream: Vec<String>,
+        /// Most attempts per request, the first included; 0 = no limit.
+        proxy_next_upstream_tries: u64,
+        /// No new attempt once this long has passed since the first; 0 = no limit.
+        proxy_next_upstream_timeout: Dur,
         /// `[[NAME, VALUE], [NAME, VALUE, "always"], ...]`.
         add_header: Located<Vec<Vec<String>>>,
         error_page: Located<Vec<ErrorPageDef>>,

@@ -2,17 +2,22 @@
 //! body), read the response head, and stream the response back, with nginx's
 //! status mapping (502 for errors, 504 for timeouts) and error-log lines.
 
+pub mod next_upstream;
+mod relay;
 pub mod response_filter;
 pub mod tunnel;
 pub mod upstream_request;
 
-use crate::http1::{parse_response_head, ChunkedDecoder, ResponseHead as UpHead};
+use crate::http1::parse_response_head;
 use crate::log::Level;
 use crate::runtime::ProxyTarget;
 use crate::server::body::BodyError;
 use crate::server::io::IoFail;
 use crate::server::pipeline::{Exchange, Reply};
 use crate::server::response::{ConnHeader, Framing};
+use crate::upstream::{Outcome, UpConn};
+use next_upstream as nu;
+use relay::BodyRelay;
 use std::net::SocketAddr;
 use std::time::{Duration, Instant};
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
@@ -26,6 +31,12 @@ const MAX_COLLECTED_BODY: u64 = 64 << 20;
 /// Upstream read size for response bodies.
 const READ_CHUNK: usize = 64 * 1024;
 
+/// Largest request body kept in memory so that it can be sent again to the
+/// next peer (or again on a fresh connection after a stale keep-alive one).
+/// nginx buffers every body (`proxy_request_buffering on`); rampart streams
+/// bodies above this size, and those cannot be replayed once sent.
+pub const REPLAY_MAX: u64 = 64 * 1024;
+
 /// Why an attempt failed, and what nginx answers for it.
 enum Failure {
     /// Connection refused/reset, broken response: 502. (message, stage)
@@ -34,8 +45,38 @@ enum Failure {
     Timeout(&'static str),
     /// Malformed or oversized response head: 502, with the message.
     InvalidHeader(&'static str),
+    /// An upstream status listed in `proxy_next_upstream` while tries remain.
+    Status(u16),
     /// The client broke off (413/408/400 for its body, or gone): answer with that.
     Client(BodyError),
+}
+
+impl Failure {
+    /// The `NGX_HTTP_UPSTREAM_FT_*` type.
+    fn ft(&self) -> u32 {
+        match self {
+            Failure::Error(..) | Failure::Client(_) => nu::ERROR,
+            Failure::Timeout(_) => nu::TIMEOUT,
+            Failure::InvalidHeader(_) => nu::INVALID_HEADER,
+            Failure::Status(s) => nu::status_ft(*s).unwrap_or(nu::ERROR),
+        }
+    }
+
+    fn stage(&self) -> &'static str {
+        match self {
+            Failure::Error(_, s) | Failure::Timeout(s) => s,
+            _ => "reading response header from upstream",
+        }
+    }
+}
+
+/// What one attempt on one connection left behind.
+struct AttemptErr {
+    failure: Failure,
+    /// The request (or part of it) was written (`u->request_sent`).
+    sent: bool,
+    /// When the attempt started, for `$upstream_response_time`.
+    t0: Instant,
 }
 
 pub async fn forward(ex: &mut Exchange<'_>, target: &ProxyTarget) -> Reply {
@@ -46,36 +87,21 @@ pub async fn forward(ex: &mut Exchange<'_>, target: &ProxyTarget) -> Reply {
     // Body framing upstream. An HTTP/1.0 upstream cannot take chunked, so a
     // chunked client body is read into memory first (bounded by
     // client_max_body_size) to send it with a Content-Length, as nginx does.
+    // A body of known length up to REPLAY_MAX is read first too, so that it
+    // can be replayed to the next peer.
     let mut buffered: Option<Vec<u8>> = None;
     let framing = if ex.body.is_chunked() {
         if conf.http11 {
             BodyFraming::Chunked
         } else {
-            // Collected in memory (nginx spools to a temp file): bounded by
-            // client_max_body_size, and by MAX_COLLECTED_BODY when that is 0.
-            let mut all = Vec::new();
-            loop {
-                match ex.body.next(ex.io, &mut all).await {
-                    Ok(true) if all.len() as u64 > MAX_COLLECTED_BODY => {
-                        crate::log::error_log::log(
-                            Level::Error,
-                            Some(ex.req.conn.number),
-                            format_args!(
-                                "chunked request body over {MAX_COLLECTED_BODY} bytes for an HTTP/1.0 upstream; \
-                                 use proxy_http_version 1.1 to stream it, client: {}",
-                                ex.req.conn.peer.ip()
-                            ),
-                        );
-                        return client_body_failure(ex, BodyError::TooLarge);
-                    }
-                    Ok(true) => continue,
-                    Ok(false) => break,
-                    Err(e) => return client_body_failure(ex, e),
+            match read_all(ex).await {
+                Ok(all) => {
+                    let n = all.len() as u64;
+                    buffered = Some(all);
+                    BodyFraming::Length(n)
                 }
+                Err(e) => return client_body_failure(ex, e),
             }
-            let n = all.len() as u64;
-            buffered = Some(all);
-            BodyFraming::Length(n)
         }
     } else {
         match ex.body.known_length() {
@@ -83,117 +109,309 @@ pub async fn forward(ex: &mut Exchange<'_>, target: &ProxyTarget) -> Reply {
             // (`$proxy_internal_body_length` is `content_length_n`, absent only at -1).
             Some(0) if ex.req.head.content_length() == Some(0) => BodyFraming::Length(0),
             Some(0) | None if ex.body.is_done() => BodyFraming::None,
+            Some(n) if n <= REPLAY_MAX => match read_all(ex).await {
+                Ok(all) => {
+                    buffered = Some(all);
+                    BodyFraming::Length(n)
+                }
+                Err(e) => return client_body_failure(ex, e),
+            },
             Some(n) => BodyFraming::Length(n),
             None => BodyFraming::None,
         }
     };
     let mut head = Vec::with_capacity(512);
     upstream_request::build_head(&ex.req, target, &conf, ex.req.loc.prefix_len, framing, &mut head);
+    // A bodiless request, or one whose body is in memory, can be sent again.
+    let replayable = framing == BodyFraming::None || framing == BodyFraming::Length(0) || buffered.is_some();
+    let stale_replayable = replayable && buffered.as_ref().is_none_or(|b| b.len() as u64 <= REPLAY_MAX);
+    let reuse = conf.keepalive_ok && pool.keepalive.is_some();
+    let non_idem = nu::non_idempotent(ex.req.method());
 
-    let mut tried = crate::upstream::Tried::default();
-    let tries = pool.tries();
-    let mut last_failure: Option<Failure> = None;
-    for _ in 0..tries {
-        let Some(idx) = pool.pick(&tried) else { break };
-        tried.insert(idx);
-        let Some(peer) = pool.peers.get(idx) else { break };
-        let addr = peer.addr;
-        ex.req.upstream.next_attempt();
-        ex.req.upstream.current().addr = Some(addr);
-        let t0 = Instant::now();
-        let stream = match tokio::time::timeout(conf.connect_timeout, TcpStream::connect(addr)).await {
-            Ok(Ok(s)) => s,
-            Ok(Err(e)) => {
-                log_upstream(
-                    ex,
-                    Level::Error,
-                    &format!("connect() failed ({})", crate::log::OsErr(&e)),
-                    "connecting to upstream",
-                    addr,
-                );
-                record_failed_attempt(ex, t0, 502);
-                last_failure = Some(Failure::Error(String::new(), "connecting to upstream"));
-                continue;
-            }
-            Err(_) => {
-                log_upstream(
-                    ex,
-                    Level::Error,
-                    "upstream timed out (110: Connection timed out)",
-                    "connecting to upstream",
-                    addr,
-                );
-                record_failed_attempt(ex, t0, 504);
-                last_failure = Some(Failure::Timeout("connecting to upstream"));
-                continue;
-            }
-        };
-        // A body goes out in several writes: don't let Nagle hold the second
-        // one back. A bodiless request is one write and skips the syscall.
-        if framing != BodyFraming::None && buffered.is_none() {
-            let _ = stream.set_nodelay(true);
-        }
-        ex.req.upstream.current().connect = Some(t0.elapsed());
-        // The request is sent from here on: no retry (issue-4 rules arrive with the balancers).
-        return match exchange(ex, stream, addr, &head, framing, buffered.as_deref(), t0).await {
-            Ok(reply) => reply,
-            Err(f) => {
-                let (status, level, what) = match &f {
-                    Failure::Error(msg, stage) => (502, Level::Error, (msg.clone(), *stage)),
-                    Failure::Timeout(stage) => (
-                        504,
-                        Level::Error,
-                        ("upstream timed out (110: Connection timed out)".into(), *stage),
-                    ),
-                    Failure::InvalidHeader(msg) => (
-                        502,
-                        Level::Error,
-                        (msg.to_string(), "reading response header from upstream"),
-                    ),
-                    Failure::Client(e) => return client_body_failure(ex, clone_body_error(e)),
-                };
-                log_upstream(ex, level, &what.0, what.1, addr);
-                if ex.req.upstream.current().status == 0 {
-                    ex.req.upstream.current().status = status;
-                }
-                if ex.req.upstream.current().response.is_none() {
-                    ex.req.upstream.current().response = Some(t0.elapsed());
-                }
-                Reply::Special {
-                    status,
-                    location: None,
-                }
-            }
-        };
+    let key = match &pool.balance {
+        crate::upstream::Balance::Hash { key, .. } => key.eval_to_vec(&ex.req),
+        _ => Vec::new(),
+    };
+    let mut sel = pool.selector(ex.req.conn.peer.ip(), key);
+    let mut tries = pool.tries();
+    if conf.next_upstream_tries > 0 {
+        tries = tries.min(conf.next_upstream_tries);
     }
-    match last_failure {
-        Some(Failure::Timeout(_)) => Reply::Special {
-            status: 504,
-            location: None,
-        },
-        Some(_) => Reply::Special {
-            status: 502,
-            location: None,
-        },
-        None => {
+    let start = Instant::now();
+    let timed_out = |t: Duration| !t.is_zero() && start.elapsed() >= t;
+
+    loop {
+        let Some(idx) = pool.get(&mut sel) else {
+            log_no_live(ex, &pool.name);
+            ex.req.upstream.no_live_peer(&pool.name);
+            return special(502);
+        };
+        let Some(addr) = pool.peers.get(idx).map(|p| p.addr) else {
+            return special(502);
+        };
+        // Status retries need another try left, time left, and a request
+        // that may be sent again (`ngx_http_upstream_test_next`).
+        let status_mask = if tries > 1 && !timed_out(conf.next_upstream_timeout) && replayable {
+            let m = conf.next_upstream.0
+                & (nu::HTTP_500
+                    | nu::HTTP_502
+                    | nu::HTTP_503
+                    | nu::HTTP_504
+                    | nu::HTTP_403
+                    | nu::HTTP_404
+                    | nu::HTTP_429);
+            if non_idem && !conf.next_upstream.allows(nu::NON_IDEMPOTENT) {
+                0
+            } else {
+                m
+            }
+        } else {
+            0
+        };
+
+        // One peer: a cached connection first, then (once) a fresh one if
+        // the cached one turns out to be stale.
+        let mut use_cache = reuse;
+        let err = loop {
+            ex.req.upstream.next_attempt();
+            ex.req.upstream.current().addr = Some(addr);
+            let t0 = Instant::now();
+            let cached = if use_cache { pool.cached(idx) } else { None };
+            let was_cached = cached.is_some();
+            let mut conn = match cached {
+                Some(c) => c,
+                None => match connect(ex, addr, &conf, t0).await {
+                    Ok(s) => UpConn {
+                        stream: s,
+                        peer: idx,
+                        born: Instant::now(),
+                        requests: 0,
+                    },
+                    Err(f) => {
+                        break AttemptErr {
+                            failure: f,
+                            sent: false,
+                            t0,
+                        }
+                    }
+                },
+            };
+            conn.requests += 1;
+            // A body goes out in several writes: don't let Nagle hold the second
+            // one back. A bodiless request is one write and skips the syscall,
+            // unless the connection may be kept: then later requests on it
+            // would wait for the ACK of earlier bytes (nginx sets TCP_NODELAY
+            // on kept-alive connections too), so it is set once per connection.
+            if !was_cached && ((framing != BodyFraming::None && buffered.is_none()) || reuse) {
+                let _ = conn.stream.set_nodelay(true);
+            }
+            ex.req.upstream.current().connect = Some(t0.elapsed());
+            let mut got_bytes = false;
+            let r = exchange(
+                ex,
+                conn.stream,
+                addr,
+                &head,
+                framing,
+                buffered.as_deref(),
+                t0,
+                status_mask,
+                &mut got_bytes,
+            )
+            .await;
+            match r {
+                Ok((reply, back)) => {
+                    pool.free(&mut sel, Outcome::Ok);
+                    if let (true, Some(stream)) = (reuse, back) {
+                        pool.recycle(UpConn {
+                            stream,
+                            peer: conn.peer,
+                            born: conn.born,
+                            requests: conn.requests,
+                        });
+                    }
+                    return reply;
+                }
+                Err(failure) => {
+                    // The stale keep-alive race: the upstream closed the idle
+                    // connection as we reused it. nginx gives such a failure an
+                    // extra try (`u->peer.tries++` for `u->peer.cached`); here it
+                    // goes to the same peer on a fresh connection and does not
+                    // count against the peer.
+                    let stale =
+                        was_cached && matches!(failure, Failure::Error(..)) && !got_bytes && stale_replayable;
+                    if stale {
+                        let (msg, stage) = match &failure {
+                            Failure::Error(m, s) => (m.clone(), *s),
+                            _ => (String::new(), ""),
+                        };
+                        log_upstream(ex, Level::Error, &msg, stage, addr);
+                        record_failed_attempt(ex, t0, 502);
+                        use_cache = false;
+                        continue;
+                    }
+                    break AttemptErr {
+                        failure,
+                        sent: true,
+                        t0,
+                    };
+                }
+            }
+        };
+
+        let AttemptErr { failure, sent, t0 } = err;
+        if let Failure::Client(e) = &failure {
+            pool.free(&mut sel, Outcome::Ok);
+            return client_body_failure(ex, clone_body_error(e));
+        }
+        let ft = failure.ft();
+        let status = nu::ft_status(ft);
+        // 403/404 are passed on without counting against the peer (NGX_PEER_NEXT).
+        let outcome = if ft == nu::HTTP_403 || ft == nu::HTTP_404 {
+            Outcome::Next
+        } else {
+            Outcome::Failed
+        };
+        match &failure {
+            Failure::Error(msg, stage) if !msg.is_empty() => log_upstream(ex, Level::Error, msg, stage, addr),
+            Failure::Timeout(stage) => log_upstream(
+                ex,
+                Level::Error,
+                "upstream timed out (110: Connection timed out)",
+                stage,
+                addr,
+            ),
+            Failure::InvalidHeader(msg) => log_upstream(
+                ex,
+                Level::Error,
+                msg,
+                "reading response header from upstream",
+                addr,
+            ),
+            _ => {}
+        }
+        if pool.free(&mut sel, outcome) {
+            log_upstream(
+                ex,
+                Level::Warn,
+                "upstream server temporarily disabled",
+                failure.stage(),
+                addr,
+            );
+        }
+        {
+            let a = ex.req.upstream.current();
+            if a.status == 0 || !matches!(failure, Failure::Status(_)) {
+                a.status = status;
+            }
+            if a.response.is_none() {
+                a.response = Some(t0.elapsed());
+            }
+        }
+        // `pc->tries--`; a lone server gets no second try (`pc->tries = 0`).
+        tries = if pool.single() { 0 } else { tries.saturating_sub(1) };
+        let mask = if sent && non_idem {
+            ft | nu::NON_IDEMPOTENT
+        } else {
+            ft
+        };
+        if tries == 0
+            || !conf.next_upstream.allows(mask)
+            || (sent && !replayable)
+            || timed_out(conf.next_upstream_timeout)
+        {
+            return special(status);
+        }
+    }
+}
+
+fn special(status: u16) -> Reply {
+    Reply::Special {
+        status,
+        location: None,
+    }
+}
+
+/// Reads the whole client body into memory.
+/// Reads the whole request body into memory: bodies kept for replay (at
+/// most REPLAY_MAX) and chunked bodies for an HTTP/1.0 upstream (nginx spools
+/// those to a temp file), bounded by client_max_body_size and, when that is
+/// 0, by MAX_COLLECTED_BODY.
+async fn read_all(ex: &mut Exchange<'_>) -> Result<Vec<u8>, BodyError> {
+    let mut all = Vec::with_capacity(ex.body.known_length().unwrap_or(0).min(REPLAY_MAX) as usize);
+    while ex.body.next(ex.io, &mut all).await? {
+        if all.len() as u64 > MAX_COLLECTED_BODY {
             crate::log::error_log::log(
                 Level::Error,
                 Some(ex.req.conn.number),
                 format_args!(
-                    "no live upstreams while connecting to upstream, client: {}, server: {}, request: \"{}\", upstream: \"http://{}\"",
-                    ex.req.conn.peer.ip(),
-                    String::from_utf8_lossy(&ex.req.server.name),
-                    String::from_utf8_lossy(ex.req.head.request_line()),
-                    pool.name
+                    "request body over {MAX_COLLECTED_BODY} bytes to collect in memory; \
+                     use proxy_http_version 1.1 to stream it, client: {}",
+                    ex.req.conn.peer.ip()
                 ),
             );
-            ex.req.upstream.no_live_peer(&pool.name);
-            Reply::Special {
-                status: 502,
-                location: None,
-            }
+            return Err(BodyError::TooLarge);
         }
     }
+    Ok(all)
+}
+
+/// Connects to `addr`, logging failures as nginx does; the attempt's
+/// `$upstream_status` and `$upstream_response_time` are recorded.
+async fn connect(
+    ex: &mut Exchange<'_>,
+    addr: SocketAddr,
+    conf: &crate::runtime::loc_conf::ProxyConf,
+    t0: Instant,
+) -> Result<TcpStream, Failure> {
+    match tokio::time::timeout(conf.connect_timeout, TcpStream::connect(addr)).await {
+        Ok(Ok(s)) => Ok(s),
+        Ok(Err(e)) => {
+            log_upstream(
+                ex,
+                Level::Error,
+                &format!("connect() failed ({})", crate::log::OsErr(&e)),
+                "connecting to upstream",
+                addr,
+            );
+            record_failed_attempt(ex, t0, 502);
+            Err(Failure::Error(String::new(), "connecting to upstream"))
+        }
+        Err(_) => {
+            record_failed_attempt(ex, t0, 504);
+            Err(Failure::Timeout("connecting to upstream"))
+        }
+    }
+}
+
+fn log_no_live(ex: &Exchange<'_>, group: &str) {
+    let host = ex
+        .req
+        .head
+        .host()
+        .map(|h| format!(", host: \"{}\"", String::from_utf8_lossy(h)))
+        .unwrap_or_default();
+    crate::log::error_log::log(
+        Level::Error,
+        Some(ex.req.conn.number),
+        format_args!(
+            "no live upstreams while connecting to upstream, client: {}, server: {}, request: \"{}\", upstream: \"http://{}{}\"{}",
+            ex.req.conn.peer.ip(),
+            String::from_utf8_lossy(&ex.req.server.name),
+            String::from_utf8_lossy(ex.req.head.request_line()),
+            group,
+            String::from_utf8_lossy(&upstream_uri(ex)),
+            host
+        ),
+    );
+}
+
+fn upstream_uri(ex: &Exchange<'_>) -> Vec<u8> {
+    let mut uri = Vec::new();
+    if let crate::runtime::Handler::Proxy(t) = &ex.req.loc.handler {
+        upstream_request::upstream_uri(&ex.req, t, ex.req.loc.prefix_len, &mut uri);
+    }
+    uri
 }
 
 fn clone_body_error(e: &BodyError) -> BodyError {
@@ -279,6 +497,11 @@ async fn write_up(up: &mut TcpStream, data: &[u8], t: Duration) -> Result<(), Fa
 }
 
 /// One attempt on a connected socket: send, read the head, relay the body.
+/// A status in `status_mask` is not relayed but returned as a failure for
+/// `proxy_next_upstream`. On success, the socket comes back when nginx's
+/// keep-alive module could cache it (HTTP/1.1 response without
+/// `Connection: close`, body read to its end, not an upgrade).
+#[allow(clippy::too_many_arguments)]
 async fn exchange(
     ex: &mut Exchange<'_>,
     mut up: TcpStream,
@@ -287,7 +510,9 @@ async fn exchange(
     framing: BodyFraming,
     buffered: Option<&[u8]>,
     t0: Instant,
-) -> Result<Reply, Failure> {
+    status_mask: u32,
+    got_bytes: &mut bool,
+) -> Result<(Reply, Option<TcpStream>), Failure> {
     let conf = ex.req.loc.conf.proxy.clone();
     let mut sent: u64 = 0;
     // Send the head with the first piece of body in one write.
@@ -369,12 +594,16 @@ async fn exchange(
                     "reading response header from upstream",
                 ));
             }
-            Ok(Ok(_)) => {}
+            Ok(Ok(_)) => *got_bytes = true,
         }
     };
     let status = uhead.status();
     ex.req.upstream.current().status = status;
     ex.req.upstream.current().header = Some(t0.elapsed());
+    if nu::status_ft(status).is_some_and(|ft| status_mask & ft != 0) {
+        ex.req.upstream.current().response = Some(t0.elapsed());
+        return Err(Failure::Status(status));
+    }
     let head_len = uhead.head_len();
     // nginx's fallback for a reply without a valid status line
     // (`ngx_http_proxy_process_status_line`): log it, set the request's version to
@@ -395,10 +624,13 @@ async fn exchange(
     // proxy_intercept_errors: an error status with an error_page becomes ours.
     if conf.intercept_errors && status >= 300 && ex.req.loc.conf.error_page(status).is_some() {
         ex.req.upstream.current().response = Some(t0.elapsed());
-        return Ok(Reply::Special {
-            status,
-            location: None,
-        });
+        return Ok((
+            Reply::Special {
+                status,
+                location: None,
+            },
+            None,
+        ));
     }
 
     // WebSocket and other upgrades: 101 to a client that asked for it.
@@ -416,11 +648,11 @@ async fn exchange(
         ex.req.status = 101;
         let rest = buf.get(head_len..).unwrap_or(&[]).to_vec();
         if ex.io.write_all(&out, ex.req.loc.conf.send_timeout).await.is_err() {
-            return Ok(Reply::Sent { reusable: false });
+            return Ok((Reply::Sent { reusable: false }, None));
         }
         tunnel::run(ex.io, up, rest, conf.read_timeout).await;
         ex.req.upstream.current().response = Some(t0.elapsed());
-        return Ok(Reply::Sent { reusable: false });
+        return Ok((Reply::Sent { reusable: false }, None));
     }
 
     let mut h = response_filter::client_head(ex, &uhead);
@@ -470,9 +702,10 @@ async fn exchange(
     body_bytes += relay.take_counted();
     if ex.io.write_all(&out, send_t).await.is_err() {
         ex.req.upstream.current().response = Some(t0.elapsed());
-        return Ok(Reply::Sent { reusable: false });
+        return Ok((Reply::Sent { reusable: false }, None));
     }
     let mut complete = done;
+    let mut hit_eof = false;
     // Sized to what is left when the length is known, so small bodies take small buffers.
     let mut rbuf: Vec<u8> = Vec::new();
     while !complete {
@@ -509,6 +742,7 @@ async fn exchange(
         };
         received += n as u64;
         if n == 0 {
+            hit_eof = true;
             complete = relay.eof();
             if !complete {
                 log_upstream(
@@ -553,119 +787,18 @@ async fn exchange(
     ex.req.upstream.current().response = Some(t0.elapsed());
     ex.req.upstream.current().length = Some(body_bytes);
     ex.req.upstream.current().received = Some(received);
-    Ok(Reply::Sent {
-        reusable: complete && cframing != Framing::Close,
-    })
-}
-
-/// Turns upstream body bytes into client body bytes: passes length-delimited
-/// bodies through, decodes chunked, and re-chunks for HTTP/1.1 clients when
-/// the length is unknown.
-struct BodyRelay {
-    mode: RelayMode,
-    client: Framing,
-    counted: u64,
-}
-
-enum RelayMode {
-    None,
-    Length(u64),
-    Chunked(ChunkedDecoder),
-    UntilClose,
-}
-
-impl BodyRelay {
-    fn new(h: &UpHead, no_body: bool, client: Framing) -> BodyRelay {
-        let mode = if no_body {
-            RelayMode::None
-        } else if h.chunked() {
-            RelayMode::Chunked(ChunkedDecoder::new())
-        } else if let Some(n) = h.content_length() {
-            RelayMode::Length(n)
-        } else {
-            RelayMode::UntilClose
-        };
-        BodyRelay {
-            mode,
-            client,
-            counted: 0,
-        }
-    }
-
-    /// Body bytes still expected, when the upstream gave a length.
-    fn remaining(&self) -> Option<u64> {
-        match self.mode {
-            RelayMode::Length(n) => Some(n),
-            _ => None,
-        }
-    }
-
-    fn take_counted(&mut self) -> u64 {
-        std::mem::take(&mut self.counted)
-    }
-
-    fn emit(&mut self, data: &[u8], out: &mut Vec<u8>) {
-        if data.is_empty() {
-            return;
-        }
-        self.counted += data.len() as u64;
-        if self.client == Framing::Chunked {
-            crate::http1::write_chunk_header(data.len(), out);
-            out.extend_from_slice(data);
-            out.extend_from_slice(b"\r\n");
-        } else {
-            out.extend_from_slice(data);
-        }
-    }
-
-    /// Returns true when the body is complete.
-    fn feed(&mut self, mut input: &[u8], out: &mut Vec<u8>) -> Result<bool, ()> {
-        loop {
-            match &mut self.mode {
-                RelayMode::None => return Ok(true),
-                RelayMode::Length(left) => {
-                    let n = (*left).min(input.len() as u64) as usize;
-                    *left -= n as u64;
-                    let done = *left == 0;
-                    self.emit(&input[..n], out);
-                    return Ok(done);
-                }
-                RelayMode::UntilClose => {
-                    self.emit(input, out);
-                    return Ok(false);
-                }
-                RelayMode::Chunked(dec) => {
-                    if input.is_empty() {
-                        return Ok(dec.is_done());
-                    }
-                    let step = dec.decode(input).map_err(|_| ())?;
-                    let data = step.data.clone().and_then(|r| input.get(r)).unwrap_or(&[]);
-                    let data = data.to_vec();
-                    self.emit(&data, out);
-                    input = input.get(step.consumed..).unwrap_or(&[]);
-                    if step.done {
-                        if self.client == Framing::Chunked {
-                            out.extend_from_slice(crate::http1::LAST_CHUNK);
-                        }
-                        return Ok(true);
-                    }
-                    if step.consumed == 0 && step.data.is_none() {
-                        return Ok(false);
-                    }
-                }
-            }
-        }
-    }
-
-    /// The upstream closed: is that a proper end of the body?
-    fn eof(&self) -> bool {
-        matches!(self.mode, RelayMode::UntilClose | RelayMode::None)
-    }
-
-    /// Bytes to send after a proper end by close (the last chunk).
-    fn finish(&self, out: &mut Vec<u8>) {
-        if matches!(self.mode, RelayMode::UntilClose) && self.client == Framing::Chunked {
-            out.extend_from_slice(crate::http1::LAST_CHUNK);
-        }
-    }
+    // nginx's keep-alive test: `u->keepalive` is set only for an HTTP/1.1
+    // response without `Connection: close` whose body ended by its framing.
+    let keep = complete
+        && !hit_eof
+        && !http09
+        && uhead.version() == crate::http1::Version::Http11
+        && !uhead.conn_close()
+        && (no_body || uhead.chunked() || uhead.content_length().is_some());
+    Ok((
+        Reply::Sent {
+            reusable: complete && cframing != Framing::Close,
+        },
+        keep.then_some(up),
+    ))
 }

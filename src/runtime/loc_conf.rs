@@ -65,6 +65,16 @@ pub struct ProxyConf {
     pub hide: Vec<Box<[u8]>>,
     pub buffer_size: usize,
     pub intercept_errors: bool,
+    /// `proxy_next_upstream` (default `error timeout`).
+    pub next_upstream: crate::proxy::next_upstream::Mask,
+    /// `proxy_next_upstream_tries`; 0 = bounded only by the peer count.
+    pub next_upstream_tries: usize,
+    /// `proxy_next_upstream_timeout`; zero = none.
+    pub next_upstream_timeout: Duration,
+    /// HTTP/1.1 upstream with a `Connection` header that is not `close`: the
+    /// only setup in which nginx 1.22 can reuse an upstream connection. A
+    /// `Connection` value with variables counts as not reusable.
+    pub keepalive_ok: bool,
 }
 
 #[derive(Debug, Clone)]
@@ -154,6 +164,26 @@ pub fn resolve(ctx: &mut CompileCtx, s: &LocSettings, line: usize) -> Result<Loc
             ));
         }
     }
+    let keepalive_ok = http11
+        && set_headers
+            .iter()
+            .find(|(n, _)| n.eq_ignore_ascii_case(b"connection"))
+            .is_none_or(|(_, t)| {
+                t.is_static() && {
+                    let mut v = Vec::new();
+                    for p in t.parts() {
+                        if let crate::vars::Part::Lit(l) = p {
+                            v.extend_from_slice(l);
+                        }
+                    }
+                    !v.to_ascii_lowercase().windows(5).any(|w| w == b"close")
+                }
+            });
+    let next_upstream = match &s.proxy_next_upstream {
+        None => crate::proxy::next_upstream::DEFAULT,
+        Some(words) => crate::proxy::next_upstream::Mask::parse(words)
+            .map_err(|e| ctx.err(line, e).directive("proxy_next_upstream"))?,
+    };
     let skip_client = set_headers
         .iter()
         .map(|(n, _)| n.to_ascii_lowercase().into_boxed_slice())
@@ -258,6 +288,10 @@ pub fn resolve(ctx: &mut CompileCtx, s: &LocSettings, line: usize) -> Result<Loc
                 .map_or(d::PROXY_BUFFER_SIZE, |v| v.0)
                 .max(1024) as usize,
             intercept_errors: s.proxy_intercept_errors.unwrap_or(false),
+            next_upstream,
+            next_upstream_tries: s.proxy_next_upstream_tries.unwrap_or(0) as usize,
+            next_upstream_timeout: s.proxy_next_upstream_timeout.map_or(Duration::ZERO, |v| v.0),
+            keepalive_ok,
         }),
         add_header,
         error_pages,

@@ -239,7 +239,8 @@ pub fn compile(cfg: &Config, file: &Path, prefix: &Path, generation: u64) -> Res
         if peers.is_empty() {
             return Err(ctx.err(0, format!("no servers are inside upstream \"{name}\"")));
         }
-        upstreams.insert(name.clone(), Arc::new(Pool::new(name.clone(), peers)));
+        let pool = upstream_pool(&ctx, name, up, peers)?;
+        upstreams.insert(name.clone(), Arc::new(pool));
     }
 
     let listeners = server::compile_servers(&mut ctx, cfg, &mut upstreams)?;
@@ -249,6 +250,71 @@ pub fn compile(cfg: &Config, file: &Path, prefix: &Path, generation: u64) -> Res
         listeners,
         upstreams,
     })
+}
+
+/// Builds an `upstream` block's pool: its balancer (`ip_hash`, `hash`,
+/// `least_conn`; nginx/nginx: src/http/modules/ngx_http_upstream_*_module.c)
+/// and its keep-alive cache (ngx_http_upstream_keepalive_module.c: 60s, 1000
+/// requests, 1h by default).
+fn upstream_pool(
+    ctx: &CompileCtx,
+    name: &str,
+    up: &crate::config::model::Upstream,
+    peers: Vec<crate::upstream::Peer>,
+) -> Result<Pool, ConfigError> {
+    use crate::config::model::BalanceDef;
+    use crate::upstream::{Balance, KeepaliveConf};
+    let line = up.server.first().map_or(0, |s| s.line);
+    let balance = match &up.balance {
+        None => Balance::RoundRobin,
+        Some(BalanceDef::Method(m)) => match m.as_str() {
+            "round_robin" => Balance::RoundRobin,
+            "ip_hash" => Balance::IpHash,
+            "least_conn" => Balance::LeastConn,
+            other => {
+                return Err(ctx
+                    .err(
+                        line,
+                        format!("invalid balance method \"{other}\" in upstream \"{name}\""),
+                    )
+                    .directive("balance"))
+            }
+        },
+        Some(BalanceDef::Hash { hash, consistent }) => Balance::Hash {
+            key: crate::vars::Template::compile(hash)
+                .map_err(|e| ctx.err(line, e.to_string()).directive("hash"))?,
+            consistent: *consistent,
+        },
+    };
+    // ip_hash and hash have no backup servers: their module flags lack
+    // NGX_HTTP_UPSTREAM_BACKUP, so ngx_http_upstream_server rejects the word
+    // (nginx 1.22.1 -t: 'balancing method does not support parameter "backup"').
+    if matches!(balance, Balance::IpHash | Balance::Hash { .. }) {
+        if let Some(s) = up
+            .server
+            .iter()
+            .find(|s| s.value.split_whitespace().any(|w| w == "backup"))
+        {
+            return Err(ctx
+                .err(s.line, "balancing method does not support parameter \"backup\"")
+                .directive("server"));
+        }
+    }
+    let keepalive = match up.keepalive {
+        None => None,
+        Some(0) => {
+            return Err(ctx
+                .err(line, "invalid value \"0\" in \"keepalive\" directive")
+                .directive("keepalive"))
+        }
+        Some(n) => Some(KeepaliveConf {
+            max_cached: n as usize,
+            timeout: up.keepalive_timeout.map_or(Duration::from_secs(60), |d| d.0),
+            requests: up.keepalive_requests.unwrap_or(1000),
+            time: up.keepalive_time.map_or(Duration::from_secs(3600), |d| d.0),
+        }),
+    };
+    Ok(Pool::with_balance(name.to_string(), peers, balance, keepalive))
 }
 
 fn main_conf(ctx: &CompileCtx, cfg: &Config) -> Result<MainConf, ConfigError> {
@@ -283,4 +349,103 @@ fn main_conf(ctx: &CompileCtx, cfg: &Config) -> Result<MainConf, ConfigError> {
         error_log,
         shutdown_timeout: cfg.worker_shutdown_timeout.map(|d| d.0),
     })
+}
+
+#[cfg(test)]
+mod upstream_tests {
+    use super::*;
+
+    fn build(upstream: &str, loc_extra: &str) -> Result<Snapshot, ConfigError> {
+        let text = format!(
+            "error_log = \"stderr\"\n[http]\naccess_log = \"off\"\n{upstream}\n\
+             [[http.server]]\nlisten = [\"127.0.0.1:1\"]\n[[http.server.location]]\nmatch = \"/\"\n\
+             proxy_pass = \"http://u\"\n{loc_extra}\n"
+        );
+        let p = Path::new("/tmp/rampart-test.toml");
+        let cfg = crate::config::parse_toml(p, &text)?;
+        compile(&cfg, p, Path::new("/tmp"), 1)
+    }
+
+    #[test]
+    fn balance_methods_and_keepalive() {
+        let table: &[(&str, bool)] = &[
+            ("balance = \"ip_hash\"", true),
+            ("balance = \"least_conn\"", true),
+            ("balance = \"round_robin\"", true),
+            ("balance = { hash = \"$request_uri\", consistent = true }", true),
+            ("balance = { hash = \"$remote_addr\" }", true),
+            ("balance = \"random\"", false),
+            ("balance = { hash = \"$\" }", false),
+        ];
+        for (line, ok) in table {
+            let r = build(
+                &format!("[http.upstream.u]\nserver = [\"127.0.0.1:9\"]\n{line}\n"),
+                "",
+            );
+            assert_eq!(r.is_ok(), *ok, "{line}: {:?}", r.err().map(|e| e.to_string()));
+        }
+        let s = build(
+            "[http.upstream.u]\nserver = [\"127.0.0.1:9\"]\nkeepalive = 8\nkeepalive_requests = 5\nkeepalive_timeout = \"3s\"\n",
+            "",
+        )
+        .unwrap();
+        let ka = s.upstreams["u"].keepalive.unwrap();
+        assert_eq!(
+            (ka.max_cached, ka.requests, ka.timeout, ka.time),
+            (8, 5, Duration::from_secs(3), Duration::from_secs(3600))
+        );
+        assert!(build(
+            "[http.upstream.u]\nserver = [\"127.0.0.1:9\"]\nkeepalive = 0\n",
+            ""
+        )
+        .is_err());
+    }
+
+    #[test]
+    fn backup_rejected_with_hash_methods() {
+        for m in ["\"ip_hash\"", "{ hash = \"$uri\" }"] {
+            let e = build(
+                &format!(
+                    "[http.upstream.u]\nserver = [\"127.0.0.1:9\", \"127.0.0.1:8 backup\"]\nbalance = {m}\n"
+                ),
+                "",
+            )
+            .err()
+            .map(|e| e.to_string())
+            .unwrap_or_default();
+            assert!(
+                e.contains("balancing method does not support parameter \"backup\""),
+                "{e}"
+            );
+        }
+        for m in ["\"least_conn\"", "\"round_robin\""] {
+            let r = build(
+                &format!(
+                    "[http.upstream.u]\nserver = [\"127.0.0.1:9\", \"127.0.0.1:8 backup\"]\nbalance = {m}\n"
+                ),
+                "",
+            );
+            assert!(r.is_ok(), "{m}");
+        }
+    }
+
+    #[test]
+    fn next_upstream_settings() {
+        let up = "[http.upstream.u]\nserver = [\"127.0.0.1:9\"]\n";
+        assert!(build(
+            up,
+            "proxy_next_upstream = [\"error\", \"http_502\", \"non_idempotent\"]"
+        )
+        .is_ok());
+        assert!(build(
+            up,
+            "proxy_next_upstream = [\"off\"]\nproxy_next_upstream_tries = 2"
+        )
+        .is_ok());
+        assert!(build(up, "proxy_next_upstream_timeout = \"5s\"").is_ok());
+        let e = build(up, "proxy_next_upstream = [\"http_501\"]")
+            .err()
+            .map(|e| e.to_string());
+        assert!(e.unwrap_or_default().contains("invalid value \"http_501\""));
+    }
 }

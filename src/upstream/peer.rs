@@ -10,6 +10,9 @@ pub struct Peer {
     pub addr: SocketAddr,
     /// The address as configured ("app1:8080"), used in logs and status pages.
     pub name: String,
+    /// The `server` word exactly as written ("app1", "10.0.0.1:80"): nginx's
+    /// `peer->server`, which keys the consistent-hash ring.
+    pub server: String,
     pub weight: u32,
     pub max_fails: u32,
     pub fail_timeout: Dur,
@@ -52,6 +55,7 @@ pub fn parse_server(s: &str) -> Result<Vec<Peer>, String> {
             } else {
                 a.to_string()
             },
+            server: addr.to_string(),
             weight,
             max_fails,
             fail_timeout,

@@ -143,6 +143,16 @@ const MAPPED: &[Spec] = &[
     m("proxy_pass_header", HSL, Exactly(1)),
     m("proxy_buffer_size", HSL, Exactly(1)),
     m("proxy_intercept_errors", HSL, Exactly(1)),
+    m("proxy_next_upstream", HSL, AtLeast(1)),
+    m("proxy_next_upstream_tries", HSL, Exactly(1)),
+    m("proxy_next_upstream_timeout", HSL, Exactly(1)),
+    m("ip_hash", UPS, Exactly(0)),
+    m("least_conn", UPS, Exactly(0)),
+    m("hash", UPS, Range(1, 2)),
+    m("keepalive", UPS, Exactly(1)),
+    m("keepalive_timeout", UPS, Exactly(1)),
+    m("keepalive_requests", UPS, Exactly(1)),
+    m("keepalive_time", UPS, Exactly(1)),
     m("add_header", HSL, Range(2, 3)),
     m("error_page", HSL, AtLeast(2)),
     m("server_tokens", HSL, Exactly(1)),
@@ -261,14 +271,7 @@ const LATER: &[Spec] = &[
     // error_log below main
     later("error_log", HSL),
     // upstream balancers, keep-alive and checks
-    later("ip_hash", UPS),
-    later("hash", UPS),
-    later("least_conn", UPS),
     later("random", UPS),
-    later("keepalive", UPS),
-    later("keepalive_timeout", UPS),
-    later("keepalive_requests", UPS),
-    later("keepalive_time", UPS),
     later("zone", UPS),
     later("sticky", UPS),
     later("check", UPS),
@@ -340,9 +343,6 @@ const LATER: &[Spec] = &[
     later("real_ip_header", HSL),
     later("real_ip_recursive", HSL),
     // proxying beyond the core
-    later("proxy_next_upstream", HSL),
-    later("proxy_next_upstream_tries", HSL),
-    later("proxy_next_upstream_timeout", HSL),
     later("proxy_redirect", HSL),
     later("proxy_buffering", HSL),
     later("proxy_buffers", HSL),
@@ -521,7 +521,7 @@ mod tests {
         assert_eq!(found("server", HTTP), Some(Kind::Block));
         assert_eq!(found("server", UPS), Some(Kind::Mapped));
         assert_eq!(found("keepalive_timeout", SRV), Some(Kind::Mapped));
-        assert_eq!(found("keepalive_timeout", UPS), Some(Kind::NotImplemented));
+        assert_eq!(found("keepalive_timeout", UPS), Some(Kind::Mapped));
         assert_eq!(found("error_log", MAIN), Some(Kind::Mapped));
         assert_eq!(found("error_log", LOC), Some(Kind::NotImplemented));
         assert_eq!(found("fastcgi_pass", LOC), Some(Kind::Unsupported));

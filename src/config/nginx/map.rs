@@ -14,7 +14,7 @@ use super::directives::{lookup, Args, Ctx, Kind, Lookup, EVENTS, HTTP, LOC, MAIN
 use super::parser::Directive;
 use super::values::{self, once};
 use crate::config::model::{
-    AccessLogDef, AutoKeyword, Config, ConnSettings, ErrorPageDef, ErrorPageStatus, Events, Http,
+    AccessLogDef, AutoKeyword, BalanceDef, Config, ConnSettings, ErrorPageDef, ErrorPageStatus, Events, Http,
     LocSettings, Location, Server, Upstream, WorkerProcesses,
 };
 use crate::config::{ConfigError, Located};
@@ -52,6 +52,9 @@ macro_rules! put_loc {
             proxy_pass_header,
             proxy_buffer_size,
             proxy_intercept_errors,
+            proxy_next_upstream,
+            proxy_next_upstream_tries,
+            proxy_next_upstream_timeout,
             add_header,
             error_page,
             access_log,
@@ -75,6 +78,9 @@ macro_rules! put_loc {
         d.proxy_pass_header = proxy_pass_header;
         d.proxy_buffer_size = proxy_buffer_size;
         d.proxy_intercept_errors = proxy_intercept_errors;
+        d.proxy_next_upstream = proxy_next_upstream;
+        d.proxy_next_upstream_tries = proxy_next_upstream_tries;
+        d.proxy_next_upstream_timeout = proxy_next_upstream_timeout;
         d.add_header = add_header;
         d.error_page = error_page;
         d.access_log = access_log;
@@ -273,6 +279,31 @@ impl Mapper {
             }
             match s.name.as_str() {
                 "server" => u.server.push(Located::new(s.args.join(" "), s.line)),
+                "ip_hash" | "least_conn" => once(&mut u.balance, BalanceDef::Method(s.name.clone()), s)?,
+                "hash" => {
+                    let consistent = match s.args.get(1).map(String::as_str) {
+                        None => false,
+                        Some("consistent") => true,
+                        Some(other) => return Err(s.err(format!("invalid parameter \"{other}\""))),
+                    };
+                    let v = BalanceDef::Hash {
+                        hash: arg(s, 0).to_string(),
+                        consistent,
+                    };
+                    once(&mut u.balance, v, s)?
+                }
+                "keepalive" => {
+                    let n = values::number(arg(s, 0))
+                        .filter(|&n| n > 0)
+                        .ok_or_else(|| values::invalid_value(s))?;
+                    once(&mut u.keepalive, n, s)?
+                }
+                "keepalive_timeout" => once(&mut u.keepalive_timeout, values::msec(s)?, s)?,
+                "keepalive_time" => once(&mut u.keepalive_time, values::msec(s)?, s)?,
+                "keepalive_requests" => {
+                    let n = values::number(arg(s, 0)).ok_or_else(|| values::invalid_value(s))?;
+                    once(&mut u.keepalive_requests, n, s)?
+                }
                 _ => return Err(unmapped(s)),
             }
         }
@@ -412,6 +443,12 @@ fn loc_setting(d: &Directive, s: &mut LocSettings) -> R<bool> {
             .push(arg(d, 0).to_string()),
         "proxy_buffer_size" => once(&mut s.proxy_buffer_size, values::size(d)?, d)?,
         "proxy_intercept_errors" => once(&mut s.proxy_intercept_errors, values::flag(d)?, d)?,
+        "proxy_next_upstream" => once(&mut s.proxy_next_upstream, d.args.clone(), d)?,
+        "proxy_next_upstream_tries" => {
+            let n = values::number(arg(d, 0)).ok_or_else(|| values::invalid_value(d))?;
+            once(&mut s.proxy_next_upstream_tries, n, d)?
+        }
+        "proxy_next_upstream_timeout" => once(&mut s.proxy_next_upstream_timeout, values::msec(d)?, d)?,
         "add_header" => {
             if let Some(p) = d.args.get(2).filter(|p| p.as_str() != "always") {
                 return Err(d.err(format!("invalid parameter \"{p}\"")));

@@ -358,8 +358,8 @@ fn errors_worded_as_nginx() {
             1,
         ),
         (
-            "events{} http { upstream u { ip_hash; server a; } }",
-            "\"ip_hash\" directive is not implemented yet",
+            "events{} http { upstream u { random; server a; } }",
+            "\"random\" directive is not implemented yet",
             1,
         ),
         (

@@ -1,0 +1,118 @@
+//! The upstream response body on its way to the client: passed through when
+//! length-delimited, decoded when chunked, and re-chunked for HTTP/1.1
+//! clients when the length is unknown.
+
+use crate::http1::{ChunkedDecoder, ResponseHead as UpHead};
+use crate::server::response::Framing;
+
+/// Turns upstream body bytes into client body bytes: passes length-delimited
+/// bodies through, decodes chunked, and re-chunks for HTTP/1.1 clients when
+/// the length is unknown.
+pub(super) struct BodyRelay {
+    mode: RelayMode,
+    client: Framing,
+    counted: u64,
+}
+
+enum RelayMode {
+    None,
+    Length(u64),
+    Chunked(ChunkedDecoder),
+    UntilClose,
+}
+
+impl BodyRelay {
+    pub(super) fn new(h: &UpHead, no_body: bool, client: Framing) -> BodyRelay {
+        let mode = if no_body {
+            RelayMode::None
+        } else if h.chunked() {
+            RelayMode::Chunked(ChunkedDecoder::new())
+        } else if let Some(n) = h.content_length() {
+            RelayMode::Length(n)
+        } else {
+            RelayMode::UntilClose
+        };
+        BodyRelay {
+            mode,
+            client,
+            counted: 0,
+        }
+    }
+
+    /// Body bytes still expected, when the upstream gave a length.
+    pub(super) fn remaining(&self) -> Option<u64> {
+        match self.mode {
+            RelayMode::Length(n) => Some(n),
+            _ => None,
+        }
+    }
+
+    pub(super) fn take_counted(&mut self) -> u64 {
+        std::mem::take(&mut self.counted)
+    }
+
+    fn emit(&mut self, data: &[u8], out: &mut Vec<u8>) {
+        if data.is_empty() {
+            return;
+        }
+        self.counted += data.len() as u64;
+        if self.client == Framing::Chunked {
+            crate::http1::write_chunk_header(data.len(), out);
+            out.extend_from_slice(data);
+            out.extend_from_slice(b"\r\n");
+        } else {
+            out.extend_from_slice(data);
+        }
+    }
+
+    /// Returns true when the body is complete.
+    pub(super) fn feed(&mut self, mut input: &[u8], out: &mut Vec<u8>) -> Result<bool, ()> {
+        loop {
+            match &mut self.mode {
+                RelayMode::None => return Ok(true),
+                RelayMode::Length(left) => {
+                    let n = (*left).min(input.len() as u64) as usize;
+                    *left -= n as u64;
+                    let done = *left == 0;
+                    self.emit(&input[..n], out);
+                    return Ok(done);
+                }
+                RelayMode::UntilClose => {
+                    self.emit(input, out);
+                    return Ok(false);
+                }
+                RelayMode::Chunked(dec) => {
+                    if input.is_empty() {
+                        return Ok(dec.is_done());
+                    }
+                    let step = dec.decode(input).map_err(|_| ())?;
+                    let data = step.data.clone().and_then(|r| input.get(r)).unwrap_or(&[]);
+                    let data = data.to_vec();
+                    self.emit(&data, out);
+                    input = input.get(step.consumed..).unwrap_or(&[]);
+                    if step.done {
+                        if self.client == Framing::Chunked {
+                            out.extend_from_slice(crate::http1::LAST_CHUNK);
+                        }
+                        return Ok(true);
+                    }
+                    if step.consumed == 0 && step.data.is_none() {
+                        return Ok(false);
+                    }
+                }
+            }
+        }
+    }
+
+    /// The upstream closed: is that a proper end of the body?
+    pub(super) fn eof(&self) -> bool {
+        matches!(self.mode, RelayMode::UntilClose | RelayMode::None)
+    }
+
+    /// Bytes to send after a proper end by close (the last chunk).
+    pub(super) fn finish(&self, out: &mut Vec<u8>) {
+        if matches!(self.mode, RelayMode::UntilClose) && self.client == Framing::Chunked {
+            out.extend_from_slice(crate::http1::LAST_CHUNK);
+        }
+    }
+}
