@@ -171,11 +171,7 @@ const WITHOUT_MODULES: &[&str] = &[
     "http_limit_req_module",
     "http_empty_gif_module",
     "http_browser_module",
-    "http_upstream_hash_module",
-    "http_upstream_ip_hash_module",
-    "http_upstream_least_conn_module",
     "http_upstream_random_module",
-    "http_upstream_keepalive_module",
     "http_upstream_zone_module",
 ];
 
