@@ -9,6 +9,7 @@ pub mod conn;
 pub mod io;
 pub mod listener;
 pub mod pipeline;
+pub mod proxy_protocol;
 pub mod reject_log;
 pub mod request;
 pub mod response;
