@@ -20,6 +20,12 @@ pub struct ListenOpts {
     pub sndbuf: Option<usize>,
     /// Whether the socket options were given explicitly (nginx allows that once per address).
     pub has_socket_opts: bool,
+    /// `proxy_protocol`: every connection starts with a PROXY v1/v2 header.
+    /// Like nginx (ngx_http_add_addresses), it applies to the whole
+    /// address:port if any `listen` of it says so.
+    pub proxy_protocol: bool,
+    /// `ssl`: TLS on this address:port (same OR rule as `proxy_protocol`).
+    pub ssl: bool,
 }
 
 /// Parses `ADDR[:PORT] [default_server] [backlog=N] [reuseport] [ipv6only=on|off] [rcvbuf=SIZE] [sndbuf=SIZE]`.
@@ -37,6 +43,8 @@ pub fn parse_listen(s: &str) -> Result<ListenOpts, String> {
         rcvbuf: None,
         sndbuf: None,
         has_socket_opts: false,
+        proxy_protocol: false,
+        ssl: false,
     };
     for w in words {
         let (k, v) = w.split_once('=').unwrap_or((w, ""));
@@ -61,7 +69,9 @@ pub fn parse_listen(s: &str) -> Result<ListenOpts, String> {
                 o.has_socket_opts = true;
             }
             ("bind" | "deferred" | "fastopen" | "so_keepalive", _) => {}
-            ("ssl" | "http2" | "proxy_protocol" | "quic", _) => {
+            ("proxy_protocol", "") => o.proxy_protocol = true,
+            ("ssl", "") => o.ssl = true,
+            ("http2" | "quic", _) => {
                 return Err(format!(
                     "the \"{k}\" parameter of \"listen\" is not implemented yet"
                 ))
@@ -134,6 +144,9 @@ mod tests {
             assert_eq!(o.default_server, *def, "{s}");
         }
         assert_eq!(parse_listen("80 backlog=1024 reuseport").unwrap().backlog, 1024);
+        let o = parse_listen("127.0.0.1:8443 ssl proxy_protocol").unwrap();
+        assert!(o.ssl && o.proxy_protocol && !o.has_socket_opts);
+        assert!(!parse_listen("80").unwrap().proxy_protocol);
         for bad in [
             "",
             "0",
@@ -142,7 +155,8 @@ mod tests {
             "80 foo",
             "[::1",
             "80 backlog=x",
-            "80 ssl",
+            "80 http2",
+            "80 proxy_protocol=on",
         ] {
             assert!(parse_listen(bad).is_err(), "{bad:?} must fail");
         }

@@ -37,6 +37,10 @@ pub struct ConnConf {
     pub limits: HeadLimits,
     pub header_timeout: Duration,
     pub merge_slashes: bool,
+    /// The address's `listen ... proxy_protocol` flag (set per address, not per server).
+    pub proxy_protocol: bool,
+    /// The address's `listen ... ssl` flag.
+    pub ssl: bool,
 }
 
 pub struct ServerRt {
@@ -343,6 +347,8 @@ fn conn_conf(ctx: &CompileCtx, line: usize, s: &ConnSettings) -> Result<ConnConf
             .client_header_timeout
             .map_or(defaults::CLIENT_HEADER_TIMEOUT, |v| v.0),
         merge_slashes: s.merge_slashes.unwrap_or(true),
+        proxy_protocol: false,
+        ssl: false,
     })
 }
 
@@ -449,14 +455,23 @@ pub fn compile_servers(
                     &mut groups[last]
                 }
             };
+            g.opts.proxy_protocol |= o.proxy_protocol;
+            g.opts.ssl |= o.ssl;
             if o.has_socket_opts {
-                if g.opts.has_socket_opts && g.opts != *o && g.members.iter().any(|_| true) {
+                let flags_of_g = ListenOpts {
+                    proxy_protocol: o.proxy_protocol,
+                    ssl: o.ssl,
+                    ..g.opts.clone()
+                };
+                if g.opts.has_socket_opts && flags_of_g != *o && g.members.iter().any(|_| true) {
                     return Err(ctx
                         .err(*line, format!("duplicate listen options for {}", o.addr))
                         .directive("listen"));
                 }
                 g.opts = ListenOpts {
                     default_server: false,
+                    proxy_protocol: g.opts.proxy_protocol,
+                    ssl: g.opts.ssl,
                     ..o.clone()
                 };
             }
@@ -494,7 +509,11 @@ pub fn compile_servers(
             names: table,
             servers: g.members.iter().map(|&i| servers[i].rt.clone()).collect(),
             default,
-            conn: servers[g.members[default]].conn.clone(),
+            conn: ConnConf {
+                proxy_protocol: g.opts.proxy_protocol,
+                ssl: g.opts.ssl,
+                ..servers[g.members[default]].conn.clone()
+            },
         };
         built.push((g.opts.clone(), Arc::new(hosts)));
     }

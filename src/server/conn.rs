@@ -3,6 +3,7 @@
 
 use super::io::{ClientIo, IoFail};
 use super::pipeline::{self, Next};
+use super::proxy_protocol::{self, ProxyAddrs};
 use super::request::ConnInfo;
 use super::state;
 use crate::http1::{check_partial_head, find_head_end, parse_request_head};
@@ -27,6 +28,8 @@ struct Conn {
     local: Option<SocketAddr>,
     number: u64,
     requests: u64,
+    /// The PROXY protocol header's addresses (`None` without one, or LOCAL/UNKNOWN).
+    proxy: Option<ProxyAddrs>,
     /// `None` before the first request, then the keepalive_timeout in force.
     idle_timeout: Option<Duration>,
 }
@@ -42,8 +45,14 @@ pub async fn serve(stream: TcpStream, peer: SocketAddr, listen_addr: SocketAddr,
         local: None,
         number,
         requests: 0,
+        proxy: None,
         idle_timeout: None,
     };
+    if let Some(hosts) = c.hosts() {
+        if hosts.conn.proxy_protocol && !c.read_proxy_header(hosts.conn.header_timeout).await {
+            return;
+        }
+    }
     loop {
         let Some(hosts) = c.hosts() else { return };
         let Some(deadline) = c.wait_for_request(&hosts).await else {
@@ -74,6 +83,47 @@ impl Conn {
             };
         }
         Some(listener.hosts_for(self.local).clone())
+    }
+
+    /// Reads the PROXY protocol header that must open every connection of a
+    /// `proxy_protocol` listener, within client_header_timeout from accept
+    /// (nginx: ngx_http_wait_request_handler). A bad header gets no response:
+    /// it is logged as "broken header" at `error` and the connection closed.
+    /// Bytes after the header stay buffered for the first request.
+    async fn read_proxy_header(&mut self, header_timeout: Duration) -> bool {
+        let deadline = self.accepted + header_timeout;
+        loop {
+            match proxy_protocol::decode(self.io.pending()) {
+                Ok(Some(h)) => {
+                    self.io.consume(h.len);
+                    self.proxy = h.addrs;
+                    return true;
+                }
+                Ok(None) => {}
+                Err(e) => {
+                    crate::log::error_log::log(
+                        Level::Error,
+                        Some(self.number),
+                        format_args!(
+                            "broken header: \"{}\" ({e}) while reading PROXY protocol, client: {}, server: {}",
+                            String::from_utf8_lossy(self.io.pending()).escape_debug(),
+                            self.peer.ip(),
+                            self.listen_addr
+                        ),
+                    );
+                    return false;
+                }
+            }
+            let room = proxy_protocol::MAX_HEADER.saturating_sub(self.io.pending().len());
+            match self.io.read_more(room.max(1), deadline).await {
+                Ok(_) => {}
+                Err(IoFail::Timeout) => {
+                    log_client_error(self.number, self.peer, "client timed out");
+                    return false;
+                }
+                Err(_) => return false,
+            }
+        }
     }
 
     /// Waits for the first byte of the next request: client_header_timeout on
@@ -144,6 +194,8 @@ impl Conn {
         let conn = ConnInfo {
             number: self.number,
             peer: self.peer,
+            tcp_peer: self.peer,
+            proxy: self.proxy,
             local: self.local.unwrap_or(self.listen_addr),
             requests: self.requests,
         };

@@ -15,7 +15,13 @@ use std::time::Instant;
 #[derive(Debug, Clone)]
 pub struct ConnInfo {
     pub number: u64,
+    /// The client address as `$remote_addr` reports it: the TCP peer, or the
+    /// address real_ip took from a trusted header or PROXY header.
     pub peer: SocketAddr,
+    /// The TCP peer itself (`$realip_remote_addr`); real_ip decides trust on it.
+    pub tcp_peer: SocketAddr,
+    /// The PROXY protocol header's addresses, on `listen ... proxy_protocol`.
+    pub proxy: Option<super::proxy_protocol::ProxyAddrs>,
     pub local: SocketAddr,
     /// Requests served on this connection so far, this one included.
     pub requests: u64,
@@ -283,6 +289,25 @@ impl VarSource for Request {
             }),
             Var::Scheme => out.extend_from_slice(b"http"),
             Var::Https => {}
+            Var::ProxyProtocolAddr => match &self.conn.proxy {
+                Some(p) => push_addr_ip(out, &p.src),
+                None => return false,
+            },
+            Var::ProxyProtocolPort => match &self.conn.proxy {
+                Some(p) => push_num(out, u64::from(p.src.port())),
+                None => return false,
+            },
+            Var::ProxyProtocolServerAddr => match &self.conn.proxy {
+                Some(p) => push_addr_ip(out, &p.dst),
+                None => return false,
+            },
+            Var::ProxyProtocolServerPort => match &self.conn.proxy {
+                Some(p) => push_num(out, u64::from(p.dst.port())),
+                None => return false,
+            },
+            Var::RealipRemoteAddr => push_addr_ip(out, &self.conn.tcp_peer),
+            Var::RealipRemotePort => push_num(out, u64::from(self.conn.tcp_peer.port())),
+            Var::SslProtocol | Var::SslCipher | Var::SslServerName => return false,
             Var::Request => out.extend_from_slice(self.head.request_line()),
             Var::RequestMethod => out.extend_from_slice(self.method()),
             Var::RequestUri => out.extend_from_slice(self.head.target()),

@@ -60,6 +60,18 @@ pub enum Var {
     ConnectionsReading,
     ConnectionsWriting,
     ConnectionsWaiting,
+    /// PROXY protocol header fields (nginx: ngx_http_variables.c, 1.5.12+/1.17.6+).
+    ProxyProtocolAddr,
+    ProxyProtocolPort,
+    ProxyProtocolServerAddr,
+    ProxyProtocolServerPort,
+    /// The TCP peer before real_ip replaced it (ngx_http_realip_module.c).
+    RealipRemoteAddr,
+    RealipRemotePort,
+    /// TLS facts of the connection (ngx_http_ssl_module.c); empty on plain HTTP.
+    SslProtocol,
+    SslCipher,
+    SslServerName,
     /// `$http_NAME`: a request header; NAME is lowercase with `_` for `-`.
     Http(String),
     /// `$sent_http_NAME`: a response header.
@@ -110,6 +122,15 @@ impl Var {
             "server_port" => ServerPort,
             "server_protocol" => ServerProtocol,
             "scheme" => Scheme,
+            "proxy_protocol_addr" => ProxyProtocolAddr,
+            "proxy_protocol_port" => ProxyProtocolPort,
+            "proxy_protocol_server_addr" => ProxyProtocolServerAddr,
+            "proxy_protocol_server_port" => ProxyProtocolServerPort,
+            "realip_remote_addr" => RealipRemoteAddr,
+            "realip_remote_port" => RealipRemotePort,
+            "ssl_protocol" => SslProtocol,
+            "ssl_cipher" => SslCipher,
+            "ssl_server_name" => SslServerName,
             "https" => Https,
             "request" => Request,
             "request_method" => RequestMethod,
