@@ -312,6 +312,13 @@ config_levels! {
         /// Pad error pages for MSIE and Chrome, as nginx does by default.
         msie_padding: bool,
         default_type: String,
+        /// Trusted addresses (`ADDR`, `ADDR/BITS`, a host name, `unix:`) whose
+        /// real_ip header is believed; without any, real_ip does nothing.
+        set_real_ip_from: Vec<String>,
+        /// `"X-Real-IP"` (default), `"X-Forwarded-For"`, `"proxy_protocol"` or any header name.
+        real_ip_header: String,
+        /// Walk X-Forwarded-For past trusted addresses (nginx `real_ip_recursive on`).
+        real_ip_recursive: bool,
     }
     connection_settings {
         /// First read buffer for a request head.

@@ -92,6 +92,8 @@ pub struct LocConf {
     pub server_tokens: bool,
     pub msie_padding: bool,
     pub default_type: bytes::Bytes,
+    /// real_ip settings; `None` without `set_real_ip_from` (the module is off).
+    pub real_ip: Option<Arc<crate::server::real_ip::RealIpConf>>,
 }
 
 impl LocConf {
@@ -301,5 +303,12 @@ pub fn resolve(ctx: &mut CompileCtx, s: &LocSettings, line: usize) -> Result<Loc
         default_type: bytes::Bytes::copy_from_slice(
             s.default_type.as_deref().unwrap_or(d::DEFAULT_TYPE).as_bytes(),
         ),
+        real_ip: crate::server::real_ip::RealIpConf::compile(
+            s.set_real_ip_from.as_deref().unwrap_or(&[]),
+            s.real_ip_header.as_deref(),
+            s.real_ip_recursive.unwrap_or(false),
+        )
+        .map_err(|e| ctx.err(line, e).directive("set_real_ip_from"))?
+        .map(Arc::new),
     })
 }

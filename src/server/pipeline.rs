@@ -189,6 +189,8 @@ async fn select_server_and_run(ex: &mut Exchange<'_>, hosts: &VirtualHosts) -> R
         ex.req.loc = s.server_loc.clone();
     }
     ex.req.host = host;
+    // Post-read phase: real_ip with the server's settings.
+    super::real_ip::apply(ex.req.loc.conf.real_ip.as_deref(), &mut ex.req.conn, &ex.req.head);
 
     // 2. $uri.
     match uri::normalize(ex.req.head.target(), hosts.conn.merge_slashes) {
@@ -308,6 +310,10 @@ async fn run_handler(ex: &mut Exchange<'_>) -> Reply {
         return special(413);
     }
     ex.body.set_limits(max, loc.conf.client_body_timeout);
+    if !matches!(loc.handler, Handler::Return(_)) {
+        // Pre-access phase, after rewrite's `return`: real_ip with the location's settings.
+        super::real_ip::apply(loc.conf.real_ip.as_deref(), &mut ex.req.conn, &ex.req.head);
+    }
     match &loc.handler {
         Handler::Return(r) => do_return(ex, r),
         Handler::Proxy(t) => crate::proxy::forward(ex, t).await,

@@ -94,7 +94,7 @@ fn decode_v1(buf: &[u8]) -> Result<Option<Header>, ProxyError> {
     let window = buf.get(..buf.len().min(V1_MAX)).unwrap_or(buf);
     let Some(lf) = memchr::memchr(b'\n', window) else {
         // A lone CR before the end of what we have is a deviation.
-        if window.iter().any(|&b| b == b'\r') && window.last() != Some(&b'\r') {
+        if window.contains(&b'\r') && window.last() != Some(&b'\r') {
             return Err(ProxyError::V1Syntax);
         }
         return if buf.len() >= V1_MAX {

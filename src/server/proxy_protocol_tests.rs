@@ -30,9 +30,11 @@ fn sa(s: &str) -> SocketAddr {
     s.parse().unwrap()
 }
 
+type V1Case<'a> = (&'a [u8], usize, Option<(&'a str, &'a str)>);
+
 #[test]
 fn v1_valid() {
-    let cases: &[(&[u8], usize, Option<(&str, &str)>)] = &[
+    let cases: &[V1Case] = &[
         (
             b"PROXY TCP4 198.51.100.7 10.0.0.5 51234 443\r\nGET /",
             44,

@@ -291,6 +291,19 @@ fn inet_addr(s: &[u8]) -> Option<Ipv4Addr> {
     (addr != u32::MAX).then(|| Ipv4Addr::from(addr))
 }
 
+/// Runs real_ip for one phase: at post-read with the server's settings,
+/// then at pre-access with the location's, taking effect at most once per
+/// request (ngx_http_realip_handler keeps its ctx across internal redirects).
+pub fn apply(conf: Option<&RealIpConf>, conn: &mut super::request::ConnInfo, head: &RequestHead) {
+    if conn.realip_done {
+        return;
+    }
+    if let Some(addr) = conf.and_then(|c| c.real_addr(conn.tcp_peer, head, conn.proxy.as_ref())) {
+        conn.peer = addr;
+        conn.realip_done = true;
+    }
+}
+
 #[cfg(test)]
 #[path = "real_ip_tests.rs"]
 mod tests;

@@ -339,9 +339,9 @@ const LATER: &[Spec] = &[
     later("limit_conn", HSL),
     later("limit_conn_zone", HTTP),
     later("limit_conn_status", HSL),
-    later("set_real_ip_from", HSL),
-    later("real_ip_header", HSL),
-    later("real_ip_recursive", HSL),
+    m("set_real_ip_from", HSL, Exactly(1)),
+    m("real_ip_header", HSL, Exactly(1)),
+    m("real_ip_recursive", HSL, Exactly(1)),
     // proxying beyond the core
     later("proxy_redirect", HSL),
     later("proxy_buffering", HSL),

@@ -61,6 +61,9 @@ macro_rules! put_loc {
             server_tokens,
             msie_padding,
             default_type,
+            set_real_ip_from,
+            real_ip_header,
+            real_ip_recursive,
         } = $src;
         let d = $dst;
         d.client_max_body_size = client_max_body_size;
@@ -87,6 +90,9 @@ macro_rules! put_loc {
         d.server_tokens = server_tokens;
         d.msie_padding = msie_padding;
         d.default_type = default_type;
+        d.set_real_ip_from = set_real_ip_from;
+        d.real_ip_header = real_ip_header;
+        d.real_ip_recursive = real_ip_recursive;
     }};
 }
 
@@ -487,6 +493,12 @@ fn loc_setting(d: &Directive, s: &mut LocSettings) -> R<bool> {
         }
         "msie_padding" => once(&mut s.msie_padding, values::flag(d)?, d)?,
         "default_type" => once(&mut s.default_type, arg(d, 0).to_string(), d)?,
+        "set_real_ip_from" => s
+            .set_real_ip_from
+            .get_or_insert_with(Vec::new)
+            .push(arg(d, 0).to_string()),
+        "real_ip_header" => once(&mut s.real_ip_header, arg(d, 0).to_string(), d)?,
+        "real_ip_recursive" => once(&mut s.real_ip_recursive, values::flag(d)?, d)?,
         _ => return Ok(false),
     }
     Ok(true)
