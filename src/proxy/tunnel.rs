@@ -16,7 +16,9 @@ pub async fn run(io: &mut ClientIo, mut up: TcpStream, upstream_early: Vec<u8>, 
     if !client_early.is_empty() && up.write_all(&client_early).await.is_err() {
         return;
     }
-    if !upstream_early.is_empty() && io.stream.write_all(&upstream_early).await.is_err() {
+    if !upstream_early.is_empty()
+        && (io.stream.write_all(&upstream_early).await.is_err() || io.stream.flush().await.is_err())
+    {
         return;
     }
     let (mut cr, mut cw) = io.stream.split();
@@ -32,7 +34,8 @@ pub async fn run(io: &mut ClientIo, mut up: TcpStream, upstream_early: Vec<u8>, 
             },
             r = ur.read(&mut ubuf), if u_open => match r {
                 Ok(0) | Err(_) => { u_open = false; let _ = cw.shutdown().await; }
-                Ok(n) => if cw.write_all(&ubuf[..n]).await.is_err() { return },
+                // flush: a TLS client stream may hold records back (a no-op on TCP).
+                Ok(n) => if cw.write_all(&ubuf[..n]).await.is_err() || cw.flush().await.is_err() { return },
             },
             _ = tokio::time::sleep(idle) => return,
         }

@@ -8,13 +8,77 @@
 
 use std::future::Future;
 use std::io;
+use std::pin::Pin;
+use std::task::{Context, Poll};
 use std::time::Duration;
-use tokio::io::{AsyncReadExt, AsyncWriteExt};
+use tokio::io::{AsyncRead, AsyncReadExt, AsyncWrite, AsyncWriteExt, ReadBuf};
 use tokio::net::TcpStream;
 use tokio::time::{timeout, Instant};
 
+/// The client connection: plain TCP, or TLS over it (`listen ... ssl`).
+/// An enum rather than a boxed trait object so that the plain path stays a
+/// direct call after one predictable branch.
+pub enum ClientStream {
+    Plain(TcpStream),
+    Tls(Box<tokio_rustls::server::TlsStream<TcpStream>>),
+}
+
+impl ClientStream {
+    pub fn tcp(&self) -> &TcpStream {
+        match self {
+            ClientStream::Plain(s) => s,
+            ClientStream::Tls(t) => t.get_ref().0,
+        }
+    }
+
+    pub fn local_addr(&self) -> io::Result<std::net::SocketAddr> {
+        self.tcp().local_addr()
+    }
+
+    /// Reads whatever the socket has without waiting (raw bytes: for TLS
+    /// this only drains ciphertext, which is all a lingering close needs).
+    pub fn try_read(&self, buf: &mut [u8]) -> io::Result<usize> {
+        self.tcp().try_read(buf)
+    }
+
+    /// Both directions at once (the upgrade tunnel).
+    pub fn split(&mut self) -> (tokio::io::ReadHalf<&mut Self>, tokio::io::WriteHalf<&mut Self>) {
+        tokio::io::split(self)
+    }
+}
+
+impl AsyncRead for ClientStream {
+    fn poll_read(self: Pin<&mut Self>, cx: &mut Context<'_>, buf: &mut ReadBuf<'_>) -> Poll<io::Result<()>> {
+        match self.get_mut() {
+            ClientStream::Plain(s) => Pin::new(s).poll_read(cx, buf),
+            ClientStream::Tls(t) => Pin::new(t.as_mut()).poll_read(cx, buf),
+        }
+    }
+}
+
+impl AsyncWrite for ClientStream {
+    fn poll_write(self: Pin<&mut Self>, cx: &mut Context<'_>, buf: &[u8]) -> Poll<io::Result<usize>> {
+        match self.get_mut() {
+            ClientStream::Plain(s) => Pin::new(s).poll_write(cx, buf),
+            ClientStream::Tls(t) => Pin::new(t.as_mut()).poll_write(cx, buf),
+        }
+    }
+    fn poll_flush(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
+        match self.get_mut() {
+            ClientStream::Plain(s) => Pin::new(s).poll_flush(cx),
+            ClientStream::Tls(t) => Pin::new(t.as_mut()).poll_flush(cx),
+        }
+    }
+    fn poll_shutdown(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
+        match self.get_mut() {
+            ClientStream::Plain(s) => Pin::new(s).poll_shutdown(cx),
+            ClientStream::Tls(t) => Pin::new(t.as_mut()).poll_shutdown(cx),
+        }
+    }
+}
+
 pub struct ClientIo {
-    pub stream: TcpStream,
+    pub stream: ClientStream,
     /// Read but unconsumed bytes live in `buf[pos..]`.
     pub buf: Vec<u8>,
     pub pos: usize,
@@ -39,7 +103,7 @@ impl From<io::Error> for IoFail {
 impl ClientIo {
     pub fn new(stream: TcpStream) -> ClientIo {
         ClientIo {
-            stream,
+            stream: ClientStream::Plain(stream),
             buf: Vec::new(),
             pos: 0,
             written: 0,
@@ -99,12 +163,25 @@ impl ClientIo {
         if !self.pending().is_empty() {
             return Ok(());
         }
+        if let ClientStream::Tls(_) = self.stream {
+            // Socket readiness says nothing about plaintext rustls already
+            // holds: read for real (TLS connections keep rustls's buffers anyway).
+            let drain = super::state::drain_signal();
+            return tokio::select! {
+                r = self.read_more(16 * 1024, deadline) => r.map(|_| ()),
+                _ = drain => Err(IoFail::Closed),
+            };
+        }
+        let stream = match &self.stream {
+            ClientStream::Plain(s) => s,
+            ClientStream::Tls(_) => return Err(IoFail::Closed),
+        };
         let sleep = tokio::time::sleep_until(deadline);
         let drain = super::state::drain_signal();
         tokio::pin!(sleep, drain);
         std::future::poll_fn(|cx| {
             use std::task::Poll;
-            match self.stream.poll_read_ready(cx) {
+            match stream.poll_read_ready(cx) {
                 Poll::Ready(Ok(())) => return Poll::Ready(Ok(())),
                 Poll::Ready(Err(e)) => return Poll::Ready(Err(IoFail::Error(e))),
                 Poll::Pending => {}
@@ -132,6 +209,14 @@ impl ClientIo {
                     self.written += n as u64;
                     data = &data[n..];
                 }
+            }
+        }
+        if let ClientStream::Tls(t) = &mut self.stream {
+            // rustls may keep records queued when the socket was full.
+            match timeout(send_timeout, t.flush()).await {
+                Err(_) => return Err(IoFail::Timeout),
+                Ok(Err(e)) => return Err(IoFail::Error(e)),
+                Ok(Ok(())) => {}
             }
         }
         Ok(())

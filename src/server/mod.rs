@@ -15,6 +15,7 @@ pub mod reject_log;
 pub mod request;
 pub mod response;
 pub mod state;
+pub mod tls;
 pub mod worker;
 
 use crate::config::ConfigError;
