@@ -330,5 +330,11 @@ config_levels! {
         merge_slashes: bool,
         ignore_invalid_headers: bool,
         underscores_in_headers: bool,
+        /// PEM certificate chain for `listen ... ssl` (relative to the prefix).
+        ssl_certificate: String,
+        /// PEM private key of `ssl_certificate`.
+        ssl_certificate_key: String,
+        /// `["TLSv1.2", "TLSv1.3"]` (the default); older names are accepted and ignored.
+        ssl_protocols: Vec<String>,
     }
 }

@@ -41,6 +41,8 @@ pub struct ConnConf {
     pub proxy_protocol: bool,
     /// The address's `listen ... ssl` flag.
     pub ssl: bool,
+    /// The TLS acceptor of an `ssl` address (SNI picks among its servers' certificates).
+    pub tls: Option<crate::server::tls::TlsListener>,
 }
 
 pub struct ServerRt {
@@ -349,6 +351,7 @@ fn conn_conf(ctx: &CompileCtx, line: usize, s: &ConnSettings) -> Result<ConnConf
         merge_slashes: s.merge_slashes.unwrap_or(true),
         proxy_protocol: false,
         ssl: false,
+        tls: None,
     })
 }
 
@@ -357,6 +360,43 @@ struct CompiledServer {
     names: Vec<String>,
     conn: ConnConf,
     listens: Vec<(ListenOpts, usize)>,
+    /// `ssl_certificate`/`ssl_certificate_key`, loaded.
+    cert: Option<crate::server::tls::ServerCert>,
+    ssl_protocols: Option<Vec<String>>,
+}
+
+/// Loads a server's certificate. Relative paths are relative to the
+/// config file's directory, as nginx's are (ngx_conf_full_name with the
+/// conf prefix, ngx_http_ssl_module.c).
+fn load_server_cert(
+    ctx: &CompileCtx,
+    line: usize,
+    s: &ConnSettings,
+) -> Result<Option<crate::server::tls::ServerCert>, ConfigError> {
+    let (cert, key) = match (&s.ssl_certificate, &s.ssl_certificate_key) {
+        (None, _) => return Ok(None),
+        (Some(c), Some(k)) => (c, k),
+        (Some(c), None) => {
+            return Err(ctx
+                .err(
+                    line,
+                    format!("no \"ssl_certificate_key\" is defined for certificate \"{c}\""),
+                )
+                .directive("ssl_certificate"))
+        }
+    };
+    let dir = ctx.file.parent().unwrap_or(std::path::Path::new("."));
+    let full = |p: &str| {
+        let p = std::path::Path::new(p);
+        if p.is_absolute() {
+            p.to_path_buf()
+        } else {
+            dir.join(p)
+        }
+    };
+    crate::server::tls::load_cert(&full(cert), &full(key))
+        .map(Some)
+        .map_err(|e| ctx.err(line, e).directive("ssl_certificate"))
 }
 
 fn compile_server(
@@ -372,6 +412,7 @@ fn compile_server(
     let mut conn_s = srv.conn_settings();
     conn_s.inherit(http_conn);
     let conn = conn_conf(ctx, line, &conn_s)?;
+    let cert = load_server_cert(ctx, line, &conn_s)?;
 
     let mut specs = Vec::new();
     for loc in &srv.location {
@@ -418,6 +459,8 @@ fn compile_server(
         names,
         conn,
         listens,
+        cert,
+        ssl_protocols: conn_s.ssl_protocols.clone(),
     })
 }
 
@@ -505,6 +548,24 @@ pub fn compile_servers(
                 format_args!("{w} on {}", g.opts.addr),
             );
         }
+        let tls = if g.opts.ssl {
+            let def = &servers[g.members[default]];
+            let build = crate::server::tls::protocol_versions(def.ssl_protocols.as_deref()).and_then(|v| {
+                let certs = g.members.iter().map(|&i| servers[i].cert.clone()).collect();
+                crate::server::tls::build(&names, certs, default, &v)
+            });
+            let line = def
+                .listens
+                .iter()
+                .find(|(o, _)| o.addr == g.opts.addr)
+                .map_or(0, |l| l.1);
+            Some(build.map_err(|e| {
+                ctx.err(line, format!("{e} for {}", g.opts.addr))
+                    .directive("listen")
+            })?)
+        } else {
+            None
+        };
         let hosts = VirtualHosts {
             names: table,
             servers: g.members.iter().map(|&i| servers[i].rt.clone()).collect(),
@@ -512,6 +573,7 @@ pub fn compile_servers(
             conn: ConnConf {
                 proxy_protocol: g.opts.proxy_protocol,
                 ssl: g.opts.ssl,
+                tls,
                 ..servers[g.members[default]].conn.clone()
             },
         };

@@ -3,9 +3,10 @@
 
 use super::io::{ClientIo, IoFail};
 use super::pipeline::{self, Next};
-use super::proxy_protocol::{self, ProxyAddrs};
+use super::proxy_protocol::{self, ProxyAddrs, ProxyError};
 use super::request::ConnInfo;
 use super::state;
+use super::tls::TlsInfo;
 use crate::http1::{check_partial_head, find_head_end, parse_request_head};
 use crate::log::Level;
 use crate::runtime::VirtualHosts;
@@ -30,29 +31,70 @@ struct Conn {
     requests: u64,
     /// The PROXY protocol header's addresses (`None` without one, or LOCAL/UNKNOWN).
     proxy: Option<ProxyAddrs>,
+    /// The TLS handshake's facts, on an `ssl` address.
+    tls: Option<Arc<TlsInfo>>,
     /// `None` before the first request, then the keepalive_timeout in force.
     idle_timeout: Option<Duration>,
 }
 
 /// Serves `stream`, accepted on the listener bound to `listen_addr`.
-pub async fn serve(stream: TcpStream, peer: SocketAddr, listen_addr: SocketAddr, number: u64) {
+pub async fn serve(mut stream: TcpStream, peer: SocketAddr, listen_addr: SocketAddr, number: u64) {
+    let accepted = Instant::now();
+    let mut local = None;
+    let Some(hosts) = lookup(listen_addr, &mut local, &stream) else {
+        return;
+    };
+    let gauge = ConnGauge::accepted();
+    let mut proxy = None;
+    let mut tls_info = None;
+    let io = match &hosts.conn.tls {
+        None => ClientIo::new(stream),
+        Some(tls) => {
+            // The PROXY header precedes the TLS handshake; the handshake and
+            // the header share client_header_timeout (ngx_http_ssl_handshake).
+            let deadline = accepted + hosts.conn.header_timeout;
+            if hosts.conn.proxy_protocol {
+                match peek_proxy_header(&mut stream, deadline, number, peer, listen_addr).await {
+                    Some(p) => proxy = p,
+                    None => return,
+                }
+            }
+            match tokio::time::timeout_at(deadline, tls.acceptor.accept(stream)).await {
+                Ok(Ok(s)) => {
+                    tls_info = Some(Arc::new(super::tls::info(s.get_ref().1)));
+                    ClientIo::tls(s)
+                }
+                Ok(Err(e)) => {
+                    log_client_error(number, peer, &format!("SSL handshake failed ({e})"));
+                    return;
+                }
+                Err(_) => {
+                    log_client_error(number, peer, "client timed out while SSL handshaking");
+                    return;
+                }
+            }
+        }
+    };
     let mut c = Conn {
-        io: ClientIo::new(stream),
-        gauge: ConnGauge::accepted(),
-        accepted: Instant::now(),
+        io,
+        gauge,
+        accepted,
         peer,
         listen_addr,
-        local: None,
+        local,
         number,
         requests: 0,
-        proxy: None,
+        proxy,
+        tls: tls_info,
         idle_timeout: None,
     };
-    if let Some(hosts) = c.hosts() {
-        if hosts.conn.proxy_protocol && !c.read_proxy_header(hosts.conn.header_timeout).await {
-            return;
-        }
+    if hosts.conn.proxy_protocol
+        && hosts.conn.tls.is_none()
+        && !c.read_proxy_header(hosts.conn.header_timeout).await
+    {
+        return;
     }
+    drop(hosts);
     loop {
         let Some(hosts) = c.hosts() else { return };
         let Some(deadline) = c.wait_for_request(&hosts).await else {
@@ -70,19 +112,91 @@ pub async fn serve(stream: TcpStream, peer: SocketAddr, listen_addr: SocketAddr,
     }
 }
 
+/// The virtual hosts of a connection's address in the current config;
+/// fills in `local` (the socket's own address) the first time.
+fn lookup(
+    listen_addr: SocketAddr,
+    local: &mut Option<SocketAddr>,
+    tcp: &TcpStream,
+) -> Option<Arc<VirtualHosts>> {
+    let snap = state::snapshot()?;
+    let listener = snap.listener(listen_addr)?;
+    if local.is_none() {
+        *local = if listener.specific.is_empty() && !listen_addr.ip().is_unspecified() {
+            Some(listen_addr)
+        } else {
+            tcp.local_addr().ok()
+        };
+    }
+    Some(listener.hosts_for(*local).clone())
+}
+
+/// nginx's "broken header" line (src/core/ngx_proxy_protocol.c), at `error`.
+fn log_broken_header(number: u64, peer: SocketAddr, listen_addr: SocketAddr, e: ProxyError, bytes: &[u8]) {
+    crate::log::error_log::log(
+        Level::Error,
+        Some(number),
+        format_args!(
+            "broken header: \"{}\" ({e}) while reading PROXY protocol, client: {}, server: {}",
+            String::from_utf8_lossy(bytes).escape_debug(),
+            peer.ip(),
+            listen_addr
+        ),
+    );
+}
+
+/// Reads the PROXY header in front of a TLS handshake without reading past
+/// it (the handshake must see the ClientHello from its first byte): peek,
+/// then consume exactly the header. Returns None when the connection closes.
+async fn peek_proxy_header(
+    tcp: &mut TcpStream,
+    deadline: Instant,
+    number: u64,
+    peer: SocketAddr,
+    listen_addr: SocketAddr,
+) -> Option<Option<ProxyAddrs>> {
+    let mut buf = vec![0u8; proxy_protocol::MAX_HEADER];
+    let mut seen = 0;
+    loop {
+        let n = match tokio::time::timeout_at(deadline, tcp.peek(&mut buf)).await {
+            Err(_) => {
+                log_client_error(number, peer, "client timed out");
+                return None;
+            }
+            Ok(Err(_)) | Ok(Ok(0)) => return None,
+            Ok(Ok(n)) => n,
+        };
+        let got = buf.get(..n).unwrap_or(&[]);
+        match proxy_protocol::decode(got) {
+            Ok(Some(h)) => {
+                let mut skip = vec![0u8; h.len];
+                let read =
+                    tokio::time::timeout_at(deadline, tokio::io::AsyncReadExt::read_exact(tcp, &mut skip));
+                return match read.await {
+                    Ok(Ok(_)) => Some(h.addrs),
+                    _ => None,
+                };
+            }
+            Ok(None) if n == buf.len() => return None,
+            Ok(None) => {
+                if n == seen {
+                    // peek returns at once while old bytes are queued: wait a little for more.
+                    tokio::time::sleep(Duration::from_millis(5)).await;
+                }
+                seen = n;
+            }
+            Err(e) => {
+                log_broken_header(number, peer, listen_addr, e, got);
+                return None;
+            }
+        }
+    }
+}
+
 impl Conn {
     /// The virtual hosts of this connection's address in the current config.
     fn hosts(&mut self) -> Option<Arc<VirtualHosts>> {
-        let snap = state::snapshot()?;
-        let listener = snap.listener(self.listen_addr)?;
-        if self.local.is_none() {
-            self.local = if listener.specific.is_empty() && !self.listen_addr.ip().is_unspecified() {
-                Some(self.listen_addr)
-            } else {
-                self.io.stream.local_addr().ok()
-            };
-        }
-        Some(listener.hosts_for(self.local).clone())
+        lookup(self.listen_addr, &mut self.local, self.io.stream.tcp())
     }
 
     /// Reads the PROXY protocol header that must open every connection of a
@@ -101,16 +215,7 @@ impl Conn {
                 }
                 Ok(None) => {}
                 Err(e) => {
-                    crate::log::error_log::log(
-                        Level::Error,
-                        Some(self.number),
-                        format_args!(
-                            "broken header: \"{}\" ({e}) while reading PROXY protocol, client: {}, server: {}",
-                            String::from_utf8_lossy(self.io.pending()).escape_debug(),
-                            self.peer.ip(),
-                            self.listen_addr
-                        ),
-                    );
+                    log_broken_header(self.number, self.peer, self.listen_addr, e, self.io.pending());
                     return false;
                 }
             }
@@ -196,6 +301,8 @@ impl Conn {
             peer: self.peer,
             tcp_peer: self.peer,
             proxy: self.proxy,
+            realip_done: false,
+            tls: self.tls.clone(),
             local: self.local.unwrap_or(self.listen_addr),
             requests: self.requests,
         };

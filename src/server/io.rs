@@ -110,6 +110,15 @@ impl ClientIo {
         }
     }
 
+    pub fn tls(stream: tokio_rustls::server::TlsStream<TcpStream>) -> ClientIo {
+        ClientIo {
+            stream: ClientStream::Tls(Box::new(stream)),
+            buf: Vec::new(),
+            pos: 0,
+            written: 0,
+        }
+    }
+
     /// Unconsumed bytes.
     pub fn pending(&self) -> &[u8] {
         self.buf.get(self.pos..).unwrap_or(&[])

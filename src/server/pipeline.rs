@@ -420,7 +420,8 @@ fn do_return(ex: &mut Exchange<'_>, r: &ReturnRt) -> Reply {
 /// with port 0, so an IPv6 address has no brackets there).
 pub fn absolute_location(req: &Request, path: Vec<u8>) -> Vec<u8> {
     let mut out = Vec::with_capacity(path.len() + 32);
-    out.extend_from_slice(b"http://");
+    let https = req.conn.tls.is_some();
+    out.extend_from_slice(if https { b"https://" } else { b"http://" });
     match &req.host {
         Some(h) => {
             // $host has no port already; IPv6 literals keep their brackets.
@@ -429,7 +430,7 @@ pub fn absolute_location(req: &Request, path: Vec<u8>) -> Vec<u8> {
         None => out.extend_from_slice(req.conn.local.ip().to_string().as_bytes()),
     }
     let port = req.conn.local.port();
-    if port != 80 {
+    if port != if https { 443 } else { 80 } {
         out.push(b':');
         out.extend_from_slice(port.to_string().as_bytes());
     }

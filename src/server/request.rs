@@ -22,6 +22,10 @@ pub struct ConnInfo {
     pub tcp_peer: SocketAddr,
     /// The PROXY protocol header's addresses, on `listen ... proxy_protocol`.
     pub proxy: Option<super::proxy_protocol::ProxyAddrs>,
+    /// The TLS facts of an `ssl` connection (`$scheme`, `$https`, `$ssl_*`).
+    pub tls: Option<Arc<super::tls::TlsInfo>>,
+    /// real_ip already replaced `peer` for this request (it runs once per request).
+    pub realip_done: bool,
     pub local: SocketAddr,
     /// Requests served on this connection so far, this one included.
     pub requests: u64,
@@ -287,8 +291,16 @@ impl VarSource for Request {
                 Version::Http10 => b"HTTP/1.0",
                 Version::Http11 => b"HTTP/1.1",
             }),
-            Var::Scheme => out.extend_from_slice(b"http"),
-            Var::Https => {}
+            Var::Scheme => out.extend_from_slice(if self.conn.tls.is_some() {
+                b"https"
+            } else {
+                b"http"
+            }),
+            Var::Https => {
+                if self.conn.tls.is_some() {
+                    out.extend_from_slice(b"on");
+                }
+            }
             Var::ProxyProtocolAddr => match &self.conn.proxy {
                 Some(p) => push_addr_ip(out, &p.src),
                 None => return false,
@@ -307,7 +319,18 @@ impl VarSource for Request {
             },
             Var::RealipRemoteAddr => push_addr_ip(out, &self.conn.tcp_peer),
             Var::RealipRemotePort => push_num(out, u64::from(self.conn.tcp_peer.port())),
-            Var::SslProtocol | Var::SslCipher | Var::SslServerName => return false,
+            Var::SslProtocol => match &self.conn.tls {
+                Some(t) if !t.protocol.is_empty() => out.extend_from_slice(t.protocol.as_bytes()),
+                _ => return false,
+            },
+            Var::SslCipher => match &self.conn.tls {
+                Some(t) if !t.cipher.is_empty() => out.extend_from_slice(t.cipher.as_bytes()),
+                _ => return false,
+            },
+            Var::SslServerName => match self.conn.tls.as_ref().and_then(|t| t.server_name.as_deref()) {
+                Some(n) => out.extend_from_slice(n.as_bytes()),
+                None => return false,
+            },
             Var::Request => out.extend_from_slice(self.head.request_line()),
             Var::RequestMethod => out.extend_from_slice(self.method()),
             Var::RequestUri => out.extend_from_slice(self.head.target()),

@@ -105,6 +105,9 @@ macro_rules! put_conn {
             merge_slashes,
             ignore_invalid_headers,
             underscores_in_headers,
+            ssl_certificate,
+            ssl_certificate_key,
+            ssl_protocols,
         } = $src;
         let d = $dst;
         d.client_header_buffer_size = client_header_buffer_size;
@@ -113,6 +116,9 @@ macro_rules! put_conn {
         d.merge_slashes = merge_slashes;
         d.ignore_invalid_headers = ignore_invalid_headers;
         d.underscores_in_headers = underscores_in_headers;
+        d.ssl_certificate = ssl_certificate;
+        d.ssl_certificate_key = ssl_certificate_key;
+        d.ssl_protocols = ssl_protocols;
     }};
 }
 
@@ -523,6 +529,9 @@ fn conn_setting(d: &Directive, s: &mut ConnSettings) -> R<bool> {
         "merge_slashes" => once(&mut s.merge_slashes, values::flag(d)?, d)?,
         "ignore_invalid_headers" => once(&mut s.ignore_invalid_headers, values::flag(d)?, d)?,
         "underscores_in_headers" => once(&mut s.underscores_in_headers, values::flag(d)?, d)?,
+        "ssl_certificate" => once(&mut s.ssl_certificate, arg(d, 0).to_string(), d)?,
+        "ssl_certificate_key" => once(&mut s.ssl_certificate_key, arg(d, 0).to_string(), d)?,
+        "ssl_protocols" => once(&mut s.ssl_protocols, d.args.clone(), d)?,
         _ => return Ok(false),
     }
     Ok(true)
