@@ -221,3 +221,24 @@ fn sni_alpn_variables_and_certificate_reload() {
         (subject(&v) == "CN=c.test").then_some(())
     });
 }
+
+#[test]
+fn toml_front_end() {
+    if !curl_available() {
+        eprintln!("skipped: no curl");
+        return;
+    }
+    let cfg = format!(
+        "worker_processes = 1\nerror_log = \"logs/error.log info\"\n\n[http]\naccess_log = \"off\"\n\n\
+         [[http.server]]\nlisten = [\"127.0.0.1:@PORT@ ssl\"]\nserver_name = [\"b.test\"]\n\
+         ssl_certificate = \"{}\"\nssl_certificate_key = \"{}\"\nssl_protocols = [\"TLSv1.2\"]\n\n\
+         [[http.server.location]]\nmatch = \"/\"\nreturn = [200, \"$scheme $ssl_protocol\"]\n",
+        fixture("b.crt").display(),
+        fixture("b.key").display()
+    );
+    let r = Rampart::start(&cfg);
+    let (body, v) = curl(r.port, "b.test", &[]).expect("https request");
+    assert_eq!(body, "https TLSv1.2");
+    assert_eq!(subject(&v), "CN=b.test");
+    assert!(curl(r.port, "b.test", &["--tlsv1.3"]).is_none(), "TLS 1.3 is off");
+}

@@ -30,7 +30,8 @@ struct Conn {
     number: u64,
     requests: u64,
     /// The PROXY protocol header's addresses (`None` without one, or LOCAL/UNKNOWN).
-    proxy: Option<ProxyAddrs>,
+    /// Boxed: idle keep-alive connections keep `Conn`, and most have no header.
+    proxy: Option<Box<ProxyAddrs>>,
     /// The TLS handshake's facts, on an `ssl` address.
     tls: Option<Arc<TlsInfo>>,
     /// `None` before the first request, then the keepalive_timeout in force.
@@ -55,7 +56,7 @@ pub async fn serve(mut stream: TcpStream, peer: SocketAddr, listen_addr: SocketA
             let deadline = accepted + hosts.conn.header_timeout;
             if hosts.conn.proxy_protocol {
                 match peek_proxy_header(&mut stream, deadline, number, peer, listen_addr).await {
-                    Some(p) => proxy = p,
+                    Some(p) => proxy = p.map(Box::new),
                     None => return,
                 }
             }
@@ -210,7 +211,7 @@ impl Conn {
             match proxy_protocol::decode(self.io.pending()) {
                 Ok(Some(h)) => {
                     self.io.consume(h.len);
-                    self.proxy = h.addrs;
+                    self.proxy = h.addrs.map(Box::new);
                     return true;
                 }
                 Ok(None) => {}
@@ -300,7 +301,7 @@ impl Conn {
             number: self.number,
             peer: self.peer,
             tcp_peer: self.peer,
-            proxy: self.proxy,
+            proxy: self.proxy.as_deref().copied(),
             realip_done: false,
             tls: self.tls.clone(),
             local: self.local.unwrap_or(self.listen_addr),
