@@ -55,11 +55,13 @@ impl std::fmt::Debug for TlsListener {
 }
 
 /// `ssl_protocols`: rustls speaks TLS 1.2 and 1.3 only; older names are
-/// accepted (nginx 1.22's default lists them) and have no effect.
+/// accepted and have no effect. The default is nginx 1.22's
+/// (`TLSv1 TLSv1.1 TLSv1.2`, ngx_http_ssl_module.c; TLSv1.3 joined it only in
+/// 1.23.4), so without the directive clients get TLS 1.2, as from nginx 1.22.
 pub fn protocol_versions(
     list: Option<&[String]>,
 ) -> Result<Vec<&'static rustls::SupportedProtocolVersion>, String> {
-    let default = ["TLSv1.2".to_string(), "TLSv1.3".to_string()];
+    let default = ["TLSv1".to_string(), "TLSv1.1".to_string(), "TLSv1.2".to_string()];
     let list = list.unwrap_or(&default);
     let mut v = Vec::new();
     for p in list {
