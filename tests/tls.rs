@@ -248,3 +248,77 @@ fn toml_front_end() {
         "TLS 1.2 is off"
     );
 }
+
+/// Proxying over TLS: a large response, a request body, keep-alive reuse of
+/// one TLS connection, and a slow (dripped) response all arrive whole.
+#[test]
+fn proxying_over_tls() {
+    if !curl_available() {
+        eprintln!("skipped: no curl");
+        return;
+    }
+    let be = Backend::start("b1");
+    let cfg = format!(
+        "worker_processes = 1\nerror_log = \"logs/error.log info\"\n\n[http]\naccess_log = \"off\"\n\
+         client_max_body_size = \"10m\"\n\n[http.upstream.app]\nserver = [\"{}\"]\n\n\
+         [[http.server]]\nlisten = [\"127.0.0.1:@PORT@ ssl\"]\nserver_name = [\"a.test\"]\n\
+         ssl_certificate = \"{}\"\nssl_certificate_key = \"{}\"\n\n\
+         [[http.server.location]]\nmatch = \"/\"\nproxy_pass = \"http://app\"\n",
+        be.addr,
+        fixture("a.crt").display(),
+        fixture("a.key").display()
+    );
+    let r = Rampart::start(&cfg);
+    let dir = TempDir::new("tls-body");
+    let body = dir.path().join("body");
+    let data: Vec<u8> = (0..3_000_000u32).map(|i| (i % 251) as u8).collect();
+    std::fs::write(&body, &data).unwrap();
+    let url = |p: &str| format!("https://a.test:{}{p}", r.port);
+    let out = Command::new("curl")
+        .args(["-sS", "-k", "--max-time", "20", "--resolve"])
+        .arg(format!("a.test:{}:127.0.0.1", r.port))
+        .args(["-w", "%{http_code} %{size_download} %{num_connects}\\n"])
+        .args(["-o", "/dev/null"])
+        .arg(url("/size/5000000"))
+        .args(["-o", "/dev/null"])
+        .arg(url("/drip/5/20"))
+        .args(["-o", "/dev/null", "--data-binary"])
+        .arg(format!("@{}", body.display()))
+        .arg(url("/sink"))
+        .output()
+        .unwrap();
+    let text = String::from_utf8_lossy(&out.stdout).into_owned();
+    let lines: Vec<&str> = text.lines().collect();
+    assert_eq!(lines.len(), 3, "{text} {}", String::from_utf8_lossy(&out.stderr));
+    assert_eq!(lines[0], "200 5000000 1", "{text}");
+    assert!(
+        lines[1].starts_with("200 5 0"),
+        "one TLS connection reused: {text}"
+    );
+    assert!(lines[2].starts_with("200 "), "{text}");
+    // The sink's digest of the 3 MB body matches what was sent.
+    let out = Command::new("curl")
+        .args(["-sS", "-k", "--max-time", "20", "--resolve"])
+        .arg(format!("a.test:{}:127.0.0.1", r.port))
+        .arg("--data-binary")
+        .arg(format!("@{}", body.display()))
+        .arg(url("/sink"))
+        .output()
+        .unwrap();
+    let sink = String::from_utf8_lossy(&out.stdout).into_owned();
+    assert!(sink.starts_with("3000000 bytes sha1 "), "{sink}");
+    let want = {
+        use std::process::Stdio as S;
+        let o = Command::new("sha1sum")
+            .arg(&body)
+            .stdout(S::piped())
+            .output()
+            .unwrap();
+        String::from_utf8_lossy(&o.stdout)
+            .split_whitespace()
+            .next()
+            .unwrap_or("")
+            .to_string()
+    };
+    assert!(sink.trim_end().ends_with(&want), "{sink} vs {want}");
+}
