@@ -60,7 +60,8 @@ fn htpasswd_lines() -> Vec<(String, String)> {
         .and_then(|l| l.strip_prefix("x:").map(str::to_string))
         .unwrap_or_else(|| "{SHA}5en6G6MezRroT3XKqkdPOmY/BfQ=".into());
     v.push(("sha".into(), sha));
-    if let Some(m) = tool("htpasswd", &["-nbm", "x", "secret"]).and_then(|l| l.strip_prefix("x:").map(str::to_string))
+    if let Some(m) =
+        tool("htpasswd", &["-nbm", "x", "secret"]).and_then(|l| l.strip_prefix("x:").map(str::to_string))
     {
         v.push(("htapr1".into(), m));
     }
@@ -73,7 +74,10 @@ fn htpasswd_lines() -> Vec<(String, String)> {
     raw.extend_from_slice(salt);
     v.push((
         "ssha".into(),
-        format!("{{SSHA}}{}", base64::engine::general_purpose::STANDARD.encode(raw)),
+        format!(
+            "{{SSHA}}{}",
+            base64::engine::general_purpose::STANDARD.encode(raw)
+        ),
     ));
     v
 }
@@ -88,42 +92,63 @@ pub fn write_htpasswd(path: &Path) -> Vec<String> {
     lines.into_iter().map(|(u, _)| u).collect()
 }
 
-const AUTH_LOCATIONS: &str = "[[http.server.location]]\nmatch = \"/private/\"\nauth_basic = \"Secret Zone\"\n\
-     auth_basic_user_file = \"@DIR@/htpasswd\"\nreturn = [200, \"in\\n\"]\n\n\
+const AUTH_LOCATIONS: &str =
+    "[[http.server.location]]\nmatch = \"/private/\"\nauth_basic = \"Secret Zone\"\n\
+     auth_basic_user_file = \"@DIR@/htpasswd\"\nproxy_pass = \"http://app/\"\n\n\
      [[http.server.location]]\nmatch = \"/missing/\"\nauth_basic = \"M\"\n\
-     auth_basic_user_file = \"@DIR@/no-such-file\"\nreturn = [200, \"in\\n\"]\n\n\
-     [[http.server.location]]\nmatch = \"/nofile/\"\nauth_basic = \"M\"\nreturn = [200, \"open\\n\"]\n\n\
+     auth_basic_user_file = \"@DIR@/no-such-file\"\nproxy_pass = \"http://app/\"\n\n\
+     [[http.server.location]]\nmatch = \"/nofile/\"\nauth_basic = \"M\"\nproxy_pass = \"http://app/\"\n\n\
      [[http.server.location]]\nmatch = \"/off/\"\nauth_basic = \"off\"\n\
-     auth_basic_user_file = \"@DIR@/htpasswd\"\nreturn = [200, \"open\\n\"]\n";
+     auth_basic_user_file = \"@DIR@/htpasswd\"\nproxy_pass = \"http://app/\"\n\n\
+     [[http.server.location]]\nmatch = \"/ret/\"\nauth_basic = \"R\"\n\
+     auth_basic_user_file = \"@DIR@/htpasswd\"\nreturn = [200, \"unguarded\\n\"]\n";
 
 #[test]
 fn auth_basic_every_hash_format() {
-    let r = Rampart::start(&config("", AUTH_LOCATIONS));
+    let be = Backend::start("b1");
+    let r = Rampart::start(&config(
+        &format!("[http.upstream.app]\nserver = [\"{}\"]", be.addr),
+        AUTH_LOCATIONS,
+    ));
     let users = write_htpasswd(&r.dir.path().join("htpasswd"));
     assert!(users.len() >= 7, "{users:?}");
     for u in &users {
-        let ok = get_auth(r.addr(), "/private/x", Some(&format!("Basic {}", b64(&format!("{u}:secret")))));
+        let ok = get_auth(
+            r.addr(),
+            "/private/x",
+            Some(&format!("Basic {}", b64(&format!("{u}:secret")))),
+        );
         assert_eq!(ok.status, 200, "{u}: right password");
         assert_eq!(ok.header("www-authenticate"), None);
-        let bad = get_auth(r.addr(), "/private/x", Some(&format!("Basic {}", b64(&format!("{u}:Secret")))));
+        let bad = get_auth(
+            r.addr(),
+            "/private/x",
+            Some(&format!("Basic {}", b64(&format!("{u}:Secret")))),
+        );
         assert_eq!(bad.status, 401, "{u}: wrong password");
-        assert_eq!(bad.header("www-authenticate"), Some("Basic realm=\"Secret Zone\""));
+        assert_eq!(
+            bad.header("www-authenticate"),
+            Some("Basic realm=\"Secret Zone\"")
+        );
     }
     let cases: &[(Option<&str>, u16)] = &[
         (None, 401),
         (Some("Basic"), 401),
         (Some("Basic !!!"), 401),
         (Some("Bearer abc"), 401),
-        (Some("Basic bm9jb2xvbg=="), 401), // "nocolon"
-        (Some("Basic OnNlY3JldA=="), 401), // ":secret"
+        (Some("Basic bm9jb2xvbg=="), 401),         // "nocolon"
+        (Some("Basic OnNlY3JldA=="), 401),         // ":secret"
         (Some("Basic bm9ib2R5OnNlY3JldA=="), 401), // unknown user
-        (Some("basic cGxhaW46c2VjcmV0"), 200), // scheme is case-insensitive, padding optional
+        (Some("basic cGxhaW46c2VjcmV0"), 200),     // scheme is case-insensitive, padding optional
     ];
     for (h, want) in cases {
         let resp = get_auth(r.addr(), "/private/", *h);
         assert_eq!(resp.status, *want, "{h:?}");
         if *want == 401 {
-            assert_eq!(resp.header("www-authenticate"), Some("Basic realm=\"Secret Zone\""));
+            assert_eq!(
+                resp.header("www-authenticate"),
+                Some("Basic realm=\"Secret Zone\"")
+            );
             assert!(resp.text().contains("<title>401 Authorization Required</title>"));
         }
     }
@@ -133,6 +158,8 @@ fn auth_basic_every_hash_format() {
     assert_eq!(get_auth(r.addr(), "/missing/", None).status, 401);
     assert_eq!(get_auth(r.addr(), "/nofile/", None).status, 200);
     assert_eq!(get_auth(r.addr(), "/off/", None).status, 200);
+    // `return` runs in nginx's rewrite phase, before the access phase: not guarded.
+    assert_eq!(get_auth(r.addr(), "/ret/", None).status, 200);
     // An edit to the file is seen by the next request.
     std::fs::write(r.dir.path().join("htpasswd"), "other:{PLAIN}x\n").unwrap();
     assert_eq!(get_auth(r.addr(), "/private/", Some(&creds)).status, 401);
@@ -142,12 +169,14 @@ fn auth_basic_every_hash_format() {
 
 #[test]
 fn allow_deny_over_the_binary() {
-    let locs = "[[http.server.location]]\nmatch = \"/deny-me/\"\naccess = [[\"allow\", \"10.0.0.0/8\"], [\"deny\", \"127.0.0.1\"], [\"allow\", \"all\"]]\nreturn = [200, \"x\\n\"]\n\n\
-         [[http.server.location]]\nmatch = \"/lo-only/\"\naccess = [[\"allow\", \"127.0.0.0/8\"], [\"deny\", \"all\"]]\nreturn = [200, \"lo\\n\"]\n\n\
-         [[http.server.location]]\nmatch = \"/v6-only/\"\naccess = [[\"allow\", \"::1\"], [\"deny\", \"all\"]]\nreturn = [200, \"v6\\n\"]\n\n\
-         [[http.server.location]]\nmatch = \"/both/\"\naccess = [[\"deny\", \"all\"]]\nauth_basic = \"z\"\nauth_basic_user_file = \"@DIR@/htpasswd\"\nreturn = [200, \"x\\n\"]\n\n\
-         [[http.server.location]]\nmatch = \"/open/\"\nreturn = [200, \"open\\n\"]\n";
-    let cfg = config("access = [[\"deny\", \"192.0.2.1\"]]", locs);
+    // Guarded locations use stub_status as their content handler (200 when let through).
+    let locs = "[[http.server.location]]\nmatch = \"/deny-me/\"\naccess = [[\"allow\", \"10.0.0.0/8\"], [\"deny\", \"127.0.0.1\"], [\"allow\", \"all\"]]\nstub_status = true\n\n\
+         [[http.server.location]]\nmatch = \"/lo-only/\"\naccess = [[\"allow\", \"127.0.0.0/8\"], [\"deny\", \"all\"]]\nstub_status = true\n\n\
+         [[http.server.location]]\nmatch = \"/v6-only/\"\naccess = [[\"allow\", \"::1\"], [\"deny\", \"all\"]]\nstub_status = true\n\n\
+         [[http.server.location]]\nmatch = \"/both/\"\naccess = [[\"deny\", \"all\"]]\nauth_basic = \"z\"\nauth_basic_user_file = \"@DIR@/htpasswd\"\nstub_status = true\n\n\
+         [[http.server.location]]\nmatch = \"/open/\"\nstub_status = true\n\n\
+         [[http.server.location]]\nmatch = \"/http-deny/\"\naccess = [[\"allow\", \"all\"]]\nstub_status = true\n";
+    let cfg = config("access = [[\"deny\", \"127.0.0.1\"]]", locs);
     let r = Rampart::start(&cfg);
     let d = get(r.addr(), "/deny-me/");
     assert_eq!(d.status, 403);
@@ -157,8 +186,10 @@ fn allow_deny_over_the_binary() {
     // deny comes before auth_basic: 403, no challenge.
     let b = get(r.addr(), "/both/");
     assert_eq!((b.status, b.header("www-authenticate")), (403, None));
-    // The http-level rule list is inherited where a location has none.
-    assert_eq!(get(r.addr(), "/open/").status, 200);
+    // The http-level rule list is inherited where a location has none, and
+    // replaced whole where it has one.
+    assert_eq!(get(r.addr(), "/open/").status, 403);
+    assert_eq!(get(r.addr(), "/http-deny/").status, 200);
     let log = wait_log(&r, "error.log", "access forbidden by rule");
     assert!(log.contains("client: 127.0.0.1"), "{log}");
 }
@@ -169,13 +200,26 @@ fn bad_access_rule_is_a_config_error() {
     let conf = dir.path().join("rampart.toml");
     std::fs::write(
         &conf,
-        config("", "[[http.server.location]]\nmatch = \"/\"\naccess = [[\"allow\", \"10.0.0.0/33\"]]\n")
-            .replace("@PORT@", &free_port().to_string()),
+        config(
+            "",
+            "[[http.server.location]]\nmatch = \"/\"\naccess = [[\"allow\", \"10.0.0.0/33\"]]\n",
+        )
+        .replace("@PORT@", &free_port().to_string()),
     )
     .unwrap();
-    let out = rampart_cmd(&["-t".as_ref(), "-p".as_ref(), dir.path().as_os_str(), "-c".as_ref(), conf.as_os_str()]);
+    let out = rampart_cmd(&[
+        "-t".as_ref(),
+        "-p".as_ref(),
+        dir.path().as_os_str(),
+        "-c".as_ref(),
+        conf.as_os_str(),
+    ]);
     assert_eq!(out.code, Some(1));
-    assert!(out.stderr.contains("invalid parameter \"10.0.0.0/33\""), "{}", out.stderr);
+    assert!(
+        out.stderr.contains("invalid parameter \"10.0.0.0/33\""),
+        "{}",
+        out.stderr
+    );
 }
 
 const STATUS_LOCATIONS: &str = "[[http.server.location]]\nmatch = \"= /status\"\nstub_status = true\n\n\
@@ -188,7 +232,10 @@ const STATUS_LOCATIONS: &str = "[[http.server.location]]\nmatch = \"= /status\"\
 fn status_config(be: &Backend) -> String {
     let dead = free_port();
     config(
-        &format!("[http.upstream.app]\nserver = [\"{}\"]\n\n[http.upstream.dead]\nserver = [\"127.0.0.1:{dead}\"]", be.addr),
+        &format!(
+            "[http.upstream.app]\nserver = [\"{}\"]\n\n[http.upstream.dead]\nserver = [\"127.0.0.1:{dead}\"]",
+            be.addr
+        ),
         STATUS_LOCATIONS,
     )
 }
@@ -204,10 +251,19 @@ fn stub_status_shape_methods_and_counts() {
         s.text(),
         "Active connections: 1 \nserver accepts handled requests\n 1 1 1 \nReading: 0 Writing: 1 Waiting: 0 \n"
     );
-    assert_eq!(s.header("content-length"), Some(s.body.len().to_string().as_str()));
-    let p = raw(r.addr(), b"POST /status HTTP/1.1\r\nHost: x\r\nContent-Length: 0\r\nConnection: close\r\n\r\n");
+    assert_eq!(
+        s.header("content-length"),
+        Some(s.body.len().to_string().as_str())
+    );
+    let p = raw(
+        r.addr(),
+        b"POST /status HTTP/1.1\r\nHost: x\r\nContent-Length: 0\r\nConnection: close\r\n\r\n",
+    );
     assert_eq!(p.status, 405);
-    let h = raw(r.addr(), b"HEAD /status HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n");
+    let h = raw(
+        r.addr(),
+        b"HEAD /status HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n",
+    );
     assert_eq!((h.status, h.body.len()), (200, 0));
     assert!(h.header("content-length").is_some());
 }
@@ -240,18 +296,35 @@ fn metrics_agree_with_a_known_request_mix_and_pass_promtool() {
     std::thread::sleep(Duration::from_millis(200));
     let m = get(r.addr(), "/metrics");
     assert_eq!(m.status, 200);
-    assert_eq!(m.header("content-type"), Some("text/plain; version=0.0.4; charset=utf-8"));
+    assert_eq!(
+        m.header("content-type"),
+        Some("text/plain; version=0.0.4; charset=utf-8")
+    );
     let t = m.text();
-    let srv = |c: &str| metric(&t, &format!("rampart_http_responses_total{{server=\"localhost\",code=\"{c}\"}}"));
-    assert_eq!((srv("2xx"), srv("3xx"), srv("4xx"), srv("5xx")), (5.0, 1.0, 3.0, 1.0));
+    let srv = |c: &str| {
+        metric(
+            &t,
+            &format!("rampart_http_responses_total{{server=\"localhost\",code=\"{c}\"}}"),
+        )
+    };
+    assert_eq!(
+        (srv("2xx"), srv("3xx"), srv("4xx"), srv("5xx")),
+        (5.0, 1.0, 3.0, 1.0)
+    );
     assert_eq!(metric(&t, "rampart_http_requests_total"), 11.0);
     assert_eq!(metric(&t, "rampart_connections_accepted_total"), 11.0);
     assert_eq!(metric(&t, "rampart_connections_handled_total"), 11.0);
     assert_eq!(metric(&t, "rampart_connections_writing"), 1.0);
     assert_eq!(metric(&t, "rampart_http_request_duration_seconds_count"), 10.0);
-    let app = format!("rampart_upstream_requests_total{{upstream=\"app\",peer=\"{}\"}}", be.addr);
+    let app = format!(
+        "rampart_upstream_requests_total{{upstream=\"app\",peer=\"{}\"}}",
+        be.addr
+    );
     assert_eq!(metric(&t, &app), 2.0);
-    let appf = format!("rampart_upstream_failures_total{{upstream=\"app\",peer=\"{}\"}}", be.addr);
+    let appf = format!(
+        "rampart_upstream_failures_total{{upstream=\"app\",peer=\"{}\"}}",
+        be.addr
+    );
     assert_eq!(metric(&t, &appf), 0.0);
     let dead = t
         .lines()
@@ -303,7 +376,10 @@ fn promtool_check(text: &str) {
         String::from_utf8_lossy(&out.stdout),
         String::from_utf8_lossy(&out.stderr)
     );
-    assert!(out.status.success(), "promtool check metrics failed:\n{msg}\n{text}");
+    assert!(
+        out.status.success(),
+        "promtool check metrics failed:\n{msg}\n{text}"
+    );
     assert!(msg.trim().is_empty(), "promtool lint findings:\n{msg}");
 }
 

@@ -142,8 +142,16 @@ mod tests {
             (&[("deny", "all")], "::1", false),
             (&[("allow", "10.0.0.0/8"), ("deny", "all")], "10.9.8.7", true),
             (&[("allow", "10.0.0.0/8"), ("deny", "all")], "11.0.0.1", false),
-            (&[("deny", "10.1.0.0/16"), ("allow", "10.0.0.0/8"), ("deny", "all")], "10.1.2.3", false),
-            (&[("deny", "10.1.0.0/16"), ("allow", "10.0.0.0/8"), ("deny", "all")], "10.2.2.3", true),
+            (
+                &[("deny", "10.1.0.0/16"), ("allow", "10.0.0.0/8"), ("deny", "all")],
+                "10.1.2.3",
+                false,
+            ),
+            (
+                &[("deny", "10.1.0.0/16"), ("allow", "10.0.0.0/8"), ("deny", "all")],
+                "10.2.2.3",
+                true,
+            ),
             // Order matters: a later deny never overrides an earlier allow.
             (&[("allow", "all"), ("deny", "127.0.0.1")], "127.0.0.1", true),
             (&[("deny", "127.0.0.1")], "127.0.0.2", true),
@@ -154,11 +162,27 @@ mod tests {
             (&[("deny", "0.0.0.0/0")], "::1", true),
             (&[("deny", "::/0")], "1.1.1.1", true),
             (&[("deny", "::1")], "::1", false),
-            (&[("deny", "2001:db8::/32"), ("deny", "all")], "2001:db8:1::5", false),
-            (&[("allow", "2001:db8::/32"), ("deny", "all")], "2001:db8:1::5", true),
-            (&[("allow", "2001:db8::/32"), ("deny", "all")], "2001:db9::5", false),
+            (
+                &[("deny", "2001:db8::/32"), ("deny", "all")],
+                "2001:db8:1::5",
+                false,
+            ),
+            (
+                &[("allow", "2001:db8::/32"), ("deny", "all")],
+                "2001:db8:1::5",
+                true,
+            ),
+            (
+                &[("allow", "2001:db8::/32"), ("deny", "all")],
+                "2001:db9::5",
+                false,
+            ),
             // IPv4-mapped clients are checked against IPv4 rules.
-            (&[("allow", "192.168.0.0/16"), ("deny", "all")], "::ffff:192.168.1.1", true),
+            (
+                &[("allow", "192.168.0.0/16"), ("deny", "all")],
+                "::ffff:192.168.1.1",
+                true,
+            ),
             (&[("deny", "192.168.1.1")], "::ffff:192.168.1.1", false),
             // Host bits are masked off (nginx warns and accepts).
             (&[("deny", "10.0.0.1/8")], "10.200.0.0", false),
@@ -171,7 +195,16 @@ mod tests {
 
     #[test]
     fn parse_errors_and_warnings() {
-        for bad in ["", "10.0.0.0/33", "::/129", "10.0.0.0/", "10.0.0.0/x", "host.example", "1.2.3", "all2"] {
+        for bad in [
+            "",
+            "10.0.0.0/33",
+            "::/129",
+            "10.0.0.0/",
+            "10.0.0.0/x",
+            "host.example",
+            "1.2.3",
+            "all2",
+        ] {
             assert!(parse_rule("allow", bad).is_err(), "{bad}");
         }
         assert!(parse_rule("permit", "all").is_err());

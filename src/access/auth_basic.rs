@@ -94,11 +94,19 @@ impl AuthBasic {
             Denied {
                 status,
                 level,
-                message: format!("open() \"{}\" failed ({})", self.path.display(), crate::log::OsErr(&e)),
+                message: format!(
+                    "open() \"{}\" failed ({})",
+                    self.path.display(),
+                    crate::log::OsErr(&e)
+                ),
             }
         };
         let meta = std::fs::metadata(&self.path).map_err(fail)?;
-        let key = (meta.modified().unwrap_or(SystemTime::UNIX_EPOCH), meta.len(), inode(&meta));
+        let key = (
+            meta.modified().unwrap_or(SystemTime::UNIX_EPOCH),
+            meta.len(),
+            inode(&meta),
+        );
         if let Some(c) = self.cache.load_full() {
             if c.key == key {
                 return Ok(c);

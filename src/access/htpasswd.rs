@@ -16,9 +16,16 @@ pub fn find_user<'a>(file: &'a [u8], user: &[u8]) -> Option<&'a [u8]> {
         if line.first().is_some_and(|&b| b == b'#' || b == b'\r') {
             continue;
         }
-        let Some(rest) = line.strip_prefix(user) else { continue };
-        let Some(rest) = rest.strip_prefix(b":") else { continue };
-        let end = rest.iter().position(|&b| b == b':' || b == b'\r').unwrap_or(rest.len());
+        let Some(rest) = line.strip_prefix(user) else {
+            continue;
+        };
+        let Some(rest) = rest.strip_prefix(b":") else {
+            continue;
+        };
+        let end = rest
+            .iter()
+            .position(|&b| b == b':' || b == b'\r')
+            .unwrap_or(rest.len());
         return rest.get(..end);
     }
     None
@@ -44,7 +51,10 @@ pub fn verify(password: &[u8], hash: &[u8]) -> bool {
     }
     if let Some(enc) = hash.strip_prefix(b"{SHA}") {
         let digest = Sha1::digest(password);
-        return base64::engine::general_purpose::STANDARD.encode(digest).as_bytes() == enc;
+        return base64::engine::general_purpose::STANDARD
+            .encode(digest)
+            .as_bytes()
+            == enc;
     }
     if let Some(h) = hash.strip_prefix(b"$1$") {
         return md5_crypt(password, b"$1$", h) == hash;
@@ -224,7 +234,10 @@ mod tests {
         h.update(salt);
         let mut raw = h.finalize().to_vec();
         raw.extend_from_slice(salt);
-        let stored = format!("{{SSHA}}{}", base64::engine::general_purpose::STANDARD.encode(raw));
+        let stored = format!(
+            "{{SSHA}}{}",
+            base64::engine::general_purpose::STANDARD.encode(raw)
+        );
         assert!(verify(b"pw", stored.as_bytes()));
         assert!(!verify(b"pW", stored.as_bytes()));
         assert!(!verify(b"pw", b"{SSHA}!!!not base64"));

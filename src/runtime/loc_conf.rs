@@ -274,7 +274,11 @@ pub fn resolve(ctx: &mut CompileCtx, s: &LocSettings, line: usize) -> Result<Loc
 /// As nginx, the user file path is relative to the directory of the config
 /// file (`conf_prefix` in ngx_http_auth_basic_module.c), and `auth_basic`
 /// without a user file checks nothing (rampart warns about it).
-fn access_conf(ctx: &CompileCtx, s: &LocSettings, line: usize) -> Result<crate::access::AccessConf, ConfigError> {
+fn access_conf(
+    ctx: &CompileCtx,
+    s: &LocSettings,
+    line: usize,
+) -> Result<crate::access::AccessConf, ConfigError> {
     use crate::access::{allow, auth_basic::AuthBasic, AccessConf};
     let mut rules = Vec::new();
     for (action, value) in s.access.iter().flatten() {

@@ -242,9 +242,16 @@ fn compile_location(
     let status_handlers = usize::from(loc.stub_status == Some(true)) + usize::from(loc.metrics == Some(true));
     if status_handlers > 0 && (status_handlers > 1 || loc.proxy_pass.is_some() || loc.return_.is_some()) {
         // nginx: one content handler per location ("... directive is duplicate").
-        let d = if loc.stub_status == Some(true) { "stub_status" } else { "metrics" };
+        let d = if loc.stub_status == Some(true) {
+            "stub_status"
+        } else {
+            "metrics"
+        };
         return Err(ctx
-            .err(line, "one location can have only one of \"proxy_pass\", \"return\", \"stub_status\", \"metrics\"")
+            .err(
+                line,
+                "one location can have only one of \"proxy_pass\", \"return\", \"stub_status\", \"metrics\"",
+            )
             .directive(d));
     }
     let handler = match (&loc.proxy_pass, &loc.return_) {

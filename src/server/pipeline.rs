@@ -6,7 +6,8 @@
 //! 3. server-level `return`
 //! 4. location matching (with nginx's automatic trailing-slash 301)
 //! 5. access checks: `internal`, `client_max_body_size` (413 from Content-Length),
-//!    then nginx's access phase: `allow`/`deny` (403), then `auth_basic` (401/403/500)
+//!    then nginx's access phase: `allow`/`deny` (403), then `auth_basic` (401/403/500);
+//!    a location's `return` runs before it (nginx's rewrite phase) and is never guarded
 //! 6. the content handler: `proxy_pass`, `return`, `stub_status`, `metrics`, or nothing (404)
 //! 7. `error_page` (an internal redirect back to 4, a named location, or a redirect)
 //! 8. the response filters (`add_header`) and the write
@@ -315,7 +316,9 @@ async fn run_handler(ex: &mut Exchange<'_>) -> Reply {
         return special(413);
     }
     ex.body.set_limits(max, loc.conf.client_body_timeout);
-    if !loc.conf.access.is_open() {
+    // `return` runs in nginx's rewrite phase, before the access phase, so
+    // allow/deny and auth_basic never guard it (checked against nginx 1.22.1).
+    if !loc.conf.access.is_open() && !matches!(loc.handler, Handler::Return(_)) {
         if let Err(r) = access_phase(ex, &loc) {
             return r;
         }

@@ -100,7 +100,10 @@ pub fn peer_stats(upstream: &str, peer: SocketAddr) -> Arc<PeerStats> {
 /// Counts one finished request (the access-log phase): its final status,
 /// the bytes written to the client and the time since its first byte.
 pub fn record_request(server: &ServerStats, status: u16, bytes_sent: u64, elapsed: Duration) {
-    if let Some(c) = (status / 100).checked_sub(1).and_then(|i| server.classes.get(usize::from(i))) {
+    if let Some(c) = (status / 100)
+        .checked_sub(1)
+        .and_then(|i| server.classes.get(usize::from(i)))
+    {
         c.fetch_add(1, Relaxed);
     }
     server.bytes_sent.fetch_add(bytes_sent, Relaxed);
@@ -164,27 +167,95 @@ pub fn render(generation: u64) -> Vec<u8> {
     let c = super::counters::snapshot();
     let mut o = String::with_capacity(4096);
     let simple: [(&str, &str, &str, u64); 8] = [
-        ("rampart_connections_accepted_total", "counter", "Client connections accepted.", c.accepts),
-        ("rampart_connections_handled_total", "counter", "Client connections handled (accepted and not dropped for lack of worker_connections).", c.handled),
-        ("rampart_http_requests_total", "counter", "Client requests (stub_status requests).", c.requests),
-        ("rampart_connections_active", "gauge", "Open client connections, including waiting ones.", c.active),
-        ("rampart_connections_reading", "gauge", "Connections whose request head is being read.", c.reading),
-        ("rampart_connections_writing", "gauge", "Connections with a request being processed or answered.", c.writing),
-        ("rampart_connections_waiting", "gauge", "Idle keep-alive connections and accepted connections that sent nothing yet.", c.waiting),
-        ("rampart_config_generation", "gauge", "Generation of the configuration in force (1 at start, +1 per successful reload).", generation),
+        (
+            "rampart_connections_accepted_total",
+            "counter",
+            "Client connections accepted.",
+            c.accepts,
+        ),
+        (
+            "rampart_connections_handled_total",
+            "counter",
+            "Client connections handled (accepted and not dropped for lack of worker_connections).",
+            c.handled,
+        ),
+        (
+            "rampart_http_requests_total",
+            "counter",
+            "Client requests (stub_status requests).",
+            c.requests,
+        ),
+        (
+            "rampart_connections_active",
+            "gauge",
+            "Open client connections, including waiting ones.",
+            c.active,
+        ),
+        (
+            "rampart_connections_reading",
+            "gauge",
+            "Connections whose request head is being read.",
+            c.reading,
+        ),
+        (
+            "rampart_connections_writing",
+            "gauge",
+            "Connections with a request being processed or answered.",
+            c.writing,
+        ),
+        (
+            "rampart_connections_waiting",
+            "gauge",
+            "Idle keep-alive connections and accepted connections that sent nothing yet.",
+            c.waiting,
+        ),
+        (
+            "rampart_config_generation",
+            "gauge",
+            "Generation of the configuration in force (1 at start, +1 per successful reload).",
+            generation,
+        ),
     ];
     for (name, kind, help, v) in simple {
         header(&mut o, name, kind, help);
         let _ = writeln!(o, "{name} {v}");
     }
 
-    header(&mut o, "rampart_config_last_reload_successful", "gauge", "Whether the last configuration load succeeded (1) or failed (0).");
-    let _ = writeln!(o, "rampart_config_last_reload_successful {}", RELOAD_OK.load(Relaxed));
-    header(&mut o, "rampart_config_last_reload_success_timestamp_seconds", "gauge", "Unix time of the last successful configuration load.");
-    let _ = writeln!(o, "rampart_config_last_reload_success_timestamp_seconds {}", secs(LAST_OK_MS.load(Relaxed)));
-    header(&mut o, "rampart_start_time_seconds", "gauge", "Unix time the server started.");
+    header(
+        &mut o,
+        "rampart_config_last_reload_successful",
+        "gauge",
+        "Whether the last configuration load succeeded (1) or failed (0).",
+    );
+    let _ = writeln!(
+        o,
+        "rampart_config_last_reload_successful {}",
+        RELOAD_OK.load(Relaxed)
+    );
+    header(
+        &mut o,
+        "rampart_config_last_reload_success_timestamp_seconds",
+        "gauge",
+        "Unix time of the last successful configuration load.",
+    );
+    let _ = writeln!(
+        o,
+        "rampart_config_last_reload_success_timestamp_seconds {}",
+        secs(LAST_OK_MS.load(Relaxed))
+    );
+    header(
+        &mut o,
+        "rampart_start_time_seconds",
+        "gauge",
+        "Unix time the server started.",
+    );
     let _ = writeln!(o, "rampart_start_time_seconds {}", secs(START_MS.load(Relaxed)));
-    header(&mut o, "rampart_build_info", "gauge", "Build information; the value is always 1.");
+    header(
+        &mut o,
+        "rampart_build_info",
+        "gauge",
+        "Build information; the value is always 1.",
+    );
     let _ = writeln!(
         o,
         "rampart_build_info{{version=\"{}\",nginx_version=\"{}\"}} 1",
@@ -193,7 +264,12 @@ pub fn render(generation: u64) -> Vec<u8> {
     );
 
     let servers: Vec<Arc<ServerStats>> = SERVERS.lock().unwrap_or_else(|p| p.into_inner()).clone();
-    header(&mut o, "rampart_http_responses_total", "counter", "Responses by server_name and status class.");
+    header(
+        &mut o,
+        "rampart_http_responses_total",
+        "counter",
+        "Responses by server_name and status class.",
+    );
     for s in &servers {
         for (i, n) in s.classes.iter().enumerate() {
             o.push_str("rampart_http_responses_total{server=\"");
@@ -201,7 +277,12 @@ pub fn render(generation: u64) -> Vec<u8> {
             let _ = writeln!(o, "\",code=\"{}xx\"}} {}", i + 1, n.load(Relaxed));
         }
     }
-    header(&mut o, "rampart_http_sent_bytes_total", "counter", "Bytes sent to clients (headers and bodies) by server_name.");
+    header(
+        &mut o,
+        "rampart_http_sent_bytes_total",
+        "counter",
+        "Bytes sent to clients (headers and bodies) by server_name.",
+    );
     for s in &servers {
         o.push_str("rampart_http_sent_bytes_total{server=\"");
         escape(&s.name, &mut o);
@@ -209,7 +290,12 @@ pub fn render(generation: u64) -> Vec<u8> {
     }
 
     let name = "rampart_http_request_duration_seconds";
-    header(&mut o, name, "histogram", "Time from the first byte of a request to its log line.");
+    header(
+        &mut o,
+        name,
+        "histogram",
+        "Time from the first byte of a request to its log line.",
+    );
     let mut cum = 0;
     for (b, le) in HIST.buckets.iter().zip(BUCKET_LABELS) {
         cum += b.load(Relaxed);
@@ -223,8 +309,16 @@ pub fn render(generation: u64) -> Vec<u8> {
 
     let peers: Vec<Arc<PeerStats>> = PEERS.lock().unwrap_or_else(|p| p.into_inner()).clone();
     for (name, help, failures) in [
-        ("rampart_upstream_requests_total", "Attempts sent to an upstream peer.", false),
-        ("rampart_upstream_failures_total", "Attempts to an upstream peer that got no valid response head.", true),
+        (
+            "rampart_upstream_requests_total",
+            "Attempts sent to an upstream peer.",
+            false,
+        ),
+        (
+            "rampart_upstream_failures_total",
+            "Attempts to an upstream peer that got no valid response head.",
+            true,
+        ),
     ] {
         header(&mut o, name, "counter", help);
         for p in &peers {
@@ -264,7 +358,11 @@ mod tests {
         ];
         let before = render(1);
         let before = String::from_utf8(before).unwrap();
-        let inf0 = value(&before, "rampart_http_request_duration_seconds_bucket{le=\"+Inf\"}").unwrap();
+        let inf0 = value(
+            &before,
+            "rampart_http_request_duration_seconds_bucket{le=\"+Inf\"}",
+        )
+        .unwrap();
         for (st, b, d) in table {
             record_request(&s, st, b, d);
         }
@@ -273,32 +371,53 @@ mod tests {
         record_attempt(&p, true);
         let text = String::from_utf8(render(7)).unwrap();
         let srv = "rampart_http_responses_total{server=\"metrics-unit.test\",code=";
-        for (class, n) in [("1xx", 1.0), ("2xx", 2.0), ("3xx", 1.0), ("4xx", 1.0), ("5xx", 1.0)] {
+        for (class, n) in [
+            ("1xx", 1.0),
+            ("2xx", 2.0),
+            ("3xx", 1.0),
+            ("4xx", 1.0),
+            ("5xx", 1.0),
+        ] {
             assert_eq!(value(&text, &format!("{srv}\"{class}\"}}")), Some(n), "{class}");
         }
         assert_eq!(
-            value(&text, "rampart_http_sent_bytes_total{server=\"metrics-unit.test\"}"),
+            value(
+                &text,
+                "rampart_http_sent_bytes_total{server=\"metrics-unit.test\"}"
+            ),
             Some(70.0)
         );
         assert_eq!(value(&text, "rampart_config_generation"), Some(7.0));
         let inf = value(&text, "rampart_http_request_duration_seconds_bucket{le=\"+Inf\"}").unwrap();
         assert!(inf - inf0 >= 7.0);
         assert_eq!(
-            value(&text, "rampart_upstream_requests_total{upstream=\"back\\\"end\",peer=\"127.0.0.1:9\"}"),
+            value(
+                &text,
+                "rampart_upstream_requests_total{upstream=\"back\\\"end\",peer=\"127.0.0.1:9\"}"
+            ),
             Some(2.0)
         );
         assert_eq!(
-            value(&text, "rampart_upstream_failures_total{upstream=\"back\\\"end\",peer=\"127.0.0.1:9\"}"),
+            value(
+                &text,
+                "rampart_upstream_failures_total{upstream=\"back\\\"end\",peer=\"127.0.0.1:9\"}"
+            ),
             Some(1.0)
         );
         // Buckets are cumulative and end at the count.
         let mut last = 0.0;
-        for l in text.lines().filter(|l| l.starts_with("rampart_http_request_duration_seconds_bucket")) {
+        for l in text
+            .lines()
+            .filter(|l| l.starts_with("rampart_http_request_duration_seconds_bucket"))
+        {
             let v: f64 = l.rsplit(' ').next().unwrap().parse().unwrap();
             assert!(v >= last, "{l}");
             last = v;
         }
-        assert_eq!(Some(last), value(&text, "rampart_http_request_duration_seconds_count"));
+        assert_eq!(
+            Some(last),
+            value(&text, "rampart_http_request_duration_seconds_count")
+        );
     }
 
     #[test]
