@@ -136,7 +136,8 @@ mod tests {
 
     #[test]
     fn first_match_decides_in_config_order() {
-        let table: &[(&[(&str, &str)], &str, bool)] = &[
+        type Case<'a> = (&'a [(&'a str, &'a str)], &'a str, bool);
+        let table: &[Case] = &[
             (&[], "1.2.3.4", true),
             (&[("deny", "all")], "1.2.3.4", false),
             (&[("deny", "all")], "::1", false),

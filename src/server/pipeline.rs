@@ -319,8 +319,8 @@ async fn run_handler(ex: &mut Exchange<'_>) -> Reply {
     // `return` runs in nginx's rewrite phase, before the access phase, so
     // allow/deny and auth_basic never guard it (checked against nginx 1.22.1).
     if !loc.conf.access.is_open() && !matches!(loc.handler, Handler::Return(_)) {
-        if let Err(r) = access_phase(ex, &loc) {
-            return r;
+        if let Err(status) = access_phase(ex, &loc) {
+            return special(status);
         }
     }
     match &loc.handler {
@@ -339,7 +339,8 @@ async fn run_handler(ex: &mut Exchange<'_>) -> Reply {
 
 /// nginx's access phase with `satisfy all` (ngx_http_core_access_phase):
 /// allow/deny, then auth_basic; the first refusal answers.
-fn access_phase(ex: &mut Exchange<'_>, loc: &LocationRt) -> Result<(), Reply> {
+/// Returns the refusing status.
+fn access_phase(ex: &mut Exchange<'_>, loc: &LocationRt) -> Result<(), u16> {
     let auth = ex.req.head.header(b"authorization");
     let Err(r) = loc.conf.access.check(ex.req.conn.peer.ip(), auth) else {
         return Ok(());
@@ -360,7 +361,7 @@ fn access_phase(ex: &mut Exchange<'_>, loc: &LocationRt) -> Result<(), Reply> {
     if r.challenge.is_some() {
         ex.www_authenticate = r.challenge;
     }
-    Err(special(r.status))
+    Err(r.status)
 }
 
 /// Upstream attempts made by one `proxy_pass`, counted per peer once they are
