@@ -32,6 +32,7 @@ IDLE_BIN="$ROOT/target/release/examples/idle_clients"
 #   "proxy-close-1k|proxy.conf.in|proxy.toml.in|/size/1024|-H 'Connection: close'"
 SCENARIOS=(
   "proxy-keepalive-1k|proxy.conf.in|proxy.toml.in|/size/1024|"
+  "proxy-keepalive-1k-metrics|proxy.conf.in|proxy-metrics.toml.in|/size/1024|"
 )
 # The idle-memory scenario (idle-10k by default) is run after the load scenarios; see run_idle.
 
