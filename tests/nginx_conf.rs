@@ -227,8 +227,6 @@ fn seed_configs_parse_completely() {
         "check nginx.conf:98",
         "root nginx.conf:106",
         "expires nginx.conf:111",
-        "stub_status nginx.conf:115",
-        "auth_basic nginx.conf:117",
         "check_status nginx.conf:122",
         "root nginx.conf:128",
     ];
@@ -268,7 +266,6 @@ fn seed_configs_parse_completely() {
         "gzip_vary nginx.conf:40",
         "index nginx.conf:45",
         "root nginx.conf:46",
-        "stub_status nginx.conf:49",
         "expires nginx.conf:53",
     ];
     let static_ignored = [

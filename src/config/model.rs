@@ -247,6 +247,12 @@ macro_rules! config_levels {
             /// `internal`: only reachable by internal redirects.
             #[serde(default, skip_serializing_if = "Option::is_none")]
             pub internal: Option<bool>,
+            /// `stub_status`: this location answers with nginx's status page (a content handler).
+            #[serde(default, skip_serializing_if = "Option::is_none")]
+            pub stub_status: Option<bool>,
+            /// `metrics = true`: this location answers with the Prometheus text exposition.
+            #[serde(default, skip_serializing_if = "Option::is_none")]
+            pub metrics: Option<bool>,
             $( $(#[$lm])* #[serde(default, skip_serializing_if = "Option::is_none")] pub $lf: Option<$lt>, )*
             #[serde(default, skip_serializing_if = "Vec::is_empty")]
             pub location: Vec<Location>,
@@ -312,6 +318,16 @@ config_levels! {
         /// Pad error pages for MSIE and Chrome, as nginx does by default.
         msie_padding: bool,
         default_type: String,
+        /// `auth_basic "realm" | off`: the realm of HTTP Basic authentication
+        /// (ngx_http_auth_basic_module). Runs only with `auth_basic_user_file`.
+        auth_basic: String,
+        /// `auth_basic_user_file PATH`: an htpasswd file, relative to the config file's directory.
+        auth_basic_user_file: String,
+        /// nginx's `allow` and `deny` as ONE ordered list, because nginx tries
+        /// the rules of both directives in config order and the first match
+        /// decides: `[["allow", "10.0.0.0/8"], ["deny", "all"]]`. Values are
+        /// an address, a CIDR or `all` (IPv4 or IPv6). Inherited all-or-nothing.
+        access: Vec<(String, String)>,
     }
     connection_settings {
         /// First read buffer for a request head.

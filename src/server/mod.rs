@@ -127,6 +127,7 @@ impl Server {
         }
         let bound: Vec<ListenOpts> = snap.listeners.iter().map(|l| l.opts.clone()).collect();
         state::install(Arc::new(snap));
+        crate::status::metrics::config_loaded(true);
         let mut workers = Vec::new();
         for id in 0..main.worker_processes {
             workers
@@ -158,6 +159,12 @@ impl Server {
 
     /// SIGHUP: re-read the config; on any error keep the running one and say why.
     pub fn reload(&mut self) -> Result<(), StartError> {
+        let r = self.swap_config();
+        crate::status::metrics::config_loaded(r.is_ok());
+        r
+    }
+
+    fn swap_config(&mut self) -> Result<(), StartError> {
         let snap = load_snapshot(&self.file, &self.prefix, self.generation + 1)?;
         if snap.main.worker_processes != self.workers.len() {
             crate::log::error_log::log(

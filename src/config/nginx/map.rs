@@ -61,6 +61,9 @@ macro_rules! put_loc {
             server_tokens,
             msie_padding,
             default_type,
+            auth_basic,
+            auth_basic_user_file,
+            access,
         } = $src;
         let d = $dst;
         d.client_max_body_size = client_max_body_size;
@@ -87,6 +90,9 @@ macro_rules! put_loc {
         d.server_tokens = server_tokens;
         d.msie_padding = msie_padding;
         d.default_type = default_type;
+        d.auth_basic = auth_basic;
+        d.auth_basic_user_file = auth_basic_user_file;
+        d.access = access;
     }};
 }
 
@@ -387,6 +393,9 @@ impl Mapper {
                     l.return_.get_or_insert(Located::new(r, c.line));
                 }
                 "internal" => l.internal = Some(true),
+                // `stub_status;` (1.7.5+) or the old `stub_status on;`: nginx
+                // ignores the argument (ngx_http_set_stub_status), so do we.
+                "stub_status" => l.stub_status = Some(true),
                 _ => {
                     if !loc_setting(c, &mut loc)? {
                         return Err(unmapped(c));
@@ -443,6 +452,12 @@ fn loc_setting(d: &Directive, s: &mut LocSettings) -> R<bool> {
             .push(arg(d, 0).to_string()),
         "proxy_buffer_size" => once(&mut s.proxy_buffer_size, values::size(d)?, d)?,
         "proxy_intercept_errors" => once(&mut s.proxy_intercept_errors, values::flag(d)?, d)?,
+        "auth_basic" => once(&mut s.auth_basic, arg(d, 0).to_string(), d)?,
+        "auth_basic_user_file" => once(&mut s.auth_basic_user_file, arg(d, 0).to_string(), d)?,
+        "allow" | "deny" => s
+            .access
+            .get_or_insert_with(Vec::new)
+            .push((d.name.clone(), arg(d, 0).to_string())),
         "proxy_next_upstream" => once(&mut s.proxy_next_upstream, d.args.clone(), d)?,
         "proxy_next_upstream_tries" => {
             let n = values::number(arg(d, 0)).ok_or_else(|| values::invalid_value(d))?;
