@@ -10,6 +10,9 @@
 pub mod checker;
 pub mod status;
 
+#[cfg(test)]
+mod balance_tests;
+
 use std::collections::HashMap;
 use std::net::SocketAddr;
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
