@@ -617,9 +617,15 @@ fn thousand_peers_checked_every_second() {
                 let l = tokio::net::TcpListener::from_std(l).unwrap();
                 let tm = tm.clone();
                 tokio::spawn(async move {
-                    while let Ok((s, _)) = l.accept().await {
+                    while let Ok((mut s, _)) = l.accept().await {
                         tm[i].lock().unwrap().push(Instant::now());
-                        drop(s);
+                        // Hold the connection until the checker closes it: closing
+                        // first would make its peek see EOF, which is "down".
+                        tokio::spawn(async move {
+                            use tokio::io::AsyncReadExt;
+                            let mut b = [0u8; 1];
+                            let _ = s.read(&mut b).await;
+                        });
                     }
                 });
             }
@@ -673,7 +679,9 @@ fn thousand_peers_checked_every_second() {
     let _ = std::io::stdout().flush();
     assert!(table.peers.iter().all(|p| !p.is_down()));
     assert!(share < 5.0, "checker CPU {share:.2} % of one core");
-    // The accept side has up to a few ms of scheduling noise of its own.
-    assert!(min >= 990 && max <= 1500, "periods {min}..{max} ms");
+    // The checker starts checks `interval` apart (sleep_until(start + interval));
+    // seen from the accepting side each period also carries the connect and
+    // accept-loop scheduling noise of both ends (a few ms either way).
+    assert!(min >= 980 && max <= 1500, "periods {min}..{max} ms");
     let _ = server.join();
 }
