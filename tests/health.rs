@@ -144,7 +144,8 @@ fn fixture_table() -> HealthTable {
         conf("type=tcp port=8081"),
         conf("type=ssl_hello"),
     );
-    let rows: [(&str, &str, &Arc<CheckConf>, bool, u64, u64); 7] = [
+    type Row<'a> = (&'a str, &'a str, &'a Arc<CheckConf>, bool, u64, u64);
+    let rows: [Row<'_>; 7] = [
         ("app", "10.1.0.11:8080", &http, false, 17, 0),
         ("app", "10.1.0.12:8080", &http, true, 0, 6),
         ("app", "10.1.0.13:8080", &http, false, 3, 0),

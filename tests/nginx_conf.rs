@@ -302,7 +302,10 @@ fn seed_configs_parse_completely() {
                 .iter()
                 .find(|l| l.match_.value == "/nstatus")
                 .unwrap();
-            assert_eq!(nstatus.check_status.as_ref().map(|c| c.value.as_str()), Some("html"));
+            assert_eq!(
+                nstatus.check_status.as_ref().map(|c| c.value.as_str()),
+                Some("html")
+            );
         }
         // The only error is the first not-implemented directive.
         assert_eq!(r.error.as_ref(), r.not_implemented.first(), "{name}");

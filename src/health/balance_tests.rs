@@ -112,7 +112,10 @@ fn fail_open_routes_over_all_only_when_every_peer_is_down() {
 fn backups_when_primaries_are_check_down() {
     for b in [Balance::RoundRobin, Balance::LeastConn] {
         let (pool, h) = pool(2, 1, b, false);
-        assert!((0..10).all(|i| one(&pool, i) != Some(2)), "backup idle while primaries are up");
+        assert!(
+            (0..10).all(|i| one(&pool, i) != Some(2)),
+            "backup idle while primaries are up"
+        );
         h[0].set(true, 0, 5);
         h[1].set(true, 0, 5);
         assert!((0..10).all(|i| one(&pool, i) == Some(2)), "backup serves");
