@@ -686,3 +686,65 @@ fn thousand_peers_checked_every_second() {
     assert!(min >= 980 && max <= 1500, "periods {min}..{max} ms");
     let _ = server.join();
 }
+
+/// `GET /` from source address `src` (any 127/8 address is local on Linux):
+/// the `X-Backend` that answered.
+fn backend_for(addr: SocketAddr, src: std::net::Ipv4Addr) -> String {
+    use std::io::BufReader;
+    let sock = socket2::Socket::new(socket2::Domain::IPV4, socket2::Type::STREAM, None).unwrap();
+    sock.bind(&SocketAddr::from((src, 0)).into()).unwrap();
+    sock.connect_timeout(&addr.into(), Duration::from_secs(5))
+        .unwrap();
+    let mut s: std::net::TcpStream = sock.into();
+    s.set_read_timeout(Some(Duration::from_secs(10))).unwrap();
+    s.write_all(b"GET / HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n")
+        .unwrap();
+    let r = read_response(&mut BufReader::new(s), false).unwrap();
+    assert_eq!(r.status, 200);
+    r.header("X-Backend").unwrap_or("").to_string()
+}
+
+#[test]
+fn ip_hash_clients_of_a_dead_peer_move_and_come_back() {
+    let a = Backend::start("a");
+    let mut b = Backend::start("b");
+    let c = Backend::start("c");
+    let b_addr = b.addr;
+    let up = format!(
+        "[http.upstream.u]\nbalance = \"ip_hash\"\n\
+         server = [\"{} max_fails=0\", \"{} max_fails=0\", \"{} max_fails=0\"]\n\
+         check = \"interval=150 rise=1 fall=1 timeout=300 type=http\"\n",
+        a.addr, b.addr, c.addr
+    );
+    let r = Rampart::start(&conf_with(&up, ""));
+    let addr = r.addr();
+    wait_for("all up", Duration::from_secs(5), || {
+        rows(addr).iter().all(|x| x.1 == "up").then_some(())
+    });
+    // Clients in 60 different /24s (ip_hash keys on the first three octets).
+    let clients: Vec<std::net::Ipv4Addr> = (1..=60).map(|i| std::net::Ipv4Addr::new(127, 0, i, 1)).collect();
+    let map = || -> Vec<String> { clients.iter().map(|&src| backend_for(addr, src)).collect() };
+    let before = map();
+    assert!(
+        ["a", "b", "c"].iter().all(|id| before.iter().any(|x| x == id)),
+        "{before:?}"
+    );
+    b.kill();
+    wait_for("b down", Duration::from_secs(5), || {
+        (row(addr, b_addr).0 == "down").then_some(())
+    });
+    let during = map();
+    assert_eq!(during, map(), "the move is deterministic");
+    for (i, (x, y)) in before.iter().zip(&during).enumerate() {
+        if x == "b" {
+            assert_ne!(y, "b", "client {i} moved off the dead peer");
+        } else {
+            assert_eq!(x, y, "client {i} of a live peer stays");
+        }
+    }
+    let _b2 = Backend::start_on(&b_addr.to_string(), "b");
+    wait_for("b up", Duration::from_secs(5), || {
+        (row(addr, b_addr).0 == "up").then_some(())
+    });
+    assert_eq!(map(), before, "clients move back when the peer recovers");
+}
