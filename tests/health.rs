@@ -748,3 +748,41 @@ fn ip_hash_clients_of_a_dead_peer_move_and_come_back() {
     });
     assert_eq!(map(), before, "clients move back when the peer recovers");
 }
+
+#[test]
+fn health_state_survives_a_reload() {
+    let a = Backend::start("a");
+    let up = format!(
+        "[http.upstream.u]\nserver = [\"{}\", \"127.0.0.1:1\"]\n\
+         check = \"interval=1000 rise=2 fall=1 timeout=300 type=http\"\n",
+        a.addr
+    );
+    let r = Rampart::start(&conf_with(&up, ""));
+    let addr = r.addr();
+    // rise=2 at interval=1000: a fresh peer needs over 1 s of checks to be up, so
+    // "up" right after the reload can only be the carried-over state.
+    wait_for("a up", Duration::from_secs(5), || {
+        (row(addr, a.addr).0 == "up").then_some(())
+    });
+    // Reload with one more peer: a keeps its state, the new one starts down (default_down).
+    let c = Backend::start("c");
+    let text = std::fs::read_to_string(&r.conf)
+        .unwrap()
+        .replace("\"127.0.0.1:1\"]", &format!("\"127.0.0.1:1\", \"{}\"]", c.addr));
+    std::fs::write(&r.conf, text).unwrap();
+    r.signal(libc::SIGHUP);
+    let reloaded = Instant::now();
+    wait_for("generation 2", Duration::from_secs(5), || {
+        get(addr, "/status?format=json")
+            .text()
+            .contains("\"generation\": 2,")
+            .then_some(())
+    });
+    assert_eq!(row(addr, a.addr).0, "up", "carried over, no flap to default_down");
+    assert!(
+        reloaded.elapsed() < Duration::from_millis(900),
+        "read before two new checks"
+    );
+    assert_eq!(row(addr, c.addr).0, "down", "a new peer starts per default_down");
+    assert_eq!(get(addr, "/x").header("X-Backend"), Some("a"));
+}

@@ -209,7 +209,17 @@ impl Server {
         }
         let health = snap.health.clone();
         state::install(Arc::new(snap));
-        self.checker = crate::health::checker::Checker::start(health).ok();
+        self.checker = match crate::health::checker::Checker::start(health) {
+            Ok(c) => Some(c),
+            Err(e) => {
+                crate::log::error_log::log(
+                    Level::Alert,
+                    None,
+                    format_args!("health checker not started ({})", crate::log::OsErr(&e)),
+                );
+                None
+            }
+        };
         for (addr, socks) in new_socks {
             for (w, s) in self.workers.iter().zip(socks) {
                 let _ = w.cmd.send(WorkerCmd::Listen(addr, s));
