@@ -786,3 +786,56 @@ fn health_state_survives_a_reload() {
     assert_eq!(row(addr, c.addr).0, "down", "a new peer starts per default_down");
     assert_eq!(get(addr, "/x").header("X-Backend"), Some("a"));
 }
+
+#[test]
+fn check_keepalive_requests_reuses_each_connection_n_times() {
+    use std::io::Read;
+    use std::sync::atomic::{AtomicUsize, Ordering};
+    // A keep-alive HTTP/1.1 upstream counting connections and requests.
+    let l = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let up_addr = l.local_addr().unwrap();
+    let (conns, reqs) = (Arc::new(AtomicUsize::new(0)), Arc::new(AtomicUsize::new(0)));
+    let (c2, r2) = (conns.clone(), reqs.clone());
+    std::thread::spawn(move || {
+        for s in l.incoming() {
+            let Ok(mut s) = s else { return };
+            c2.fetch_add(1, Ordering::SeqCst);
+            let r2 = r2.clone();
+            std::thread::spawn(move || {
+                let _ = s.set_read_timeout(Some(Duration::from_secs(5)));
+                let mut buf = Vec::new();
+                let mut chunk = [0u8; 1024];
+                loop {
+                    while let Some(end) = buf.windows(4).position(|w| w == b"\r\n\r\n") {
+                        buf.drain(..end + 4);
+                        r2.fetch_add(1, Ordering::SeqCst);
+                        if s.write_all(b"HTTP/1.1 200 OK\r\nContent-Length: 2\r\n\r\nok")
+                            .is_err()
+                        {
+                            return;
+                        }
+                    }
+                    match s.read(&mut chunk) {
+                        Ok(0) | Err(_) => return,
+                        Ok(n) => buf.extend_from_slice(&chunk[..n]),
+                    }
+                }
+            });
+        }
+    });
+    let up = format!(
+        "[http.upstream.u]\nserver = [\"{up_addr}\"]\n\
+         check = \"interval=100 rise=1 fall=1 timeout=500 type=http\"\n\
+         check_http_send = \"GET / HTTP/1.1\\r\\nHost: h\\r\\n\\r\\n\"\ncheck_keepalive_requests = 3\n"
+    );
+    let r = Rampart::start(&conf_with(&up, ""));
+    wait_for("9 checks", Duration::from_secs(5), || {
+        (reqs.load(Ordering::SeqCst) >= 9).then_some(())
+    });
+    let (c, n) = (conns.load(Ordering::SeqCst), reqs.load(Ordering::SeqCst));
+    assert!(
+        c * 3 >= n && c * 3 <= n + 3,
+        "{n} checks over {c} connections: 3 per connection"
+    );
+    assert_eq!(row(r.addr(), up_addr).0, "up");
+}
