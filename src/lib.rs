@@ -9,6 +9,7 @@ pub mod config;
 pub mod control;
 pub mod daemon;
 pub mod filters;
+pub mod health;
 pub mod http1;
 pub mod log;
 pub mod proxy;

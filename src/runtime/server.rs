@@ -68,6 +68,8 @@ pub enum Handler {
     StubStatus,
     /// `metrics = true`: the Prometheus exposition.
     Metrics,
+    /// `check_status [html|csv|json]`: the health-check status page.
+    CheckStatus(crate::health::status::Format),
     /// No content handler: nginx's static module would run here; until it
     /// exists rampart answers 404 as nginx does for a missing file.
     None,
@@ -272,6 +274,18 @@ fn compile_location(
         )?),
         (None, Some(r)) => Handler::Return(compile_return(ctx, if r.line > 0 { r.line } else { line }, r)?),
         (None, None) => Handler::None,
+    };
+    // check_status replaces the content handler (the module sets
+    // `clcf->handler`); `return` still runs first, in the rewrite phase.
+    let handler = match (&loc.check_status, handler) {
+        (Some(f), Handler::None | Handler::Proxy(_)) => {
+            let format = crate::health::status::Format::parse(f.value.as_bytes()).ok_or_else(|| {
+                ctx.err(f.line.max(line), format!("invalid check format \"{}\"", f.value))
+                    .directive("check_status")
+            })?;
+            Handler::CheckStatus(format)
+        }
+        (_, h) => h,
     };
     let auto_redirect = matches!(handler, Handler::Proxy(_))
         && matches!(modifier, Modifier::Prefix | Modifier::Exact | Modifier::NoRegex);

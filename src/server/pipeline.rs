@@ -337,6 +337,7 @@ async fn run_handler(ex: &mut Exchange<'_>) -> Reply {
         }
         Handler::StubStatus => status_page(ex, false),
         Handler::Metrics => status_page(ex, true),
+        Handler::CheckStatus(f) => check_status(ex, *f),
         Handler::None => special(404),
     }
 }
@@ -401,6 +402,36 @@ fn status_page(ex: &mut Exchange<'_>, metrics: bool) -> Reply {
         b
     };
     Reply::Full { head, body }
+}
+
+/// `ngx_http_upstream_check_status_handler`: GET and HEAD only (405
+/// otherwise), 500 when no upstream is checked, else the page in the
+/// location's format or `?format=`, filtered by `?status=`.
+fn check_status(ex: &mut Exchange<'_>, default: crate::health::status::Format) -> Reply {
+    use crate::health::status;
+    if !matches!(ex.req.method(), b"GET" | b"HEAD") {
+        return special(405);
+    }
+    let table = match crate::server::state::snapshot() {
+        Some(s) if !s.health.peers.is_empty() => s.health.clone(),
+        _ => {
+            crate::log::error_log::log(
+                crate::log::Level::Error,
+                Some(ex.req.conn.number),
+                format_args!(
+                    "http upstream check module can not find any check server, make sure you've added the check servers"
+                ),
+            );
+            return special(500);
+        }
+    };
+    let (format, filter) = status::query(ex.req.args.as_deref().unwrap_or_default(), default);
+    let mut head = ResponseHead::new(200);
+    head.content_type = Some(bytes::Bytes::from_static(format.content_type().as_bytes()));
+    Reply::Full {
+        head,
+        body: status::render(&table, format, filter).into_bytes(),
+    }
 }
 
 enum Redirect {

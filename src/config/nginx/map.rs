@@ -310,6 +310,26 @@ impl Mapper {
                     let n = values::number(arg(s, 0)).ok_or_else(|| values::invalid_value(s))?;
                     once(&mut u.keepalive_requests, n, s)?
                 }
+                "check" => {
+                    let v = s.args.join(" ");
+                    // Checked here too, so the error names the right file of an include.
+                    crate::health::CheckParams::parse(&v).map_err(|e| s.err(e))?;
+                    once(&mut u.check, Located::new(v, s.line), s)?
+                }
+                "check_http_send" => once(&mut u.check_http_send, arg(s, 0).to_string(), s)?,
+                "check_http_expect_alive" => {
+                    crate::health::expect_mask(&s.args).map_err(|e| s.err(e))?;
+                    once(&mut u.check_http_expect_alive, s.args.clone(), s)?
+                }
+                "check_keepalive_requests" => {
+                    let n = values::number(arg(s, 0))
+                        .filter(|&n| n > 0)
+                        .ok_or_else(|| values::invalid_value(s))?;
+                    once(&mut u.check_keepalive_requests, n, s)?
+                }
+                "check_http_host" => once(&mut u.check_http_host, arg(s, 0).to_string(), s)?,
+                "check_http_expect_body" => once(&mut u.check_http_expect_body, arg(s, 0).to_string(), s)?,
+                "check_fail_open" => once(&mut u.check_fail_open, values::flag(s)?, s)?,
                 _ => return Err(unmapped(s)),
             }
         }
@@ -396,6 +416,13 @@ impl Mapper {
                 // `stub_status;` (1.7.5+) or the old `stub_status on;`: nginx
                 // ignores the argument (ngx_http_set_stub_status), so do we.
                 "stub_status" => l.stub_status = Some(true),
+                "check_status" => {
+                    let f = c.args.first().map_or("html", String::as_str);
+                    if !matches!(f, "html" | "csv" | "json") {
+                        return Err(c.err(format!("invalid check format \"{f}\"")));
+                    }
+                    once(&mut l.check_status, Located::new(f.to_string(), c.line), c)?
+                }
                 _ => {
                     if !loc_setting(c, &mut loc)? {
                         return Err(unmapped(c));
