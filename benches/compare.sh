@@ -36,6 +36,7 @@ SCENARIOS=(
   "proxy-keepalive-1k|proxy.conf.in|proxy.toml.in|/size/1024|"
   "upstream-keepalive|upstream-keepalive.conf.in|upstream-keepalive.toml.in|/size/1024|"
   "ip-hash|ip-hash.conf.in|ip-hash.toml.in|/size/1024|"
+  "proxy-keepalive-1k-metrics|proxy.conf.in|proxy-metrics.toml.in|/size/1024|"
 )
 # The idle-memory scenario (idle-10k by default) is run after the load scenarios; see run_idle.
 

@@ -148,14 +148,12 @@ impl Cli {
 /// nginx modules rampart implements, and nginx's default modules it lacks, in
 /// `nginx -V`'s `configure arguments:` shape, so tooling that inspects the
 /// module list learns the truth.
-const WITH_MODULES: &[&str] = &[];
+const WITH_MODULES: &[&str] = &["http_stub_status_module"];
 const WITHOUT_MODULES: &[&str] = &[
     "http_charset_module",
     "http_gzip_module",
     "http_ssi_module",
     "http_userid_module",
-    "http_access_module",
-    "http_auth_basic_module",
     "http_mirror_module",
     "http_autoindex_module",
     "http_geo_module",

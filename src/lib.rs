@@ -4,10 +4,12 @@
 //! The crate is a library so that tests and benches can drive the real server
 //! object; `src/main.rs` is only the command line around it.
 
+pub mod access;
 pub mod config;
 pub mod control;
 pub mod daemon;
 pub mod filters;
+pub mod health;
 pub mod http1;
 pub mod log;
 pub mod proxy;

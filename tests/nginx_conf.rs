@@ -222,14 +222,8 @@ fn seed_configs_parse_completely() {
         "gzip_comp_level nginx.conf:53",
         "gzip_types nginx.conf:54",
         "gzip_vary nginx.conf:55",
-        "check nginx.conf:68",
-        "check nginx.conf:85",
-        "check nginx.conf:98",
         "root nginx.conf:106",
         "expires nginx.conf:111",
-        "stub_status nginx.conf:115",
-        "auth_basic nginx.conf:117",
-        "check_status nginx.conf:122",
         "root nginx.conf:128",
     ];
     let front_ignored = [
@@ -268,7 +262,6 @@ fn seed_configs_parse_completely() {
         "gzip_vary nginx.conf:40",
         "index nginx.conf:45",
         "root nginx.conf:46",
-        "stub_status nginx.conf:49",
         "expires nginx.conf:53",
     ];
     let static_ignored = [
@@ -290,6 +283,27 @@ fn seed_configs_parse_completely() {
         let r = nginx::analyze(&path);
         assert_eq!(listed(&r.not_implemented), later, "{name}");
         assert_eq!(listed(&r.ignored), ignored, "{name}");
+        if name == "seed-front-nginx.conf" {
+            // The health checks of the front tier (issue 5) map into the model.
+            let ups = &r.config.http.upstream;
+            for u in ["web_server", "napi_server", "oapi_server"] {
+                let check = ups[u].check.as_ref().map(|c| (c.value.as_str(), c.line));
+                assert!(
+                    check.is_some_and(|(v, _)| v == "interval=3000 rise=2 fall=5 timeout=1000"),
+                    "{u}: {check:?}"
+                );
+            }
+            assert!(ups["nginx_server"].check.is_none());
+            let nstatus = r.config.http.server[0]
+                .location
+                .iter()
+                .find(|l| l.match_.value == "/nstatus")
+                .unwrap();
+            assert_eq!(
+                nstatus.check_status.as_ref().map(|c| c.value.as_str()),
+                Some("html")
+            );
+        }
         // The only error is the first not-implemented directive.
         assert_eq!(r.error.as_ref(), r.not_implemented.first(), "{name}");
 

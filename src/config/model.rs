@@ -99,6 +99,30 @@ pub struct Upstream {
     /// `keepalive_time` (upstream context): the longest life of a cached connection.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub keepalive_time: Option<Dur>,
+    /// `check interval=MS rise=N fall=N timeout=MS default_down=BOOL type=tcp|http|ssl_hello
+    /// port=N` (nginx_upstream_check_module), as one string; omitted keys take the module's
+    /// defaults. Without it the upstream's peers are not actively checked.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub check: Option<Located<String>>,
+    /// `check_http_send`: the raw check request (`\r\n` escapes honoured).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub check_http_send: Option<String>,
+    /// `check_http_expect_alive http_2xx http_3xx ...`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub check_http_expect_alive: Option<Vec<String>>,
+    /// `check_keepalive_requests N`: checks sent on one connection before it is closed.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub check_keepalive_requests: Option<u64>,
+    /// rampart extension: a `Host` header added to the http check request.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub check_http_host: Option<String>,
+    /// rampart extension: an http check is up only if the body contains this text.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub check_http_expect_body: Option<String>,
+    /// rampart extension (Envoy's panic mode): when every checked peer is down, route over
+    /// all of them instead of answering 502. Off by default, as nginx.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub check_fail_open: Option<bool>,
 }
 
 /// `balance` in an upstream block.
@@ -247,6 +271,15 @@ macro_rules! config_levels {
             /// `internal`: only reachable by internal redirects.
             #[serde(default, skip_serializing_if = "Option::is_none")]
             pub internal: Option<bool>,
+            /// `stub_status`: this location answers with nginx's status page (a content handler).
+            #[serde(default, skip_serializing_if = "Option::is_none")]
+            pub stub_status: Option<bool>,
+            /// `metrics = true`: this location answers with the Prometheus text exposition.
+            #[serde(default, skip_serializing_if = "Option::is_none")]
+            pub metrics: Option<bool>,
+            /// `check_status [html|csv|json]`: the health-check status page.
+            #[serde(default, skip_serializing_if = "Option::is_none")]
+            pub check_status: Option<Located<String>>,
             $( $(#[$lm])* #[serde(default, skip_serializing_if = "Option::is_none")] pub $lf: Option<$lt>, )*
             #[serde(default, skip_serializing_if = "Vec::is_empty")]
             pub location: Vec<Location>,
@@ -319,6 +352,16 @@ config_levels! {
         real_ip_header: String,
         /// Walk X-Forwarded-For past trusted addresses (nginx `real_ip_recursive on`).
         real_ip_recursive: bool,
+        /// `auth_basic "realm" | off`: the realm of HTTP Basic authentication
+        /// (ngx_http_auth_basic_module). Runs only with `auth_basic_user_file`.
+        auth_basic: String,
+        /// `auth_basic_user_file PATH`: an htpasswd file, relative to the config file's directory.
+        auth_basic_user_file: String,
+        /// nginx's `allow` and `deny` as ONE ordered list, because nginx tries
+        /// the rules of both directives in config order and the first match
+        /// decides: `[["allow", "10.0.0.0/8"], ["deny", "all"]]`. Values are
+        /// an address, a CIDR or `all` (IPv4 or IPv6). Inherited all-or-nothing.
+        access: Vec<(String, String)>,
     }
     connection_settings {
         /// First read buffer for a request head.

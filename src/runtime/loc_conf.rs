@@ -94,6 +94,8 @@ pub struct LocConf {
     pub default_type: bytes::Bytes,
     /// real_ip settings; `None` without `set_real_ip_from` (the module is off).
     pub real_ip: Option<Arc<crate::server::real_ip::RealIpConf>>,
+    /// `allow`/`deny` and `auth_basic` (the access phase).
+    pub access: crate::access::AccessConf,
 }
 
 impl LocConf {
@@ -270,6 +272,8 @@ pub fn resolve(ctx: &mut CompileCtx, s: &LocSettings, line: usize) -> Result<Loc
         }
     };
 
+    let access = access_conf(ctx, s, line)?;
+
     Ok(LocConf {
         client_max_body_size: s.client_max_body_size.map_or(d::CLIENT_MAX_BODY_SIZE, |v| v.0),
         client_body_timeout: s.client_body_timeout.map_or(d::CLIENT_BODY_TIMEOUT, |v| v.0),
@@ -310,5 +314,61 @@ pub fn resolve(ctx: &mut CompileCtx, s: &LocSettings, line: usize) -> Result<Loc
         )
         .map_err(|e| ctx.err(line, e).directive("set_real_ip_from"))?
         .map(Arc::new),
+        access,
+    })
+}
+
+/// `access` (allow/deny in config order) and `auth_basic` + `auth_basic_user_file`.
+/// As nginx, the user file path is relative to the directory of the config
+/// file (`conf_prefix` in ngx_http_auth_basic_module.c), and `auth_basic`
+/// without a user file checks nothing (rampart warns about it).
+fn access_conf(
+    ctx: &CompileCtx,
+    s: &LocSettings,
+    line: usize,
+) -> Result<crate::access::AccessConf, ConfigError> {
+    use crate::access::{allow, auth_basic::AuthBasic, AccessConf};
+    let mut rules = Vec::new();
+    for (action, value) in s.access.iter().flatten() {
+        let (rule, warning) = allow::parse_rule(action, value).map_err(|e| {
+            let d = if action == "deny" { "deny" } else { "allow" };
+            ctx.err(line, e).directive(d)
+        })?;
+        if let Some(w) = warning {
+            crate::log::error_log::log(
+                crate::log::Level::Warn,
+                None,
+                format_args!("{w} in {}:{line}", ctx.file.display()),
+            );
+        }
+        rules.push(rule);
+    }
+    let realm = s.auth_basic.as_deref().filter(|r| *r != "off");
+    let auth = match (realm, s.auth_basic_user_file.as_deref()) {
+        (Some(realm), Some(file)) => {
+            let p = std::path::Path::new(file);
+            let path = if p.is_absolute() {
+                p.to_path_buf()
+            } else {
+                ctx.file.parent().map_or_else(|| ctx.path(file), |d| d.join(p))
+            };
+            Some(Arc::new(AuthBasic::new(realm, path)))
+        }
+        (Some(_), None) => {
+            crate::log::error_log::log(
+                crate::log::Level::Warn,
+                None,
+                format_args!(
+                    "\"auth_basic\" without \"auth_basic_user_file\" checks nothing in {}:{line}",
+                    ctx.file.display()
+                ),
+            );
+            None
+        }
+        (None, _) => None,
+    };
+    Ok(AccessConf {
+        rules: rules.into(),
+        auth,
     })
 }

@@ -28,6 +28,8 @@ pub struct Snapshot {
     /// One entry per socket to bind.
     pub listeners: Vec<Listener>,
     pub upstreams: HashMap<String, Arc<Pool>>,
+    /// The active-check list of this generation (`check` in upstreams).
+    pub health: Arc<crate::health::HealthTable>,
 }
 
 /// Process-level settings.
@@ -229,6 +231,10 @@ pub fn compile(cfg: &Config, file: &Path, prefix: &Path, generation: u64) -> Res
     }
 
     let mut upstreams = HashMap::new();
+    let mut health = crate::health::HealthTable {
+        generation,
+        peers: Vec::new(),
+    };
     for (name, up) in &cfg.http.upstream {
         let mut peers = Vec::new();
         for s in &up.server {
@@ -239,7 +245,22 @@ pub fn compile(cfg: &Config, file: &Path, prefix: &Path, generation: u64) -> Res
         if peers.is_empty() {
             return Err(ctx.err(0, format!("no servers are inside upstream \"{name}\"")));
         }
-        let pool = upstream_pool(&ctx, name, up, peers)?;
+        let mut pool = upstream_pool(&ctx, name, up, peers)?;
+        if let Some(check) = &up.check {
+            let conf = crate::health::CheckConf::build(
+                &check.value,
+                up.check_http_send.as_deref(),
+                up.check_http_expect_alive.as_deref(),
+                up.check_keepalive_requests,
+                up.check_http_host.as_deref(),
+                up.check_http_expect_body.as_deref(),
+            )
+            .map_err(|e| ctx.err(check.line, e).directive("check"))?;
+            pool.set_health(
+                check_peers(&mut health, name, &pool.peers, conf),
+                up.check_fail_open == Some(true),
+            );
+        }
         upstreams.insert(name.clone(), Arc::new(pool));
     }
 
@@ -249,7 +270,36 @@ pub fn compile(cfg: &Config, file: &Path, prefix: &Path, generation: u64) -> Res
         main,
         listeners,
         upstreams,
+        health: Arc::new(health),
     })
+}
+
+/// Appends an upstream's checked peers to the process-wide check list: every
+/// address of every server line, backups included, `down` ones excluded
+/// (`ngx_http_upstream_init_round_robin` in check_1.16.1+.patch).
+fn check_peers(
+    table: &mut crate::health::HealthTable,
+    upstream: &str,
+    peers: &[crate::upstream::Peer],
+    conf: crate::health::CheckConf,
+) -> Vec<Option<Arc<crate::health::PeerHealth>>> {
+    let conf = Arc::new(conf);
+    peers
+        .iter()
+        .map(|p| {
+            if p.down {
+                return None;
+            }
+            let h = Arc::new(crate::health::PeerHealth::new(
+                table.peers.len(),
+                upstream,
+                p.addr,
+                conf.clone(),
+            ));
+            table.peers.push(h.clone());
+            Some(h)
+        })
+        .collect()
 }
 
 /// Builds an `upstream` block's pool: its balancer (`ip_hash`, `hash`,

@@ -53,6 +53,8 @@ pub struct ServerRt {
     pub server_loc: Arc<LocationRt>,
     /// `return` at server level (runs before location matching).
     pub return_: Option<ReturnRt>,
+    /// Counters for the metrics endpoint, shared by servers of the same name and kept across reloads.
+    pub stats: Arc<crate::status::metrics::ServerStats>,
 }
 
 pub struct LocationRt {
@@ -68,6 +70,12 @@ pub struct LocationRt {
 pub enum Handler {
     Proxy(ProxyTarget),
     Return(ReturnRt),
+    /// `stub_status`: nginx's connection counters page.
+    StubStatus,
+    /// `metrics = true`: the Prometheus exposition.
+    Metrics,
+    /// `check_status [html|csv|json]`: the health-check status page.
+    CheckStatus(crate::health::status::Format),
     /// No content handler: nginx's static module would run here; until it
     /// exists rampart answers 404 as nginx does for a missing file.
     None,
@@ -93,6 +101,8 @@ pub struct ProxyTarget {
     /// (ngx_http_proxy_module.c, `ngx_http_proxy_rewrite_redirect`).
     pub redirect_from: Box<[u8]>,
     pub redirect_to: Box<[u8]>,
+    /// Per-peer counters for the metrics endpoint, by peer address.
+    pub peer_stats: Box<[(std::net::SocketAddr, Arc<crate::status::metrics::PeerStats>)]>,
 }
 
 fn parse_location_match(ctx: &CompileCtx, line: usize, s: &str) -> Result<(Modifier, String), ConfigError> {
@@ -210,7 +220,13 @@ fn compile_proxy_pass(
         Some(_) => (url.to_string(), location_name.to_string()),
         None => (format!("{url}/"), "/".to_string()),
     };
+    let peer_stats = pool
+        .peers
+        .iter()
+        .map(|p| (p.addr, crate::status::metrics::peer_stats(&pool.name, p.addr)))
+        .collect();
     Ok(ProxyTarget {
+        peer_stats,
         pool,
         uri: uri.map(|u| u.as_bytes().into()),
         proxy_host: proxy_host.into_bytes().into(),
@@ -231,7 +247,24 @@ fn compile_location(
     let mut settings = loc.loc_settings();
     settings.inherit(parent);
     let conf = resolve(ctx, &settings, line)?;
+    let status_handlers = usize::from(loc.stub_status == Some(true)) + usize::from(loc.metrics == Some(true));
+    if status_handlers > 0 && (status_handlers > 1 || loc.proxy_pass.is_some() || loc.return_.is_some()) {
+        // nginx: one content handler per location ("... directive is duplicate").
+        let d = if loc.stub_status == Some(true) {
+            "stub_status"
+        } else {
+            "metrics"
+        };
+        return Err(ctx
+            .err(
+                line,
+                "one location can have only one of \"proxy_pass\", \"return\", \"stub_status\", \"metrics\"",
+            )
+            .directive(d));
+    }
     let handler = match (&loc.proxy_pass, &loc.return_) {
+        _ if loc.stub_status == Some(true) => Handler::StubStatus,
+        _ if loc.metrics == Some(true) => Handler::Metrics,
         (Some(_), Some(_)) => {
             return Err(ctx
                 .err(line, "\"proxy_pass\" and \"return\" in one location")
@@ -247,6 +280,18 @@ fn compile_location(
         )?),
         (None, Some(r)) => Handler::Return(compile_return(ctx, if r.line > 0 { r.line } else { line }, r)?),
         (None, None) => Handler::None,
+    };
+    // check_status replaces the content handler (the module sets
+    // `clcf->handler`); `return` still runs first, in the rewrite phase.
+    let handler = match (&loc.check_status, handler) {
+        (Some(f), Handler::None | Handler::Proxy(_)) => {
+            let format = crate::health::status::Format::parse(f.value.as_bytes()).ok_or_else(|| {
+                ctx.err(f.line.max(line), format!("invalid check format \"{}\"", f.value))
+                    .directive("check_status")
+            })?;
+            Handler::CheckStatus(format)
+        }
+        (_, h) => h,
     };
     let auto_redirect = matches!(handler, Handler::Proxy(_))
         && matches!(modifier, Modifier::Prefix | Modifier::Exact | Modifier::NoRegex);
@@ -451,8 +496,9 @@ fn compile_server(
     }
     Ok(CompiledServer {
         rt: Arc::new(ServerRt {
-            name: primary.into_bytes().into(),
+            name: primary.clone().into_bytes().into(),
             locations,
+            stats: crate::status::metrics::server_stats(primary.as_bytes()),
             server_loc,
             return_,
         }),

@@ -46,6 +46,8 @@ pub struct Server {
     bound: Vec<ListenOpts>,
     generation: u64,
     error_log: ErrorLogConf,
+    /// The active health checker of the running config (one thread for the process).
+    checker: Option<crate::health::checker::Checker>,
 }
 
 /// The machine's host name, for `$hostname`.
@@ -129,7 +131,11 @@ impl Server {
             sockets.push((l.opts.addr, socks));
         }
         let bound: Vec<ListenOpts> = snap.listeners.iter().map(|l| l.opts.clone()).collect();
+        let health = snap.health.clone();
         state::install(Arc::new(snap));
+        crate::status::metrics::config_loaded(true);
+        let checker =
+            Some(crate::health::checker::Checker::start(health).map_err(|e| StartError::Io(e.to_string()))?);
         let mut workers = Vec::new();
         for id in 0..main.worker_processes {
             workers
@@ -147,6 +153,7 @@ impl Server {
             bound,
             generation: 1,
             error_log: main.error_log,
+            checker,
         })
     }
 
@@ -161,6 +168,12 @@ impl Server {
 
     /// SIGHUP: re-read the config; on any error keep the running one and say why.
     pub fn reload(&mut self) -> Result<(), StartError> {
+        let r = self.swap_config();
+        crate::status::metrics::config_loaded(r.is_ok());
+        r
+    }
+
+    fn swap_config(&mut self) -> Result<(), StartError> {
         let snap = load_snapshot(&self.file, &self.prefix, self.generation + 1)?;
         if snap.main.worker_processes != self.workers.len() {
             crate::log::error_log::log(
@@ -196,7 +209,27 @@ impl Server {
             .collect();
         self.bound = snap.listeners.iter().map(|l| l.opts.clone()).collect();
         self.generation = snap.generation;
+        // Health state carries over by (upstream, address): stop the old
+        // checks first so the copy is the final state, then check the new list.
+        if let Some(c) = self.checker.take() {
+            c.stop();
+        }
+        if let Some(old) = state::snapshot() {
+            snap.health.carry_over(&old.health);
+        }
+        let health = snap.health.clone();
         state::install(Arc::new(snap));
+        self.checker = match crate::health::checker::Checker::start(health) {
+            Ok(c) => Some(c),
+            Err(e) => {
+                crate::log::error_log::log(
+                    Level::Alert,
+                    None,
+                    format_args!("health checker not started ({})", crate::log::OsErr(&e)),
+                );
+                None
+            }
+        };
         for (addr, socks) in new_socks {
             for (w, s) in self.workers.iter().zip(socks) {
                 let _ = w.cmd.send(WorkerCmd::Listen(addr, s));
@@ -230,7 +263,10 @@ impl Server {
 
     /// SIGQUIT: stop accepting, let in-flight requests finish, close idle
     /// connections, flush the logs; returns when every worker has exited.
-    pub fn quit(self, timeout: Option<Duration>) {
+    pub fn quit(mut self, timeout: Option<Duration>) {
+        if let Some(c) = self.checker.take() {
+            c.stop();
+        }
         for w in &self.workers {
             let _ = w.cmd.send(WorkerCmd::Quit(timeout));
         }
@@ -239,7 +275,10 @@ impl Server {
     }
 
     /// SIGTERM/SIGINT: stop now.
-    pub fn stop(self) {
+    pub fn stop(mut self) {
+        if let Some(c) = self.checker.take() {
+            c.stop();
+        }
         for w in &self.workers {
             let _ = w.cmd.send(WorkerCmd::Stop);
         }

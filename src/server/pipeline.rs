@@ -5,11 +5,13 @@
 //! 2. URI normalisation (`$uri`; 400 on escaping the root or `%00`)
 //! 3. server-level `return`
 //! 4. location matching (with nginx's automatic trailing-slash 301)
-//! 5. access checks: `internal`, `client_max_body_size` (413 from Content-Length)
-//! 6. the content handler: `proxy_pass`, `return`, or nothing (404)
+//! 5. access checks: `internal`, `client_max_body_size` (413 from Content-Length),
+//!    then nginx's access phase: `allow`/`deny` (403), then `auth_basic` (401/403/500);
+//!    a location's `return` runs before it (nginx's rewrite phase) and is never guarded
+//! 6. the content handler: `proxy_pass`, `return`, `stub_status`, `metrics`, or nothing (404)
 //! 7. `error_page` (an internal redirect back to 4, a named location, or a redirect)
 //! 8. the response filters (`add_header`) and the write
-//! 9. the access log, then the keep-alive decision
+//! 9. the access log and the metrics counters, then the keep-alive decision
 
 use super::body::ReqBody;
 use super::io::ClientIo;
@@ -64,6 +66,9 @@ pub struct Exchange<'a> {
     pub close_after: bool,
     /// How long the connection has been open (for keepalive_time).
     pub conn_age: Duration,
+    /// `WWW-Authenticate` set by auth_basic; kept through error_page as in nginx
+    /// (it lives in `headers_out`, which an internal redirect does not clear).
+    pub www_authenticate: Option<bytes::Bytes>,
 }
 
 impl Exchange<'_> {
@@ -143,6 +148,7 @@ pub async fn handle(
         override_status: None,
         close_after: false,
         conn_age,
+        www_authenticate: None,
     };
 
     let reply = select_server_and_run(&mut ex, hosts).await;
@@ -158,6 +164,12 @@ pub async fn handle(
     ex.req.bytes_sent = ex.io.written - written_before;
     ex.req.request_length += ex.body.wire_bytes;
     write_access_log(&ex.req);
+    crate::status::metrics::record_request(
+        &ex.req.server.stats,
+        ex.req.status,
+        ex.req.bytes_sent,
+        ex.req.started.elapsed(),
+    );
     if keep {
         Next::KeepAlive(ex.req.loc.conf.keepalive_timeout)
     } else {
@@ -311,13 +323,121 @@ async fn run_handler(ex: &mut Exchange<'_>) -> Reply {
     }
     ex.body.set_limits(max, loc.conf.client_body_timeout);
     if !matches!(loc.handler, Handler::Return(_)) {
-        // Pre-access phase, after rewrite's `return`: real_ip with the location's settings.
+        // Pre-access phase, after rewrite's `return`: real_ip with the location's
+        // settings, so that allow/deny below judge the real address (as in nginx).
         super::real_ip::apply(loc.conf.real_ip.as_deref(), &mut ex.req.conn, &ex.req.head);
+        // `return` runs in nginx's rewrite phase, before the access phase, so
+        // allow/deny and auth_basic never guard it (checked against nginx 1.22.1).
+        if !loc.conf.access.is_open() {
+            if let Err(status) = access_phase(ex, &loc) {
+                return special(status);
+            }
+        }
     }
     match &loc.handler {
         Handler::Return(r) => do_return(ex, r),
-        Handler::Proxy(t) => crate::proxy::forward(ex, t).await,
+        Handler::Proxy(t) => {
+            let first = ex.req.upstream.attempts.len();
+            let reply = crate::proxy::forward(ex, t).await;
+            count_attempts(ex, t, first);
+            reply
+        }
+        Handler::StubStatus => status_page(ex, false),
+        Handler::Metrics => status_page(ex, true),
+        Handler::CheckStatus(f) => check_status(ex, *f),
         Handler::None => special(404),
+    }
+}
+
+/// nginx's access phase with `satisfy all` (ngx_http_core_access_phase):
+/// allow/deny, then auth_basic; the first refusal answers.
+/// Returns the refusing status.
+fn access_phase(ex: &mut Exchange<'_>, loc: &LocationRt) -> Result<(), u16> {
+    let auth = ex.req.head.header(b"authorization");
+    let Err(r) = loc.conf.access.check(ex.req.conn.peer.ip(), auth) else {
+        return Ok(());
+    };
+    if crate::log::enabled(r.level) {
+        crate::log::error_log::log(
+            r.level,
+            Some(ex.req.conn.number),
+            format_args!(
+                "{}, client: {}, server: {}, request: \"{}\"",
+                r.message,
+                ex.req.conn.peer.ip(),
+                String::from_utf8_lossy(&ex.req.server.name),
+                String::from_utf8_lossy(ex.req.head.request_line())
+            ),
+        );
+    }
+    if r.challenge.is_some() {
+        ex.www_authenticate = r.challenge;
+    }
+    Err(r.status)
+}
+
+/// Upstream attempts made by one `proxy_pass`, counted per peer once they are
+/// complete (they are what `$upstream_addr` and `$upstream_status` report).
+fn count_attempts(ex: &Exchange<'_>, t: &crate::runtime::ProxyTarget, first: usize) {
+    for a in ex.req.upstream.attempts.get(first..).unwrap_or(&[]) {
+        let Some(addr) = a.addr else { continue };
+        if let Some((_, p)) = t.peer_stats.iter().find(|(pa, _)| *pa == addr) {
+            crate::status::metrics::record_attempt(p, a.header.is_none());
+        }
+    }
+}
+
+/// `stub_status` (nginx's page) or the Prometheus exposition: GET and HEAD only.
+fn status_page(ex: &mut Exchange<'_>, metrics: bool) -> Reply {
+    use crate::status::{counters, metrics as m, stub_status};
+    // error_page's internal redirect turns every method but HEAD into GET.
+    let method = match ex.req.head.method() {
+        m if ex.req.method_get_override && m != b"HEAD" => &b"GET"[..],
+        m => m,
+    };
+    if !stub_status::method_allowed(method) {
+        return special(405);
+    }
+    let mut head = ResponseHead::new(200);
+    let body = if metrics {
+        head.content_type = Some(bytes::Bytes::from_static(m::CONTENT_TYPE));
+        m::render(super::state::snapshot().map_or(0, |s| s.generation))
+    } else {
+        head.content_type = Some(bytes::Bytes::from_static(stub_status::CONTENT_TYPE));
+        let mut b = Vec::with_capacity(160);
+        stub_status::render(&counters::snapshot(), &mut b);
+        b
+    };
+    Reply::Full { head, body }
+}
+
+/// `ngx_http_upstream_check_status_handler`: GET and HEAD only (405
+/// otherwise), 500 when no upstream is checked, else the page in the
+/// location's format or `?format=`, filtered by `?status=`.
+fn check_status(ex: &mut Exchange<'_>, default: crate::health::status::Format) -> Reply {
+    use crate::health::status;
+    if !matches!(ex.req.method(), b"GET" | b"HEAD") {
+        return special(405);
+    }
+    let table = match crate::server::state::snapshot() {
+        Some(s) if !s.health.peers.is_empty() => s.health.clone(),
+        _ => {
+            crate::log::error_log::log(
+                crate::log::Level::Error,
+                Some(ex.req.conn.number),
+                format_args!(
+                    "http upstream check module can not find any check server, make sure you've added the check servers"
+                ),
+            );
+            return special(500);
+        }
+    };
+    let (format, filter) = status::query(ex.req.args.as_deref().unwrap_or_default(), default);
+    let mut head = ResponseHead::new(200);
+    head.content_type = Some(bytes::Bytes::from_static(format.content_type().as_bytes()));
+    Reply::Full {
+        head,
+        body: status::render(&table, format, filter).into_bytes(),
     }
 }
 
@@ -496,6 +616,10 @@ async fn finish(ex: &mut Exchange<'_>, reply: Reply) -> bool {
     if let Some(s) = ex.override_status {
         head.status = s;
     }
+    if let Some(w) = &ex.www_authenticate {
+        head.headers
+            .push((bytes::Bytes::from_static(b"WWW-Authenticate"), w.clone()));
+    }
     let status = head.status;
     add_headers(&ex.req, status, &mut head);
     ex.req.status = status;
@@ -572,6 +696,7 @@ pub async fn reject(
         let _ = io.write_all(&out, conf.send_timeout).await;
     }
     let bytes_sent = io.written - written_before;
+    crate::status::metrics::record_request(&server.stats, status, bytes_sent, started.elapsed());
     let log = super::reject_log::RejectedRequest {
         conn,
         status,

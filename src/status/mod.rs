@@ -2,3 +2,5 @@
 //! `$connections_*` variables.
 
 pub mod counters;
+pub mod metrics;
+pub mod stub_status;

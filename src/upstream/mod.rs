@@ -86,6 +86,10 @@ pub struct Pool {
     id: u64,
     /// Lets a worker thread drop its state for pools a reload discarded.
     alive: Arc<()>,
+    /// Active-check state per peer (indexed like `peers`); empty without `check`.
+    health: Vec<Option<Arc<crate::health::PeerHealth>>>,
+    /// Route over all peers when every one is check-down (`check_fail_open`).
+    fail_open: bool,
 }
 
 /// A thread's state for one pool.
@@ -192,7 +196,32 @@ impl Pool {
             keepalive,
             id: NEXT_ID.fetch_add(1, Ordering::Relaxed),
             alive: Arc::new(()),
+            health: Vec::new(),
+            fail_open: false,
         }
+    }
+
+    /// Attaches the active-check state of each peer (indexed like `peers`).
+    pub fn set_health(&mut self, health: Vec<Option<Arc<crate::health::PeerHealth>>>, fail_open: bool) {
+        self.health = health;
+        self.fail_open = fail_open;
+    }
+
+    /// The active-check state of peer `i`, if checked.
+    pub fn health(&self, i: usize) -> Option<&Arc<crate::health::PeerHealth>> {
+        self.health.get(i).and_then(Option::as_ref)
+    }
+
+    /// Every checked peer is check-down (and at least one is checked).
+    fn all_check_down(&self) -> bool {
+        let mut any = false;
+        for h in self.health.iter().flatten() {
+            if !h.is_down() {
+                return false;
+            }
+            any = true;
+        }
+        any
     }
 
     /// `peers->single`: one primary and no backup. max_fails is then ignored
@@ -214,8 +243,11 @@ impl Pool {
                 map.retain(|_, t| t.alive.strong_count() > 0);
                 let mk = |ix: &[usize]| {
                     ix.iter()
-                        .filter_map(|&i| self.peers.get(i))
-                        .map(PeerState::new)
+                        .filter_map(|&i| {
+                            let mut st = PeerState::new(self.peers.get(i)?);
+                            st.check = state::CheckRef(self.health(i).cloned());
+                            Some(st)
+                        })
                         .collect()
                 };
                 map.insert(
@@ -265,6 +297,17 @@ impl Pool {
     /// Chooses a peer (an index into `peers`) and counts it as in use;
     /// `None` means "no live upstreams" (nginx's `NGX_BUSY`).
     pub fn get(&self, sel: &mut Selector) -> Option<usize> {
+        let got = self.get_inner(sel);
+        if got.is_none() && self.fail_open && self.all_check_down() {
+            // Fail open (Envoy's panic threshold at 100 %): every checked peer
+            // is down, so route as if nothing were checked. Off by default:
+            // nginx answers 502 "no live upstreams" here.
+            return state::ignoring_checks(|| self.get_inner(sel));
+        }
+        got
+    }
+
+    fn get_inner(&self, sel: &mut Selector) -> Option<usize> {
         let now = state::now_secs();
         let single = self.single();
         self.with_state(|t| {
@@ -305,9 +348,11 @@ impl Pool {
     ) -> Option<usize> {
         if single {
             // Only down and max_conns matter for a lone server.
+            // A check-down lone server goes to `failed:` (NGX_BUSY), as the
+            // patch does for `peers->single`.
             let p = peers.first()?;
             let full = p.max_conns > 0 && p.conns >= p.max_conns;
-            return (!p.down && !full).then_some(0);
+            return (!p.down && !p.check.down() && !full).then_some(0);
         }
         let hashed = match &self.balance {
             Balance::RoundRobin => return rr::pick(peers, &sel.tried, now),

@@ -6,8 +6,48 @@
 //! per pool, so nothing here is shared or locked.
 
 use super::Peer;
-use std::sync::OnceLock;
+use crate::health::PeerHealth;
+use std::cell::Cell;
+use std::sync::{Arc, OnceLock};
 use std::time::Instant;
+
+thread_local! {
+    /// Set while a fail-open upstream routes over every peer because all are
+    /// check-down (Envoy's panic mode); see `Pool::get`.
+    static IGNORE_CHECKS: Cell<bool> = const { Cell::new(false) };
+}
+
+/// Runs `f` with active-check state ignored by `usable` on this thread.
+pub fn ignoring_checks<R>(f: impl FnOnce() -> R) -> R {
+    IGNORE_CHECKS.with(|c| c.set(true));
+    let r = f();
+    IGNORE_CHECKS.with(|c| c.set(false));
+    r
+}
+
+/// The active-check state of a peer, if its upstream has `check` (the
+/// patch's `check_index`; NGX_ERROR = not checked = never check-down).
+#[derive(Debug, Clone, Default)]
+pub struct CheckRef(pub Option<Arc<PeerHealth>>);
+
+impl CheckRef {
+    /// `ngx_http_upstream_check_peer_down`.
+    pub fn down(&self) -> bool {
+        self.0.as_ref().is_some_and(|h| h.is_down()) && !IGNORE_CHECKS.with(Cell::get)
+    }
+}
+
+impl PartialEq for CheckRef {
+    fn eq(&self, other: &Self) -> bool {
+        match (&self.0, &other.0) {
+            (Some(a), Some(b)) => Arc::ptr_eq(a, b),
+            (None, None) => true,
+            _ => false,
+        }
+    }
+}
+
+impl Eq for CheckRef {}
 
 /// nginx's `ngx_time()`: whole seconds. fail_timeout is compared in seconds
 /// (`now - peer->checked <= peer->fail_timeout`), so a peer disabled with
@@ -32,6 +72,8 @@ pub struct PeerState {
     pub fail_timeout: u64,
     pub max_conns: u32,
     pub down: bool,
+    /// Active health: checked before the passive state, as the patch does.
+    pub check: CheckRef,
 }
 
 impl PeerState {
@@ -49,6 +91,7 @@ impl PeerState {
             fail_timeout: p.fail_timeout.0.as_secs(),
             max_conns: p.max_conns,
             down: p.down,
+            check: CheckRef::default(),
         }
     }
 
@@ -67,13 +110,17 @@ impl PeerState {
             fail_timeout: 10,
             max_conns: 0,
             down: false,
+            check: CheckRef::default(),
         }
     }
 
     /// The skip rules every balancer shares (`ngx_http_upstream_get_peer`):
     /// down, failed within its window, or at max_conns.
+    /// The active check's verdict comes first (`check_1.16.1+.patch` puts
+    /// `ngx_http_upstream_check_peer_down` before the max_fails test), so a
+    /// peer is eligible only if neither active nor passive health says down.
     pub fn usable(&self, now: u64) -> bool {
-        !(self.down || self.suspended(now) || self.full())
+        !(self.down || self.check.down() || self.suspended(now) || self.full())
     }
 
     /// `max_conns` reached.

@@ -64,6 +64,9 @@ macro_rules! put_loc {
             set_real_ip_from,
             real_ip_header,
             real_ip_recursive,
+            auth_basic,
+            auth_basic_user_file,
+            access,
         } = $src;
         let d = $dst;
         d.client_max_body_size = client_max_body_size;
@@ -93,6 +96,9 @@ macro_rules! put_loc {
         d.set_real_ip_from = set_real_ip_from;
         d.real_ip_header = real_ip_header;
         d.real_ip_recursive = real_ip_recursive;
+        d.auth_basic = auth_basic;
+        d.auth_basic_user_file = auth_basic_user_file;
+        d.access = access;
     }};
 }
 
@@ -316,6 +322,26 @@ impl Mapper {
                     let n = values::number(arg(s, 0)).ok_or_else(|| values::invalid_value(s))?;
                     once(&mut u.keepalive_requests, n, s)?
                 }
+                "check" => {
+                    let v = s.args.join(" ");
+                    // Checked here too, so the error names the right file of an include.
+                    crate::health::CheckParams::parse(&v).map_err(|e| s.err(e))?;
+                    once(&mut u.check, Located::new(v, s.line), s)?
+                }
+                "check_http_send" => once(&mut u.check_http_send, arg(s, 0).to_string(), s)?,
+                "check_http_expect_alive" => {
+                    crate::health::expect_mask(&s.args).map_err(|e| s.err(e))?;
+                    once(&mut u.check_http_expect_alive, s.args.clone(), s)?
+                }
+                "check_keepalive_requests" => {
+                    let n = values::number(arg(s, 0))
+                        .filter(|&n| n > 0)
+                        .ok_or_else(|| values::invalid_value(s))?;
+                    once(&mut u.check_keepalive_requests, n, s)?
+                }
+                "check_http_host" => once(&mut u.check_http_host, arg(s, 0).to_string(), s)?,
+                "check_http_expect_body" => once(&mut u.check_http_expect_body, arg(s, 0).to_string(), s)?,
+                "check_fail_open" => once(&mut u.check_fail_open, values::flag(s)?, s)?,
                 _ => return Err(unmapped(s)),
             }
         }
@@ -399,6 +425,16 @@ impl Mapper {
                     l.return_.get_or_insert(Located::new(r, c.line));
                 }
                 "internal" => l.internal = Some(true),
+                // `stub_status;` (1.7.5+) or the old `stub_status on;`: nginx
+                // ignores the argument (ngx_http_set_stub_status), so do we.
+                "stub_status" => l.stub_status = Some(true),
+                "check_status" => {
+                    let f = c.args.first().map_or("html", String::as_str);
+                    if !matches!(f, "html" | "csv" | "json") {
+                        return Err(c.err(format!("invalid check format \"{f}\"")));
+                    }
+                    once(&mut l.check_status, Located::new(f.to_string(), c.line), c)?
+                }
                 _ => {
                     if !loc_setting(c, &mut loc)? {
                         return Err(unmapped(c));
@@ -455,6 +491,12 @@ fn loc_setting(d: &Directive, s: &mut LocSettings) -> R<bool> {
             .push(arg(d, 0).to_string()),
         "proxy_buffer_size" => once(&mut s.proxy_buffer_size, values::size(d)?, d)?,
         "proxy_intercept_errors" => once(&mut s.proxy_intercept_errors, values::flag(d)?, d)?,
+        "auth_basic" => once(&mut s.auth_basic, arg(d, 0).to_string(), d)?,
+        "auth_basic_user_file" => once(&mut s.auth_basic_user_file, arg(d, 0).to_string(), d)?,
+        "allow" | "deny" => s
+            .access
+            .get_or_insert_with(Vec::new)
+            .push((d.name.clone(), arg(d, 0).to_string())),
         "proxy_next_upstream" => once(&mut s.proxy_next_upstream, d.args.clone(), d)?,
         "proxy_next_upstream_tries" => {
             let n = values::number(arg(d, 0)).ok_or_else(|| values::invalid_value(d))?;
