@@ -75,6 +75,12 @@ http {
             real_ip_header X-Real-IP;
             return 200 "ra=$remote_addr\n";
         }
+        location /guarded/ {
+            real_ip_header X-Real-IP;
+            allow 203.0.113.0/24;
+            deny all;
+            proxy_pass http://h/;
+        }
         location /loc/ {
             real_ip_header X-Real-IP;
             proxy_pass http://h/;
@@ -305,6 +311,18 @@ fn real_ip_from_headers() {
         echoed.to_ascii_lowercase().contains("x-seen: 203.0.113.5"),
         "{echoed}"
     );
+    // allow/deny judge the real address (real_ip runs first in pre-access).
+    let status = |hdrs: &str| {
+        raw(
+            a,
+            format!("GET /guarded/id HTTP/1.1\r\nHost: localhost\r\n{hdrs}Connection: close\r\n\r\n")
+                .as_bytes(),
+        )
+        .status
+    };
+    assert_eq!(status("X-Real-IP: 203.0.113.5\r\n"), 200);
+    assert_eq!(status("X-Real-IP: 198.51.100.5\r\n"), 403);
+    assert_eq!(status(""), 403, "the TCP peer 127.0.0.1 is denied");
     // Server-level X-Forwarded-For took effect first: once per request.
     assert_eq!(
         get_h(

@@ -7,6 +7,7 @@
 pub mod allow;
 pub mod auth_basic;
 pub mod htpasswd;
+pub mod real_ip;
 
 use std::net::IpAddr;
 use std::sync::Arc;

@@ -93,7 +93,7 @@ pub struct LocConf {
     pub msie_padding: bool,
     pub default_type: bytes::Bytes,
     /// real_ip settings; `None` without `set_real_ip_from` (the module is off).
-    pub real_ip: Option<Arc<crate::server::real_ip::RealIpConf>>,
+    pub real_ip: Option<Arc<crate::access::real_ip::RealIpConf>>,
     /// `allow`/`deny` and `auth_basic` (the access phase).
     pub access: crate::access::AccessConf,
 }
@@ -307,7 +307,7 @@ pub fn resolve(ctx: &mut CompileCtx, s: &LocSettings, line: usize) -> Result<Loc
         default_type: bytes::Bytes::copy_from_slice(
             s.default_type.as_deref().unwrap_or(d::DEFAULT_TYPE).as_bytes(),
         ),
-        real_ip: crate::server::real_ip::RealIpConf::compile(
+        real_ip: crate::access::real_ip::RealIpConf::compile(
             s.set_real_ip_from.as_deref().unwrap_or(&[]),
             s.real_ip_header.as_deref(),
             s.real_ip_recursive.unwrap_or(false),

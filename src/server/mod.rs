@@ -10,7 +10,6 @@ pub mod io;
 pub mod listener;
 pub mod pipeline;
 pub mod proxy_protocol;
-pub mod real_ip;
 pub mod reject_log;
 pub mod request;
 pub mod response;

@@ -202,7 +202,7 @@ async fn select_server_and_run(ex: &mut Exchange<'_>, hosts: &VirtualHosts) -> R
     }
     ex.req.host = host;
     // Post-read phase: real_ip with the server's settings.
-    super::real_ip::apply(ex.req.loc.conf.real_ip.as_deref(), &mut ex.req.conn, &ex.req.head);
+    crate::access::real_ip::apply(ex.req.loc.conf.real_ip.as_deref(), &mut ex.req.conn, &ex.req.head);
 
     // 2. $uri.
     match uri::normalize(ex.req.head.target(), hosts.conn.merge_slashes) {
@@ -325,7 +325,7 @@ async fn run_handler(ex: &mut Exchange<'_>) -> Reply {
     if !matches!(loc.handler, Handler::Return(_)) {
         // Pre-access phase, after rewrite's `return`: real_ip with the location's
         // settings, so that allow/deny below judge the real address (as in nginx).
-        super::real_ip::apply(loc.conf.real_ip.as_deref(), &mut ex.req.conn, &ex.req.head);
+        crate::access::real_ip::apply(loc.conf.real_ip.as_deref(), &mut ex.req.conn, &ex.req.head);
         // `return` runs in nginx's rewrite phase, before the access phase, so
         // allow/deny and auth_basic never guard it (checked against nginx 1.22.1).
         if !loc.conf.access.is_open() {

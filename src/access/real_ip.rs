@@ -7,8 +7,8 @@
 //! the request, so the ip_hash key, `$proxy_add_x_forwarded_for` and the logs
 //! follow it; `$realip_remote_addr` keeps the TCP peer.
 
-use super::proxy_protocol::ProxyAddrs;
 use crate::http1::RequestHead;
+use crate::server::proxy_protocol::ProxyAddrs;
 use std::net::{IpAddr, Ipv4Addr, Ipv6Addr, SocketAddr, ToSocketAddrs};
 
 /// One `set_real_ip_from` network.
@@ -294,7 +294,7 @@ fn inet_addr(s: &[u8]) -> Option<Ipv4Addr> {
 /// Runs real_ip for one phase: at post-read with the server's settings,
 /// then at pre-access with the location's, taking effect at most once per
 /// request (ngx_http_realip_handler keeps its ctx across internal redirects).
-pub fn apply(conf: Option<&RealIpConf>, conn: &mut super::request::ConnInfo, head: &RequestHead) {
+pub fn apply(conf: Option<&RealIpConf>, conn: &mut crate::server::request::ConnInfo, head: &RequestHead) {
     if conn.realip_done {
         return;
     }
