@@ -174,10 +174,12 @@ impl ClientIo {
         }
         if let ClientStream::Tls(_) = self.stream {
             // Socket readiness says nothing about plaintext rustls already
-            // holds: read for real (TLS connections keep rustls's buffers anyway).
+            // holds: read for real, into a small buffer (an idle TLS
+            // connection then holds 1 KiB here besides rustls's own buffers;
+            // the head reader grows it as nginx's client_header_buffer_size would).
             let drain = super::state::drain_signal();
             return tokio::select! {
-                r = self.read_more(16 * 1024, deadline) => r.map(|_| ()),
+                r = self.read_more(1024, deadline) => r.map(|_| ()),
                 _ = drain => Err(IoFail::Closed),
             };
         }
