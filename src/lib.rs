@@ -12,6 +12,7 @@ pub mod filters;
 pub mod http1;
 pub mod log;
 pub mod proxy;
+pub mod rewrite;
 pub mod routing;
 pub mod runtime;
 pub mod server;

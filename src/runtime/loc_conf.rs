@@ -116,7 +116,9 @@ const DEFAULT_HIDE: &[&str] = &[
 ];
 
 fn template(ctx: &CompileCtx, line: usize, directive: &str, s: &str) -> Result<Template, ConfigError> {
-    Template::compile(s).map_err(|e| ctx.err(line, e.to_string()).directive(directive))
+    let t = Template::compile(s).map_err(|e| ctx.err(line, e.to_string()).directive(directive))?;
+    ctx.check_vars(line, directive, &t)?;
+    Ok(t)
 }
 
 /// Resolves `s` (already merged with every enclosing level) into a LocConf.

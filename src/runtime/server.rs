@@ -4,7 +4,8 @@
 use super::listen::{parse_listen, ListenOpts};
 use super::loc_conf::{resolve, LocConf};
 use super::{defaults, CompileCtx, Listener};
-use crate::config::model::{Config, ConnSettings, LocSettings, Location, ReturnDef, Server};
+use crate::config::model::{Config, ConnSettings, LocSettings, Location, ReturnDef, RewriteStep, Server};
+use crate::config::Located;
 use crate::config::ConfigError;
 use crate::http1::HeadLimits;
 use crate::routing::location::{LocationError, LocationSpec, LocationTree, Modifier};
@@ -45,7 +46,9 @@ pub struct ServerRt {
     pub locations: LocationTree<Arc<LocationRt>>,
     /// Settings of the server level itself, used when no location matches.
     pub server_loc: Arc<LocationRt>,
-    /// `return` at server level (runs before location matching).
+    /// The server-level rewrite script (before location matching).
+    pub rewrite: Vec<crate::rewrite::Op>,
+    /// `return` at server level (runs before location matching, after `rewrite`).
     pub return_: Option<ReturnRt>,
     /// Counters for the metrics endpoint, shared by servers of the same name and kept across reloads.
     pub stats: Arc<crate::status::metrics::ServerStats>,
@@ -59,6 +62,8 @@ pub struct LocationRt {
     pub internal: bool,
     /// For prefix locations: the length of the prefix that a proxy_pass URI part replaces.
     pub prefix_len: usize,
+    /// The location's rewrite script (rewrite phase, before the access phase).
+    pub rewrite: Vec<crate::rewrite::Op>,
 }
 
 pub enum Handler {
@@ -122,7 +127,11 @@ fn parse_location_match(ctx: &CompileCtx, line: usize, s: &str) -> Result<(Modif
 }
 
 fn compile_return(ctx: &CompileCtx, line: usize, r: &ReturnDef) -> Result<ReturnRt, ConfigError> {
-    let t = |s: &str| Template::compile(s).map_err(|e| ctx.err(line, e.to_string()).directive("return"));
+    let t = |s: &str| {
+        let t = Template::compile(s).map_err(|e| ctx.err(line, e.to_string()).directive("return"))?;
+        ctx.check_vars(line, "return", &t)?;
+        Ok::<_, ConfigError>(t)
+    };
     let (code, text) = match r {
         ReturnDef::Code(c) => (*c, None),
         ReturnDef::Url(u) => {
@@ -141,6 +150,29 @@ fn compile_return(ctx: &CompileCtx, line: usize, r: &ReturnDef) -> Result<Return
             .directive("return"));
     }
     Ok(ReturnRt { code, text })
+}
+
+/// Compiles a level's rewrite script; `line` is the level's, for steps without one.
+fn compile_script(
+    ctx: &CompileCtx,
+    steps: &[Located<RewriteStep>],
+    line: usize,
+) -> Result<Vec<crate::rewrite::Op>, ConfigError> {
+    let mut ops = Vec::with_capacity(steps.len());
+    for st in steps {
+        let l = if st.line > 0 { st.line } else { line };
+        let op = match &st.value.return_ {
+            Some(r) => crate::rewrite::Op::Return(compile_return(ctx, l, r)?),
+            None => crate::rewrite::compile_step(&st.value).map_err(|(d, e)| ctx.err(l, e).directive(d))?,
+        };
+        match &op {
+            crate::rewrite::Op::Rewrite(r) => ctx.check_vars(l, "rewrite", &r.replacement)?,
+            crate::rewrite::Op::Set(_, t) => ctx.check_vars(l, "set", t)?,
+            _ => {}
+        }
+        ops.push(op);
+    }
+    Ok(ops)
 }
 
 /// Splits `http://host[:port][/uri]`.
@@ -290,6 +322,7 @@ fn compile_location(
         handler,
         internal: loc.internal.unwrap_or(false),
         prefix_len,
+        rewrite: compile_script(ctx, &loc.rewrite, line)?,
     };
     Ok(LocationSpec {
         modifier,
@@ -412,6 +445,7 @@ fn compile_server(
         handler: Handler::None,
         internal: false,
         prefix_len: 0,
+        rewrite: Vec::new(),
     });
     let return_ = srv
         .return_
@@ -439,6 +473,7 @@ fn compile_server(
             locations,
             stats: crate::status::metrics::server_stats(primary.as_bytes()),
             server_loc,
+            rewrite: compile_script(ctx, &srv.rewrite, line)?,
             return_,
         }),
         names,

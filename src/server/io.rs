@@ -20,6 +20,8 @@ pub struct ClientIo {
     pub pos: usize,
     /// Total bytes written to the client on this connection (for `$bytes_sent`).
     pub written: u64,
+    /// The next request was already buffered when the last one finished (`$pipe`).
+    pub pipelined: bool,
 }
 
 /// Why a read or write did not complete.
@@ -43,6 +45,7 @@ impl ClientIo {
             buf: Vec::new(),
             pos: 0,
             written: 0,
+            pipelined: false,
         }
     }
 

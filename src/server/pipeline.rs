@@ -23,6 +23,7 @@ use crate::routing::host::normalize_host;
 use crate::routing::location::{Captures, Found};
 use crate::routing::uri;
 use crate::runtime::loc_conf::ErrorTarget;
+use crate::rewrite::End;
 use crate::runtime::{Handler, LocationRt, ReturnRt, VirtualHosts};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
@@ -138,6 +139,10 @@ pub async fn handle(
         sent_headers: Vec::new(),
         redirects: 0,
         error_page_used: false,
+        vars: Vec::new(),
+        uri_rewritten_break: false,
+        pipelined: std::mem::take(&mut io.pipelined),
+        request_body: None,
     };
     let body = ReqBody::new(&req.head, 0, req.loc.conf.client_body_timeout);
     let written_before = io.written;
@@ -161,6 +166,8 @@ pub async fn handle(
         let t = ex.req.loc.conf.client_body_timeout;
         keep = ex.body.discard(ex.io, limit, t).await.is_ok();
     }
+    // nginx's `r->pipeline` for the next request: it is already buffered.
+    ex.io.pipelined = keep && !ex.io.pending().is_empty();
     ex.req.bytes_sent = ex.io.written - written_before;
     ex.req.request_length += ex.body.wire_bytes;
     write_access_log(&ex.req);
@@ -195,10 +202,15 @@ async fn select_server_and_run(ex: &mut Exchange<'_>, hosts: &VirtualHosts) -> R
         },
         None => None,
     };
-    let (si, _caps) = hosts.names.find(host.as_deref());
+    let (si, caps) = hosts.names.find(host.as_deref());
     if let Some(s) = hosts.servers.get(si) {
         ex.req.server = s.clone();
         ex.req.loc = s.server_loc.clone();
+    }
+    // A server_name regex's captures: `$1`.. until another regex matches,
+    // named ones as variables (ngx_http_find_virtual_server).
+    if !caps.is_empty() {
+        ex.req.set_captures(caps, host.clone().unwrap_or_default());
     }
     ex.req.host = host;
 
@@ -211,7 +223,24 @@ async fn select_server_and_run(ex: &mut Exchange<'_>, hosts: &VirtualHosts) -> R
         Err(_) => return special(400),
     }
 
-    // 3. Server-level return.
+    // 3. The server rewrite phase: the server's rewrite script, then its
+    // `return`. `last`, `break` and a changed URI all go on to the location
+    // search (ngx_http_core_find_config_phase resets `uri_changed`).
+    let server = ex.req.server.clone();
+    match crate::rewrite::run(&server.rewrite, &mut ex.req) {
+        End::Return(r) => {
+            let reply = do_return(ex, r);
+            return apply_error_page(ex, reply).await;
+        }
+        End::Redirect(status, location) => {
+            let reply = Reply::Special {
+                status,
+                location: Some(location),
+            };
+            return apply_error_page(ex, reply).await;
+        }
+        End::Done(_) | End::Last | End::Break => {}
+    }
     if let Some(r) = ex.req.server.return_.clone() {
         let reply = do_return(ex, &r);
         return apply_error_page(ex, reply).await;
@@ -234,12 +263,10 @@ async fn run_location(ex: &mut Exchange<'_>) -> Reply {
         match server.locations.find(&ex.req.uri) {
             Found::Location { data, captures } => {
                 ex.req.loc = data.clone();
-                ex.req.capture_subject = if captures.is_empty() {
-                    Vec::new()
-                } else {
-                    ex.req.uri.clone()
-                };
-                ex.req.captures = captures;
+                if !captures.is_empty() {
+                    let subject = ex.req.uri.clone();
+                    ex.req.set_captures(captures, subject);
+                }
             }
             Found::AutoRedirect { data } => {
                 ex.req.loc = data.clone();
@@ -320,6 +347,37 @@ async fn run_handler(ex: &mut Exchange<'_>) -> Reply {
         return special(413);
     }
     ex.body.set_limits(max, loc.conf.client_body_timeout);
+    // The location rewrite phase, then post-rewrite: a changed URI searches
+    // the locations again, at most 10 times (NGX_HTTP_MAX_URI_CHANGES).
+    ex.req.uri_rewritten_break = false;
+    match crate::rewrite::run(&loc.rewrite, &mut ex.req) {
+        End::Done(false) | End::Break => {}
+        End::Done(true) | End::Last => {
+            ex.req.redirects += 1;
+            if ex.req.redirects > MAX_URI_CHANGES {
+                crate::log::error_log::log(
+                    crate::log::Level::Error,
+                    Some(ex.req.conn.number),
+                    format_args!(
+                        "rewrite or internal redirection cycle while processing \"{}\", client: {}, server: {}, request: \"{}\"",
+                        String::from_utf8_lossy(&ex.req.uri),
+                        ex.req.conn.peer.ip(),
+                        String::from_utf8_lossy(&ex.req.server.name),
+                        String::from_utf8_lossy(ex.req.head.request_line())
+                    ),
+                );
+                return special(500);
+            }
+            return Box::pin(run_location(ex)).await;
+        }
+        End::Return(r) => return do_return(ex, r),
+        End::Redirect(status, location) => {
+            return Reply::Special {
+                status,
+                location: Some(location),
+            }
+        }
+    }
     // `return` runs in nginx's rewrite phase, before the access phase, so
     // allow/deny and auth_basic never guard it (checked against nginx 1.22.1).
     if !loc.conf.access.is_open() && !matches!(loc.handler, Handler::Return(_)) {

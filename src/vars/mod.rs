@@ -60,6 +60,8 @@ pub enum Var {
     ConnectionsReading,
     ConnectionsWriting,
     ConnectionsWaiting,
+    RequestBody,
+    RequestBodyFile,
     /// `$http_NAME`: a request header; NAME is lowercase with `_` for `-`.
     Http(String),
     /// `$sent_http_NAME`: a response header.
@@ -149,9 +151,56 @@ impl Var {
             "connections_reading" => ConnectionsReading,
             "connections_writing" => ConnectionsWriting,
             "connections_waiting" => ConnectionsWaiting,
+            "request_body" => RequestBody,
+            "request_body_file" => RequestBodyFile,
             other => Named(other.to_string()),
         }
     }
+}
+
+/// Variables nginx 1.22 has that rampart does not implement (yet): a config
+/// naming one is rejected as "not implemented", not as unknown.
+pub fn nginx_only(name: &str) -> bool {
+    const NAMES: &[&str] = &[
+        "binary_remote_addr",
+        "document_root",
+        "realpath_root",
+        "request_filename",
+        "limit_rate",
+        "request_completion",
+        "gzip_ratio",
+        "upstream_cache_status",
+        "upstream_queue_time",
+        "proxy_protocol_addr",
+        "proxy_protocol_port",
+        "proxy_protocol_server_addr",
+        "proxy_protocol_server_port",
+        "realip_remote_addr",
+        "realip_remote_port",
+        "http2",
+        "tcpinfo_rtt",
+        "tcpinfo_rttvar",
+        "tcpinfo_snd_cwnd",
+        "tcpinfo_rcv_space",
+        "date_local",
+        "date_gmt",
+        "fastcgi_script_name",
+        "fastcgi_path_info",
+        "uid_got",
+        "uid_set",
+        "uid_reset",
+        "invalid_referer",
+        "secure_link",
+        "secure_link_expires",
+        "limit_conn_status",
+        "limit_req_status",
+        "msec_local",
+        "server_addr_binary",
+    ];
+    NAMES.contains(&name)
+        || ["ssl_", "upstream_cookie_", "sent_trailer_", "upstream_trailer_", "geoip_"]
+            .iter()
+            .any(|p| name.starts_with(p))
 }
 
 /// Where variable values come from: the request context implements this.
