@@ -19,7 +19,8 @@
 //!   URI; `break` stops it and stays in the location; no flag goes on with
 //!   the next statement (and the location is searched again at the end if the
 //!   URI changed); `break;` stops the script and cancels a pending search;
-//! - at server level `last` acts as `break` (the location search follows anyway).
+//! - at server level `last` acts as `break` (the location search follows anyway);
+//! - a rewrite regex that does not match empties `$1..$9` (measured on nginx).
 
 use crate::config::model::RewriteStep;
 use crate::routing::{Captures, PcreRegex};
@@ -156,6 +157,10 @@ pub fn run<'a>(ops: &'a [Op], req: &mut Request) -> End<'a> {
             Op::Rewrite(r) => {
                 let mut caps = Captures::default();
                 if !r.re.exec(&req.uri, &mut caps) {
+                    // nginx 1.22.1 empties `$1..$9` when a rewrite regex does
+                    // not match (a failed location regex leaves them): checked
+                    // against nginx, named captures stay.
+                    req.captures.clear_positional();
                     continue;
                 }
                 let subject = req.uri.clone();
