@@ -251,6 +251,13 @@ pub fn compile(cfg: &Config, file: &Path, prefix: &Path, generation: u64) -> Res
         })?;
         let vars = crate::vars::Template::compile(format).unwrap_or_default();
         for v in vars.vars() {
+            // The log module looks every name up as a variable: `$1` is not
+            // one there (ngx_http_log_variable_compile), unlike in scripts.
+            if let crate::vars::Var::Capture(d) = v {
+                return Err(ctx
+                    .err(0, format!("unknown \"{d}\" variable"))
+                    .directive("log_format"));
+            }
             if let crate::vars::Var::Named(n) = v {
                 if !ctx.defined_vars.contains(n.as_str()) {
                     let msg = if crate::vars::nginx_only(n) {

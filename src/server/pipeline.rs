@@ -533,6 +533,11 @@ fn do_return(ex: &mut Exchange<'_>, r: &ReturnRt) -> Reply {
     if r.code == 444 {
         return Reply::Close;
     }
+    // nginx sets the status before it evaluates the text (ngx_http_send_response),
+    // so `$status` in it is the returned code.
+    if r.code < 1000 && r.text.is_some() {
+        ex.req.status = r.code;
+    }
     let text = r.text.as_ref().map(|t| t.eval_to_vec(&ex.req));
     match (r.code, text) {
         (301 | 302 | 303 | 307 | 308, Some(l)) => Reply::Special {

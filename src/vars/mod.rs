@@ -282,7 +282,14 @@ impl Template {
             if !lit.is_empty() {
                 parts.push(Part::Lit(std::mem::take(&mut lit).into_boxed_slice()));
             }
-            parts.push(Part::Var(Var::from_name(name)));
+            // `${1}` is not a capture in nginx (ngx_http_script_compile reads
+            // a digit only right after `$`): it names the unknown variable "1".
+            let var = if b.get(i) == Some(&b'{') && name.bytes().all(|c| c.is_ascii_digit()) {
+                Var::Named(name.to_string())
+            } else {
+                Var::from_name(name)
+            };
+            parts.push(Part::Var(var));
             i = next;
         }
         if !lit.is_empty() {
@@ -393,5 +400,10 @@ mod tests {
         assert_eq!(Var::from_name("document_uri"), Var::Uri);
         assert_eq!(Var::from_name("5"), Var::Capture(5));
         assert_eq!(Var::from_name("foo"), Var::Named("foo".into()));
+        let braced = Template::compile("${1}").unwrap();
+        assert_eq!(braced.vars().next(), Some(&Var::Named("1".into())));
+        let bare = Template::compile("$10").unwrap();
+        assert_eq!(bare.parts()[0], Part::Var(Var::Capture(1)));
+        assert_eq!(bare.parts()[1], Part::Lit(b"0"[..].into()));
     }
 }
