@@ -89,24 +89,44 @@ const CASES: &[(&str, &str, &str)] = &[
     // the later server rewrites that do not match empty $1
     ("/srv/a?q=1", "localhost", "s uri=/s/a args=q=1 1=\n"),
     ("/srvlast/a", "localhost", "s uri=/s/last-a args= 1=a\n"),
-    ("/srvredir/a?q=1", "localhost", "Location: http://localhost:PORT/s/a?q=1\r\n"),
+    (
+        "/srvredir/a?q=1",
+        "localhost",
+        "Location: http://localhost:PORT/s/a?q=1\r\n",
+    ),
     ("/srvbrk/a", "localhost", "s uri=/s/brk-a args= 1=a\n"),
     ("/last/a?x=1", "localhost", "t uri=/t/a args=x=1\n"),
     // break stops the script before `return`: no content handler, 404
     ("/brk/a?x=1", "localhost", "HTTP/1.1 404 Not Found"),
     ("/red/a?x=1", "localhost", "HTTP/1.1 302 Moved Temporarily"),
-    ("/red/a?x=1", "localhost", "Location: http://localhost:PORT/t/a?x=1\r\n"),
+    (
+        "/red/a?x=1",
+        "localhost",
+        "Location: http://localhost:PORT/t/a?x=1\r\n",
+    ),
     ("/perm/b", "localhost", "HTTP/1.1 301 Moved Permanently"),
     ("/perm/b", "localhost", "Location: http://localhost:PORT/t/b\r\n"),
-    ("/ext/z?k=1", "localhost", "Location: http://example.com/z?k=1\r\n"),
+    (
+        "/ext/z?k=1",
+        "localhost",
+        "Location: http://example.com/z?k=1\r\n",
+    ),
     ("/extq/z?k=1", "localhost", "Location: http://example.com/z\r\n"),
-    ("/extargs/z?k=1", "localhost", "Location: http://example.com/z?x=1&k=1\r\n"),
+    (
+        "/extargs/z?k=1",
+        "localhost",
+        "Location: http://example.com/z?x=1&k=1\r\n",
+    ),
     ("/extperm/z", "localhost", "HTTP/1.1 301 Moved Permanently"),
     ("/args/a?x=1", "localhost", "t uri=/t/a args=new=1&x=1\n"),
     ("/args/a", "localhost", "t uri=/t/a args=new=1\n"),
     ("/argsq/a?x=1", "localhost", "t uri=/t/a args=new=1\n"),
     ("/drop/a?x=1", "localhost", "t uri=/t/a args=\n"),
-    ("/redargs/a?x=1", "localhost", "Location: http://localhost:PORT/t/a?r=1&x=1\r\n"),
+    (
+        "/redargs/a?x=1",
+        "localhost",
+        "Location: http://localhost:PORT/t/a?r=1&x=1\r\n",
+    ),
     ("/loop/a", "localhost", "HTTP/1.1 500 Internal Server Error"),
     ("/flagless/a", "localhost", "t uri=/t/again-a args=\n"),
     ("/set/a", "localhost", "A-/set/a|A-/set/a+B\n"),
@@ -116,13 +136,21 @@ const CASES: &[(&str, &str, &str)] = &[
     ("/order1/", "localhost", "first\n"),
     ("/order2/", "localhost", "t uri=/t/x args=\n"),
     ("/nomatch/a", "localhost", "nomatch /nomatch/a\n"),
-    ("/ret301/", "localhost", "Location: http://localhost:PORT/t/abs\r\n"),
+    (
+        "/ret301/",
+        "localhost",
+        "Location: http://localhost:PORT/t/abs\r\n",
+    ),
     ("/empty/abc", "localhost", "t uri=/t/[][abc] args=\n"),
     ("/empty/xbc", "localhost", "t uri=/t/[x][bc] args=\n"),
     ("/brkdir/", "localhost", "HTTP/1.1 404 Not Found"),
     ("/setlast/", "localhost", "w=w1\n"),
     ("/cnt/123456789", "localhost", "done /cnt/\n"),
-    ("/cnt/12345678901", "localhost", "HTTP/1.1 500 Internal Server Error"),
+    (
+        "/cnt/12345678901",
+        "localhost",
+        "HTTP/1.1 500 Internal Server Error",
+    ),
     ("/named/p/q", "localhost", "t uri=/t/p/q args=\n"),
     ("/exact?a=b", "localhost", "t uri=/t/from-exact args=k=v&a=b\n"),
     ("/", "abc.example.com", "sub=abc 1=abc host=abc.example.com\n"),
@@ -151,7 +179,12 @@ fn rewrite_cases_match_nginx() {
             }
         }
     }
-    assert!(failures.is_empty(), "{} failures:\n{}", failures.len(), failures.join("\n---\n"));
+    assert!(
+        failures.is_empty(),
+        "{} failures:\n{}",
+        failures.len(),
+        failures.join("\n---\n")
+    );
 }
 
 #[test]
@@ -161,7 +194,10 @@ fn rewrite_config_errors() {
         ("rewrite ^/a /b stop;", "invalid parameter \"stop\""),
         ("set x 1;", "invalid variable name \"x\""),
         ("return 200 \"$nosuchvar\";", "unknown \"nosuchvar\" variable"),
-        ("if ($uri) { return 404; }", "\"if\" directive is not implemented yet"),
+        (
+            "if ($uri) { return 404; }",
+            "\"if\" directive is not implemented yet",
+        ),
     ];
     for (line, want) in cases {
         let dir = common::TempDir::new("rwerr");
@@ -172,7 +208,15 @@ fn rewrite_config_errors() {
         std::fs::write(&file, conf).unwrap();
         let out = common::rampart_cmd(&["-t".as_ref(), "-c".as_ref(), file.as_os_str()]);
         assert_eq!(out.code, Some(1), "{line}: {}", out.stderr);
-        assert!(out.stderr.contains(want), "{line}: want {want:?} in {}", out.stderr);
-        assert!(out.stderr.contains("nginx.conf:6"), "{line}: no file:line in {}", out.stderr);
+        assert!(
+            out.stderr.contains(want),
+            "{line}: want {want:?} in {}",
+            out.stderr
+        );
+        assert!(
+            out.stderr.contains("nginx.conf:6"),
+            "{line}: no file:line in {}",
+            out.stderr
+        );
     }
 }

@@ -62,7 +62,9 @@ const EXACT: &[&str] = &[
 ];
 
 /// Variables whose value differs between runs: (name, shape check).
-const SHAPED: &[(&str, fn(&str) -> bool)] = &[
+type Shape = fn(&str) -> bool;
+
+const SHAPED: &[(&str, Shape)] = &[
     ("remote_port", |v| v.parse::<u16>().is_ok()),
     ("connection", |v| v.parse::<u64>().is_ok()),
     ("request_time", is_secs),
@@ -79,8 +81,14 @@ fn conf(upstream: std::net::SocketAddr) -> String {
     let mut locs = String::new();
     for v in EXACT.iter().chain(SHAPED.iter().map(|(v, _)| v)) {
         // `${1}` would be the unknown variable "1" in nginx: captures are bare.
-        let r = if *v == "1" { "$1".to_string() } else { format!("${{{v}}}") };
-        locs.push_str(&format!("        location = /v/{v} {{ return 200 \"[{r}]\\n\"; }}\n"));
+        let r = if *v == "1" {
+            "$1".to_string()
+        } else {
+            format!("${{{v}}}")
+        };
+        locs.push_str(&format!(
+            "        location = /v/{v} {{ return 200 \"[{r}]\\n\"; }}\n"
+        ));
     }
     // `$1` is no variable for log_format in nginx ("unknown "1" variable").
     let all: String = EXACT
@@ -128,7 +136,11 @@ fn echo_upstream() -> RawUpstream {
     RawUpstream::start(|got| {
         let end = got.windows(4).position(|w| w == b"\r\n\r\n")? + 4;
         let head = &got[..end];
-        let mut out = format!("HTTP/1.1 200 OK\r\nContent-Length: {}\r\nX-Up: 1\r\n\r\n", head.len()).into_bytes();
+        let mut out = format!(
+            "HTTP/1.1 200 OK\r\nContent-Length: {}\r\nX-Up: 1\r\n\r\n",
+            head.len()
+        )
+        .into_bytes();
         out.extend_from_slice(head);
         Some(out)
     })
@@ -169,7 +181,10 @@ fn variables_match_nginx() {
     for (v, shape) in SHAPED {
         let q = req(&format!("/v/{v}"), "localhost");
         let got = r.ask(&q);
-        let val = body(&got).trim_end().trim_start_matches('[').trim_end_matches(']');
+        let val = body(&got)
+            .trim_end()
+            .trim_start_matches('[')
+            .trim_end_matches(']');
         assert!(shape(val), "${v} = {val:?}");
         if let Some(n) = &n {
             let reference = n.ask(&q);
@@ -262,24 +277,35 @@ fn variables_match_nginx() {
                     continue;
                 }
                 if x != y {
-                    failures.push(format!("log field {i} (${name}): rampart {x:?} nginx {y:?}\n{a}\n{b}"));
+                    failures.push(format!(
+                        "log field {i} (${name}): rampart {x:?} nginx {y:?}\n{a}\n{b}"
+                    ));
                 }
             }
         }
     }
-    assert!(failures.is_empty(), "{} failures:\n{}", failures.len(), failures.join("\n---\n"));
+    assert!(
+        failures.is_empty(),
+        "{} failures:\n{}",
+        failures.len(),
+        failures.join("\n---\n")
+    );
 }
 
 /// The file's lines once it has at least `n` (bounded wait).
 fn wait_lines(path: &std::path::Path, n: usize) -> Vec<String> {
     let mut last = 0;
-    wait_for(&format!("{n} log lines in {}", path.display()), Duration::from_secs(10), || {
-        let text = std::fs::read_to_string(path).ok()?;
-        let lines: Vec<String> = text.lines().map(str::to_string).collect();
-        if lines.len() != last {
-            last = lines.len();
-            eprintln!("{}: {last} lines", path.display());
-        }
-        (lines.len() >= n).then_some(lines)
-    })
+    wait_for(
+        &format!("{n} log lines in {}", path.display()),
+        Duration::from_secs(10),
+        || {
+            let text = std::fs::read_to_string(path).ok()?;
+            let lines: Vec<String> = text.lines().map(str::to_string).collect();
+            if lines.len() != last {
+                last = lines.len();
+                eprintln!("{}: {last} lines", path.display());
+            }
+            (lines.len() >= n).then_some(lines)
+        },
+    )
 }

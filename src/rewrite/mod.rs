@@ -93,9 +93,8 @@ pub fn compile_rewrite(args: &[String]) -> Result<Rewrite, String> {
         Some("permanent") => Flag::Permanent,
         Some(other) => return Err(format!("invalid parameter \"{other}\"")),
     };
-    let re = PcreRegex::compile(pattern, false).map_err(|e| {
-        format!("pcre_compile() failed: {e} in \"{pattern}\"")
-    })?;
+    let re = PcreRegex::compile(pattern, false)
+        .map_err(|e| format!("pcre_compile() failed: {e} in \"{pattern}\""))?;
     let external = repl.starts_with("http://") || repl.starts_with("https://") || repl.starts_with("$scheme");
     let (body, add_args) = match repl.strip_suffix('?') {
         Some(b) => (b, false),
@@ -250,12 +249,22 @@ mod tests {
             (&["^/a", "/b?x=1?"], false, true, false, Flag::None),
             (&["^/a", "http://h/b", "last"], true, false, true, Flag::Last),
             (&["^/a", "https://h/b?", "break"], true, false, false, Flag::Break),
-            (&["^/a", "$scheme://h/b", "redirect"], true, false, true, Flag::Redirect),
+            (
+                &["^/a", "$scheme://h/b", "redirect"],
+                true,
+                false,
+                true,
+                Flag::Redirect,
+            ),
             (&["^/a", "/b", "permanent"], false, false, true, Flag::Permanent),
         ];
         for (a, ext, has, add, flag) in cases {
             let r = compile_rewrite(&args(a)).unwrap();
-            assert_eq!((r.external, r.has_args, r.add_args, r.flag), (*ext, *has, *add, *flag), "{a:?}");
+            assert_eq!(
+                (r.external, r.has_args, r.add_args, r.flag),
+                (*ext, *has, *add, *flag),
+                "{a:?}"
+            );
         }
     }
 

@@ -105,9 +105,16 @@ impl CompileCtx {
     /// nginx's `unknown "foo" variable` (ngx_http_variables_init_vars), here
     /// with the line that names it; variables nginx has but rampart does not
     /// implement are a distinct "not implemented yet" error.
-    pub fn check_vars(&self, line: usize, directive: &str, t: &crate::vars::Template) -> Result<(), ConfigError> {
+    pub fn check_vars(
+        &self,
+        line: usize,
+        directive: &str,
+        t: &crate::vars::Template,
+    ) -> Result<(), ConfigError> {
         for v in t.vars() {
-            let crate::vars::Var::Named(name) = v else { continue };
+            let crate::vars::Var::Named(name) = v else {
+                continue;
+            };
             if self.defined_vars.contains(name.as_str()) {
                 continue;
             }

@@ -198,9 +198,15 @@ pub fn nginx_only(name: &str) -> bool {
         "server_addr_binary",
     ];
     NAMES.contains(&name)
-        || ["ssl_", "upstream_cookie_", "sent_trailer_", "upstream_trailer_", "geoip_"]
-            .iter()
-            .any(|p| name.starts_with(p))
+        || [
+            "ssl_",
+            "upstream_cookie_",
+            "sent_trailer_",
+            "upstream_trailer_",
+            "geoip_",
+        ]
+        .iter()
+        .any(|p| name.starts_with(p))
 }
 
 /// Where variable values come from: the request context implements this.

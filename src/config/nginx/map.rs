@@ -456,10 +456,7 @@ impl Mapper {
 /// of them is not a `return` (order then matters); a level with only
 /// `return` keeps the plain `return` key, as before.
 fn into_script(script: Vec<Located<RewriteStep>>) -> Option<Vec<Located<RewriteStep>>> {
-    script
-        .iter()
-        .any(|st| st.return_.is_none())
-        .then_some(script)
+    script.iter().any(|st| st.return_.is_none()).then_some(script)
 }
 
 /// `rewrite REGEX REPLACEMENT [FLAG]`, `set $VAR VALUE`, `break`
