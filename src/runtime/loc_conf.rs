@@ -94,6 +94,15 @@ pub struct LocConf {
     pub default_type: bytes::Bytes,
     /// `allow`/`deny` and `auth_basic` (the access phase).
     pub access: crate::access::AccessConf,
+    /// `limit_rate` in bytes per second (0 = none) and `limit_rate_after`.
+    pub limit_rate: u64,
+    pub limit_rate_after: u64,
+    /// `keepalive_disable msie6` (nginx's default) and `safari`.
+    pub keepalive_disable_msie6: bool,
+    pub keepalive_disable_safari: bool,
+    pub absolute_redirect: bool,
+    pub port_in_redirect: bool,
+    pub server_name_in_redirect: bool,
 }
 
 impl LocConf {
@@ -273,6 +282,13 @@ pub fn resolve(ctx: &mut CompileCtx, s: &LocSettings, line: usize) -> Result<Loc
     };
 
     let access = access_conf(ctx, s, line)?;
+    for k in s.keepalive_disable.iter().flatten() {
+        if !matches!(k.as_str(), "none" | "msie6" | "safari") {
+            return Err(ctx
+                .err(line, format!("invalid value \"{k}\""))
+                .directive("keepalive_disable"));
+        }
+    }
 
     Ok(LocConf {
         client_max_body_size: s.client_max_body_size.map_or(d::CLIENT_MAX_BODY_SIZE, |v| v.0),
@@ -308,6 +324,20 @@ pub fn resolve(ctx: &mut CompileCtx, s: &LocSettings, line: usize) -> Result<Loc
             s.default_type.as_deref().unwrap_or(d::DEFAULT_TYPE).as_bytes(),
         ),
         access,
+        limit_rate: s.limit_rate.map_or(0, |v| v.0),
+        limit_rate_after: s.limit_rate_after.map_or(0, |v| v.0),
+        // nginx's default is `msie6` (ngx_http_core_merge_loc_conf).
+        keepalive_disable_msie6: s
+            .keepalive_disable
+            .as_ref()
+            .is_none_or(|v| v.iter().any(|k| k == "msie6")),
+        keepalive_disable_safari: s
+            .keepalive_disable
+            .as_ref()
+            .is_some_and(|v| v.iter().any(|k| k == "safari")),
+        absolute_redirect: s.absolute_redirect.unwrap_or(true),
+        port_in_redirect: s.port_in_redirect.unwrap_or(true),
+        server_name_in_redirect: s.server_name_in_redirect.unwrap_or(false),
     })
 }
 

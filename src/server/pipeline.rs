@@ -86,7 +86,16 @@ impl Exchange<'_> {
             Version::Http09 => false,
         };
         let c = &self.req.loc.conf;
+        // keepalive_disable (ngx_http_update_location_config): MSIE 4-6 after
+        // a POST, and Safari on Mac OS X when `safari` is listed.
+        let browser_ok = !(c.keepalive_disable_msie6 || c.keepalive_disable_safari)
+            || h.header(b"user-agent").is_none_or(|ua| {
+                let b = crate::filters::user_agent::classify(ua);
+                !(b.msie6 && c.keepalive_disable_msie6 && h.method() == b"POST"
+                    || b.safari && c.keepalive_disable_safari)
+            });
         wants
+            && browser_ok
             && !self.close_after
             && !c.keepalive_timeout.is_zero()
             && self.req.conn.requests < c.keepalive_requests
@@ -166,6 +175,7 @@ pub async fn handle(
         let t = ex.req.loc.conf.client_body_timeout;
         keep = ex.body.discard(ex.io, limit, t).await.is_ok();
     }
+    ex.io.limit = None;
     // nginx's `r->pipeline` for the next request: it is already buffered.
     ex.io.pipelined = keep && !ex.io.pending().is_empty();
     ex.req.bytes_sent = ex.io.written - written_before;
@@ -385,6 +395,7 @@ async fn run_handler(ex: &mut Exchange<'_>) -> Reply {
             return special(status);
         }
     }
+    set_rate_limit(ex);
     match &loc.handler {
         Handler::Return(r) => do_return(ex, r),
         Handler::Proxy(t) => {
@@ -397,6 +408,18 @@ async fn run_handler(ex: &mut Exchange<'_>) -> Reply {
         Handler::Metrics => status_page(ex, true),
         Handler::None => special(404),
     }
+}
+
+/// `limit_rate` of the location in force applies to the response about to
+/// be written (ngx_http_write_filter_module.c reads `r->limit_rate` then).
+fn set_rate_limit(ex: &mut Exchange<'_>) {
+    let c = &ex.req.loc.conf;
+    ex.io.limit = (c.limit_rate > 0).then(|| super::io::RateLimit {
+        rate: c.limit_rate,
+        after: c.limit_rate_after,
+        start: ex.req.started,
+        base: ex.io.written,
+    });
 }
 
 /// nginx's access phase with `satisfy all` (ngx_http_core_access_phase):
@@ -563,10 +586,17 @@ fn do_return(ex: &mut Exchange<'_>, r: &ReturnRt) -> Reply {
 /// socket's local address, not the server name (nginx/nginx:
 /// src/http/ngx_http_header_filter_module.c, `ngx_connection_local_sockaddr`
 /// with port 0, so an IPv6 address has no brackets there).
+/// `absolute_redirect off` leaves it relative; `server_name_in_redirect on`
+/// writes the server's primary name; `port_in_redirect off` drops the port.
 pub fn absolute_location(req: &Request, path: Vec<u8>) -> Vec<u8> {
+    let conf = &req.loc.conf;
+    if !conf.absolute_redirect {
+        return path;
+    }
     let mut out = Vec::with_capacity(path.len() + 32);
     out.extend_from_slice(b"http://");
     match &req.host {
+        _ if conf.server_name_in_redirect => out.extend_from_slice(&req.server.name),
         Some(h) => {
             // $host has no port already; IPv6 literals keep their brackets.
             out.extend_from_slice(h);
@@ -574,7 +604,7 @@ pub fn absolute_location(req: &Request, path: Vec<u8>) -> Vec<u8> {
         None => out.extend_from_slice(req.conn.local.ip().to_string().as_bytes()),
     }
     let port = req.conn.local.port();
-    if port != 80 {
+    if port != 80 && conf.port_in_redirect {
         out.push(b':');
         out.extend_from_slice(port.to_string().as_bytes());
     }
@@ -626,7 +656,7 @@ async fn finish(ex: &mut Exchange<'_>, reply: Reply) -> bool {
             // absolute URL from `return` or `error_page` stays in the header list,
             // after Connection (ngx_http_header_filter_module.c: `location->hash = 0`).
             match location {
-                Some(l) if l.starts_with(b"/") => {
+                Some(l) if l.starts_with(b"/") && conf.absolute_redirect => {
                     head.location = Some(bytes::Bytes::from(absolute_location(&ex.req, l)))
                 }
                 Some(l) => head
@@ -639,6 +669,9 @@ async fn finish(ex: &mut Exchange<'_>, reply: Reply) -> bool {
     };
     if let Some(s) = ex.override_status {
         head.status = s;
+    }
+    if ex.io.limit.is_none() {
+        set_rate_limit(ex);
     }
     if let Some(w) = &ex.www_authenticate {
         head.headers
