@@ -220,3 +220,99 @@ fn rewrite_config_errors() {
         );
     }
 }
+
+const REDIRECT_CONF: &str = r#"
+http {
+    @TEMP@
+    access_log off;
+    server {
+        listen 127.0.0.1:@PORT@;
+        server_name primary.test alias.test;
+        location /abs/ { absolute_redirect off; rewrite ^ /t/x redirect; }
+        location /noport/ { port_in_redirect off; return 301 /t/y; }
+        location /sname/ { server_name_in_redirect on; return 302 /t/z; }
+        location /auto/ { proxy_pass http://127.0.0.1:1; }
+        location /autooff/ { absolute_redirect off; proxy_pass http://127.0.0.1:1; }
+        location /ka/ { return 200 "ka\n"; }
+        location /kanone/ { keepalive_disable none; return 200 "ka\n"; }
+        location /kasafari/ { keepalive_disable safari; return 200 "ka\n"; }
+    }
+}
+"#;
+
+#[test]
+fn redirect_and_keepalive_settings_match_nginx() {
+    let r = start_rampart(REDIRECT_CONF);
+    let n = start_nginx(REDIRECT_CONF);
+    const MSIE6: &str = "Mozilla/4.0 (compatible; MSIE 6.0; Windows NT 5.1)";
+    const SAFARI: &str = "Mozilla/5.0 (Macintosh; Intel Mac OS X 10_15_7) Version/16.1 Safari/605.1.15";
+    let ka = |method: &str, target: &str, ua: &str| {
+        let body = if method == "POST" { "Content-Length: 0\r\n" } else { "" };
+        // keep-alive request, then a closing one, so that the read ends
+        format!(
+            "{method} {target} HTTP/1.1\r\nHost: alias.test\r\nUser-Agent: {ua}\r\n{body}\r\n\
+             GET /ka/ HTTP/1.1\r\nHost: alias.test\r\nConnection: close\r\n\r\n"
+        )
+    };
+    // (request, a fragment rampart's answer must contain)
+    let cases: Vec<(String, &str)> = vec![
+        (get_req("/abs/q", "alias.test"), "\r\nLocation: /t/x\r\n"),
+        (get_req("/noport/q", "alias.test"), "\r\nLocation: http://alias.test/t/y\r\n"),
+        (get_req("/sname/q", "alias.test"), "\r\nLocation: http://primary.test:PORT/t/z\r\n"),
+        (get_req("/auto", "alias.test"), "\r\nLocation: http://alias.test:PORT/auto/\r\n"),
+        (get_req("/autooff", "alias.test"), "\r\nLocation: /autooff/\r\n"),
+        (ka("POST", "/ka/", MSIE6), "Connection: close"),
+        (ka("GET", "/ka/", MSIE6), "Connection: keep-alive"),
+        (ka("POST", "/kanone/", MSIE6), "Connection: keep-alive"),
+        (ka("GET", "/kasafari/", SAFARI), "Connection: close"),
+        (ka("GET", "/ka/", SAFARI), "Connection: keep-alive"),
+    ];
+    let mut failures = Vec::new();
+    for (req, want) in &cases {
+        let got = r.ask(req);
+        if !got.contains(want) {
+            failures.push(format!("{req:?}: want {want:?} in\n{got}"));
+        }
+        if let Some(n) = &n {
+            let reference = n.ask(req);
+            if got != reference {
+                failures.push(format!("{req:?}: rampart\n{got}\nnginx\n{reference}"));
+            }
+        }
+    }
+    assert!(failures.is_empty(), "{}", failures.join("\n---\n"));
+}
+
+#[test]
+fn limit_rate_paces_like_nginx() {
+    // ~3150 bytes (3000 of body) at 1000 B/s after 500 B: nginx allows
+    // 500 + 1000 * (t + 1) bytes by t seconds, so the last byte goes at ~1.65 s
+    // (nginx counts whole seconds: ~2 s). nginx takes parameters up to 4 KiB.
+    let body = "x".repeat(3000);
+    let conf = format!(
+        "http {{\n @TEMP@\n access_log off;\n server {{\n listen 127.0.0.1:@PORT@;\n\
+         location / {{ limit_rate 1000; limit_rate_after 500; return 200 \"{body}\"; }}\n\
+         location /free {{ return 200 \"{body}\"; }}\n }}\n}}\n"
+    );
+    let r = start_rampart(&conf);
+    let n = start_nginx(&conf);
+    let time = |s: &Side, target: &str| {
+        let t = std::time::Instant::now();
+        let got = s.ask(&get_req(target, "localhost"));
+        assert!(got.ends_with(&body), "{}: {}", s.name, &got[..got.len().min(200)]);
+        t.elapsed()
+    };
+    let limited = time(&r, "/");
+    assert!(
+        limited >= std::time::Duration::from_millis(1200) && limited < std::time::Duration::from_secs(4),
+        "rampart took {limited:?}"
+    );
+    assert!(time(&r, "/free") < std::time::Duration::from_millis(500));
+    if let Some(n) = &n {
+        let reference = time(n, "/");
+        assert!(
+            reference >= std::time::Duration::from_millis(1200) && reference < std::time::Duration::from_secs(4),
+            "nginx took {reference:?}"
+        );
+    }
+}
