@@ -78,6 +78,7 @@ fn is_secs(v: &str) -> bool {
 }
 
 fn conf(upstream: std::net::SocketAddr) -> String {
+    let (up_ip, up_port) = (upstream.ip(), upstream.port());
     let mut locs = String::new();
     for v in EXACT.iter().chain(SHAPED.iter().map(|(v, _)| v)) {
         // `${1}` would be the unknown variable "1" in nginx: captures are bare.
@@ -105,6 +106,7 @@ http {{
     default_type text/plain;
     log_format all '{all}|$upstream_response_length|$upstream_bytes_received|$upstream_response_time|$upstream_connect_time|$upstream_header_time|$sent_http_x_sent|$name';
     access_log logs/vars.log all;
+    upstream up_block {{ server {upstream}; }}
     server {{
         listen 127.0.0.1:@PORT@;
         server_name localhost ~^(?<name>[a-z]+)\.(\w+)\.test$;
@@ -121,6 +123,11 @@ http {{
             proxy_set_header X-V "$proxy_host|$proxy_port|$host|$uri|$args|$request_uri|$remote_addr|$server_name|$scheme|$http_x_test|$request_method";
             proxy_set_header X-Empty "";
         }}
+        location /dyn/ {{ proxy_pass http://{upstream}$request_uri; }}
+        location /dynup/ {{ set $be up_block; proxy_pass http://$be; }}
+        location /dynip/ {{ set $h {up_ip}; proxy_pass http://$h:{up_port}/fixed?x=1; }}
+        location /dynbad/ {{ proxy_pass http://$arg_h:1; }}
+        location /dynprefix/ {{ proxy_pass $arg_u; }}
         location ~ ^/pre/(\w+)$ {{
             proxy_pass http://{upstream};
             proxy_set_header X-Cap "$1";
@@ -221,11 +228,25 @@ fn variables_match_nginx() {
         ("/p/x/y?q=1", "localhost"),
         ("/p/x%20y", "abc.def.test"),
         ("/pre/capd?z", "localhost"),
+        ("/dyn/a%20b?c=d", "localhost"),
+        ("/dynup/q?r", "localhost"),
+        ("/dynip/q?r", "localhost"),
     ] {
         let q = req(target, host);
         let got = r.ask(&q);
         assert!(got.starts_with("HTTP/1.1 200 OK"), "{host}{target}: {got}");
         check(format!("{host}{target}"), got, n.as_ref().map(|n| n.ask(&q)));
+    }
+    // proxy_pass with variables that cannot be used: 502 (no such host; nginx
+    // has no resolver configured, rampart's lookup fails) and 500 (bad URL).
+    for (target, status) in [
+        ("/dynbad/?h=no-such-host.invalid", "HTTP/1.1 502 Bad Gateway"),
+        ("/dynprefix/?u=ftp://x/", "HTTP/1.1 500 Internal Server Error"),
+    ] {
+        let q = req(target, "localhost");
+        let got = r.ask(&q);
+        assert!(got.starts_with(status), "{target}: {got}");
+        check(target.into(), got, n.as_ref().map(|n| n.ask(&q)));
     }
     let q = req("/srvcap", "abc.def.test");
     let got = r.ask(&q);
@@ -240,8 +261,8 @@ fn variables_match_nginx() {
     check("pipelined".into(), got, n.as_ref().map(|n| n.ask(pipelined)));
 
     // The access log with every variable: same fields, clocks by shape.
-    // one line per request above: the variables, 6 pinned, 7 + 1 more, 3 pipelined
-    let count = EXACT.len() + SHAPED.len() + 17;
+    // one line per request above: the variables, 6 pinned, 10 + 2 + 1 more, 3 pipelined
+    let count = EXACT.len() + SHAPED.len() + 22;
     let rl = wait_lines(&r.path("logs/vars.log"), count);
     if let Some(n) = &n {
         let nl = wait_lines(&n.path("logs/vars.log"), count);

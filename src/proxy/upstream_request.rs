@@ -24,6 +24,8 @@ pub fn upstream_uri(req: &Request, target: &ProxyTarget, prefix_len: usize, out:
             push_args(req, out);
         }
         None => {}
+        // proxy_pass with variables and a URI: that URI, whole.
+        Some(part) if target.full_uri => out.extend_from_slice(part),
         Some(part) => {
             out.extend_from_slice(part);
             let cut = prefix_len.min(req.uri.len());

@@ -9,7 +9,7 @@ mod server;
 
 pub use listen::ListenOpts;
 pub use loc_conf::LocConf;
-pub use server::{Handler, LocationRt, ProxyTarget, ReturnRt, ServerRt, VirtualHosts};
+pub use server::{DynamicProxy, Handler, LocationRt, ProxyTarget, ReturnRt, ServerRt, VirtualHosts};
 
 use crate::config::model::{Config, LogFormatDef, WorkerProcesses};
 use crate::config::ConfigError;

@@ -89,6 +89,11 @@ pub struct ProxyTarget {
     pub pool: Arc<Pool>,
     /// The URI part of the proxy_pass URL (`/x/` in `http://b/x/`).
     pub uri: Option<Box<[u8]>>,
+    /// The URI part is the whole upstream URI (proxy_pass with variables).
+    pub full_uri: bool,
+    /// proxy_pass with variables: the URL to evaluate per request (then the
+    /// other fields are placeholders).
+    pub dynamic: Option<Arc<DynamicProxy>>,
     /// `$proxy_host`: host, plus `:port` when not 80.
     pub proxy_host: Box<[u8]>,
     /// `$proxy_port`.
@@ -100,6 +105,13 @@ pub struct ProxyTarget {
     pub redirect_to: Box<[u8]>,
     /// Per-peer counters for the metrics endpoint, by peer address.
     pub peer_stats: Box<[(std::net::SocketAddr, Arc<crate::status::metrics::PeerStats>)]>,
+}
+
+/// `proxy_pass` with variables: the URL template and the `upstream` blocks
+/// its host may name.
+pub struct DynamicProxy {
+    pub url: Template,
+    pub upstreams: HashMap<String, Arc<Pool>>,
 }
 
 fn parse_location_match(ctx: &CompileCtx, line: usize, s: &str) -> Result<(Modifier, String), ConfigError> {
@@ -186,7 +198,22 @@ fn compile_proxy_pass(
 ) -> Result<ProxyTarget, ConfigError> {
     let err = |m: String| ctx.err(line, m).directive("proxy_pass");
     if url.contains('$') {
-        return Err(err("variables in \"proxy_pass\" are not implemented yet".into()));
+        let t = Template::compile(url).map_err(|e| err(e.to_string()))?;
+        ctx.check_vars(line, "proxy_pass", &t)?;
+        return Ok(ProxyTarget {
+            pool: Arc::new(Pool::new(String::new(), Vec::new())),
+            uri: None,
+            full_uri: true,
+            dynamic: Some(Arc::new(DynamicProxy {
+                url: t,
+                upstreams: upstreams.clone(),
+            })),
+            proxy_host: Box::default(),
+            proxy_port: Box::default(),
+            redirect_from: Box::default(),
+            redirect_to: Box::default(),
+            peer_stats: Box::default(),
+        });
     }
     let rest = if let Some(r) = url.strip_prefix("http://") {
         r
@@ -253,6 +280,8 @@ fn compile_proxy_pass(
         peer_stats,
         pool,
         uri: uri.map(|u| u.as_bytes().into()),
+        full_uri: false,
+        dynamic: None,
         proxy_host: proxy_host.into_bytes().into(),
         proxy_port: port.into_bytes().into(),
         redirect_from: redirect_from.into_bytes().into(),

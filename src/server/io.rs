@@ -161,7 +161,8 @@ impl ClientIo {
         while !data.is_empty() {
             let mut chunk = data;
             if let Some(l) = self.limit {
-                let (n, wait) = l.allowance(self.written - l.base.min(self.written), std::time::Instant::now());
+                let (n, wait) =
+                    l.allowance(self.written - l.base.min(self.written), std::time::Instant::now());
                 if n == 0 {
                     tokio::time::sleep(wait).await;
                     continue;
@@ -207,6 +208,9 @@ mod rate_tests {
         assert_eq!(n, 0);
         assert_eq!(wait, Duration::from_millis(1001));
         // Two seconds later: 500 + 3000.
-        assert_eq!(l.allowance(2500, start + Duration::from_secs(2)), (1000, Duration::ZERO));
+        assert_eq!(
+            l.allowance(2500, start + Duration::from_secs(2)),
+            (1000, Duration::ZERO)
+        );
     }
 }
