@@ -414,7 +414,7 @@ async fn run_handler(ex: &mut Exchange<'_>) -> Reply {
 /// be written (ngx_http_write_filter_module.c reads `r->limit_rate` then).
 fn set_rate_limit(ex: &mut Exchange<'_>) {
     let c = &ex.req.loc.conf;
-    ex.io.limit = (c.limit_rate > 0).then(|| super::io::RateLimit {
+    ex.io.limit = (c.limit_rate > 0).then_some(super::io::RateLimit {
         rate: c.limit_rate,
         after: c.limit_rate_after,
         start: ex.req.started,
