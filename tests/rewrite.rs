@@ -247,7 +247,11 @@ fn redirect_and_keepalive_settings_match_nginx() {
     const MSIE6: &str = "Mozilla/4.0 (compatible; MSIE 6.0; Windows NT 5.1)";
     const SAFARI: &str = "Mozilla/5.0 (Macintosh; Intel Mac OS X 10_15_7) Version/16.1 Safari/605.1.15";
     let ka = |method: &str, target: &str, ua: &str| {
-        let body = if method == "POST" { "Content-Length: 0\r\n" } else { "" };
+        let body = if method == "POST" {
+            "Content-Length: 0\r\n"
+        } else {
+            ""
+        };
         // keep-alive request, then a closing one, so that the read ends
         format!(
             "{method} {target} HTTP/1.1\r\nHost: alias.test\r\nUser-Agent: {ua}\r\n{body}\r\n\
@@ -257,9 +261,18 @@ fn redirect_and_keepalive_settings_match_nginx() {
     // (request, a fragment rampart's answer must contain)
     let cases: Vec<(String, &str)> = vec![
         (get_req("/abs/q", "alias.test"), "\r\nLocation: /t/x\r\n"),
-        (get_req("/noport/q", "alias.test"), "\r\nLocation: http://alias.test/t/y\r\n"),
-        (get_req("/sname/q", "alias.test"), "\r\nLocation: http://primary.test:PORT/t/z\r\n"),
-        (get_req("/auto", "alias.test"), "\r\nLocation: http://alias.test:PORT/auto/\r\n"),
+        (
+            get_req("/noport/q", "alias.test"),
+            "\r\nLocation: http://alias.test/t/y\r\n",
+        ),
+        (
+            get_req("/sname/q", "alias.test"),
+            "\r\nLocation: http://primary.test:PORT/t/z\r\n",
+        ),
+        (
+            get_req("/auto", "alias.test"),
+            "\r\nLocation: http://alias.test:PORT/auto/\r\n",
+        ),
         (get_req("/autooff", "alias.test"), "\r\nLocation: /autooff/\r\n"),
         (ka("POST", "/ka/", MSIE6), "Connection: close"),
         (ka("GET", "/ka/", MSIE6), "Connection: keep-alive"),
@@ -311,7 +324,8 @@ fn limit_rate_paces_like_nginx() {
     if let Some(n) = &n {
         let reference = time(n, "/");
         assert!(
-            reference >= std::time::Duration::from_millis(1200) && reference < std::time::Duration::from_secs(4),
+            reference >= std::time::Duration::from_millis(1200)
+                && reference < std::time::Duration::from_secs(4),
             "nginx took {reference:?}"
         );
     }

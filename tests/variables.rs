@@ -106,6 +106,7 @@ http {{
     default_type text/plain;
     log_format all '{all}|$upstream_response_length|$upstream_bytes_received|$upstream_response_time|$upstream_connect_time|$upstream_header_time|$sent_http_x_sent|$name';
     access_log logs/vars.log all;
+    access_log logs/cond.log combined buffer=4k flush=1s if=$arg_a;
     upstream up_block {{ server {upstream}; }}
     server {{
         listen 127.0.0.1:@PORT@;
@@ -264,7 +265,14 @@ fn variables_match_nginx() {
     // one line per request above: the variables, 6 pinned, 10 + 2 + 1 more, 3 pipelined
     let count = EXACT.len() + SHAPED.len() + 22;
     let rl = wait_lines(&r.path("logs/vars.log"), count);
+    // `if=$arg_a`: only the requests with a non-empty, non-"0" `a` argument.
+    let with_a = EXACT.len() + 6 + 1;
+    let rc = wait_lines(&r.path("logs/cond.log"), with_a);
+    assert_eq!(rc.len(), with_a);
+    assert!(rc.iter().all(|l| l.contains("a=")), "{rc:?}");
     if let Some(n) = &n {
+        let nc = wait_lines(&n.path("logs/cond.log"), with_a);
+        assert_eq!(nc.len(), rc.len(), "nginx's if= log");
         let nl = wait_lines(&n.path("logs/vars.log"), count);
         assert_eq!(rl.len(), nl.len(), "log lines");
         let e = EXACT.len() - 1;

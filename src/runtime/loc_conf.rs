@@ -37,11 +37,57 @@ pub enum ErrorTarget {
     Redirect(Template),
 }
 
-/// One `access_log PATH [FORMAT]`.
+/// One `access_log PATH [FORMAT] [buffer=] [flush=] [if=]`.
 #[derive(Clone)]
 pub struct AccessLog {
     pub id: crate::log::LogId,
     pub format: Arc<crate::log::LogFormat>,
+    /// `if=COND`: the line is written unless COND is empty or "0".
+    pub cond: Option<Template>,
+}
+
+/// The parameters after `access_log PATH FORMAT` (ngx_http_log_set_log).
+///
+/// `buffer=SIZE` and `flush=TIME` are checked as nginx checks them and then
+/// met by rampart's own log writer, which always buffers: lines are kept per
+/// worker thread and written at least every ~100 ms (and whenever 32 KiB
+/// gather), so a line reaches the file no later than nginx's `flush=` would
+/// deliver it for any flush time of 100 ms or more. `gzip` is not implemented.
+#[derive(Debug, Default, PartialEq)]
+pub struct AccessLogParams {
+    pub buffer: Option<u64>,
+    pub flush: Option<Duration>,
+    pub cond: Option<String>,
+}
+
+/// Parses the parameters; the error is nginx's wording (or rampart's for gzip).
+pub fn access_log_params<'a>(words: impl Iterator<Item = &'a str>) -> Result<AccessLogParams, String> {
+    let mut p = AccessLogParams::default();
+    for w in words {
+        if let Some(v) = w.strip_prefix("buffer=") {
+            let size = crate::config::units::parse_size(v)
+                .ok()
+                .filter(|s| s.0 > 0)
+                .ok_or_else(|| format!("invalid buffer size \"{v}\""))?;
+            p.buffer = Some(size.0);
+        } else if let Some(v) = w.strip_prefix("flush=") {
+            let t = crate::config::units::parse_duration(v)
+                .ok()
+                .filter(|t| !t.0.is_zero())
+                .ok_or_else(|| format!("invalid flush time \"{v}\""))?;
+            p.flush = Some(t.0);
+        } else if w == "gzip" || w.starts_with("gzip=") {
+            return Err("the \"gzip\" parameter of \"access_log\" is not implemented yet".into());
+        } else if let Some(v) = w.strip_prefix("if=") {
+            p.cond = Some(v.to_string());
+        } else {
+            return Err(format!("invalid parameter \"{w}\""));
+        }
+    }
+    if p.flush.is_some() && p.buffer.is_none() {
+        return Err("no buffer is defined for access_log".into());
+    }
+    Ok(p)
 }
 
 impl std::fmt::Debug for AccessLog {
@@ -394,4 +440,44 @@ fn access_conf(
         rules: rules.into(),
         auth,
     })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn access_log_parameters() {
+        let ok = access_log_params("buffer=32k flush=5s if=$loggable".split(' ')).unwrap();
+        assert_eq!(
+            ok,
+            AccessLogParams {
+                buffer: Some(32768),
+                flush: Some(Duration::from_secs(5)),
+                cond: Some("$loggable".into())
+            }
+        );
+        assert_eq!(
+            access_log_params(std::iter::empty()).unwrap(),
+            AccessLogParams::default()
+        );
+        let bad: &[(&str, &str)] = &[
+            ("buffer=0", "invalid buffer size \"0\""),
+            ("buffer=x", "invalid buffer size \"x\""),
+            ("buffer=1k flush=0", "invalid flush time \"0\""),
+            ("flush=1s", "no buffer is defined for access_log"),
+            (
+                "gzip",
+                "the \"gzip\" parameter of \"access_log\" is not implemented yet",
+            ),
+            (
+                "gzip=5",
+                "the \"gzip\" parameter of \"access_log\" is not implemented yet",
+            ),
+            ("bogus=1", "invalid parameter \"bogus=1\""),
+        ];
+        for (words, want) in bad {
+            assert_eq!(access_log_params(words.split(' ')).unwrap_err(), *want, "{words}");
+        }
+    }
 }

@@ -154,12 +154,15 @@ impl CompileCtx {
                 .directive("access_log")
         })?;
         let format = w.next();
-        if let Some(extra) = w.next() {
-            return Err(self
-                .err(line, format!("the \"{extra}\" parameter is not implemented yet"))
-                .directive("access_log"));
+        let params = loc_conf::access_log_params(w).map_err(|e| self.err(line, e).directive("access_log"))?;
+        let mut log = self.access_log(line, path, format)?;
+        if let Some(c) = params.cond {
+            let t = crate::vars::Template::compile(&c)
+                .map_err(|e| self.err(line, e.to_string()).directive("access_log"))?;
+            self.check_vars(line, "access_log", &t)?;
+            log.cond = Some(t);
         }
-        self.access_log(line, path, format)
+        Ok(log)
     }
 
     fn access_log(
@@ -191,7 +194,11 @@ impl CompileCtx {
                 id
             }
         };
-        Ok(loc_conf::AccessLog { id, format })
+        Ok(loc_conf::AccessLog {
+            id,
+            format,
+            cond: None,
+        })
     }
 }
 

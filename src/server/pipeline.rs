@@ -718,6 +718,13 @@ pub fn record_sent_headers(req: &mut Request, head: &ResponseHead) {
 /// Phase 9: one line per access_log of the final location.
 pub fn write_access_log(req: &Request) {
     for log in &req.loc.conf.access_log {
+        // `if=`: skipped when the condition is empty or "0" (ngx_http_log_handler).
+        if let Some(c) = &log.cond {
+            let v = c.eval_to_vec(req);
+            if v.is_empty() || v == b"0" {
+                continue;
+            }
+        }
         crate::log::append_with(log.id, |buf| log.format.render(req, buf));
     }
 }
@@ -764,6 +771,12 @@ pub async fn reject(
         request_line,
     };
     for l in &conf.access_log {
+        if let Some(c) = &l.cond {
+            let v = c.eval_to_vec(&log);
+            if v.is_empty() || v == b"0" {
+                continue;
+            }
+        }
         crate::log::append_with(l.id, |buf| l.format.render(&log, buf));
     }
 }
