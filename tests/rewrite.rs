@@ -55,6 +55,8 @@ http {
         location /cnt/ { rewrite ^/cnt/(\d)(.*)$ /cnt/$2 last; return 200 "done $uri\n"; }
         location /named/ { rewrite ^/named/(?<tail>.*)$ /t/$tail last; }
         location = /exact { rewrite ^ /t/from-exact?k=v last; }
+        location /setargs/ { set $args "n=1&$args"; rewrite ^ /t/ last; }
+        location /shadow/ { set $http_x_s "set"; set $arg_q "$arg_q!"; return 200 "$http_x_s $arg_q\n"; }
     }
     server {
         listen 127.0.0.1:@PORT@;
@@ -153,6 +155,8 @@ const CASES: &[(&str, &str, &str)] = &[
     ),
     ("/named/p/q", "localhost", "t uri=/t/p/q args=\n"),
     ("/exact?a=b", "localhost", "t uri=/t/from-exact args=k=v&a=b\n"),
+    ("/setargs/?o=2", "localhost", "t uri=/t/ args=n=1&o=2\n"),
+    ("/shadow/?q=1", "localhost", "set 1!\n"),
     ("/", "abc.example.com", "sub=abc 1=abc host=abc.example.com\n"),
     ("/l/77", "abc.example.com", "sub=abc 1=77\n"),
     // `^` has no groups: its match empties the server_name's $1

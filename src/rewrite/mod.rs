@@ -125,6 +125,23 @@ pub fn compile_step(st: &RewriteStep) -> Result<Op, (&'static str, String)> {
         if n.is_empty() || !n.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'_') {
             return Err(("set", format!("invalid variable name \"{name}\"")));
         }
+        // Built-in variables are read-only, except `$args` (nginx marks it
+        // NGX_HTTP_VAR_CHANGEABLE; `set $args ...` rewrites the arguments).
+        // Prefix families (`$http_x`, `$arg_x`, ...) are no named variables in
+        // nginx: `set $http_x` defines one that then shadows the header.
+        use crate::vars::Var;
+        if !matches!(
+            Var::from_name(n),
+            Var::Named(_)
+                | Var::Args
+                | Var::Http(_)
+                | Var::SentHttp(_)
+                | Var::UpstreamHttp(_)
+                | Var::Arg(_)
+                | Var::Cookie(_)
+        ) {
+            return Err(("set", format!("the duplicate \"{n}\" variable")));
+        }
         let t = Template::compile(value).map_err(|e| ("set", e.to_string()))?;
         return Ok(Op::Set(Arc::from(n), t));
     }
@@ -189,7 +206,11 @@ pub fn run<'a>(ops: &'a [Op], req: &mut Request) -> End<'a> {
             }
             Op::Set(name, t) => {
                 let v = t.eval_to_vec(req);
-                req.set_var(name, v);
+                if matches!(&**name, "args" | "query_string") {
+                    req.args = Some(v);
+                } else {
+                    req.set_var(name, v);
+                }
             }
             Op::Return(r) => return End::Return(r),
             Op::Break => return End::Break,
@@ -282,5 +303,16 @@ mod tests {
         };
         let e = compile_step(&set).unwrap_err();
         assert_eq!(e.1, "invalid variable name \"x\"");
+        let set = |n: &str| RewriteStep {
+            set: Some((n.into(), "1".into())),
+            ..RewriteStep::default()
+        };
+        assert_eq!(
+            compile_step(&set("$host")).unwrap_err().1,
+            "the duplicate \"host\" variable"
+        );
+        assert!(compile_step(&set("$http_x")).is_ok());
+        assert!(compile_step(&set("$args")).is_ok());
+        assert!(compile_step(&set("$mine")).is_ok());
     }
 }

@@ -297,8 +297,32 @@ fn push_addr_ip(out: &mut Vec<u8>, a: &SocketAddr) {
     out.extend_from_slice(a.ip().to_string().as_bytes());
 }
 
+impl Request {
+    /// A `set` variable that shadows a prefix family (`set $http_x ...`).
+    fn shadowing(&self, var: &Var) -> Option<&[u8]> {
+        let (prefix, name) = match var {
+            Var::Http(n) => ("http_", n),
+            Var::SentHttp(n) => ("sent_http_", n),
+            Var::UpstreamHttp(n) => ("upstream_http_", n),
+            Var::Arg(n) => ("arg_", n),
+            Var::Cookie(n) => ("cookie_", n),
+            _ => return None,
+        };
+        self.vars
+            .iter()
+            .find(|(k, _)| k.strip_prefix(prefix) == Some(name.as_str()))
+            .map(|(_, v)| v.as_slice())
+    }
+}
+
 impl VarSource for Request {
     fn var(&self, var: &Var, out: &mut Vec<u8>) -> bool {
+        if !self.vars.is_empty() {
+            if let Some(v) = self.shadowing(var) {
+                out.extend_from_slice(v);
+                return true;
+            }
+        }
         match var {
             Var::Host => match &self.host {
                 Some(h) => out.extend_from_slice(h),
