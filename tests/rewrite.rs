@@ -157,6 +157,22 @@ const CASES: &[(&str, &str, &str)] = &[
     ("/exact?a=b", "localhost", "t uri=/t/from-exact args=k=v&a=b\n"),
     ("/setargs/?o=2", "localhost", "t uri=/t/ args=n=1&o=2\n"),
     ("/shadow/?q=1", "localhost", "set 1!\n"),
+    // escaping of captures from the decoded $uri
+    ("/red/a%20b?x=1", "localhost", "HTTP/1.1 302"),
+    ("/ext/a%20b%3Fc", "localhost", "HTTP/1.1 302"),
+    ("/extargs/a+b%26c", "localhost", "HTTP/1.1 302"),
+    ("/last/a%20b?x=1", "localhost", "t uri=/t/a b args=x=1\n"),
+    ("/args/a%26b?x=1", "localhost", "HTTP/1.1 200"),
+    (
+        "/ext/a%22b%27c%23d%25e%3Bf%2Bg%26h%3Fi%3Cj%7Fk%C3%A9",
+        "localhost",
+        "Location: http://example.com/a%22b'c%23d%25e;f+g&h?i%3Cj%7Fk%C3%A9\r\n",
+    ),
+    ("/extargs/a%20b%26c%5C", "localhost", "HTTP/1.1 302"),
+    ("/redargs/a%20b?x=1", "localhost", "HTTP/1.1 302"),
+    ("/args/a%20b%26c+d", "localhost", "t uri=/t/a b&c+d args=new=1\n"),
+    ("/args/a+b", "localhost", "HTTP/1.1 200"),
+    ("/named/a%20b", "localhost", "HTTP/1.1 200"),
     ("/", "abc.example.com", "sub=abc 1=abc host=abc.example.com\n"),
     ("/l/77", "abc.example.com", "sub=abc 1=77\n"),
     // `^` has no groups: its match empties the server_name's $1
