@@ -124,6 +124,10 @@ http {{
             proxy_set_header X-V "$proxy_host|$proxy_port|$host|$uri|$args|$request_uri|$remote_addr|$server_name|$scheme|$http_x_test|$request_method";
             proxy_set_header X-Empty "";
         }}
+        location /body/ {{
+            proxy_pass http://{upstream};
+            proxy_set_header X-Body "[$request_body][$request_body_file]";
+        }}
         location /dyn/ {{ proxy_pass http://{upstream}$request_uri; }}
         location /dynup/ {{ set $be up_block; proxy_pass http://$be; }}
         location /dynip/ {{ set $h {up_ip}; proxy_pass http://$h:{up_port}/fixed?x=1; }}
@@ -249,6 +253,11 @@ fn variables_match_nginx() {
         assert!(got.starts_with(status), "{target}: {got}");
         check(target.into(), got, n.as_ref().map(|n| n.ask(&q)));
     }
+    // $request_body: the body read into memory for proxying.
+    let q = "POST /body/ HTTP/1.1\r\nHost: localhost\r\nContent-Length: 5\r\nConnection: close\r\n\r\nhello";
+    let got = r.ask(q);
+    assert!(got.contains("X-Body: [hello][]\r\n"), "{got}");
+    check("request_body".into(), got, n.as_ref().map(|n| n.ask(q)));
     let q = req("/srvcap", "abc.def.test");
     let got = r.ask(&q);
     assert_eq!(body(&got), "abc|abc|def|abc.def.test\n");
@@ -262,8 +271,8 @@ fn variables_match_nginx() {
     check("pipelined".into(), got, n.as_ref().map(|n| n.ask(pipelined)));
 
     // The access log with every variable: same fields, clocks by shape.
-    // one line per request above: the variables, 6 pinned, 10 + 2 + 1 more, 3 pipelined
-    let count = EXACT.len() + SHAPED.len() + 22;
+    // one line per request above: the variables, 6 pinned, 10 + 2 + 1 + 1 more, 3 pipelined
+    let count = EXACT.len() + SHAPED.len() + 23;
     let rl = wait_lines(&r.path("logs/vars.log"), count);
     // `if=$arg_a`: only the requests with a non-empty, non-"0" `a` argument.
     let with_a = EXACT.len() + 6 + 1;
