@@ -350,3 +350,39 @@ fn limit_rate_paces_like_nginx() {
         );
     }
 }
+
+/// The same script written in rampart.toml behaves as its nginx.conf twin.
+#[test]
+fn toml_rewrite_script() {
+    let r = common::Rampart::start(
+        r#"
+[http]
+access_log = "off"
+[[http.server]]
+listen = ["127.0.0.1:@PORT@"]
+rewrite = [{ rewrite = ["^/old/(.*)$", "/t/$1?from=old", "last"] }]
+[[http.server.location]]
+match = "/t/"
+return = [200, "t uri=$uri args=$args v=$v\n"]
+[[http.server.location]]
+match = "/s/"
+rewrite = [{ set = ["$v", "x-$uri"] }, { rewrite = ["^/s/(.*)$", "/t/$1", "last"] }, { return = 404 }]
+[[http.server.location]]
+match = "/p/"
+limit_rate = "1m"
+rewrite = [{ rewrite = ["^", "https://example.com/p", "permanent"] }]
+"#,
+    );
+    let cases = [
+        ("/old/a?q=1", "t uri=/t/a args=from=old&q=1 v=\n"),
+        ("/s/b", "t uri=/t/b args= v=x-/s/b\n"),
+    ];
+    for (target, want) in cases {
+        let got = common::get(r.addr(), target);
+        assert_eq!(got.status, 200, "{target}");
+        assert_eq!(got.text(), want, "{target}");
+    }
+    let got = common::get(r.addr(), "/p/z?k=v");
+    assert_eq!(got.status, 301);
+    assert_eq!(got.header("location"), Some("https://example.com/p?k=v"));
+}
