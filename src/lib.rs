@@ -13,6 +13,7 @@ pub mod health;
 pub mod http1;
 pub mod log;
 pub mod proxy;
+pub mod rewrite;
 pub mod routing;
 pub mod runtime;
 pub mod server;

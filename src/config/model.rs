@@ -189,6 +189,23 @@ pub enum ErrorPageStatus {
     FromPage(String),
 }
 
+/// One statement of nginx's rewrite module (ngx_http_rewrite_module.c), kept
+/// in config order because nginx runs them as one script: exactly one of the
+/// keys is set. `{ rewrite = ["REGEX", "REPLACEMENT", "last"] }`,
+/// `{ set = ["$var", "value"] }`, `{ return = [301, "/x"] }`, `{ break = true }`.
+#[derive(Debug, Clone, Default, PartialEq, Deserialize, Serialize)]
+#[serde(deny_unknown_fields)]
+pub struct RewriteStep {
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub rewrite: Option<Vec<String>>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub set: Option<(String, String)>,
+    #[serde(default, rename = "return", skip_serializing_if = "Option::is_none")]
+    pub return_: Option<ReturnDef>,
+    #[serde(default, rename = "break", skip_serializing_if = "Option::is_none")]
+    pub break_: Option<bool>,
+}
+
 /// Declares the settings structs and the three nested levels (http, server,
 /// location) from one list of fields, so that adding a directive is one line
 /// and the levels cannot drift apart.
@@ -248,7 +265,11 @@ macro_rules! config_levels {
             pub server_name: Option<Vec<String>>,
             $( $(#[$lm])* #[serde(default, skip_serializing_if = "Option::is_none")] pub $lf: Option<$lt>, )*
             $( $(#[$cm])* #[serde(default, skip_serializing_if = "Option::is_none")] pub $cf: Option<$ct>, )*
-            /// Server-level handler (nginx's `return` in server context).
+            /// The server-level rewrite script (`rewrite`, `set`, `return`,
+            /// `break` in order), run before location matching.
+            #[serde(default, skip_serializing_if = "Vec::is_empty")]
+            pub rewrite: Vec<Located<RewriteStep>>,
+            /// Server-level handler (nginx's `return` in server context), run after `rewrite`.
             #[serde(default, rename = "return", skip_serializing_if = "Option::is_none")]
             pub return_: Option<Located<ReturnDef>>,
             #[serde(default, skip_serializing_if = "Vec::is_empty")]
@@ -266,6 +287,9 @@ macro_rules! config_levels {
             /// `proxy_pass URL`: `http://host:port[/uri]` or `http://upstream_name[/uri]`.
             #[serde(default, skip_serializing_if = "Option::is_none")]
             pub proxy_pass: Option<Located<String>>,
+            /// The location's rewrite script, run after the location is chosen.
+            #[serde(default, skip_serializing_if = "Vec::is_empty")]
+            pub rewrite: Vec<Located<RewriteStep>>,
             #[serde(default, rename = "return", skip_serializing_if = "Option::is_none")]
             pub return_: Option<Located<ReturnDef>>,
             /// `internal`: only reachable by internal redirects.
@@ -362,6 +386,25 @@ config_levels! {
         /// decides: `[["allow", "10.0.0.0/8"], ["deny", "all"]]`. Values are
         /// an address, a CIDR or `all` (IPv4 or IPv6). Inherited all-or-nothing.
         access: Vec<(String, String)>,
+        /// Bytes per second for each response body; 0 = no limit (ngx_http_write_filter_module.c).
+        limit_rate: Size,
+        /// Bytes sent at full speed before `limit_rate` applies.
+        limit_rate_after: Size,
+        /// `none` or `msie6`: browsers that get no keep-alive (nginx's default `msie6`).
+        keepalive_disable: Vec<String>,
+        /// Make `Location` of nginx's own redirects absolute (default on).
+        absolute_redirect: bool,
+        /// Write the port into absolute redirects (default on).
+        port_in_redirect: bool,
+        /// Use the server's primary name, not the Host, in absolute redirects (default off).
+        server_name_in_redirect: bool,
+        /// Accepted for compatibility: rampart keeps a body of up to 64 KiB in memory and
+        /// streams a larger one; it never spools bodies to temp files.
+        client_body_buffer_size: Size,
+        /// Accepted for compatibility (`on | clean | off`): no temp files, so `$request_body_file` is empty.
+        client_body_in_file_only: String,
+        /// Accepted for compatibility: a body read into memory is always one buffer here.
+        client_body_in_single_buffer: bool,
     }
     connection_settings {
         /// First read buffer for a request head.

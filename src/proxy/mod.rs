@@ -2,6 +2,7 @@
 //! body), read the response head, and stream the response back, with nginx's
 //! status mapping (502 for errors, 504 for timeouts) and error-log lines.
 
+mod dynamic;
 pub mod next_upstream;
 mod relay;
 pub mod response_filter;
@@ -80,6 +81,16 @@ struct AttemptErr {
 }
 
 pub async fn forward(ex: &mut Exchange<'_>, target: &ProxyTarget) -> Reply {
+    if let Some(d) = &target.dynamic {
+        return match dynamic::target(ex, d).await {
+            Ok(t) => Box::pin(forward_to(ex, &t)).await,
+            Err(status) => special(status),
+        };
+    }
+    forward_to(ex, target).await
+}
+
+async fn forward_to(ex: &mut Exchange<'_>, target: &ProxyTarget) -> Reply {
     let conf = ex.req.loc.conf.proxy.clone();
     ex.req.proxy_host = Some((target.proxy_host.clone(), target.proxy_port.clone()));
     let pool = target.pool.clone();
@@ -89,7 +100,8 @@ pub async fn forward(ex: &mut Exchange<'_>, target: &ProxyTarget) -> Reply {
     // client_max_body_size) to send it with a Content-Length, as nginx does.
     // A body of known length up to REPLAY_MAX is read first too, so that it
     // can be replayed to the next peer.
-    let mut buffered: Option<Vec<u8>> = None;
+    // Held as `Bytes` so that `$request_body` shares it without a copy.
+    let mut buffered: Option<bytes::Bytes> = None;
     let framing = if ex.body.is_chunked() {
         if conf.http11 {
             BodyFraming::Chunked
@@ -97,7 +109,7 @@ pub async fn forward(ex: &mut Exchange<'_>, target: &ProxyTarget) -> Reply {
             match read_all(ex).await {
                 Ok(all) => {
                     let n = all.len() as u64;
-                    buffered = Some(all);
+                    buffered = Some(all.into());
                     BodyFraming::Length(n)
                 }
                 Err(e) => return client_body_failure(ex, e),
@@ -111,7 +123,7 @@ pub async fn forward(ex: &mut Exchange<'_>, target: &ProxyTarget) -> Reply {
             Some(0) | None if ex.body.is_done() => BodyFraming::None,
             Some(n) if n <= REPLAY_MAX => match read_all(ex).await {
                 Ok(all) => {
-                    buffered = Some(all);
+                    buffered = Some(all.into());
                     BodyFraming::Length(n)
                 }
                 Err(e) => return client_body_failure(ex, e),
@@ -120,6 +132,10 @@ pub async fn forward(ex: &mut Exchange<'_>, target: &ProxyTarget) -> Reply {
             None => BodyFraming::None,
         }
     };
+    // `$request_body`: the body when it was read into memory (nginx: when it
+    // fits client_body_buffer_size; rampart: up to REPLAY_MAX, or a chunked
+    // body for an HTTP/1.0 upstream).
+    ex.req.request_body = buffered.clone();
     let mut head = Vec::with_capacity(512);
     upstream_request::build_head(&ex.req, target, &conf, ex.req.loc.prefix_len, framing, &mut head);
     // A bodiless request, or one whose body is in memory, can be sent again.

@@ -12,14 +12,20 @@ use crate::server::request::Request;
 /// - no URI part in proxy_pass, URI unchanged: the client's raw target;
 /// - no URI part, URI changed by an internal redirect: escaped `$uri` + args;
 /// - URI part: it replaces the first `prefix_len` bytes of `$uri` (positional,
-///   so `location /a` + `http://b/x/` turns `/ab` into `/x/b`), rest escaped.
+///   so `location /a` + `http://b/x/` turns `/ab` into `/x/b`), rest escaped;
+/// - after `rewrite ... break`: escaped `$uri` + args, whatever the URI part.
 pub fn upstream_uri(req: &Request, target: &ProxyTarget, prefix_len: usize, out: &mut Vec<u8>) {
     match &target.uri {
         None if !req.uri_changed => out.extend_from_slice(req.head.target()),
-        None => {
+        // `rewrite ... break` in this location: the whole changed `$uri` goes
+        // upstream, the URI part ignored (nginx: `r->valid_location = 0`).
+        _ if req.uri_rewritten_break || target.uri.is_none() => {
             escape_uri(&req.uri, out);
             push_args(req, out);
         }
+        None => {}
+        // proxy_pass with variables and a URI: that URI, whole.
+        Some(part) if target.full_uri => out.extend_from_slice(part),
         Some(part) => {
             out.extend_from_slice(part);
             let cut = prefix_len.min(req.uri.len());

@@ -117,6 +117,11 @@ impl Captures {
             .map(|(_, r)| r.clone())
     }
 
+    /// Every named capture (name, range into the subject).
+    pub fn named_all(&self) -> impl Iterator<Item = (&str, Range<usize>)> {
+        self.named.iter().map(|(n, r)| (&**n, r.clone()))
+    }
+
     /// Whether there are neither positional nor named captures.
     pub fn is_empty(&self) -> bool {
         self.groups.is_empty() && self.named.is_empty()

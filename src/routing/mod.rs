@@ -69,6 +69,11 @@ impl PcreRegex {
         &self.source
     }
 
+    /// The names of the named groups (they define variables of that name).
+    pub fn names(&self) -> impl Iterator<Item = &str> {
+        self.names.iter().map(|(_, n)| &**n)
+    }
+
     /// Number of capture groups (PCRE's capture count, named ones included).
     pub fn captures_len(&self) -> usize {
         self.groups

@@ -37,11 +37,57 @@ pub enum ErrorTarget {
     Redirect(Template),
 }
 
-/// One `access_log PATH [FORMAT]`.
+/// One `access_log PATH [FORMAT] [buffer=] [flush=] [if=]`.
 #[derive(Clone)]
 pub struct AccessLog {
     pub id: crate::log::LogId,
     pub format: Arc<crate::log::LogFormat>,
+    /// `if=COND`: the line is written unless COND is empty or "0".
+    pub cond: Option<Template>,
+}
+
+/// The parameters after `access_log PATH FORMAT` (ngx_http_log_set_log).
+///
+/// `buffer=SIZE` and `flush=TIME` are checked as nginx checks them and then
+/// met by rampart's own log writer, which always buffers: lines are kept per
+/// worker thread and written at least every ~100 ms (and whenever 32 KiB
+/// gather), so a line reaches the file no later than nginx's `flush=` would
+/// deliver it for any flush time of 100 ms or more. `gzip` is not implemented.
+#[derive(Debug, Default, PartialEq)]
+pub struct AccessLogParams {
+    pub buffer: Option<u64>,
+    pub flush: Option<Duration>,
+    pub cond: Option<String>,
+}
+
+/// Parses the parameters; the error is nginx's wording (or rampart's for gzip).
+pub fn access_log_params<'a>(words: impl Iterator<Item = &'a str>) -> Result<AccessLogParams, String> {
+    let mut p = AccessLogParams::default();
+    for w in words {
+        if let Some(v) = w.strip_prefix("buffer=") {
+            let size = crate::config::units::parse_size(v)
+                .ok()
+                .filter(|s| s.0 > 0)
+                .ok_or_else(|| format!("invalid buffer size \"{v}\""))?;
+            p.buffer = Some(size.0);
+        } else if let Some(v) = w.strip_prefix("flush=") {
+            let t = crate::config::units::parse_duration(v)
+                .ok()
+                .filter(|t| !t.0.is_zero())
+                .ok_or_else(|| format!("invalid flush time \"{v}\""))?;
+            p.flush = Some(t.0);
+        } else if w == "gzip" || w.starts_with("gzip=") {
+            return Err("the \"gzip\" parameter of \"access_log\" is not implemented yet".into());
+        } else if let Some(v) = w.strip_prefix("if=") {
+            p.cond = Some(v.to_string());
+        } else {
+            return Err(format!("invalid parameter \"{w}\""));
+        }
+    }
+    if p.flush.is_some() && p.buffer.is_none() {
+        return Err("no buffer is defined for access_log".into());
+    }
+    Ok(p)
 }
 
 impl std::fmt::Debug for AccessLog {
@@ -96,6 +142,15 @@ pub struct LocConf {
     pub real_ip: Option<Arc<crate::access::real_ip::RealIpConf>>,
     /// `allow`/`deny` and `auth_basic` (the access phase).
     pub access: crate::access::AccessConf,
+    /// `limit_rate` in bytes per second (0 = none) and `limit_rate_after`.
+    pub limit_rate: u64,
+    pub limit_rate_after: u64,
+    /// `keepalive_disable msie6` (nginx's default) and `safari`.
+    pub keepalive_disable_msie6: bool,
+    pub keepalive_disable_safari: bool,
+    pub absolute_redirect: bool,
+    pub port_in_redirect: bool,
+    pub server_name_in_redirect: bool,
 }
 
 impl LocConf {
@@ -118,7 +173,9 @@ const DEFAULT_HIDE: &[&str] = &[
 ];
 
 fn template(ctx: &CompileCtx, line: usize, directive: &str, s: &str) -> Result<Template, ConfigError> {
-    Template::compile(s).map_err(|e| ctx.err(line, e.to_string()).directive(directive))
+    let t = Template::compile(s).map_err(|e| ctx.err(line, e.to_string()).directive(directive))?;
+    ctx.check_vars(line, directive, &t)?;
+    Ok(t)
 }
 
 /// Resolves `s` (already merged with every enclosing level) into a LocConf.
@@ -273,6 +330,13 @@ pub fn resolve(ctx: &mut CompileCtx, s: &LocSettings, line: usize) -> Result<Loc
     };
 
     let access = access_conf(ctx, s, line)?;
+    for k in s.keepalive_disable.iter().flatten() {
+        if !matches!(k.as_str(), "none" | "msie6" | "safari") {
+            return Err(ctx
+                .err(line, format!("invalid value \"{k}\""))
+                .directive("keepalive_disable"));
+        }
+    }
 
     Ok(LocConf {
         client_max_body_size: s.client_max_body_size.map_or(d::CLIENT_MAX_BODY_SIZE, |v| v.0),
@@ -315,6 +379,20 @@ pub fn resolve(ctx: &mut CompileCtx, s: &LocSettings, line: usize) -> Result<Loc
         .map_err(|e| ctx.err(line, e).directive("set_real_ip_from"))?
         .map(Arc::new),
         access,
+        limit_rate: s.limit_rate.map_or(0, |v| v.0),
+        limit_rate_after: s.limit_rate_after.map_or(0, |v| v.0),
+        // nginx's default is `msie6` (ngx_http_core_merge_loc_conf).
+        keepalive_disable_msie6: s
+            .keepalive_disable
+            .as_ref()
+            .is_none_or(|v| v.iter().any(|k| k == "msie6")),
+        keepalive_disable_safari: s
+            .keepalive_disable
+            .as_ref()
+            .is_some_and(|v| v.iter().any(|k| k == "safari")),
+        absolute_redirect: s.absolute_redirect.unwrap_or(true),
+        port_in_redirect: s.port_in_redirect.unwrap_or(true),
+        server_name_in_redirect: s.server_name_in_redirect.unwrap_or(false),
     })
 }
 
@@ -371,4 +449,44 @@ fn access_conf(
         rules: rules.into(),
         auth,
     })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn access_log_parameters() {
+        let ok = access_log_params("buffer=32k flush=5s if=$loggable".split(' ')).unwrap();
+        assert_eq!(
+            ok,
+            AccessLogParams {
+                buffer: Some(32768),
+                flush: Some(Duration::from_secs(5)),
+                cond: Some("$loggable".into())
+            }
+        );
+        assert_eq!(
+            access_log_params(std::iter::empty()).unwrap(),
+            AccessLogParams::default()
+        );
+        let bad: &[(&str, &str)] = &[
+            ("buffer=0", "invalid buffer size \"0\""),
+            ("buffer=x", "invalid buffer size \"x\""),
+            ("buffer=1k flush=0", "invalid flush time \"0\""),
+            ("flush=1s", "no buffer is defined for access_log"),
+            (
+                "gzip",
+                "the \"gzip\" parameter of \"access_log\" is not implemented yet",
+            ),
+            (
+                "gzip=5",
+                "the \"gzip\" parameter of \"access_log\" is not implemented yet",
+            ),
+            ("bogus=1", "invalid parameter \"bogus=1\""),
+        ];
+        for (words, want) in bad {
+            assert_eq!(access_log_params(words.split(' ')).unwrap_err(), *want, "{words}");
+        }
+    }
 }

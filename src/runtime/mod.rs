@@ -9,7 +9,7 @@ mod server;
 
 pub use listen::ListenOpts;
 pub use loc_conf::LocConf;
-pub use server::{Handler, LocationRt, ProxyTarget, ReturnRt, ServerRt, VirtualHosts};
+pub use server::{DynamicProxy, Handler, LocationRt, ProxyTarget, ReturnRt, ServerRt, VirtualHosts};
 
 use crate::config::model::{Config, LogFormatDef, WorkerProcesses};
 use crate::config::ConfigError;
@@ -87,6 +87,9 @@ pub struct CompileCtx {
     http_line: usize,
     /// Log files opened for this config, by path, so that the same file is opened once.
     opened: HashMap<PathBuf, crate::log::LogId>,
+    /// Variable names the config defines (`set`, named regex captures):
+    /// nginx's variables are global, so one `set $x` anywhere makes `$x` valid everywhere.
+    pub defined_vars: std::collections::HashSet<String>,
 }
 
 impl CompileCtx {
@@ -97,7 +100,34 @@ impl CompileCtx {
             formats: HashMap::new(),
             http_line: 0,
             opened: HashMap::new(),
+            defined_vars: Default::default(),
         }
+    }
+
+    /// nginx's `unknown "foo" variable` (ngx_http_variables_init_vars), here
+    /// with the line that names it; variables nginx has but rampart does not
+    /// implement are a distinct "not implemented yet" error.
+    pub fn check_vars(
+        &self,
+        line: usize,
+        directive: &str,
+        t: &crate::vars::Template,
+    ) -> Result<(), ConfigError> {
+        for v in t.vars() {
+            let crate::vars::Var::Named(name) = v else {
+                continue;
+            };
+            if self.defined_vars.contains(name.as_str()) {
+                continue;
+            }
+            let msg = if crate::vars::nginx_only(name) {
+                format!("the \"${name}\" variable is not implemented yet")
+            } else {
+                format!("unknown \"{name}\" variable")
+            };
+            return Err(self.err(line, msg).directive(directive));
+        }
+        Ok(())
     }
 
     pub fn err(&self, line: usize, msg: impl Into<String>) -> ConfigError {
@@ -126,12 +156,15 @@ impl CompileCtx {
                 .directive("access_log")
         })?;
         let format = w.next();
-        if let Some(extra) = w.next() {
-            return Err(self
-                .err(line, format!("the \"{extra}\" parameter is not implemented yet"))
-                .directive("access_log"));
+        let params = loc_conf::access_log_params(w).map_err(|e| self.err(line, e).directive("access_log"))?;
+        let mut log = self.access_log(line, path, format)?;
+        if let Some(c) = params.cond {
+            let t = crate::vars::Template::compile(&c)
+                .map_err(|e| self.err(line, e.to_string()).directive("access_log"))?;
+            self.check_vars(line, "access_log", &t)?;
+            log.cond = Some(t);
         }
-        self.access_log(line, path, format)
+        Ok(log)
     }
 
     fn access_log(
@@ -163,7 +196,11 @@ impl CompileCtx {
                 id
             }
         };
-        Ok(loc_conf::AccessLog { id, format })
+        Ok(loc_conf::AccessLog {
+            id,
+            format,
+            cond: None,
+        })
     }
 }
 
@@ -198,6 +235,7 @@ pub fn parse_error_log(ctx: &CompileCtx, line: usize, s: &str) -> Result<ErrorLo
 pub fn compile(cfg: &Config, file: &Path, prefix: &Path, generation: u64) -> Result<Snapshot, ConfigError> {
     let mut ctx = CompileCtx::new(file, prefix);
     let main = main_conf(&ctx, cfg)?;
+    ctx.defined_vars = defined_vars(cfg);
 
     ctx.formats
         .insert("combined".into(), Arc::new(LogFormat::combined()));
@@ -227,6 +265,26 @@ pub fn compile(cfg: &Config, file: &Path, prefix: &Path, generation: u64) -> Res
             ctx.err(0, format!("{e} in log_format \"{name}\""))
                 .directive("log_format")
         })?;
+        let vars = crate::vars::Template::compile(format).unwrap_or_default();
+        for v in vars.vars() {
+            // The log module looks every name up as a variable: `$1` is not
+            // one there (ngx_http_log_variable_compile), unlike in scripts.
+            if let crate::vars::Var::Capture(d) = v {
+                return Err(ctx
+                    .err(0, format!("unknown \"{d}\" variable"))
+                    .directive("log_format"));
+            }
+            if let crate::vars::Var::Named(n) = v {
+                if !ctx.defined_vars.contains(n.as_str()) {
+                    let msg = if crate::vars::nginx_only(n) {
+                        format!("the \"${n}\" variable is not implemented yet")
+                    } else {
+                        format!("unknown \"{n}\" variable")
+                    };
+                    return Err(ctx.err(0, msg).directive("log_format"));
+                }
+            }
+        }
         ctx.formats.insert(name.clone(), Arc::new(f));
     }
 
@@ -300,6 +358,49 @@ fn check_peers(
             Some(h)
         })
         .collect()
+}
+
+/// Every variable name the config defines: `set $x` targets and the named
+/// groups of location, server_name and rewrite regexes.
+fn defined_vars(cfg: &Config) -> std::collections::HashSet<String> {
+    use crate::config::model::{Location, RewriteStep};
+    use crate::config::Located;
+    fn regex_names(pattern: &str, out: &mut std::collections::HashSet<String>) {
+        if let Ok(re) = crate::routing::PcreRegex::compile(pattern, false) {
+            out.extend(re.names().map(str::to_string));
+        }
+    }
+    fn script(steps: &[Located<RewriteStep>], out: &mut std::collections::HashSet<String>) {
+        for st in steps {
+            if let Some((n, _)) = &st.value.set {
+                out.insert(n.trim_start_matches('$').to_string());
+            }
+            if let Some(p) = st.value.rewrite.as_ref().and_then(|a| a.first()) {
+                regex_names(p, out);
+            }
+        }
+    }
+    fn locations(locs: &[Location], out: &mut std::collections::HashSet<String>) {
+        for l in locs {
+            let m = l.match_.value.trim();
+            if let Some(p) = m.strip_prefix("~*").or_else(|| m.strip_prefix('~')) {
+                regex_names(p.trim(), out);
+            }
+            script(&l.rewrite, out);
+            locations(&l.location, out);
+        }
+    }
+    let mut out = std::collections::HashSet::new();
+    for s in &cfg.http.server {
+        for n in s.server_name.iter().flatten() {
+            if let Some(p) = n.strip_prefix('~') {
+                regex_names(p, &mut out);
+            }
+        }
+        script(&s.rewrite, &mut out);
+        locations(&s.location, &mut out);
+    }
+    out
 }
 
 /// Builds an `upstream` block's pool: its balancer (`ip_hash`, `hash`,

@@ -4,8 +4,9 @@
 use super::listen::{parse_listen, ListenOpts};
 use super::loc_conf::{resolve, LocConf};
 use super::{defaults, CompileCtx, Listener};
-use crate::config::model::{Config, ConnSettings, LocSettings, Location, ReturnDef, Server};
+use crate::config::model::{Config, ConnSettings, LocSettings, Location, ReturnDef, RewriteStep, Server};
 use crate::config::ConfigError;
+use crate::config::Located;
 use crate::http1::HeadLimits;
 use crate::routing::location::{LocationError, LocationSpec, LocationTree, Modifier};
 use crate::routing::server_name::NameTable;
@@ -51,7 +52,9 @@ pub struct ServerRt {
     pub locations: LocationTree<Arc<LocationRt>>,
     /// Settings of the server level itself, used when no location matches.
     pub server_loc: Arc<LocationRt>,
-    /// `return` at server level (runs before location matching).
+    /// The server-level rewrite script (before location matching).
+    pub rewrite: Vec<crate::rewrite::Op>,
+    /// `return` at server level (runs before location matching, after `rewrite`).
     pub return_: Option<ReturnRt>,
     /// Counters for the metrics endpoint, shared by servers of the same name and kept across reloads.
     pub stats: Arc<crate::status::metrics::ServerStats>,
@@ -65,6 +68,8 @@ pub struct LocationRt {
     pub internal: bool,
     /// For prefix locations: the length of the prefix that a proxy_pass URI part replaces.
     pub prefix_len: usize,
+    /// The location's rewrite script (rewrite phase, before the access phase).
+    pub rewrite: Vec<crate::rewrite::Op>,
 }
 
 pub enum Handler {
@@ -92,6 +97,11 @@ pub struct ProxyTarget {
     pub pool: Arc<Pool>,
     /// The URI part of the proxy_pass URL (`/x/` in `http://b/x/`).
     pub uri: Option<Box<[u8]>>,
+    /// The URI part is the whole upstream URI (proxy_pass with variables).
+    pub full_uri: bool,
+    /// proxy_pass with variables: the URL to evaluate per request (then the
+    /// other fields are placeholders).
+    pub dynamic: Option<Arc<DynamicProxy>>,
     /// `$proxy_host`: host, plus `:port` when not 80.
     pub proxy_host: Box<[u8]>,
     /// `$proxy_port`.
@@ -103,6 +113,13 @@ pub struct ProxyTarget {
     pub redirect_to: Box<[u8]>,
     /// Per-peer counters for the metrics endpoint, by peer address.
     pub peer_stats: Box<[(std::net::SocketAddr, Arc<crate::status::metrics::PeerStats>)]>,
+}
+
+/// `proxy_pass` with variables: the URL template and the `upstream` blocks
+/// its host may name.
+pub struct DynamicProxy {
+    pub url: Template,
+    pub upstreams: HashMap<String, Arc<Pool>>,
 }
 
 fn parse_location_match(ctx: &CompileCtx, line: usize, s: &str) -> Result<(Modifier, String), ConfigError> {
@@ -130,7 +147,11 @@ fn parse_location_match(ctx: &CompileCtx, line: usize, s: &str) -> Result<(Modif
 }
 
 fn compile_return(ctx: &CompileCtx, line: usize, r: &ReturnDef) -> Result<ReturnRt, ConfigError> {
-    let t = |s: &str| Template::compile(s).map_err(|e| ctx.err(line, e.to_string()).directive("return"));
+    let t = |s: &str| {
+        let t = Template::compile(s).map_err(|e| ctx.err(line, e.to_string()).directive("return"))?;
+        ctx.check_vars(line, "return", &t)?;
+        Ok::<_, ConfigError>(t)
+    };
     let (code, text) = match r {
         ReturnDef::Code(c) => (*c, None),
         ReturnDef::Url(u) => {
@@ -151,6 +172,29 @@ fn compile_return(ctx: &CompileCtx, line: usize, r: &ReturnDef) -> Result<Return
     Ok(ReturnRt { code, text })
 }
 
+/// Compiles a level's rewrite script; `line` is the level's, for steps without one.
+fn compile_script(
+    ctx: &CompileCtx,
+    steps: &[Located<RewriteStep>],
+    line: usize,
+) -> Result<Vec<crate::rewrite::Op>, ConfigError> {
+    let mut ops = Vec::with_capacity(steps.len());
+    for st in steps {
+        let l = if st.line > 0 { st.line } else { line };
+        let op = match &st.value.return_ {
+            Some(r) => crate::rewrite::Op::Return(compile_return(ctx, l, r)?),
+            None => crate::rewrite::compile_step(&st.value).map_err(|(d, e)| ctx.err(l, e).directive(d))?,
+        };
+        match &op {
+            crate::rewrite::Op::Rewrite(r) => ctx.check_vars(l, "rewrite", &r.replacement)?,
+            crate::rewrite::Op::Set(_, t) => ctx.check_vars(l, "set", t)?,
+            _ => {}
+        }
+        ops.push(op);
+    }
+    Ok(ops)
+}
+
 /// Splits `http://host[:port][/uri]`.
 fn compile_proxy_pass(
     ctx: &CompileCtx,
@@ -162,7 +206,22 @@ fn compile_proxy_pass(
 ) -> Result<ProxyTarget, ConfigError> {
     let err = |m: String| ctx.err(line, m).directive("proxy_pass");
     if url.contains('$') {
-        return Err(err("variables in \"proxy_pass\" are not implemented yet".into()));
+        let t = Template::compile(url).map_err(|e| err(e.to_string()))?;
+        ctx.check_vars(line, "proxy_pass", &t)?;
+        return Ok(ProxyTarget {
+            pool: Arc::new(Pool::new(String::new(), Vec::new())),
+            uri: None,
+            full_uri: true,
+            dynamic: Some(Arc::new(DynamicProxy {
+                url: t,
+                upstreams: upstreams.clone(),
+            })),
+            proxy_host: Box::default(),
+            proxy_port: Box::default(),
+            redirect_from: Box::default(),
+            redirect_to: Box::default(),
+            peer_stats: Box::default(),
+        });
     }
     let rest = if let Some(r) = url.strip_prefix("http://") {
         r
@@ -229,6 +288,8 @@ fn compile_proxy_pass(
         peer_stats,
         pool,
         uri: uri.map(|u| u.as_bytes().into()),
+        full_uri: false,
+        dynamic: None,
         proxy_host: proxy_host.into_bytes().into(),
         proxy_port: port.into_bytes().into(),
         redirect_from: redirect_from.into_bytes().into(),
@@ -310,6 +371,7 @@ fn compile_location(
         handler,
         internal: loc.internal.unwrap_or(false),
         prefix_len,
+        rewrite: compile_script(ctx, &loc.rewrite, line)?,
     };
     Ok(LocationSpec {
         modifier,
@@ -473,6 +535,7 @@ fn compile_server(
         handler: Handler::None,
         internal: false,
         prefix_len: 0,
+        rewrite: Vec::new(),
     });
     let return_ = srv
         .return_
@@ -500,6 +563,7 @@ fn compile_server(
             locations,
             stats: crate::status::metrics::server_stats(primary.as_bytes()),
             server_loc,
+            rewrite: compile_script(ctx, &srv.rewrite, line)?,
             return_,
         }),
         names,

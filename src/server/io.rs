@@ -84,6 +84,39 @@ pub struct ClientIo {
     pub pos: usize,
     /// Total bytes written to the client on this connection (for `$bytes_sent`).
     pub written: u64,
+    /// The next request was already buffered when the last one finished (`$pipe`).
+    pub pipelined: bool,
+    /// `limit_rate` of the response being written, if any.
+    pub limit: Option<RateLimit>,
+}
+
+/// nginx's `limit_rate` / `limit_rate_after` (ngx_http_write_filter_module.c):
+/// by `t` seconds after the request started, at most
+/// `after + rate * (t + 1)` bytes (headers included) may have been sent.
+/// nginx counts whole seconds; this counts milliseconds, so the pace is the
+/// same but smoother.
+#[derive(Debug, Clone, Copy)]
+pub struct RateLimit {
+    pub rate: u64,
+    pub after: u64,
+    pub start: std::time::Instant,
+    /// `written` when the response began.
+    pub base: u64,
+}
+
+impl RateLimit {
+    /// How many bytes may go now, given `sent` so far; 0 = wait `Duration`.
+    fn allowance(&self, sent: u64, now: std::time::Instant) -> (u64, Duration) {
+        let ms = now.saturating_duration_since(self.start).as_millis() as u64 + 1000;
+        let allowed = self.after.saturating_add(self.rate.saturating_mul(ms) / 1000);
+        if allowed > sent {
+            return (allowed - sent, Duration::ZERO);
+        }
+        // When will `allowed` exceed `sent`?
+        let need = sent - self.after.min(sent) + 1;
+        let at_ms = need.saturating_mul(1000).div_ceil(self.rate.max(1));
+        (0, Duration::from_millis(at_ms.saturating_sub(ms).max(1)))
+    }
 }
 
 /// Why a read or write did not complete.
@@ -107,6 +140,8 @@ impl ClientIo {
             buf: Vec::new(),
             pos: 0,
             written: 0,
+            pipelined: false,
+            limit: None,
         }
     }
 
@@ -116,6 +151,8 @@ impl ClientIo {
             buf: Vec::new(),
             pos: 0,
             written: 0,
+            pipelined: false,
+            limit: None,
         }
     }
 
@@ -212,7 +249,17 @@ impl ClientIo {
     /// (nginx's send_timeout is between two successive writes).
     pub async fn write_all(&mut self, mut data: &[u8], send_timeout: Duration) -> Result<(), IoFail> {
         while !data.is_empty() {
-            match timeout(send_timeout, self.stream.write(data)).await {
+            let mut chunk = data;
+            if let Some(l) = self.limit {
+                let (n, wait) =
+                    l.allowance(self.written - l.base.min(self.written), std::time::Instant::now());
+                if n == 0 {
+                    tokio::time::sleep(wait).await;
+                    continue;
+                }
+                chunk = &data[..data.len().min(usize::try_from(n).unwrap_or(usize::MAX))];
+            }
+            match timeout(send_timeout, self.stream.write(chunk)).await {
                 Err(_) => return Err(IoFail::Timeout),
                 Ok(Err(e)) => return Err(IoFail::Error(e)),
                 Ok(Ok(0)) => return Err(IoFail::Closed),
@@ -231,5 +278,37 @@ impl ClientIo {
             }
         }
         Ok(())
+    }
+}
+
+#[cfg(test)]
+mod rate_tests {
+    use super::RateLimit;
+    use std::time::{Duration, Instant};
+
+    #[test]
+    fn allowance_follows_nginx_formula() {
+        let start = Instant::now();
+        let l = RateLimit {
+            rate: 1000,
+            after: 500,
+            start,
+            base: 0,
+        };
+        // At t=0: after + rate * 1s.
+        assert_eq!(l.allowance(0, start), (1500, Duration::ZERO));
+        assert_eq!(l.allowance(1000, start), (500, Duration::ZERO));
+        // Everything allowed so far was sent: wait until one more byte is allowed.
+        let (n, wait) = l.allowance(1500, start);
+        assert_eq!(n, 0);
+        assert_eq!(wait, Duration::from_millis(1));
+        let (n, wait) = l.allowance(2500, start);
+        assert_eq!(n, 0);
+        assert_eq!(wait, Duration::from_millis(1001));
+        // Two seconds later: 500 + 3000.
+        assert_eq!(
+            l.allowance(2500, start + Duration::from_secs(2)),
+            (1000, Duration::ZERO)
+        );
     }
 }

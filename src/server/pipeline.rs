@@ -19,6 +19,7 @@ use super::request::{ConnInfo, Request, UpstreamLog};
 use super::response::{ConnHeader, Framing, ResponseHead};
 use crate::filters::special;
 use crate::http1::{RequestHead, Version};
+use crate::rewrite::End;
 use crate::routing::host::normalize_host;
 use crate::routing::location::{Captures, Found};
 use crate::routing::uri;
@@ -85,7 +86,16 @@ impl Exchange<'_> {
             Version::Http09 => false,
         };
         let c = &self.req.loc.conf;
+        // keepalive_disable (ngx_http_update_location_config): MSIE 4-6 after
+        // a POST, and Safari on Mac OS X when `safari` is listed.
+        let browser_ok = !(c.keepalive_disable_msie6 || c.keepalive_disable_safari)
+            || h.header(b"user-agent").is_none_or(|ua| {
+                let b = crate::filters::user_agent::classify(ua);
+                !(b.msie6 && c.keepalive_disable_msie6 && h.method() == b"POST"
+                    || b.safari && c.keepalive_disable_safari)
+            });
         wants
+            && browser_ok
             && !self.close_after
             && !c.keepalive_timeout.is_zero()
             && self.req.conn.requests < c.keepalive_requests
@@ -138,6 +148,10 @@ pub async fn handle(
         sent_headers: Vec::new(),
         redirects: 0,
         error_page_used: false,
+        vars: Vec::new(),
+        uri_rewritten_break: false,
+        pipelined: std::mem::take(&mut io.pipelined),
+        request_body: None,
     };
     let body = ReqBody::new(&req.head, 0, req.loc.conf.client_body_timeout);
     let written_before = io.written;
@@ -161,6 +175,9 @@ pub async fn handle(
         let t = ex.req.loc.conf.client_body_timeout;
         keep = ex.body.discard(ex.io, limit, t).await.is_ok();
     }
+    ex.io.limit = None;
+    // nginx's `r->pipeline` for the next request: it is already buffered.
+    ex.io.pipelined = keep && !ex.io.pending().is_empty();
     ex.req.bytes_sent = ex.io.written - written_before;
     ex.req.request_length += ex.body.wire_bytes;
     write_access_log(&ex.req);
@@ -195,10 +212,15 @@ async fn select_server_and_run(ex: &mut Exchange<'_>, hosts: &VirtualHosts) -> R
         },
         None => None,
     };
-    let (si, _caps) = hosts.names.find(host.as_deref());
+    let (si, caps) = hosts.names.find(host.as_deref());
     if let Some(s) = hosts.servers.get(si) {
         ex.req.server = s.clone();
         ex.req.loc = s.server_loc.clone();
+    }
+    // A server_name regex's captures: `$1`.. until another regex matches,
+    // named ones as variables (ngx_http_find_virtual_server).
+    if !caps.is_empty() {
+        ex.req.set_captures(caps, host.clone().unwrap_or_default());
     }
     ex.req.host = host;
     // Post-read phase: real_ip with the server's settings.
@@ -213,7 +235,24 @@ async fn select_server_and_run(ex: &mut Exchange<'_>, hosts: &VirtualHosts) -> R
         Err(_) => return special(400),
     }
 
-    // 3. Server-level return.
+    // 3. The server rewrite phase: the server's rewrite script, then its
+    // `return`. `last`, `break` and a changed URI all go on to the location
+    // search (ngx_http_core_find_config_phase resets `uri_changed`).
+    let server = ex.req.server.clone();
+    match crate::rewrite::run(&server.rewrite, &mut ex.req) {
+        End::Return(r) => {
+            let reply = do_return(ex, r);
+            return apply_error_page(ex, reply).await;
+        }
+        End::Redirect(status, location) => {
+            let reply = Reply::Special {
+                status,
+                location: Some(location),
+            };
+            return apply_error_page(ex, reply).await;
+        }
+        End::Done(_) | End::Last | End::Break => {}
+    }
     if let Some(r) = ex.req.server.return_.clone() {
         let reply = do_return(ex, &r);
         return apply_error_page(ex, reply).await;
@@ -236,12 +275,10 @@ async fn run_location(ex: &mut Exchange<'_>) -> Reply {
         match server.locations.find(&ex.req.uri) {
             Found::Location { data, captures } => {
                 ex.req.loc = data.clone();
-                ex.req.capture_subject = if captures.is_empty() {
-                    Vec::new()
-                } else {
-                    ex.req.uri.clone()
-                };
-                ex.req.captures = captures;
+                if !captures.is_empty() {
+                    let subject = ex.req.uri.clone();
+                    ex.req.set_captures(captures, subject);
+                }
             }
             Found::AutoRedirect { data } => {
                 ex.req.loc = data.clone();
@@ -322,6 +359,37 @@ async fn run_handler(ex: &mut Exchange<'_>) -> Reply {
         return special(413);
     }
     ex.body.set_limits(max, loc.conf.client_body_timeout);
+    // The location rewrite phase, then post-rewrite: a changed URI searches
+    // the locations again, at most 10 times (NGX_HTTP_MAX_URI_CHANGES).
+    ex.req.uri_rewritten_break = false;
+    match crate::rewrite::run(&loc.rewrite, &mut ex.req) {
+        End::Done(false) | End::Break => {}
+        End::Done(true) | End::Last => {
+            ex.req.redirects += 1;
+            if ex.req.redirects > MAX_URI_CHANGES {
+                crate::log::error_log::log(
+                    crate::log::Level::Error,
+                    Some(ex.req.conn.number),
+                    format_args!(
+                        "rewrite or internal redirection cycle while processing \"{}\", client: {}, server: {}, request: \"{}\"",
+                        String::from_utf8_lossy(&ex.req.uri),
+                        ex.req.conn.peer.ip(),
+                        String::from_utf8_lossy(&ex.req.server.name),
+                        String::from_utf8_lossy(ex.req.head.request_line())
+                    ),
+                );
+                return special(500);
+            }
+            return Box::pin(run_location(ex)).await;
+        }
+        End::Return(r) => return do_return(ex, r),
+        End::Redirect(status, location) => {
+            return Reply::Special {
+                status,
+                location: Some(location),
+            }
+        }
+    }
     if !matches!(loc.handler, Handler::Return(_)) {
         // Pre-access phase, after rewrite's `return`: real_ip with the location's
         // settings, so that allow/deny below judge the real address (as in nginx).
@@ -334,6 +402,7 @@ async fn run_handler(ex: &mut Exchange<'_>) -> Reply {
             }
         }
     }
+    set_rate_limit(ex);
     match &loc.handler {
         Handler::Return(r) => do_return(ex, r),
         Handler::Proxy(t) => {
@@ -347,6 +416,18 @@ async fn run_handler(ex: &mut Exchange<'_>) -> Reply {
         Handler::CheckStatus(f) => check_status(ex, *f),
         Handler::None => special(404),
     }
+}
+
+/// `limit_rate` of the location in force applies to the response about to
+/// be written (ngx_http_write_filter_module.c reads `r->limit_rate` then).
+fn set_rate_limit(ex: &mut Exchange<'_>) {
+    let c = &ex.req.loc.conf;
+    ex.io.limit = (c.limit_rate > 0).then_some(super::io::RateLimit {
+        rate: c.limit_rate,
+        after: c.limit_rate_after,
+        start: ex.req.started,
+        base: ex.io.written,
+    });
 }
 
 /// nginx's access phase with `satisfy all` (ngx_http_core_access_phase):
@@ -513,6 +594,11 @@ fn do_return(ex: &mut Exchange<'_>, r: &ReturnRt) -> Reply {
     if r.code == 444 {
         return Reply::Close;
     }
+    // nginx sets the status before it evaluates the text (ngx_http_send_response),
+    // so `$status` in it is the returned code.
+    if r.code < 1000 && r.text.is_some() {
+        ex.req.status = r.code;
+    }
     let text = r.text.as_ref().map(|t| t.eval_to_vec(&ex.req));
     match (r.code, text) {
         (301 | 302 | 303 | 307 | 308, Some(l)) => Reply::Special {
@@ -538,11 +624,18 @@ fn do_return(ex: &mut Exchange<'_>, r: &ReturnRt) -> Reply {
 /// socket's local address, not the server name (nginx/nginx:
 /// src/http/ngx_http_header_filter_module.c, `ngx_connection_local_sockaddr`
 /// with port 0, so an IPv6 address has no brackets there).
+/// `absolute_redirect off` leaves it relative; `server_name_in_redirect on`
+/// writes the server's primary name; `port_in_redirect off` drops the port.
 pub fn absolute_location(req: &Request, path: Vec<u8>) -> Vec<u8> {
+    let conf = &req.loc.conf;
+    if !conf.absolute_redirect {
+        return path;
+    }
     let mut out = Vec::with_capacity(path.len() + 32);
     let https = req.conn.tls.is_some();
     out.extend_from_slice(if https { b"https://" } else { b"http://" });
     match &req.host {
+        _ if conf.server_name_in_redirect => out.extend_from_slice(&req.server.name),
         Some(h) => {
             // $host has no port already; IPv6 literals keep their brackets.
             out.extend_from_slice(h);
@@ -550,7 +643,7 @@ pub fn absolute_location(req: &Request, path: Vec<u8>) -> Vec<u8> {
         None => out.extend_from_slice(req.conn.local.ip().to_string().as_bytes()),
     }
     let port = req.conn.local.port();
-    if port != if https { 443 } else { 80 } {
+    if conf.port_in_redirect && port != if https { 443 } else { 80 } {
         out.push(b':');
         out.extend_from_slice(port.to_string().as_bytes());
     }
@@ -602,7 +695,7 @@ async fn finish(ex: &mut Exchange<'_>, reply: Reply) -> bool {
             // absolute URL from `return` or `error_page` stays in the header list,
             // after Connection (ngx_http_header_filter_module.c: `location->hash = 0`).
             match location {
-                Some(l) if l.starts_with(b"/") => {
+                Some(l) if l.starts_with(b"/") && conf.absolute_redirect => {
                     head.location = Some(bytes::Bytes::from(absolute_location(&ex.req, l)))
                 }
                 Some(l) => head
@@ -615,6 +708,9 @@ async fn finish(ex: &mut Exchange<'_>, reply: Reply) -> bool {
     };
     if let Some(s) = ex.override_status {
         head.status = s;
+    }
+    if ex.io.limit.is_none() {
+        set_rate_limit(ex);
     }
     if let Some(w) = &ex.www_authenticate {
         head.headers
@@ -661,6 +757,13 @@ pub fn record_sent_headers(req: &mut Request, head: &ResponseHead) {
 /// Phase 9: one line per access_log of the final location.
 pub fn write_access_log(req: &Request) {
     for log in &req.loc.conf.access_log {
+        // `if=`: skipped when the condition is empty or "0" (ngx_http_log_handler).
+        if let Some(c) = &log.cond {
+            let v = c.eval_to_vec(req);
+            if v.is_empty() || v == b"0" {
+                continue;
+            }
+        }
         crate::log::append_with(log.id, |buf| log.format.render(req, buf));
     }
 }
@@ -707,6 +810,12 @@ pub async fn reject(
         request_line,
     };
     for l in &conf.access_log {
+        if let Some(c) = &l.cond {
+            let v = c.eval_to_vec(&log);
+            if v.is_empty() || v == b"0" {
+                continue;
+            }
+        }
         crate::log::append_with(l.id, |buf| l.format.render(&log, buf));
     }
 }

@@ -155,6 +155,18 @@ pub struct Request {
     pub redirects: u8,
     /// error_page was already applied (no recursion without recursive_error_pages).
     pub error_page_used: bool,
+    /// Variables set by `set` and by named regex captures (server_name,
+    /// location, rewrite), by name; nginx keeps them per request.
+    pub vars: Vec<(Arc<str>, Vec<u8>)>,
+    /// `rewrite ... break` changed the URI in this location: proxy_pass then
+    /// passes the whole `$uri`, ignoring its own URI part (nginx's
+    /// `r->valid_location = 0`).
+    pub uri_rewritten_break: bool,
+    /// `$pipe`: the request was already in the buffer when the previous one
+    /// finished (nginx's `r->pipeline`, set in ngx_http_set_keepalive).
+    pub pipelined: bool,
+    /// `$request_body`: the body, when proxying read it into memory.
+    pub request_body: Option<bytes::Bytes>,
 }
 
 fn push_num(out: &mut Vec<u8>, n: u64) {
@@ -233,6 +245,28 @@ impl Request {
         false
     }
 
+    /// Records a regex match on `subject`: `$1..$9` now refer to it, and its
+    /// named captures become variables (ngx_http_regex_exec).
+    pub fn set_captures(&mut self, caps: Captures, subject: Vec<u8>) {
+        for (name, range) in caps.named_all() {
+            let v = subject.get(range).unwrap_or_default().to_vec();
+            match self.vars.iter_mut().find(|(n, _)| **n == *name) {
+                Some(slot) => slot.1 = v,
+                None => self.vars.push((Arc::from(name), v)),
+            }
+        }
+        self.captures = caps;
+        self.capture_subject = subject;
+    }
+
+    /// `set $name value`.
+    pub fn set_var(&mut self, name: &Arc<str>, value: Vec<u8>) {
+        match self.vars.iter_mut().find(|(n, _)| n == name) {
+            Some(slot) => slot.1 = value,
+            None => self.vars.push((name.clone(), value)),
+        }
+    }
+
     fn capture(&self, n: usize, out: &mut Vec<u8>) -> bool {
         match self.captures.get(n).and_then(|r| self.capture_subject.get(r)) {
             Some(s) => {
@@ -273,8 +307,32 @@ fn push_addr_ip(out: &mut Vec<u8>, a: &SocketAddr) {
     out.extend_from_slice(a.ip().to_string().as_bytes());
 }
 
+impl Request {
+    /// A `set` variable that shadows a prefix family (`set $http_x ...`).
+    fn shadowing(&self, var: &Var) -> Option<&[u8]> {
+        let (prefix, name) = match var {
+            Var::Http(n) => ("http_", n),
+            Var::SentHttp(n) => ("sent_http_", n),
+            Var::UpstreamHttp(n) => ("upstream_http_", n),
+            Var::Arg(n) => ("arg_", n),
+            Var::Cookie(n) => ("cookie_", n),
+            _ => return None,
+        };
+        self.vars
+            .iter()
+            .find(|(k, _)| k.strip_prefix(prefix) == Some(name.as_str()))
+            .map(|(_, v)| v.as_slice())
+    }
+}
+
 impl VarSource for Request {
     fn var(&self, var: &Var, out: &mut Vec<u8>) -> bool {
+        if !self.vars.is_empty() {
+            if let Some(v) = self.shadowing(var) {
+                out.extend_from_slice(v);
+                return true;
+            }
+        }
         match var {
             Var::Host => match &self.host {
                 Some(h) => out.extend_from_slice(h),
@@ -372,7 +430,7 @@ impl VarSource for Request {
             Var::BodyBytesSent => push_num(out, self.bytes_sent.saturating_sub(self.header_bytes)),
             Var::Connection => push_num(out, self.conn.number),
             Var::ConnectionRequests => push_num(out, self.conn.requests),
-            Var::Pipe => out.push(b'.'),
+            Var::Pipe => out.push(if self.pipelined { b'p' } else { b'.' }),
             Var::Pid => push_num(out, u64::from(std::process::id())),
             Var::Hostname => out.extend_from_slice(crate::server::hostname().as_bytes()),
             Var::NginxVersion => out.extend_from_slice(crate::filters::special::NGINX_VERSION.as_bytes()),
@@ -444,14 +502,16 @@ impl VarSource for Request {
             Var::Arg(name) => return self.arg(name, out),
             Var::Cookie(name) => return self.cookie(name, out),
             Var::Capture(n) => return self.capture(usize::from(*n), out),
-            Var::Named(name) => match self
-                .captures
-                .named(name)
-                .and_then(|r| self.capture_subject.get(r))
-            {
-                Some(s) => out.extend_from_slice(s),
+            Var::Named(name) => match self.vars.iter().find(|(n, _)| **n == **name) {
+                Some((_, v)) => out.extend_from_slice(v),
                 None => return false,
             },
+            Var::RequestBody => match &self.request_body {
+                Some(b) => out.extend_from_slice(b),
+                None => return false,
+            },
+            // rampart never writes request bodies to temp files.
+            Var::RequestBodyFile => return false,
         }
         true
     }

@@ -72,6 +72,8 @@ pub enum Var {
     SslProtocol,
     SslCipher,
     SslServerName,
+    RequestBody,
+    RequestBodyFile,
     /// `$http_NAME`: a request header; NAME is lowercase with `_` for `-`.
     Http(String),
     /// `$sent_http_NAME`: a response header.
@@ -170,9 +172,62 @@ impl Var {
             "connections_reading" => ConnectionsReading,
             "connections_writing" => ConnectionsWriting,
             "connections_waiting" => ConnectionsWaiting,
+            "request_body" => RequestBody,
+            "request_body_file" => RequestBodyFile,
             other => Named(other.to_string()),
         }
     }
+}
+
+/// Variables nginx 1.22 has that rampart does not implement (yet): a config
+/// naming one is rejected as "not implemented", not as unknown.
+pub fn nginx_only(name: &str) -> bool {
+    const NAMES: &[&str] = &[
+        "binary_remote_addr",
+        "document_root",
+        "realpath_root",
+        "request_filename",
+        "limit_rate",
+        "request_completion",
+        "gzip_ratio",
+        "upstream_cache_status",
+        "upstream_queue_time",
+        "proxy_protocol_addr",
+        "proxy_protocol_port",
+        "proxy_protocol_server_addr",
+        "proxy_protocol_server_port",
+        "realip_remote_addr",
+        "realip_remote_port",
+        "http2",
+        "tcpinfo_rtt",
+        "tcpinfo_rttvar",
+        "tcpinfo_snd_cwnd",
+        "tcpinfo_rcv_space",
+        "date_local",
+        "date_gmt",
+        "fastcgi_script_name",
+        "fastcgi_path_info",
+        "uid_got",
+        "uid_set",
+        "uid_reset",
+        "invalid_referer",
+        "secure_link",
+        "secure_link_expires",
+        "limit_conn_status",
+        "limit_req_status",
+        "msec_local",
+        "server_addr_binary",
+    ];
+    NAMES.contains(&name)
+        || [
+            "ssl_",
+            "upstream_cookie_",
+            "sent_trailer_",
+            "upstream_trailer_",
+            "geoip_",
+        ]
+        .iter()
+        .any(|p| name.starts_with(p))
 }
 
 /// Where variable values come from: the request context implements this.
@@ -254,7 +309,14 @@ impl Template {
             if !lit.is_empty() {
                 parts.push(Part::Lit(std::mem::take(&mut lit).into_boxed_slice()));
             }
-            parts.push(Part::Var(Var::from_name(name)));
+            // `${1}` is not a capture in nginx (ngx_http_script_compile reads
+            // a digit only right after `$`): it names the unknown variable "1".
+            let var = if b.get(i) == Some(&b'{') && name.bytes().all(|c| c.is_ascii_digit()) {
+                Var::Named(name.to_string())
+            } else {
+                Var::from_name(name)
+            };
+            parts.push(Part::Var(var));
             i = next;
         }
         if !lit.is_empty() {
@@ -365,5 +427,10 @@ mod tests {
         assert_eq!(Var::from_name("document_uri"), Var::Uri);
         assert_eq!(Var::from_name("5"), Var::Capture(5));
         assert_eq!(Var::from_name("foo"), Var::Named("foo".into()));
+        let braced = Template::compile("${1}").unwrap();
+        assert_eq!(braced.vars().next(), Some(&Var::Named("1".into())));
+        let bare = Template::compile("$10").unwrap();
+        assert_eq!(bare.parts()[0], Part::Var(Var::Capture(1)));
+        assert_eq!(bare.parts()[1], Part::Lit(b"0"[..].into()));
     }
 }

@@ -15,7 +15,7 @@ use super::parser::Directive;
 use super::values::{self, once};
 use crate::config::model::{
     AccessLogDef, AutoKeyword, BalanceDef, Config, ConnSettings, ErrorPageDef, ErrorPageStatus, Events, Http,
-    LocSettings, Location, Server, Upstream, WorkerProcesses,
+    LocSettings, Location, RewriteStep, Server, Upstream, WorkerProcesses,
 };
 use crate::config::{ConfigError, Located};
 
@@ -67,6 +67,15 @@ macro_rules! put_loc {
             auth_basic,
             auth_basic_user_file,
             access,
+            limit_rate,
+            limit_rate_after,
+            keepalive_disable,
+            absolute_redirect,
+            port_in_redirect,
+            server_name_in_redirect,
+            client_body_buffer_size,
+            client_body_in_file_only,
+            client_body_in_single_buffer,
         } = $src;
         let d = $dst;
         d.client_max_body_size = client_max_body_size;
@@ -99,6 +108,15 @@ macro_rules! put_loc {
         d.auth_basic = auth_basic;
         d.auth_basic_user_file = auth_basic_user_file;
         d.access = access;
+        d.limit_rate = limit_rate;
+        d.limit_rate_after = limit_rate_after;
+        d.keepalive_disable = keepalive_disable;
+        d.absolute_redirect = absolute_redirect;
+        d.port_in_redirect = port_in_redirect;
+        d.server_name_in_redirect = server_name_in_redirect;
+        d.client_body_buffer_size = client_body_buffer_size;
+        d.client_body_in_file_only = client_body_in_file_only;
+        d.client_body_in_single_buffer = client_body_in_single_buffer;
     }};
 }
 
@@ -356,6 +374,7 @@ impl Mapper {
     }
 
     fn server(&mut self, tree: &[Directive], s: &mut Server) -> R {
+        let mut script = Vec::new();
         let mut loc = LocSettings::default();
         let mut conn = ConnSettings::default();
         for d in tree {
@@ -375,9 +394,17 @@ impl Mapper {
                     .extend(d.args.iter().cloned()),
                 "return" => {
                     let r = values::return_def(d)?;
+                    script.push(Located::new(
+                        RewriteStep {
+                            return_: Some(r.clone()),
+                            ..RewriteStep::default()
+                        },
+                        d.line,
+                    ));
                     // Only the first `return` of a level can ever run, as in nginx.
                     s.return_.get_or_insert(Located::new(r, d.line));
                 }
+                "rewrite" | "set" | "break" => script.push(rewrite_step(d)?),
                 "location" => {
                     let l = self.location(d)?;
                     s.location.push(l);
@@ -388,6 +415,10 @@ impl Mapper {
                     }
                 }
             }
+        }
+        if let Some(script) = into_script(script) {
+            s.rewrite = script;
+            s.return_ = None;
         }
         put_loc!(loc => &mut *s);
         put_conn!(conn => &mut *s);
@@ -410,6 +441,7 @@ impl Mapper {
             ..Location::default()
         };
         let mut loc = LocSettings::default();
+        let mut script = Vec::new();
         for c in block(d) {
             if !self.check(c, LOC)? {
                 continue;
@@ -422,8 +454,16 @@ impl Mapper {
                 "proxy_pass" => once(&mut l.proxy_pass, Located::new(arg(c, 0).to_string(), c.line), c)?,
                 "return" => {
                     let r = values::return_def(c)?;
+                    script.push(Located::new(
+                        RewriteStep {
+                            return_: Some(r.clone()),
+                            ..RewriteStep::default()
+                        },
+                        c.line,
+                    ));
                     l.return_.get_or_insert(Located::new(r, c.line));
                 }
+                "rewrite" | "set" | "break" => script.push(rewrite_step(c)?),
                 "internal" => l.internal = Some(true),
                 // `stub_status;` (1.7.5+) or the old `stub_status on;`: nginx
                 // ignores the argument (ngx_http_set_stub_status), so do we.
@@ -442,9 +482,45 @@ impl Mapper {
                 }
             }
         }
+        if let Some(script) = into_script(script) {
+            l.rewrite = script;
+            l.return_ = None;
+        }
         put_loc!(loc => &mut l);
         Ok(l)
     }
+}
+
+/// A level's rewrite-module statements become its `rewrite` script when any
+/// of them is not a `return` (order then matters); a level with only
+/// `return` keeps the plain `return` key, as before.
+fn into_script(script: Vec<Located<RewriteStep>>) -> Option<Vec<Located<RewriteStep>>> {
+    script.iter().any(|st| st.return_.is_none()).then_some(script)
+}
+
+/// `rewrite REGEX REPLACEMENT [FLAG]`, `set $VAR VALUE`, `break`
+/// (ngx_http_rewrite_module.c: its checks and wording).
+fn rewrite_step(d: &Directive) -> R<Located<RewriteStep>> {
+    let mut st = RewriteStep::default();
+    match d.name.as_str() {
+        "rewrite" => {
+            if let Some(f) = d.args.get(2) {
+                if !matches!(f.as_str(), "last" | "break" | "redirect" | "permanent") {
+                    return Err(d.err(format!("invalid parameter \"{f}\"")));
+                }
+            }
+            st.rewrite = Some(d.args.clone());
+        }
+        "set" => {
+            let name = arg(d, 0);
+            if name.len() < 2 || !name.starts_with('$') {
+                return Err(d.err(format!("invalid variable name \"{name}\"")));
+            }
+            st.set = Some((name.to_string(), arg(d, 1).to_string()));
+        }
+        _ => st.break_ = Some(true),
+    }
+    Ok(Located::new(st, d.line))
 }
 
 /// The settings of every level. Ok(false): not one of them.
@@ -547,6 +623,29 @@ fn loc_setting(d: &Directive, s: &mut LocSettings) -> R<bool> {
             .push(arg(d, 0).to_string()),
         "real_ip_header" => once(&mut s.real_ip_header, arg(d, 0).to_string(), d)?,
         "real_ip_recursive" => once(&mut s.real_ip_recursive, values::flag(d)?, d)?,
+        "limit_rate" => once(&mut s.limit_rate, values::size(d)?, d)?,
+        "limit_rate_after" => once(&mut s.limit_rate_after, values::size(d)?, d)?,
+        "keepalive_disable" => {
+            // ngx_conf_set_bitmask_slot over none | msie6 | safari.
+            for a in &d.args {
+                if !matches!(a.as_str(), "none" | "msie6" | "safari") {
+                    return Err(d.err(format!("invalid value \"{a}\"")));
+                }
+            }
+            once(&mut s.keepalive_disable, d.args.clone(), d)?
+        }
+        "absolute_redirect" => once(&mut s.absolute_redirect, values::flag(d)?, d)?,
+        "port_in_redirect" => once(&mut s.port_in_redirect, values::flag(d)?, d)?,
+        "server_name_in_redirect" => once(&mut s.server_name_in_redirect, values::flag(d)?, d)?,
+        "client_body_buffer_size" => once(&mut s.client_body_buffer_size, values::size(d)?, d)?,
+        "client_body_in_file_only" => {
+            let v = arg(d, 0);
+            if !matches!(v, "on" | "clean" | "off") {
+                return Err(d.err(format!("invalid value \"{v}\"")));
+            }
+            once(&mut s.client_body_in_file_only, v.to_string(), d)?
+        }
+        "client_body_in_single_buffer" => once(&mut s.client_body_in_single_buffer, values::flag(d)?, d)?,
         _ => return Ok(false),
     }
     Ok(true)

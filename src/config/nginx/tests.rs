@@ -417,3 +417,97 @@ fn ignored_and_not_implemented_are_all_listed() {
     );
     assert_eq!(r.error.map(|e| e.line), Some(4));
 }
+
+#[test]
+fn rewrite_module_and_rest3_settings_map_like_the_toml_twin() {
+    let nginx = r#"
+events {}
+http {
+    limit_rate 10k;
+    keepalive_disable none;
+    client_body_buffer_size 16k;
+    client_body_in_file_only clean;
+    client_body_in_single_buffer on;
+    server {
+        listen 127.0.0.1:8080;
+        absolute_redirect off;
+        rewrite ^/old/(.*)$ /new/$1 permanent;
+        set $s 1;
+        location / {
+            limit_rate_after 1m;
+            port_in_redirect off;
+            server_name_in_redirect on;
+            return 200 "first";
+            rewrite ^ /x last;
+            break;
+        }
+        location /only-return { return 404; }
+        location /p { proxy_pass http://$host:81$request_uri; }
+    }
+}
+"#;
+    let toml = r#"
+[http]
+limit_rate = "10k"
+keepalive_disable = ["none"]
+client_body_buffer_size = "16k"
+client_body_in_file_only = "clean"
+client_body_in_single_buffer = true
+[[http.server]]
+listen = ["127.0.0.1:8080"]
+absolute_redirect = false
+rewrite = [{ rewrite = ["^/old/(.*)$", "/new/$1", "permanent"] }, { set = ["$s", "1"] }]
+[[http.server.location]]
+match = "/"
+limit_rate_after = "1m"
+port_in_redirect = false
+server_name_in_redirect = true
+rewrite = [{ return = [200, "first"] }, { rewrite = ["^", "/x", "last"] }, { break = true }]
+[[http.server.location]]
+match = "/only-return"
+return = 404
+[[http.server.location]]
+match = "/p"
+proxy_pass = "http://$host:81$request_uri"
+"#;
+    let from_nginx = ok(nginx);
+    let from_toml = parse_toml(&PathBuf::from("/t/r.toml"), toml).unwrap();
+    assert_eq!(from_nginx, from_toml);
+    // Script steps keep their own lines for errors found at load.
+    let loc = &from_nginx.http.server[0].location[0];
+    assert_eq!(
+        loc.rewrite.iter().map(|s| s.line).collect::<Vec<_>>(),
+        vec![18, 19, 20]
+    );
+    assert!(loc.return_.is_none());
+}
+
+#[test]
+fn rewrite_module_errors_worded_as_nginx() {
+    let cases: &[(&str, &str)] = &[
+        ("rewrite ^ /x stop;", "invalid parameter \"stop\""),
+        (
+            "rewrite ^;",
+            "invalid number of arguments in \"rewrite\" directive",
+        ),
+        ("set x 1;", "invalid variable name \"x\""),
+        ("set $x;", "invalid number of arguments in \"set\" directive"),
+        ("break 1;", "invalid number of arguments in \"break\" directive"),
+        ("keepalive_disable msie7;", "invalid value \"msie7\""),
+        ("client_body_in_file_only maybe;", "invalid value \"maybe\""),
+        ("absolute_redirect yes;", "it must be \"on\" or \"off\""),
+        ("limit_rate fast;", "\"limit_rate\" directive invalid value"),
+    ];
+    for (d, want) in cases {
+        let src = format!("events{{}} http {{ server {{ location / {{ {d} }} }} }}");
+        let r = conf(&src);
+        let e = r.error.unwrap_or_else(|| panic!("{d} must fail"));
+        assert!(e.message.contains(want), "{d}: {}", e.message);
+    }
+    // `if` stays "not implemented yet".
+    let r = conf("events{} http { server { if ($uri) { return 404; } } }");
+    assert_eq!(
+        r.not_implemented.first().map(|e| e.message.as_str()),
+        Some("\"if\" directive is not implemented yet")
+    );
+}

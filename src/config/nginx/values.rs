@@ -102,9 +102,12 @@ pub fn access_log(d: &Directive) -> R<String> {
         return Ok("off".into());
     }
     plain_path(d, "access_log", path)?;
-    if let Some(p) = d.args.get(2) {
+    let params = d.args.get(2..).unwrap_or_default().iter().map(String::as_str);
+    crate::runtime::loc_conf::access_log_params(params).map_err(|e| d.err(e))?;
+    // The model keeps one string per entry, split on blanks again at load.
+    if let Some(p) = d.args.iter().skip(2).find(|a| a.contains(char::is_whitespace)) {
         return Err(d.err(format!(
-            "the \"{p}\" parameter of \"access_log\" is not implemented yet"
+            "a blank in \"{p}\" of \"access_log\" is not implemented yet"
         )));
     }
     Ok(d.args.join(" "))
@@ -254,11 +257,28 @@ mod tests {
             access_log(&dir("access_log", &["logs/a.log", "main"])).unwrap(),
             "logs/a.log main"
         );
+        assert_eq!(
+            access_log(&dir(
+                "access_log",
+                &["a.log", "main", "buffer=32k", "flush=5s", "if=$x"]
+            ))
+            .unwrap(),
+            "a.log main buffer=32k flush=5s if=$x"
+        );
         let cases: &[(&[&str], &str)] = &[
             (&["off", "x"], "invalid parameter \"x\""),
             (
-                &["a.log", "main", "buffer=32k"],
-                "the \"buffer=32k\" parameter of \"access_log\" is not implemented yet",
+                &["a.log", "main", "gzip"],
+                "the \"gzip\" parameter of \"access_log\" is not implemented yet",
+            ),
+            (
+                &["a.log", "main", "flush=1s"],
+                "no buffer is defined for access_log",
+            ),
+            (&["a.log", "main", "buffer=k"], "invalid buffer size \"k\""),
+            (
+                &["a.log", "main", "if=$a b"],
+                "a blank in \"if=$a b\" of \"access_log\" is not implemented yet",
             ),
             (
                 &["syslog:server=1.2.3.4"],
