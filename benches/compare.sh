@@ -8,11 +8,11 @@ set -euo pipefail
 
 ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
 BENCH="$ROOT/benches"
-NGINX_PORT=18080
-RAMPART_PORT=18081
-BACKEND_PORT=19001
+NGINX_PORT=${NGINX_PORT:-18080}
+RAMPART_PORT=${RAMPART_PORT:-18081}
+BACKEND_PORT=${BACKEND_PORT:-19001}
 BACKEND="127.0.0.1:$BACKEND_PORT"
-BACKEND2_PORT=19002   # the second peer of the two-upstream scenarios
+BACKEND2_PORT=${BACKEND2_PORT:-19002}   # the second peer of the two-upstream scenarios
 BACKEND2="127.0.0.1:$BACKEND2_PORT"
 ROUNDS=3          # A/B rounds per scenario
 DURATION=10       # seconds per measured wrk run

@@ -6,7 +6,7 @@
 set -euo pipefail
 RAMPART=$1
 P=$(mktemp -d /tmp/rampart-init-XXXXXX)
-trap 'kill -9 $(cat "$P/logs/rampart.pid" 2>/dev/null) 2>/dev/null || true; rm -rf "$P"' EXIT
+trap 'kill -9 $(cat "$P/logs/nginx.pid" 2>/dev/null) 2>/dev/null || true; rm -rf "$P"' EXIT
 mkdir -p "$P/logs" "$P/conf"
 PORT=$(python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])')
 write_conf() { # $1 = text returned by /
