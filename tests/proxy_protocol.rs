@@ -8,7 +8,6 @@ mod common;
 use common::*;
 use std::io::{BufReader, Read, Write};
 use std::net::{SocketAddr, TcpStream};
-use std::process::{Command, Stdio};
 use std::time::Duration;
 
 /// Starts rampart on an nginx.conf (`@PORT@`, `@PORT2@`, `@DIR@` replaced).
@@ -22,26 +21,7 @@ fn start_conf(text: &str) -> (Rampart, u16) {
         .replace("@PORT2@", &port2.to_string())
         .replace("@DIR@", &dir.path().display().to_string());
     std::fs::write(&conf, text).unwrap();
-    let child = Command::new(RAMPART)
-        .arg("-p")
-        .arg(dir.path())
-        .arg("-c")
-        .arg(&conf)
-        .stdout(Stdio::null())
-        .stderr(Stdio::null())
-        .spawn()
-        .unwrap();
-    let mut r = Rampart {
-        child,
-        dir,
-        port,
-        conf,
-    };
-    let pid = r.pid_file();
-    wait_for("rampart to start", Duration::from_secs(10), || {
-        assert!(r.child.try_wait().unwrap().is_none(), "rampart exited early");
-        pid.exists().then_some(())
-    });
+    let r = Rampart::run_file(dir, port, conf);
     (r, port2)
 }
 

@@ -95,27 +95,7 @@ http {{
 fn start(dir: TempDir, port: u16, text: &str) -> Rampart {
     let conf = dir.path().join("nginx.conf");
     std::fs::write(&conf, text.replace("@PORT@", &port.to_string())).unwrap();
-    let child = Command::new(RAMPART)
-        .arg("-p")
-        .arg(dir.path())
-        .arg("-c")
-        .arg(&conf)
-        .stdout(Stdio::null())
-        .stderr(Stdio::null())
-        .spawn()
-        .unwrap();
-    let mut r = Rampart {
-        child,
-        dir,
-        port,
-        conf,
-    };
-    let pid = r.pid_file();
-    wait_for("rampart to start", Duration::from_secs(10), || {
-        assert!(r.child.try_wait().unwrap().is_none(), "rampart exited early");
-        pid.exists().then_some(())
-    });
-    r
+    Rampart::run_file(dir, port, conf)
 }
 
 #[test]

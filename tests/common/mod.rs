@@ -128,6 +128,12 @@ impl Rampart {
             .replace("@PORT@", &port.to_string())
             .replace("@DIR@", &dir.path().display().to_string());
         std::fs::write(&conf, text).expect("write config");
+        Self::run_file(dir, port, conf)
+    }
+
+    /// Starts `rampart -p DIR -c CONF` on a config file already written
+    /// (listening on `port`); returns once its pid file exists.
+    pub fn run_file(dir: TempDir, port: u16, conf: PathBuf) -> Rampart {
         let child = Command::new(RAMPART)
             .arg("-p")
             .arg(dir.path())
