@@ -518,6 +518,17 @@ async fn write_up(up: &mut TcpStream, data: &[u8], t: Duration) -> Result<(), Fa
 /// keep-alive module could cache it (HTTP/1.1 response without
 /// `Connection: close`, body read to its end, not an upgrade).
 #[allow(clippy::too_many_arguments)]
+/// A read shorter than asked found the receive queue empty: tell tokio so
+/// without a syscall, as nginx drops `rev->ready` after a short recv. The
+/// keep-alive cache's liveness check then costs no `recv` unless the upstream
+/// really sent something (a FIN, an RST) while the connection sat idle; tokio's
+/// readiness ticks keep an event that arrived meanwhile from being cleared.
+fn note_drained(up: &TcpStream) {
+    let _ = up.try_io(tokio::io::Interest::READABLE, || {
+        Err::<(), _>(std::io::ErrorKind::WouldBlock.into())
+    });
+}
+
 async fn exchange(
     ex: &mut Exchange<'_>,
     mut up: TcpStream,
@@ -610,7 +621,12 @@ async fn exchange(
                     "reading response header from upstream",
                 ));
             }
-            Ok(Ok(_)) => *got_bytes = true,
+            Ok(Ok(n)) => {
+                *got_bytes = true;
+                if n < want {
+                    note_drained(&up);
+                }
+            }
         }
     };
     let status = uhead.status();
@@ -733,6 +749,7 @@ async fn exchange(
                     .map_or(READ_CHUNK, |r| r.clamp(1, READ_CHUNK as u64) as usize),
             );
         }
+        let asked = rbuf.capacity();
         let n = match tokio::time::timeout(conf.read_timeout, up.read_buf(&mut rbuf)).await {
             Err(_) => {
                 log_upstream(
@@ -756,6 +773,9 @@ async fn exchange(
             }
             Ok(Ok(n)) => n,
         };
+        if n > 0 && n < asked {
+            note_drained(&up);
+        }
         received += n as u64;
         if n == 0 {
             hit_eof = true;
