@@ -512,12 +512,6 @@ async fn write_up(up: &mut TcpStream, data: &[u8], t: Duration) -> Result<(), Fa
     }
 }
 
-/// One attempt on a connected socket: send, read the head, relay the body.
-/// A status in `status_mask` is not relayed but returned as a failure for
-/// `proxy_next_upstream`. On success, the socket comes back when nginx's
-/// keep-alive module could cache it (HTTP/1.1 response without
-/// `Connection: close`, body read to its end, not an upgrade).
-#[allow(clippy::too_many_arguments)]
 /// A read shorter than asked found the receive queue empty: tell tokio so
 /// without a syscall, as nginx drops `rev->ready` after a short recv. The
 /// keep-alive cache's liveness check then costs no `recv` unless the upstream
@@ -529,6 +523,12 @@ fn note_drained(up: &TcpStream) {
     });
 }
 
+/// One attempt on a connected socket: send, read the head, relay the body.
+/// A status in `status_mask` is not relayed but returned as a failure for
+/// `proxy_next_upstream`. On success, the socket comes back when nginx's
+/// keep-alive module could cache it (HTTP/1.1 response without
+/// `Connection: close`, body read to its end, not an upgrade).
+#[allow(clippy::too_many_arguments)]
 async fn exchange(
     ex: &mut Exchange<'_>,
     mut up: TcpStream,
