@@ -14,6 +14,7 @@ pub mod proxy;
 pub mod routing;
 pub mod runtime;
 pub mod server;
+pub mod static_files;
 pub mod status;
 pub mod upstream;
 pub mod vars;

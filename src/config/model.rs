@@ -312,6 +312,35 @@ config_levels! {
         /// Pad error pages for MSIE and Chrome, as nginx does by default.
         msie_padding: bool,
         default_type: String,
+        /// `root PATH`: the file of a request is PATH + `$uri` (relative to the prefix).
+        root: String,
+        /// `alias PATH` (location only): replaces the location's prefix in `$uri`;
+        /// in a regex location the whole path, usually with captures.
+        alias: String,
+        /// `index NAME...` (default `index.html`): tried in order for URIs ending in `/`.
+        index: Vec<String>,
+        /// `try_files FILE... FALLBACK` (FALLBACK: a URI, `@name` or `=CODE`).
+        try_files: Vec<String>,
+        /// `types { MIME EXT...; }`: `{ "text/html" = ["html", "htm"] }`.
+        types: BTreeMap<String, Vec<String>>,
+        /// `charset NAME | off`: appended to Content-Type for `charset_types`.
+        charset: String,
+        charset_types: Vec<String>,
+        /// `etag on|off` (default on).
+        etag: bool,
+        /// `if_modified_since off | exact | before` (default exact).
+        if_modified_since: String,
+        /// `max_ranges N`: more ranges than N and the Range header is ignored.
+        max_ranges: u64,
+        /// `log_not_found` (default on): log a missing file at error level.
+        log_not_found: bool,
+        /// `expires [modified] TIME | epoch | max | off | @TIME`, as written.
+        expires: String,
+        /// `open_file_cache "max=N [inactive=T]" | "off"`.
+        open_file_cache: String,
+        open_file_cache_valid: Dur,
+        open_file_cache_min_uses: u64,
+        open_file_cache_errors: bool,
     }
     connection_settings {
         /// First read buffer for a request head.

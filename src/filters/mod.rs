@@ -1,3 +1,4 @@
 //! Response filters and nginx's own responses.
 
+pub mod expires;
 pub mod special;

@@ -62,9 +62,9 @@ pub struct LocationRt {
 pub enum Handler {
     Proxy(ProxyTarget),
     Return(ReturnRt),
-    /// No content handler: nginx's static module would run here; until it
-    /// exists rampart answers 404 as nginx does for a missing file.
-    None,
+    /// No proxy_pass or return: nginx's static, index and try_files
+    /// modules (settings in `LocConf::stat`).
+    Static,
 }
 
 #[derive(Debug, Clone)]
@@ -223,7 +223,16 @@ fn compile_location(
     let line = loc.match_.line;
     let (modifier, pattern) = parse_location_match(ctx, line, &loc.match_.value)?;
     let mut settings = loc.loc_settings();
+    // root and alias are one slot in nginx: a level that sets either inherits neither.
+    let own_path = settings.root.is_some() || settings.alias.is_some();
     settings.inherit(parent);
+    if own_path {
+        if loc.root.is_some() {
+            settings.alias = None;
+        } else {
+            settings.root = None;
+        }
+    }
     let conf = resolve(ctx, &settings, line)?;
     let handler = match (&loc.proxy_pass, &loc.return_) {
         (Some(_), Some(_)) => {
@@ -240,7 +249,7 @@ fn compile_location(
             upstreams,
         )?),
         (None, Some(r)) => Handler::Return(compile_return(ctx, if r.line > 0 { r.line } else { line }, r)?),
-        (None, None) => Handler::None,
+        (None, None) => Handler::Static,
     };
     let auto_redirect = matches!(handler, Handler::Proxy(_))
         && matches!(modifier, Modifier::Prefix | Modifier::Exact | Modifier::NoRegex);
@@ -378,7 +387,7 @@ fn compile_server(
     let server_loc = Arc::new(LocationRt {
         name: String::new(),
         conf: resolve(ctx, &settings, line)?,
-        handler: Handler::None,
+        handler: Handler::Static,
         internal: false,
         prefix_len: 0,
     });

@@ -41,6 +41,10 @@ pub enum Reply {
     Sent { reusable: bool },
     /// Close without answering (`return 444`, client gone, 408).
     Close,
+    /// An internal redirect asked for by a handler (index, try_files).
+    Internal(Vec<u8>),
+    /// A jump to a named location (try_files `@name`).
+    Named(String),
 }
 
 /// What the connection does after the request.
@@ -245,7 +249,32 @@ async fn run_location(ex: &mut Exchange<'_>) -> Reply {
             }
             Found::None => ex.req.loc = server.server_loc.clone(),
         }
-        let reply = run_handler(ex).await;
+        let mut reply = run_handler(ex).await;
+        if let Reply::Named(name) = &reply {
+            match server.locations.named(name) {
+                Some(named) => {
+                    ex.req.loc = named.clone();
+                    reply = Box::pin(run_handler(ex)).await;
+                }
+                None => reply = special(500),
+            }
+        }
+        if let Reply::Internal(target) = reply {
+            if ex.req.redirects >= MAX_URI_CHANGES {
+                return special(500);
+            }
+            ex.req.redirects += 1;
+            let (path, args) = match target.iter().position(|&b| b == b'?') {
+                Some(i) => (target[..i].to_vec(), Some(target[i + 1..].to_vec())),
+                None => (target, None),
+            };
+            ex.req.uri = path;
+            if args.is_some() {
+                ex.req.args = args;
+            }
+            ex.req.uri_changed = true;
+            continue;
+        }
         match error_page_action(ex, &reply) {
             Some(Redirect::Uri(target)) => {
                 // Internal redirect: re-run location matching with the new URI.
@@ -311,7 +340,14 @@ async fn run_handler(ex: &mut Exchange<'_>) -> Reply {
     match &loc.handler {
         Handler::Return(r) => do_return(ex, r),
         Handler::Proxy(t) => crate::proxy::forward(ex, t).await,
-        Handler::None => special(404),
+        Handler::Static => {
+            let conf = loc.conf.stat.clone();
+            match crate::static_files::handle(ex, &conf).await {
+                crate::static_files::Outcome::Reply(r) => r,
+                crate::static_files::Outcome::Redirect(uri) => Reply::Internal(uri),
+                crate::static_files::Outcome::Named(n) => Reply::Named(n),
+            }
+        }
     }
 }
 
@@ -451,6 +487,14 @@ pub fn add_headers(req: &Request, status: u16, head: &mut ResponseHead) {
 async fn finish(ex: &mut Exchange<'_>, reply: Reply) -> bool {
     let (mut head, body) = match reply {
         Reply::Sent { reusable } => return reusable,
+        // Resolved by run_location; reaching here is a named location or error_page chain.
+        Reply::Internal(_) | Reply::Named(_) => {
+            ex.req.status = 500;
+            let mut head = ResponseHead::new(500);
+            head.content_type = Some(bytes::Bytes::from_static(b"text/html"));
+            let body = special::error_page_body(500, ex.req.loc.conf.server_tokens, false);
+            (head, body.unwrap_or_default())
+        }
         Reply::Close => {
             if ex.req.status == 0 {
                 ex.req.status = 444;
@@ -468,7 +512,15 @@ async fn finish(ex: &mut Exchange<'_>, reply: Reply) -> bool {
             let mut head = ResponseHead::new(status);
             let body = special::error_page_body(status, conf.server_tokens, padding);
             if body.is_some() {
-                head.content_type = Some(bytes::Bytes::from_static(b"text/html"));
+                let st = &ex.req.loc.conf.stat;
+                head.content_type = Some(
+                    crate::static_files::mime::with_charset(
+                        b"text/html",
+                        st.charset.as_ref(),
+                        &st.charset_types,
+                    )
+                    .unwrap_or(bytes::Bytes::from_static(b"text/html")),
+                );
             }
             // nginx's header filter writes Location in its fixed slot (before
             // Connection) only when it makes a relative one absolute there; an

@@ -61,6 +61,22 @@ macro_rules! put_loc {
             server_tokens,
             msie_padding,
             default_type,
+            root,
+            alias,
+            index,
+            try_files,
+            types,
+            charset,
+            charset_types,
+            etag,
+            if_modified_since,
+            max_ranges,
+            log_not_found,
+            expires,
+            open_file_cache,
+            open_file_cache_valid,
+            open_file_cache_min_uses,
+            open_file_cache_errors,
         } = $src;
         let d = $dst;
         d.client_max_body_size = client_max_body_size;
@@ -87,6 +103,22 @@ macro_rules! put_loc {
         d.server_tokens = server_tokens;
         d.msie_padding = msie_padding;
         d.default_type = default_type;
+        d.root = root;
+        d.alias = alias;
+        d.index = index;
+        d.try_files = try_files;
+        d.types = types;
+        d.charset = charset;
+        d.charset_types = charset_types;
+        d.etag = etag;
+        d.if_modified_since = if_modified_since;
+        d.max_ranges = max_ranges;
+        d.log_not_found = log_not_found;
+        d.expires = expires;
+        d.open_file_cache = open_file_cache;
+        d.open_file_cache_valid = open_file_cache_valid;
+        d.open_file_cache_min_uses = open_file_cache_min_uses;
+        d.open_file_cache_errors = open_file_cache_errors;
     }};
 }
 
@@ -487,6 +519,72 @@ fn loc_setting(d: &Directive, s: &mut LocSettings) -> R<bool> {
         }
         "msie_padding" => once(&mut s.msie_padding, values::flag(d)?, d)?,
         "default_type" => once(&mut s.default_type, arg(d, 0).to_string(), d)?,
+        "root" | "alias" => {
+            // One slot in nginx (ngx_http_core_root): a second of either is an error.
+            if s.root.is_some() || s.alias.is_some() {
+                let (prev, this) = if s.alias.is_some() {
+                    ("alias", d.name.as_str())
+                } else {
+                    ("root", d.name.as_str())
+                };
+                if prev == this {
+                    return Err(values::duplicate(d));
+                }
+                return Err(d.err(format!(
+                    "\"{this}\" directive is duplicate, \"{prev}\" directive was specified earlier"
+                )));
+            }
+            let v = arg(d, 0).to_string();
+            if d.name == "root" {
+                s.root = Some(v)
+            } else {
+                s.alias = Some(v)
+            }
+        }
+        "index" => s
+            .index
+            .get_or_insert_with(Vec::new)
+            .extend(d.args.iter().cloned()),
+        "try_files" => once(&mut s.try_files, d.args.clone(), d)?,
+        "types" => {
+            let t = s.types.get_or_insert_with(Default::default);
+            for e in d.block.as_deref().unwrap_or_default() {
+                t.entry(e.name.clone())
+                    .or_default()
+                    .extend(e.args.iter().cloned());
+            }
+        }
+        "charset" => once(&mut s.charset, arg(d, 0).to_string(), d)?,
+        "charset_types" => once(&mut s.charset_types, d.args.clone(), d)?,
+        "etag" => once(&mut s.etag, values::flag(d)?, d)?,
+        "if_modified_since" => {
+            let v = arg(d, 0);
+            if !matches!(v, "off" | "exact" | "before") {
+                return Err(d.err(format!("invalid value \"{v}\" in \"if_modified_since\" directive, it must be \"off\", \"exact\" or \"before\"")));
+            }
+            once(&mut s.if_modified_since, v.to_string(), d)?
+        }
+        "max_ranges" => {
+            let n = values::number(arg(d, 0)).ok_or_else(|| values::invalid_number(d))?;
+            once(&mut s.max_ranges, n, d)?
+        }
+        "log_not_found" => once(&mut s.log_not_found, values::flag(d)?, d)?,
+        "expires" => {
+            let v = d.args.join(" ");
+            crate::filters::expires::Expires::parse(&v).map_err(|e| d.err(e))?;
+            once(&mut s.expires, v, d)?
+        }
+        "open_file_cache" => {
+            let v = d.args.join(" ");
+            crate::static_files::cache::CacheConf::parse(&v).map_err(|e| d.err(e))?;
+            once(&mut s.open_file_cache, v, d)?
+        }
+        "open_file_cache_valid" => once(&mut s.open_file_cache_valid, values::msec(d)?, d)?,
+        "open_file_cache_min_uses" => {
+            let n = values::number(arg(d, 0)).ok_or_else(|| values::invalid_number(d))?;
+            once(&mut s.open_file_cache_min_uses, n, d)?
+        }
+        "open_file_cache_errors" => once(&mut s.open_file_cache_errors, values::flag(d)?, d)?,
         _ => return Ok(false),
     }
     Ok(true)
