@@ -512,14 +512,13 @@ async fn finish(ex: &mut Exchange<'_>, reply: Reply) -> bool {
             let mut head = ResponseHead::new(status);
             let body = special::error_page_body(status, conf.server_tokens, padding);
             if body.is_some() {
+                // The charset filter skips 301/302 (ngx_http_charset_filter_module.c:
+                // "do not set charset for the redirect").
                 let st = &ex.req.loc.conf.stat;
+                let cs = st.charset.as_ref().filter(|_| !matches!(status, 301 | 302));
                 head.content_type = Some(
-                    crate::static_files::mime::with_charset(
-                        b"text/html",
-                        st.charset.as_ref(),
-                        &st.charset_types,
-                    )
-                    .unwrap_or(bytes::Bytes::from_static(b"text/html")),
+                    crate::static_files::mime::with_charset(b"text/html", cs, &st.charset_types)
+                        .unwrap_or(bytes::Bytes::from_static(b"text/html")),
                 );
             }
             // nginx's header filter writes Location in its fixed slot (before
