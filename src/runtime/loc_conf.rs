@@ -333,7 +333,7 @@ fn static_conf(
         .try_files
         .iter()
         .flatten()
-        .map(|i| template(ctx, line, "try_files", i))
+        .map(|i| Ok((template(ctx, line, "try_files", i)?, i.ends_with('/'))))
         .collect::<Result<Vec<_>, _>>()?;
     let types = Arc::new(match &s.types {
         Some(t) => mime::Types::from_model(t),

@@ -87,12 +87,13 @@ pub fn evaluate(c: &Conditionals, etag: Option<&[u8]>, last_modified: Option<i64
 /// `ngx_http_test_if_match`: a list of entity tags (or `*`) against ours;
 /// `weak` ignores `W/` on both sides.
 pub fn etag_matches(header: &[u8], etag: Option<&[u8]>, weak: bool) -> bool {
-    let Some(mut etag) = etag else {
-        return false;
-    };
+    // `*` is checked before whether there is an ETag at all (etag off).
     if header == b"*" {
         return true;
     }
+    let Some(mut etag) = etag else {
+        return false;
+    };
     if weak {
         if let Some(e) = etag.strip_prefix(b"W/") {
             etag = e;
@@ -307,7 +308,8 @@ mod tests {
         for (h, weak, want) in t {
             assert_eq!(etag_matches(h, e, *weak), *want, "{}", String::from_utf8_lossy(h));
         }
-        assert!(!etag_matches(b"*", None, true));
+        assert!(etag_matches(b"*", None, true));
+        assert!(!etag_matches(b"\"a\"", None, true));
     }
 
     #[test]

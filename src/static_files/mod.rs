@@ -25,7 +25,9 @@ pub struct StaticConf {
     /// Relative roots resolve against the prefix.
     pub prefix: PathBuf,
     pub index: Vec<Template>,
-    pub try_files: Vec<Template>,
+    /// try_files arguments; the flag: the argument *as written* ends in `/`
+    /// (a directory test, decided at config time in ngx_http_try_files).
+    pub try_files: Vec<(Template, bool)>,
     pub types: Arc<mime::Types>,
     pub charset: Option<Bytes>,
     pub charset_types: Vec<Vec<u8>>,
@@ -114,9 +116,14 @@ pub async fn handle(ex: &mut Exchange<'_>, conf: &StaticConf) -> Outcome {
     // try_files (ngx_http_try_files_module.c).
     if let Some((last, tries)) = conf.try_files.split_last() {
         let mut hit = None;
-        for t in tries {
-            let name = t.eval_to_vec(&ex.req);
-            let want_dir = name.ends_with(b"/");
+        for (t, want_dir) in tries {
+            let mut name = t.eval_to_vec(&ex.req);
+            let want_dir = *want_dir;
+            if want_dir && name.len() > 1 {
+                // A directory hit continues without the slash, so the static
+                // handler answers 301 (the test path drops it too).
+                name.pop();
+            }
             let Some(path) = map_path(ex, conf, &name) else {
                 continue;
             };
@@ -133,7 +140,7 @@ pub async fn handle(ex: &mut Exchange<'_>, conf: &StaticConf) -> Outcome {
                 ex.req.uri = name;
             }
             None => {
-                let target = last.eval_to_vec(&ex.req);
+                let target = last.0.eval_to_vec(&ex.req);
                 if let Some(code) = target.strip_prefix(b"=") {
                     let code = std::str::from_utf8(code).ok().and_then(|c| c.parse::<u16>().ok());
                     return special(code.unwrap_or(500));

@@ -82,7 +82,8 @@ pub async fn send(ex: &mut Exchange<'_>, conf: &StaticConf, uri: &[u8], info: &A
     let mut parts: Vec<(Vec<u8>, u64, u64)> = Vec::new();
     let mut tail = Vec::new();
     match &ranges {
-        Ranges::Full if head.status == 200 => head
+        // max_ranges 0 turns the range filter off, Accept-Ranges included.
+        Ranges::Full if head.status == 200 && conf.max_ranges != Some(0) => head
             .headers
             .push((Bytes::from_static(b"Accept-Ranges"), Bytes::from_static(b"bytes"))),
         Ranges::Full => {}
