@@ -205,7 +205,8 @@ mod tests {
     #[test]
     fn sets_headers_like_nginx() {
         let now = 1_700_000_000;
-        let cases: &[(Expires, u16, Option<i64>, Option<(&str, &str)>)] = &[
+        type Case = (Expires, u16, Option<i64>, Option<(&'static str, &'static str)>);
+        let cases: &[Case] = &[
             (
                 Expires::Access(3600),
                 200,
