@@ -1,4 +1,5 @@
 //! Response filters and nginx's own responses.
 
 pub mod expires;
+pub mod gzip;
 pub mod special;
