@@ -543,7 +543,7 @@ async fn finish(ex: &mut Exchange<'_>, reply: Reply) -> bool {
     let status = head.status;
     add_headers(&ex.req, status, &mut head);
     ex.req.status = status;
-    let framing = Framing::Length(body.len() as u64);
+    let (body, framing) = gzip_full(ex, &mut head, body);
     let conn = ex.conn_header();
     let mut out = Vec::with_capacity(256 + body.len());
     head.write(framing, conn, ex.req.loc.conf.server_tokens, &mut out);
@@ -628,4 +628,67 @@ pub async fn reject(
     for l in &conf.access_log {
         crate::log::append_with(l.id, |buf| l.format.render(&log, buf));
     }
+}
+
+/// The gzip filter for a response held in memory (nginx's own pages,
+/// `return` text): compressed whole, then chunked on HTTP/1.1 or
+/// close-delimited on 1.0, as nginx sends a body whose length gzip removed.
+fn gzip_full(ex: &mut Exchange<'_>, head: &mut ResponseHead, body: Vec<u8>) -> (Vec<u8>, Framing) {
+    let gz = ex.req.loc.conf.gzip.clone();
+    let ct = head.content_type.clone().unwrap_or_default();
+    let encoded = head
+        .headers
+        .iter()
+        .any(|(n, v)| n.eq_ignore_ascii_case(b"content-encoding") && !v.is_empty());
+    if !gz.eligible(head.status, &ct, Some(body.len() as u64), encoded) {
+        let n = body.len() as u64;
+        return (body, Framing::Length(n));
+    }
+    if gz.vary {
+        head.headers.insert(
+            0,
+            (
+                bytes::Bytes::from_static(b"Vary"),
+                bytes::Bytes::from_static(b"Accept-Encoding"),
+            ),
+        );
+    }
+    let rh = &ex.req.head;
+    let http11 = rh.version() == Version::Http11;
+    let client = crate::filters::gzip::ClientSide {
+        accept_encoding: rh.header(b"accept-encoding"),
+        user_agent: rh.header(b"user-agent"),
+        http11,
+        via: rh.header(b"via").is_some(),
+        authorization: rh.header(b"authorization").is_some(),
+    };
+    let resp = crate::filters::gzip::RespSide {
+        expires: None,
+        cache_control: Vec::new(),
+        last_modified: head.last_modified.is_some(),
+        etag: false,
+        now: crate::log::clock::now().unix_secs(),
+    };
+    if !gz.client_ok(&client, &resp) {
+        let n = body.len() as u64;
+        return (body, Framing::Length(n));
+    }
+    head.headers.push((
+        bytes::Bytes::from_static(b"Content-Encoding"),
+        bytes::Bytes::from_static(b"gzip"),
+    ));
+    let mut enc = crate::filters::gzip::Gzip::new(gz.level);
+    let mut z = enc.feed(&body);
+    z.extend(enc.finish());
+    if ex.req.is_head() {
+        return (Vec::new(), Framing::NoBody);
+    }
+    if !http11 {
+        ex.close_after = true;
+        return (z, Framing::Close);
+    }
+    let mut out = format!("{:x}\r\n", z.len()).into_bytes();
+    out.extend_from_slice(&z);
+    out.extend_from_slice(b"\r\n0\r\n\r\n");
+    (out, Framing::Chunked)
 }

@@ -69,6 +69,62 @@ pub async fn send(ex: &mut Exchange<'_>, conf: &StaticConf, uri: &[u8], info: &A
     let now = crate::log::clock::now().unix_secs();
     conf.expires.apply(&mut head, now, 0, Some(lm));
     add_headers(&ex.req, head.status, &mut head);
+    // gzip's header filter runs before the range filter: a compressed body
+    // has no length, so it is never ranged (ngx_http_gzip_header_filter).
+    let gz = &ex.req.loc.conf.gzip;
+    let ct_now = head.content_type.clone().unwrap_or_default();
+    let mut gzip = false;
+    if gz.eligible(head.status, &ct_now, Some(info.size), false) {
+        if gz.vary {
+            head.headers.insert(
+                0,
+                (
+                    Bytes::from_static(b"Vary"),
+                    Bytes::from_static(b"Accept-Encoding"),
+                ),
+            );
+        }
+        let rh = &ex.req.head;
+        let client = crate::filters::gzip::ClientSide {
+            accept_encoding: rh.header(b"accept-encoding"),
+            user_agent: rh.header(b"user-agent"),
+            http11: rh.version() == crate::http1::Version::Http11,
+            via: rh.header(b"via").is_some(),
+            authorization: rh.header(b"authorization").is_some(),
+        };
+        let resp = crate::filters::gzip::RespSide {
+            expires: head
+                .headers
+                .iter()
+                .find(|(n, _)| n.eq_ignore_ascii_case(b"expires"))
+                .map(|(_, v)| &v[..]),
+            cache_control: head
+                .headers
+                .iter()
+                .filter(|(n, _)| n.eq_ignore_ascii_case(b"cache-control"))
+                .map(|(_, v)| &v[..])
+                .collect(),
+            last_modified: head.last_modified.is_some(),
+            etag: etag.is_some(),
+            now,
+        };
+        gzip = gz.client_ok(&client, &resp);
+    }
+    if gzip {
+        // Content-Length and Accept-Ranges go, the ETag is weakened.
+        for (n, v) in head.headers.iter_mut() {
+            if n.eq_ignore_ascii_case(b"etag") && v.starts_with(b"\"") {
+                let mut w = b"W/".to_vec();
+                w.extend_from_slice(v);
+                *v = Bytes::from(w);
+            }
+        }
+        head.headers.push((
+            Bytes::from_static(b"Content-Encoding"),
+            Bytes::from_static(b"gzip"),
+        ));
+        return send_gzip(ex, head, info, gz.level).await;
+    }
     if head.status == 200 && ex.req.head.version() != crate::http1::Version::Http09 {
         ranges = cond::ranges(
             h.header(b"range"),
@@ -214,6 +270,92 @@ pub async fn send(ex: &mut Exchange<'_>, conf: &StaticConf, uri: &[u8], info: &A
     out.extend_from_slice(&tail);
     if !out.is_empty() && ex.io.write_all(&out, t).await.is_err() {
         return Reply::Sent { reusable: false };
+    }
+    Reply::Sent {
+        reusable: conn == ConnHeader::KeepAlive,
+    }
+}
+
+/// A compressed body: chunked on HTTP/1.1, close-delimited on 1.0; one
+/// file chunk and its compressed output in memory at a time.
+async fn send_gzip(ex: &mut Exchange<'_>, head: ResponseHead, info: &Arc<FileInfo>, level: u32) -> Reply {
+    let http11 = ex.req.head.version() == crate::http1::Version::Http11;
+    let framing = if ex.req.is_head() {
+        Framing::NoBody
+    } else if http11 {
+        Framing::Chunked
+    } else {
+        ex.close_after = true;
+        Framing::Close
+    };
+    ex.req.status = head.status;
+    let conn = ex.conn_header();
+    let mut out = Vec::with_capacity(512);
+    head.write(framing, conn, ex.req.loc.conf.server_tokens, &mut out);
+    ex.req.header_bytes = out.len() as u64;
+    record_sent_headers(&mut ex.req, &head);
+    let t = ex.req.loc.conf.send_timeout;
+    if ex.io.write_all(&out, t).await.is_err() {
+        return Reply::Sent { reusable: false };
+    }
+    if ex.req.is_head() {
+        return Reply::Sent {
+            reusable: conn == ConnHeader::KeepAlive,
+        };
+    }
+    let Some(file) = info.file.clone() else {
+        return Reply::Sent { reusable: false };
+    };
+    let mut enc = crate::filters::gzip::Gzip::new(level);
+    let mut off = 0u64;
+    let size = info.size;
+    loop {
+        let done = off >= size;
+        let data = if done {
+            std::mem::replace(&mut enc, crate::filters::gzip::Gzip::new(1)).finish()
+        } else {
+            let want = usize::try_from(size - off).unwrap_or(CHUNK).min(CHUNK);
+            let f = file.clone();
+            // Read and compress on the blocking pool: both are CPU/IO work.
+            let r = tokio::task::spawn_blocking(move || {
+                use std::os::unix::fs::FileExt;
+                let mut buf = vec![0u8; want];
+                let n = f.read_at(&mut buf, off);
+                let got = *n.as_ref().unwrap_or(&0);
+                buf.truncate(got);
+                let z = enc.feed(&buf);
+                (enc, z, got)
+            })
+            .await;
+            let Ok((e, z, got)) = r else {
+                return Reply::Sent { reusable: false };
+            };
+            enc = e;
+            if got == 0 {
+                return Reply::Sent { reusable: false };
+            }
+            off += got as u64;
+            z
+        };
+        let mut frame = Vec::with_capacity(data.len() + 16);
+        if http11 {
+            if !data.is_empty() {
+                frame.extend_from_slice(format!("{:x}\r\n", data.len()).as_bytes());
+                frame.extend_from_slice(&data);
+                frame.extend_from_slice(b"\r\n");
+            }
+            if done {
+                frame.extend_from_slice(b"0\r\n\r\n");
+            }
+        } else {
+            frame = data;
+        }
+        if !frame.is_empty() && ex.io.write_all(&frame, t).await.is_err() {
+            return Reply::Sent { reusable: false };
+        }
+        if done {
+            break;
+        }
     }
     Reply::Sent {
         reusable: conn == ConnHeader::KeepAlive,

@@ -177,6 +177,17 @@ const MAPPED: &[Spec] = &[
     m("open_file_cache_valid", HSL, Exactly(1)),
     m("open_file_cache_min_uses", HSL, Exactly(1)),
     m("open_file_cache_errors", HSL, Exactly(1)),
+    // gzip (ngx_http_gzip_filter_module.c, ngx_http_core_module.c, ngx_http_gzip_static_module.c)
+    m("gzip", HSL, Exactly(1)),
+    m("gzip_comp_level", HSL, Exactly(1)),
+    m("gzip_min_length", HSL, Exactly(1)),
+    m("gzip_types", HSL, AtLeast(1)),
+    m("gzip_http_version", HSL, Exactly(1)),
+    m("gzip_vary", HSL, Exactly(1)),
+    m("gzip_proxied", HSL, AtLeast(1)),
+    m("gzip_disable", HSL, AtLeast(1)),
+    m("gzip_buffers", HSL, Exactly(2)),
+    m("gzip_static", HSL, Exactly(1)),
     // settings of http and server only (model::ConnSettings)
     m("client_header_buffer_size", HTTP | SRV, Exactly(1)),
     m("large_client_header_buffers", HTTP | SRV, Exactly(2)),
@@ -206,7 +217,6 @@ const IGNORED: &[Spec] = &[
     ign("variables_hash_max_size", HTTP),
     ign("proxy_headers_hash_bucket_size", HSL),
     ign("proxy_headers_hash_max_size", HSL),
-    ign("gzip_buffers", HSL),
     ign("open_log_file_cache", HSL),
     ign("client_body_temp_path", HSL),
     ign("proxy_temp_path", HSL),
@@ -307,15 +317,6 @@ const LATER: &[Spec] = &[
     later("autoindex_localtime", HSL),
     later("source_charset", HSL),
     later("override_charset", HSL),
-    later("gzip", HSL),
-    later("gzip_comp_level", HSL),
-    later("gzip_disable", HSL),
-    later("gzip_http_version", HSL),
-    later("gzip_min_length", HSL),
-    later("gzip_proxied", HSL),
-    later("gzip_types", HSL),
-    later("gzip_vary", HSL),
-    later("gzip_static", HSL),
     later("gunzip", HSL),
     later("stub_status", SRV | LOC),
     // access control and rewriting
@@ -530,7 +531,7 @@ mod tests {
         assert_eq!(found("fastcgi_pass", LOC), Some(Kind::Unsupported));
         assert_eq!(found("fastcgi_read_timeout", LOC), Some(Kind::Ignored));
         assert_eq!(found("sendfile", LOC), Some(Kind::Ignored));
-        assert_eq!(found("gzip", HTTP), Some(Kind::NotImplemented));
+        assert_eq!(found("gzip", HTTP), Some(Kind::Mapped));
     }
 
     #[test]

@@ -77,6 +77,16 @@ macro_rules! put_loc {
             open_file_cache_valid,
             open_file_cache_min_uses,
             open_file_cache_errors,
+            gzip,
+            gzip_comp_level,
+            gzip_min_length,
+            gzip_types,
+            gzip_http_version,
+            gzip_vary,
+            gzip_proxied,
+            gzip_disable,
+            gzip_buffers,
+            gzip_static,
         } = $src;
         let d = $dst;
         d.client_max_body_size = client_max_body_size;
@@ -119,6 +129,16 @@ macro_rules! put_loc {
         d.open_file_cache_valid = open_file_cache_valid;
         d.open_file_cache_min_uses = open_file_cache_min_uses;
         d.open_file_cache_errors = open_file_cache_errors;
+        d.gzip = gzip;
+        d.gzip_comp_level = gzip_comp_level;
+        d.gzip_min_length = gzip_min_length;
+        d.gzip_types = gzip_types;
+        d.gzip_http_version = gzip_http_version;
+        d.gzip_vary = gzip_vary;
+        d.gzip_proxied = gzip_proxied;
+        d.gzip_disable = gzip_disable;
+        d.gzip_buffers = gzip_buffers;
+        d.gzip_static = gzip_static;
     }};
 }
 
@@ -585,6 +605,34 @@ fn loc_setting(d: &Directive, s: &mut LocSettings) -> R<bool> {
             once(&mut s.open_file_cache_min_uses, n, d)?
         }
         "open_file_cache_errors" => once(&mut s.open_file_cache_errors, values::flag(d)?, d)?,
+        "gzip" => once(&mut s.gzip, values::flag(d)?, d)?,
+        "gzip_comp_level" => {
+            let n = values::number(arg(d, 0)).ok_or_else(|| values::invalid_number(d))?;
+            if !(1..=9).contains(&n) {
+                return Err(d.err("value must be between 1 and 9"));
+            }
+            once(&mut s.gzip_comp_level, n, d)?
+        }
+        "gzip_min_length" => once(&mut s.gzip_min_length, values::size(d)?.0, d)?,
+        "gzip_types" => once(&mut s.gzip_types, d.args.clone(), d)?,
+        "gzip_http_version" => {
+            let v = arg(d, 0);
+            if v != "1.0" && v != "1.1" {
+                return Err(d.err(format!("invalid value \"{v}\"")));
+            }
+            once(&mut s.gzip_http_version, v.to_string(), d)?
+        }
+        "gzip_vary" => once(&mut s.gzip_vary, values::flag(d)?, d)?,
+        "gzip_proxied" => once(&mut s.gzip_proxied, d.args.clone(), d)?,
+        "gzip_disable" => once(&mut s.gzip_disable, d.args.clone(), d)?,
+        "gzip_buffers" => once(&mut s.gzip_buffers, d.args.join(" "), d)?,
+        "gzip_static" => {
+            let v = arg(d, 0);
+            if !matches!(v, "on" | "off" | "always") {
+                return Err(d.err(format!("invalid value \"{v}\" in \"gzip_static\" directive, it must be \"on\", \"off\" or \"always\"")));
+            }
+            once(&mut s.gzip_static, v.to_string(), d)?
+        }
         _ => return Ok(false),
     }
     Ok(true)
