@@ -221,9 +221,15 @@ pub struct Gzip {
 }
 
 impl Gzip {
+    /// `gzip_comp_level` 1 runs zlib-rs at level 2: its level 1 is the
+    /// "quick" strategy (as zlib-ng's), about 30% larger than zlib's level 1
+    /// on HTML, while its level 2 is smaller than zlib's 1 and 2 (measured on
+    /// a 100 KiB HTML page: zlib 1: 37629 B, 2: 36024 B; zlib-rs 1: 49750 B,
+    /// 2: 34758 B). The ratio must never be worse than nginx's.
     pub fn new(level: u32) -> Gzip {
+        let level = level.clamp(2, 9);
         Gzip {
-            enc: GzEncoder::new(Vec::with_capacity(64 * 1024), Compression::new(level.clamp(1, 9))),
+            enc: GzEncoder::new(Vec::with_capacity(64 * 1024), Compression::new(level)),
         }
     }
 
