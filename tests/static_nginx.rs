@@ -57,6 +57,8 @@ http {
         location /tfd/ { try_files $uri $uri/ =404; }
         location /gz/ { alias @WWW@/; gzip on; gzip_types text/plain text/css; gzip_vary on; gzip_min_length 10; }
         location /gz2/ { alias @WWW@/; gzip on; gzip_comp_level 2; gzip_http_version 1.0; gzip_proxied expired no_etag; expires -1; }
+        location /gs/ { alias @WWW@/; gzip_static on; gzip_vary on; }
+        location /gsa/ { alias @WWW@/; gzip_static always; }
         location /gzd/ { alias @WWW@/; gzip on; gzip_disable "curl"; gzip_vary on; }
     }
 }

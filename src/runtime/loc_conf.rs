@@ -398,6 +398,11 @@ fn static_conf(
         log_not_found: s.log_not_found.unwrap_or(true),
         expires,
         cache,
+        gzip_static: match s.gzip_static.as_deref() {
+            Some("on") => 1,
+            Some("always") => 2,
+            _ => 0,
+        },
     })
 }
 

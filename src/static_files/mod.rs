@@ -37,6 +37,8 @@ pub struct StaticConf {
     pub log_not_found: bool,
     pub expires: Expires,
     pub cache: Option<Arc<OpenFileCache>>,
+    /// `gzip_static`: 0 off, 1 on, 2 always.
+    pub gzip_static: u8,
 }
 
 impl std::fmt::Debug for StaticConf {
@@ -192,7 +194,55 @@ pub async fn handle(ex: &mut Exchange<'_>, conf: &StaticConf) -> Outcome {
     if method == b"POST" {
         return special(405);
     }
-    Outcome::Reply(send::send(ex, conf, &uri, &info).await)
+    let mut vary = false;
+    if conf.gzip_static > 0 {
+        match gzip_static(ex, conf, &uri, &path).await {
+            GzStatic::Sent(r) => return Outcome::Reply(r),
+            GzStatic::Vary => vary = true,
+            GzStatic::No => {}
+        }
+    }
+    Outcome::Reply(send::send(ex, conf, &uri, &info, false, vary).await)
+}
+
+/// ngx_http_gzip_static_module.c: `<path>.gz` for clients gzip_ok accepts
+/// (`always`: for every client), sent as is with `Content-Encoding: gzip`.
+enum GzStatic {
+    Sent(Reply),
+    /// The `.gz` exists but this client does not get it: Vary is still due.
+    Vary,
+    No,
+}
+
+async fn gzip_static(
+    ex: &mut Exchange<'_>,
+    conf: &StaticConf,
+    uri: &[u8],
+    path: &std::path::Path,
+) -> GzStatic {
+    let gz = ex.req.loc.conf.gzip.clone();
+    let mut ok = true;
+    if conf.gzip_static == 1 {
+        let rh = &ex.req.head;
+        let client = crate::filters::gzip::ClientSide {
+            accept_encoding: rh.header(b"accept-encoding"),
+            user_agent: rh.header(b"user-agent"),
+            http11: rh.version() == crate::http1::Version::Http11,
+            via: rh.header(b"via").is_some(),
+            authorization: rh.header(b"authorization").is_some(),
+        };
+        ok = gz.client_ok(&client, &crate::filters::gzip::RespSide::default());
+        if !ok && !gz.vary {
+            return GzStatic::No;
+        }
+    }
+    let mut p = path.as_os_str().to_os_string();
+    p.push(".gz");
+    match lookup(conf, PathBuf::from(p)).await {
+        Ok(info) if info.is_file && ok => GzStatic::Sent(send::send(ex, conf, uri, &info, true, false).await),
+        Ok(info) if info.is_file => GzStatic::Vary,
+        _ => GzStatic::No,
+    }
 }
 
 fn open_failed(ex: &Exchange<'_>, conf: &StaticConf, path: &std::path::Path, e: OpenError) -> Outcome {

@@ -17,7 +17,17 @@ pub const CHUNK: usize = 128 * 1024;
 /// nginx's multipart boundary comes from `ngx_next_temp_number(0)`, a counter.
 static BOUNDARY: AtomicU64 = AtomicU64::new(1);
 
-pub async fn send(ex: &mut Exchange<'_>, conf: &StaticConf, uri: &[u8], info: &Arc<FileInfo>) -> Reply {
+/// `precompressed`: a gzip_static `.gz` file, sent with Content-Encoding
+/// (gzip does not run, and the module does not allow ranges: no
+/// Accept-Ranges). `vary`: gzip_static found a `.gz` this client does not get.
+pub async fn send(
+    ex: &mut Exchange<'_>,
+    conf: &StaticConf,
+    uri: &[u8],
+    info: &Arc<FileInfo>,
+    precompressed: bool,
+    vary: bool,
+) -> Reply {
     let mut head = ResponseHead::new(200);
     let ext = if ex.req.uri_changed {
         crate::routing::uri::extension_of_changed_uri(uri)
@@ -27,9 +37,9 @@ pub async fn send(ex: &mut Exchange<'_>, conf: &StaticConf, uri: &[u8], info: &A
     let base_ct = ext
         .and_then(|e| conf.types.lookup(e).cloned())
         .unwrap_or_else(|| ex.req.loc.conf.default_type.clone());
-    head.content_type = Some(
-        mime::with_charset(&base_ct, conf.charset.as_ref(), &conf.charset_types).unwrap_or(base_ct.clone()),
-    );
+    let cs = conf.charset.as_ref();
+    head.content_type =
+        Some(mime::with_charset(&base_ct, cs, &conf.charset_types).unwrap_or(base_ct.clone()));
     let lm = info.mtime;
     head.last_modified = Some(Bytes::from(crate::filters::expires::http_time(lm)));
     let etag = conf.etag.then(|| cond::etag(lm, info.size));
@@ -74,7 +84,30 @@ pub async fn send(ex: &mut Exchange<'_>, conf: &StaticConf, uri: &[u8], info: &A
     let gz = &ex.req.loc.conf.gzip;
     let ct_now = head.content_type.clone().unwrap_or_default();
     let mut gzip = false;
-    if gz.eligible(head.status, &ct_now, Some(info.size), false) {
+    if vary && gz.vary {
+        head.headers.insert(
+            0,
+            (
+                Bytes::from_static(b"Vary"),
+                Bytes::from_static(b"Accept-Encoding"),
+            ),
+        );
+    }
+    if precompressed {
+        if gz.vary {
+            head.headers.insert(
+                0,
+                (
+                    Bytes::from_static(b"Vary"),
+                    Bytes::from_static(b"Accept-Encoding"),
+                ),
+            );
+        }
+        head.headers.push((
+            Bytes::from_static(b"Content-Encoding"),
+            Bytes::from_static(b"gzip"),
+        ));
+    } else if gz.eligible(head.status, &ct_now, Some(info.size), false) {
         if gz.vary {
             head.headers.insert(
                 0,
@@ -125,7 +158,7 @@ pub async fn send(ex: &mut Exchange<'_>, conf: &StaticConf, uri: &[u8], info: &A
         ));
         return send_gzip(ex, head, info, gz.level).await;
     }
-    if head.status == 200 && ex.req.head.version() != crate::http1::Version::Http09 {
+    if head.status == 200 && !precompressed && ex.req.head.version() != crate::http1::Version::Http09 {
         ranges = cond::ranges(
             h.header(b"range"),
             h.header(b"if-range"),
@@ -139,7 +172,7 @@ pub async fn send(ex: &mut Exchange<'_>, conf: &StaticConf, uri: &[u8], info: &A
     let mut tail = Vec::new();
     match &ranges {
         // max_ranges 0 turns the range filter off, Accept-Ranges included.
-        Ranges::Full if head.status == 200 && conf.max_ranges != Some(0) => head
+        Ranges::Full if head.status == 200 && conf.max_ranges != Some(0) && !precompressed => head
             .headers
             .push((Bytes::from_static(b"Accept-Ranges"), Bytes::from_static(b"bytes"))),
         Ranges::Full => {}
