@@ -215,6 +215,17 @@ const MATRIX: &[(&str, &str, &[&str])] = &[
         "/gz/big.html",
         &["Accept-Encoding: gzip", "If-None-Match: \"x\""],
     ),
+    ("GET", "/gs/app.js", &["Accept-Encoding: gzip"]),
+    ("GET", "/gs/app.js", &[]),
+    ("GET", "/gs/s.css", &["Accept-Encoding: gzip"]),
+    ("GET", "/gs/a.txt", &["Accept-Encoding: gzip"]),
+    ("GET", "/gsa/app.js", &[]),
+    ("HEAD", "/gsa/s.css", &[]),
+    (
+        "GET",
+        "/gs/app.js",
+        &["Accept-Encoding: gzip", "Range: bytes=0-3"],
+    ),
 ];
 const COMPARED: &[&str] = &[
     "content-type",
@@ -262,6 +273,11 @@ fn tree(www: &Path) {
         .map(|i| format!("<p>word{} {}</p>", i % 97, i * 31 % 1000))
         .collect();
     w("big.html", &html.as_bytes()[..100 * 1024]);
+    for f in ["app.js", "s.css"] {
+        let mut e = flate2::write::GzEncoder::new(Vec::new(), flate2::Compression::new(6));
+        std::io::Write::write_all(&mut e, &std::fs::read(www.join(f)).unwrap()).unwrap();
+        w(&format!("{f}.gz"), &e.finish().unwrap());
+    }
     std::fs::create_dir_all(www.join("noidx")).unwrap();
     std::fs::create_dir_all(www.join("tf")).unwrap();
     let _ = std::os::unix::fs::symlink("/etc/hostname", www.join("link"));
