@@ -59,6 +59,9 @@ http {
         location /gz2/ { alias @WWW@/; gzip on; gzip_comp_level 2; gzip_http_version 1.0; gzip_proxied expired no_etag; expires -1; }
         location /gs/ { alias @WWW@/; gzip_static on; gzip_vary on; }
         location /gsa/ { alias @WWW@/; gzip_static always; }
+        location /r301/ { expires 1h; return 301 /a.txt; }
+        location /r200/ { expires 1h; return 200 "hi"; }
+        location /r404/ { expires 1h; return 404; }
         location /gzd/ { alias @WWW@/; gzip on; gzip_disable "curl"; gzip_vary on; }
     }
 }
@@ -226,6 +229,9 @@ const MATRIX: &[(&str, &str, &[&str])] = &[
         "/gs/app.js",
         &["Accept-Encoding: gzip", "Range: bytes=0-3"],
     ),
+    ("GET", "/r301/x", &[]),
+    ("GET", "/r200/x", &[]),
+    ("GET", "/r404/x", &[]),
 ];
 const COMPARED: &[&str] = &[
     "content-type",

@@ -483,6 +483,27 @@ pub fn add_headers(req: &Request, status: u16, head: &mut ResponseHead) {
     }
 }
 
+/// `expires` (the headers filter runs it just before `add_header`), on
+/// proxied responses and nginx's own replies; the static handler calls
+/// it itself with the file's mtime.
+pub fn apply_expires(req: &Request, head: &mut ResponseHead) {
+    let e = req.loc.conf.stat.expires;
+    if e == crate::filters::expires::Expires::Off {
+        return;
+    }
+    let lm = head
+        .last_modified
+        .as_deref()
+        .or_else(|| {
+            head.headers
+                .iter()
+                .find(|(n, _)| n.eq_ignore_ascii_case(b"last-modified"))
+                .map(|(_, v)| &v[..])
+        })
+        .and_then(crate::static_files::cond::parse_http_time);
+    e.apply(head, crate::log::clock::now().unix_secs(), 0, lm);
+}
+
 /// Phase 8 for replies not already written. Returns whether the connection may be reused.
 async fn finish(ex: &mut Exchange<'_>, reply: Reply) -> bool {
     let (mut head, body) = match reply {
@@ -541,6 +562,7 @@ async fn finish(ex: &mut Exchange<'_>, reply: Reply) -> bool {
         head.status = s;
     }
     let status = head.status;
+    apply_expires(&ex.req, &mut head);
     add_headers(&ex.req, status, &mut head);
     ex.req.status = status;
     let (body, framing) = gzip_full(ex, &mut head, body);
