@@ -143,3 +143,27 @@ fn large_file_streams_whole() {
     assert_eq!(resp.body.len(), data.len());
     assert!(resp.body == data);
 }
+
+#[test]
+fn stalled_readers_of_a_big_file_neither_block_others_nor_buffer_it() {
+    let r = start("");
+    let data = vec![b'z'; 8 << 20];
+    std::fs::write(r.dir.path().join("www/huge.bin"), &data).unwrap();
+    let before = common::rss_kib(r.pid());
+    // 16 clients ask for 8 MiB each and never read: their responses stall on
+    // the socket, each holding at most one chunk.
+    let mut stalled = Vec::new();
+    for _ in 0..16 {
+        let mut s = common::connect(r.addr());
+        std::io::Write::write_all(&mut s, b"GET /huge.bin HTTP/1.1\r\nHost: localhost\r\n\r\n").unwrap();
+        stalled.push(s);
+    }
+    std::thread::sleep(Duration::from_millis(500));
+    let t0 = Instant::now();
+    assert_eq!(get(r.addr(), "/a.txt").text(), "inside\n");
+    assert!(t0.elapsed() < Duration::from_secs(1), "{:?}", t0.elapsed());
+    let grown = common::rss_kib(r.pid()).saturating_sub(before);
+    // 16 × 8 MiB would be 128 MiB if bodies were read whole.
+    assert!(grown < 24 * 1024, "RSS grew by {grown} KiB");
+    drop(stalled);
+}
