@@ -37,6 +37,10 @@ SCENARIOS=(
   "upstream-keepalive|upstream-keepalive.conf.in|upstream-keepalive.toml.in|/size/1024|"
   "ip-hash|ip-hash.conf.in|ip-hash.toml.in|/size/1024|"
   "proxy-keepalive-1k-metrics|proxy.conf.in|proxy-metrics.toml.in|/size/1024|"
+  "static-1k|static.conf.in|static.toml.in|/1k.bin|"
+  "static-1m|static.conf.in|static.toml.in|/1m.bin|"
+  "gzip-100k-l1|gzip1.conf.in|gzip1.toml.in|/100k.html|-H 'Accept-Encoding: gzip'"
+  "gzip-100k-l2|gzip2.conf.in|gzip2.toml.in|/100k.html|-H 'Accept-Encoding: gzip'"
 )
 # The idle-memory scenario (idle-10k by default) is run after the load scenarios; see run_idle.
 
@@ -191,8 +195,18 @@ start_proxy() {
   fi
 }
 
+# The document root of the static and gzip scenarios (same files for both proxies): 1 KiB and
+# 1 MiB of bytes, and a 100 KiB HTML page of varied words (compresses like real markup).
+STATIC="$WORK/static"
+mkdir -p "$STATIC"
+head -c 1024 /dev/urandom >"$STATIC/1k.bin"
+head -c 1048576 /dev/urandom >"$STATIC/1m.bin"
+awk 'BEGIN { srand(7); printf "<html><body>"; while (n < 102400) { w = sprintf("<p class=\"c%d\">word%d text %d</p>\n", int(rand()*50), int(rand()*997), int(rand()*100000)); printf "%s", w; n += length(w) } }' \
+  | head -c 102400 >"$STATIC/100k.html"
+
 render() {
-  sed -e "s|@DIR@|$2|g" -e "s|@PORT@|$3|g" -e "s|@BACKEND@|$BACKEND|g" -e "s|@BACKEND2@|$BACKEND2|g" "$1"
+  sed -e "s|@DIR@|$2|g" -e "s|@PORT@|$3|g" -e "s|@BACKEND@|$BACKEND|g" -e "s|@BACKEND2@|$BACKEND2|g" \
+      -e "s|@STATIC@|$STATIC|g" "$1"
 }
 
 # ---------------------------------------------------------------- the backend

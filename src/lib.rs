@@ -17,6 +17,7 @@ pub mod rewrite;
 pub mod routing;
 pub mod runtime;
 pub mod server;
+pub mod static_files;
 pub mod status;
 pub mod upstream;
 pub mod vars;

@@ -405,6 +405,53 @@ config_levels! {
         client_body_in_file_only: String,
         /// Accepted for compatibility: a body read into memory is always one buffer here.
         client_body_in_single_buffer: bool,
+        /// `root PATH`: the file of a request is PATH + `$uri` (relative to the prefix).
+        root: String,
+        /// `alias PATH` (location only): replaces the location's prefix in `$uri`;
+        /// in a regex location the whole path, usually with captures.
+        alias: String,
+        /// `index NAME...` (default `index.html`): tried in order for URIs ending in `/`.
+        index: Vec<String>,
+        /// `try_files FILE... FALLBACK` (FALLBACK: a URI, `@name` or `=CODE`).
+        try_files: Vec<String>,
+        /// `types { MIME EXT...; }`: `{ "text/html" = ["html", "htm"] }`.
+        types: BTreeMap<String, Vec<String>>,
+        /// `charset NAME | off`: appended to Content-Type for `charset_types`.
+        charset: String,
+        charset_types: Vec<String>,
+        /// `etag on|off` (default on).
+        etag: bool,
+        /// `if_modified_since off | exact | before` (default exact).
+        if_modified_since: String,
+        /// `max_ranges N`: more ranges than N and the Range header is ignored.
+        max_ranges: u64,
+        /// `log_not_found` (default on): log a missing file at error level.
+        log_not_found: bool,
+        /// `expires [modified] TIME | epoch | max | off | @TIME`, as written.
+        expires: String,
+        /// `open_file_cache "max=N [inactive=T]" | "off"`.
+        open_file_cache: String,
+        open_file_cache_valid: Dur,
+        open_file_cache_min_uses: u64,
+        open_file_cache_errors: bool,
+        gzip: bool,
+        /// 1-9 (default 1).
+        gzip_comp_level: u64,
+        /// Bytes (default 20); compared with a known Content-Length only.
+        gzip_min_length: u64,
+        /// MIME types besides text/html; `"*"` is any.
+        gzip_types: Vec<String>,
+        /// "1.0" or "1.1" (default).
+        gzip_http_version: String,
+        gzip_vary: bool,
+        /// `off` | `expired no-cache no-store private no_last_modified no_etag auth any`.
+        gzip_proxied: Vec<String>,
+        /// User-Agent regexes (case-insensitive) or `msie6`.
+        gzip_disable: Vec<String>,
+        /// `"32 4k"`: accepted (rampart streams through one bounded buffer).
+        gzip_buffers: String,
+        /// `off` | `on` | `always`.
+        gzip_static: String,
     }
     connection_settings {
         /// First read buffer for a request head.

@@ -1,4 +1,6 @@
 //! Response filters and nginx's own responses.
 
+pub mod expires;
+pub mod gzip;
 pub mod special;
 pub mod user_agent;

@@ -691,6 +691,7 @@ async fn exchange(
     if let Some(s) = ex.override_status {
         h.status = s;
     }
+    crate::server::pipeline::apply_expires(&ex.req, &mut h);
     crate::server::pipeline::add_headers(&ex.req, h.status, &mut h);
     ex.req.status = h.status;
 

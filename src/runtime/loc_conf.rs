@@ -151,6 +151,9 @@ pub struct LocConf {
     pub absolute_redirect: bool,
     pub port_in_redirect: bool,
     pub server_name_in_redirect: bool,
+    /// root/alias, index, try_files, types, charset, validators, expires, open_file_cache.
+    pub stat: Arc<crate::static_files::StaticConf>,
+    pub gzip: Arc<crate::filters::gzip::GzipConf>,
 }
 
 impl LocConf {
@@ -338,7 +341,11 @@ pub fn resolve(ctx: &mut CompileCtx, s: &LocSettings, line: usize) -> Result<Loc
         }
     }
 
+    let stat = Arc::new(static_conf(ctx, s, line)?);
+    let gzip = Arc::new(gzip_conf(ctx, s, line)?);
     Ok(LocConf {
+        stat,
+        gzip,
         client_max_body_size: s.client_max_body_size.map_or(d::CLIENT_MAX_BODY_SIZE, |v| v.0),
         client_body_timeout: s.client_body_timeout.map_or(d::CLIENT_BODY_TIMEOUT, |v| v.0),
         send_timeout: s.send_timeout.map_or(d::SEND_TIMEOUT, |v| v.0),
@@ -448,6 +455,141 @@ fn access_conf(
     Ok(AccessConf {
         rules: rules.into(),
         auth,
+    })
+}
+
+/// The static handler's settings (defaults from ngx_http_core_module.c,
+/// ngx_http_index_module.c, ngx_http_charset_filter_module.c).
+fn static_conf(
+    ctx: &mut CompileCtx,
+    s: &LocSettings,
+    line: usize,
+) -> Result<crate::static_files::StaticConf, ConfigError> {
+    use crate::static_files::{cache, cond::ImsMode, mime};
+    let (root, is_alias) = match (&s.alias, &s.root) {
+        (Some(a), _) => (a.as_str(), true),
+        (None, Some(r)) => (r.as_str(), false),
+        (None, None) => ("html", false),
+    };
+    let root = template(ctx, line, if is_alias { "alias" } else { "root" }, root)?;
+    let index = s
+        .index
+        .clone()
+        .unwrap_or_else(|| vec!["index.html".to_string()])
+        .iter()
+        .map(|i| template(ctx, line, "index", i))
+        .collect::<Result<Vec<_>, _>>()?;
+    let try_files = s
+        .try_files
+        .iter()
+        .flatten()
+        .map(|i| Ok((template(ctx, line, "try_files", i)?, i.ends_with('/'))))
+        .collect::<Result<Vec<_>, _>>()?;
+    let types = Arc::new(match &s.types {
+        Some(t) => mime::Types::from_model(t),
+        None => mime::Types::builtin(),
+    });
+    let charset = s
+        .charset
+        .as_deref()
+        .filter(|c| *c != "off")
+        .map(|c| bytes::Bytes::copy_from_slice(c.as_bytes()));
+    let charset_types = match &s.charset_types {
+        Some(v) => v.iter().map(|t| t.as_bytes().to_vec()).collect(),
+        None => mime::DEFAULT_CHARSET_TYPES
+            .iter()
+            .map(|t| t.as_bytes().to_vec())
+            .collect(),
+    };
+    let ims = match s.if_modified_since.as_deref() {
+        None | Some("exact") => ImsMode::Exact,
+        Some("off") => ImsMode::Off,
+        Some("before") => ImsMode::Before,
+        Some(v) => {
+            return Err(ctx
+                .err(line, format!("invalid value \"{v}\""))
+                .directive("if_modified_since"))
+        }
+    };
+    let expires = match s.expires.as_deref() {
+        None => crate::filters::expires::Expires::Off,
+        Some(e) => {
+            crate::filters::expires::Expires::parse(e).map_err(|m| ctx.err(line, m).directive("expires"))?
+        }
+    };
+    let cache = match s.open_file_cache.as_deref() {
+        None => None,
+        Some(v) => cache::CacheConf::parse(v)
+            .map_err(|m| ctx.err(line, m).directive("open_file_cache"))?
+            .map(|c| {
+                Arc::new(cache::OpenFileCache::new(
+                    c,
+                    s.open_file_cache_valid.map_or(Duration::from_secs(60), |v| v.0),
+                    s.open_file_cache_min_uses.unwrap_or(1),
+                    s.open_file_cache_errors.unwrap_or(false),
+                ))
+            }),
+    };
+    Ok(crate::static_files::StaticConf {
+        root,
+        is_alias,
+        prefix: ctx.prefix.clone(),
+        index,
+        try_files,
+        types,
+        charset,
+        charset_types,
+        etag: s.etag.unwrap_or(true),
+        ims,
+        max_ranges: s.max_ranges,
+        log_not_found: s.log_not_found.unwrap_or(true),
+        expires,
+        cache,
+        gzip_static: match s.gzip_static.as_deref() {
+            Some("on") => 1,
+            Some("always") => 2,
+            _ => 0,
+        },
+    })
+}
+
+/// gzip settings (defaults from ngx_http_gzip_filter_module.c and ngx_http_core_module.c).
+fn gzip_conf(
+    ctx: &mut CompileCtx,
+    s: &LocSettings,
+    line: usize,
+) -> Result<crate::filters::gzip::GzipConf, ConfigError> {
+    let mut disable = Vec::new();
+    let mut disable_msie6 = false;
+    for d in s.gzip_disable.iter().flatten() {
+        if d == "msie6" {
+            disable_msie6 = true;
+            continue;
+        }
+        let r = regex::bytes::RegexBuilder::new(d)
+            .case_insensitive(true)
+            .build()
+            .map_err(|e| {
+                ctx.err(line, format!("invalid regex \"{d}\": {e}"))
+                    .directive("gzip_disable")
+            })?;
+        disable.push(r);
+    }
+    Ok(crate::filters::gzip::GzipConf {
+        on: s.gzip.unwrap_or(false),
+        level: s.gzip_comp_level.unwrap_or(1).clamp(1, 9) as u32,
+        min_length: s.gzip_min_length.unwrap_or(20),
+        types: s
+            .gzip_types
+            .iter()
+            .flatten()
+            .map(|t| t.to_ascii_lowercase().into_bytes())
+            .collect(),
+        http10: s.gzip_http_version.as_deref() == Some("1.0"),
+        vary: s.gzip_vary.unwrap_or(false),
+        proxied: s.gzip_proxied.clone().unwrap_or_else(|| vec!["off".into()]),
+        disable,
+        disable_msie6,
     })
 }
 

@@ -81,9 +81,9 @@ pub enum Handler {
     Metrics,
     /// `check_status [html|csv|json]`: the health-check status page.
     CheckStatus(crate::health::status::Format),
-    /// No content handler: nginx's static module would run here; until it
-    /// exists rampart answers 404 as nginx does for a missing file.
-    None,
+    /// No proxy_pass or return: nginx's static, index and try_files
+    /// modules (settings in `LocConf::stat`).
+    Static,
 }
 
 #[derive(Debug, Clone)]
@@ -306,7 +306,16 @@ fn compile_location(
     let line = loc.match_.line;
     let (modifier, pattern) = parse_location_match(ctx, line, &loc.match_.value)?;
     let mut settings = loc.loc_settings();
+    // root and alias are one slot in nginx: a level that sets either inherits neither.
+    let own_path = settings.root.is_some() || settings.alias.is_some();
     settings.inherit(parent);
+    if own_path {
+        if loc.root.is_some() {
+            settings.alias = None;
+        } else {
+            settings.root = None;
+        }
+    }
     let conf = resolve(ctx, &settings, line)?;
     let status_handlers = usize::from(loc.stub_status == Some(true)) + usize::from(loc.metrics == Some(true));
     if status_handlers > 0 && (status_handlers > 1 || loc.proxy_pass.is_some() || loc.return_.is_some()) {
@@ -340,12 +349,12 @@ fn compile_location(
             upstreams,
         )?),
         (None, Some(r)) => Handler::Return(compile_return(ctx, if r.line > 0 { r.line } else { line }, r)?),
-        (None, None) => Handler::None,
+        (None, None) => Handler::Static,
     };
     // check_status replaces the content handler (the module sets
     // `clcf->handler`); `return` still runs first, in the rewrite phase.
     let handler = match (&loc.check_status, handler) {
-        (Some(f), Handler::None | Handler::Proxy(_)) => {
+        (Some(f), Handler::Static | Handler::Proxy(_)) => {
             let format = crate::health::status::Format::parse(f.value.as_bytes()).ok_or_else(|| {
                 ctx.err(f.line.max(line), format!("invalid check format \"{}\"", f.value))
                     .directive("check_status")
@@ -532,7 +541,7 @@ fn compile_server(
     let server_loc = Arc::new(LocationRt {
         name: String::new(),
         conf: resolve(ctx, &settings, line)?,
-        handler: Handler::None,
+        handler: Handler::Static,
         internal: false,
         prefix_len: 0,
         rewrite: Vec::new(),

@@ -44,6 +44,10 @@ pub enum Reply {
     Sent { reusable: bool },
     /// Close without answering (`return 444`, client gone, 408).
     Close,
+    /// An internal redirect asked for by a handler (index, try_files).
+    Internal(Vec<u8>),
+    /// A jump to a named location (try_files `@name`).
+    Named(String),
 }
 
 /// What the connection does after the request.
@@ -296,7 +300,32 @@ async fn run_location(ex: &mut Exchange<'_>) -> Reply {
             }
             Found::None => ex.req.loc = server.server_loc.clone(),
         }
-        let reply = run_handler(ex).await;
+        let mut reply = run_handler(ex).await;
+        if let Reply::Named(name) = &reply {
+            match server.locations.named(name) {
+                Some(named) => {
+                    ex.req.loc = named.clone();
+                    reply = Box::pin(run_handler(ex)).await;
+                }
+                None => reply = special(500),
+            }
+        }
+        if let Reply::Internal(target) = reply {
+            if ex.req.redirects >= MAX_URI_CHANGES {
+                return special(500);
+            }
+            ex.req.redirects += 1;
+            let (path, args) = match target.iter().position(|&b| b == b'?') {
+                Some(i) => (target[..i].to_vec(), Some(target[i + 1..].to_vec())),
+                None => (target, None),
+            };
+            ex.req.uri = path;
+            if args.is_some() {
+                ex.req.args = args;
+            }
+            ex.req.uri_changed = true;
+            continue;
+        }
         match error_page_action(ex, &reply) {
             Some(Redirect::Uri(target)) => {
                 // Internal redirect: re-run location matching with the new URI.
@@ -414,7 +443,14 @@ async fn run_handler(ex: &mut Exchange<'_>) -> Reply {
         Handler::StubStatus => status_page(ex, false),
         Handler::Metrics => status_page(ex, true),
         Handler::CheckStatus(f) => check_status(ex, *f),
-        Handler::None => special(404),
+        Handler::Static => {
+            let conf = loc.conf.stat.clone();
+            match crate::static_files::handle(ex, &conf).await {
+                crate::static_files::Outcome::Reply(r) => r,
+                crate::static_files::Outcome::Redirect(uri) => Reply::Internal(uri),
+                crate::static_files::Outcome::Named(n) => Reply::Named(n),
+            }
+        }
     }
 }
 
@@ -667,10 +703,39 @@ pub fn add_headers(req: &Request, status: u16, head: &mut ResponseHead) {
     }
 }
 
+/// `expires` (the headers filter runs it just before `add_header`), on
+/// proxied responses and nginx's own replies; the static handler calls
+/// it itself with the file's mtime.
+pub fn apply_expires(req: &Request, head: &mut ResponseHead) {
+    let e = req.loc.conf.stat.expires;
+    if e == crate::filters::expires::Expires::Off {
+        return;
+    }
+    let lm = head
+        .last_modified
+        .as_deref()
+        .or_else(|| {
+            head.headers
+                .iter()
+                .find(|(n, _)| n.eq_ignore_ascii_case(b"last-modified"))
+                .map(|(_, v)| &v[..])
+        })
+        .and_then(crate::static_files::cond::parse_http_time);
+    e.apply(head, crate::log::clock::now().unix_secs(), 0, lm);
+}
+
 /// Phase 8 for replies not already written. Returns whether the connection may be reused.
 async fn finish(ex: &mut Exchange<'_>, reply: Reply) -> bool {
     let (mut head, body) = match reply {
         Reply::Sent { reusable } => return reusable,
+        // Resolved by run_location; reaching here is a named location or error_page chain.
+        Reply::Internal(_) | Reply::Named(_) => {
+            ex.req.status = 500;
+            let mut head = ResponseHead::new(500);
+            head.content_type = Some(bytes::Bytes::from_static(b"text/html"));
+            let body = special::error_page_body(500, ex.req.loc.conf.server_tokens, false);
+            (head, body.unwrap_or_default())
+        }
         Reply::Close => {
             if ex.req.status == 0 {
                 ex.req.status = 444;
@@ -688,7 +753,14 @@ async fn finish(ex: &mut Exchange<'_>, reply: Reply) -> bool {
             let mut head = ResponseHead::new(status);
             let body = special::error_page_body(status, conf.server_tokens, padding);
             if body.is_some() {
-                head.content_type = Some(bytes::Bytes::from_static(b"text/html"));
+                // The charset filter skips 301/302 (ngx_http_charset_filter_module.c:
+                // "do not set charset for the redirect").
+                let st = &ex.req.loc.conf.stat;
+                let cs = st.charset.as_ref().filter(|_| !matches!(status, 301 | 302));
+                head.content_type = Some(
+                    crate::static_files::mime::with_charset(b"text/html", cs, &st.charset_types)
+                        .unwrap_or(bytes::Bytes::from_static(b"text/html")),
+                );
             }
             // nginx's header filter writes Location in its fixed slot (before
             // Connection) only when it makes a relative one absolute there; an
@@ -717,9 +789,10 @@ async fn finish(ex: &mut Exchange<'_>, reply: Reply) -> bool {
             .push((bytes::Bytes::from_static(b"WWW-Authenticate"), w.clone()));
     }
     let status = head.status;
+    apply_expires(&ex.req, &mut head);
     add_headers(&ex.req, status, &mut head);
     ex.req.status = status;
-    let framing = Framing::Length(body.len() as u64);
+    let (body, framing) = gzip_full(ex, &mut head, body);
     let conn = ex.conn_header();
     let mut out = Vec::with_capacity(256 + body.len());
     head.write(framing, conn, ex.req.loc.conf.server_tokens, &mut out);
@@ -818,4 +891,67 @@ pub async fn reject(
         }
         crate::log::append_with(l.id, |buf| l.format.render(&log, buf));
     }
+}
+
+/// The gzip filter for a response held in memory (nginx's own pages,
+/// `return` text): compressed whole, then chunked on HTTP/1.1 or
+/// close-delimited on 1.0, as nginx sends a body whose length gzip removed.
+fn gzip_full(ex: &mut Exchange<'_>, head: &mut ResponseHead, body: Vec<u8>) -> (Vec<u8>, Framing) {
+    let gz = ex.req.loc.conf.gzip.clone();
+    let ct = head.content_type.clone().unwrap_or_default();
+    let encoded = head
+        .headers
+        .iter()
+        .any(|(n, v)| n.eq_ignore_ascii_case(b"content-encoding") && !v.is_empty());
+    if !gz.eligible(head.status, &ct, Some(body.len() as u64), encoded) {
+        let n = body.len() as u64;
+        return (body, Framing::Length(n));
+    }
+    if gz.vary {
+        head.headers.insert(
+            0,
+            (
+                bytes::Bytes::from_static(b"Vary"),
+                bytes::Bytes::from_static(b"Accept-Encoding"),
+            ),
+        );
+    }
+    let rh = &ex.req.head;
+    let http11 = rh.version() == Version::Http11;
+    let client = crate::filters::gzip::ClientSide {
+        accept_encoding: rh.header(b"accept-encoding"),
+        user_agent: rh.header(b"user-agent"),
+        http11,
+        via: rh.header(b"via").is_some(),
+        authorization: rh.header(b"authorization").is_some(),
+    };
+    let resp = crate::filters::gzip::RespSide {
+        expires: None,
+        cache_control: Vec::new(),
+        last_modified: head.last_modified.is_some(),
+        etag: false,
+        now: crate::log::clock::now().unix_secs(),
+    };
+    if !gz.client_ok(&client, &resp) {
+        let n = body.len() as u64;
+        return (body, Framing::Length(n));
+    }
+    head.headers.push((
+        bytes::Bytes::from_static(b"Content-Encoding"),
+        bytes::Bytes::from_static(b"gzip"),
+    ));
+    let mut enc = crate::filters::gzip::Gzip::new(gz.level);
+    let mut z = enc.feed(&body);
+    z.extend(enc.finish());
+    if ex.req.is_head() {
+        return (Vec::new(), Framing::NoBody);
+    }
+    if !http11 {
+        ex.close_after = true;
+        return (z, Framing::Close);
+    }
+    let mut out = format!("{:x}\r\n", z.len()).into_bytes();
+    out.extend_from_slice(&z);
+    out.extend_from_slice(b"\r\n0\r\n\r\n");
+    (out, Framing::Chunked)
 }

@@ -76,6 +76,32 @@ macro_rules! put_loc {
             client_body_buffer_size,
             client_body_in_file_only,
             client_body_in_single_buffer,
+            root,
+            alias,
+            index,
+            try_files,
+            types,
+            charset,
+            charset_types,
+            etag,
+            if_modified_since,
+            max_ranges,
+            log_not_found,
+            expires,
+            open_file_cache,
+            open_file_cache_valid,
+            open_file_cache_min_uses,
+            open_file_cache_errors,
+            gzip,
+            gzip_comp_level,
+            gzip_min_length,
+            gzip_types,
+            gzip_http_version,
+            gzip_vary,
+            gzip_proxied,
+            gzip_disable,
+            gzip_buffers,
+            gzip_static,
         } = $src;
         let d = $dst;
         d.client_max_body_size = client_max_body_size;
@@ -117,6 +143,32 @@ macro_rules! put_loc {
         d.client_body_buffer_size = client_body_buffer_size;
         d.client_body_in_file_only = client_body_in_file_only;
         d.client_body_in_single_buffer = client_body_in_single_buffer;
+        d.root = root;
+        d.alias = alias;
+        d.index = index;
+        d.try_files = try_files;
+        d.types = types;
+        d.charset = charset;
+        d.charset_types = charset_types;
+        d.etag = etag;
+        d.if_modified_since = if_modified_since;
+        d.max_ranges = max_ranges;
+        d.log_not_found = log_not_found;
+        d.expires = expires;
+        d.open_file_cache = open_file_cache;
+        d.open_file_cache_valid = open_file_cache_valid;
+        d.open_file_cache_min_uses = open_file_cache_min_uses;
+        d.open_file_cache_errors = open_file_cache_errors;
+        d.gzip = gzip;
+        d.gzip_comp_level = gzip_comp_level;
+        d.gzip_min_length = gzip_min_length;
+        d.gzip_types = gzip_types;
+        d.gzip_http_version = gzip_http_version;
+        d.gzip_vary = gzip_vary;
+        d.gzip_proxied = gzip_proxied;
+        d.gzip_disable = gzip_disable;
+        d.gzip_buffers = gzip_buffers;
+        d.gzip_static = gzip_static;
     }};
 }
 
@@ -646,6 +698,100 @@ fn loc_setting(d: &Directive, s: &mut LocSettings) -> R<bool> {
             once(&mut s.client_body_in_file_only, v.to_string(), d)?
         }
         "client_body_in_single_buffer" => once(&mut s.client_body_in_single_buffer, values::flag(d)?, d)?,
+        "root" | "alias" => {
+            // One slot in nginx (ngx_http_core_root): a second of either is an error.
+            if s.root.is_some() || s.alias.is_some() {
+                let (prev, this) = if s.alias.is_some() {
+                    ("alias", d.name.as_str())
+                } else {
+                    ("root", d.name.as_str())
+                };
+                if prev == this {
+                    return Err(values::duplicate(d));
+                }
+                return Err(d.err(format!(
+                    "\"{this}\" directive is duplicate, \"{prev}\" directive was specified earlier"
+                )));
+            }
+            let v = arg(d, 0).to_string();
+            if d.name == "root" {
+                s.root = Some(v)
+            } else {
+                s.alias = Some(v)
+            }
+        }
+        "index" => s
+            .index
+            .get_or_insert_with(Vec::new)
+            .extend(d.args.iter().cloned()),
+        "try_files" => once(&mut s.try_files, d.args.clone(), d)?,
+        "types" => {
+            let t = s.types.get_or_insert_with(Default::default);
+            for e in d.block.as_deref().unwrap_or_default() {
+                t.entry(e.name.clone())
+                    .or_default()
+                    .extend(e.args.iter().cloned());
+            }
+        }
+        "charset" => once(&mut s.charset, arg(d, 0).to_string(), d)?,
+        "charset_types" => once(&mut s.charset_types, d.args.clone(), d)?,
+        "etag" => once(&mut s.etag, values::flag(d)?, d)?,
+        "if_modified_since" => {
+            let v = arg(d, 0);
+            if !matches!(v, "off" | "exact" | "before") {
+                return Err(d.err(format!("invalid value \"{v}\" in \"if_modified_since\" directive, it must be \"off\", \"exact\" or \"before\"")));
+            }
+            once(&mut s.if_modified_since, v.to_string(), d)?
+        }
+        "max_ranges" => {
+            let n = values::number(arg(d, 0)).ok_or_else(|| values::invalid_number(d))?;
+            once(&mut s.max_ranges, n, d)?
+        }
+        "log_not_found" => once(&mut s.log_not_found, values::flag(d)?, d)?,
+        "expires" => {
+            let v = d.args.join(" ");
+            crate::filters::expires::Expires::parse(&v).map_err(|e| d.err(e))?;
+            once(&mut s.expires, v, d)?
+        }
+        "open_file_cache" => {
+            let v = d.args.join(" ");
+            crate::static_files::cache::CacheConf::parse(&v).map_err(|e| d.err(e))?;
+            once(&mut s.open_file_cache, v, d)?
+        }
+        "open_file_cache_valid" => once(&mut s.open_file_cache_valid, values::msec(d)?, d)?,
+        "open_file_cache_min_uses" => {
+            let n = values::number(arg(d, 0)).ok_or_else(|| values::invalid_number(d))?;
+            once(&mut s.open_file_cache_min_uses, n, d)?
+        }
+        "open_file_cache_errors" => once(&mut s.open_file_cache_errors, values::flag(d)?, d)?,
+        "gzip" => once(&mut s.gzip, values::flag(d)?, d)?,
+        "gzip_comp_level" => {
+            let n = values::number(arg(d, 0)).ok_or_else(|| values::invalid_number(d))?;
+            if !(1..=9).contains(&n) {
+                return Err(d.err("value must be between 1 and 9"));
+            }
+            once(&mut s.gzip_comp_level, n, d)?
+        }
+        "gzip_min_length" => once(&mut s.gzip_min_length, values::size(d)?.0, d)?,
+        "gzip_types" => once(&mut s.gzip_types, d.args.clone(), d)?,
+        "gzip_http_version" => {
+            let v = arg(d, 0);
+            if v != "1.0" && v != "1.1" {
+                return Err(d.err(format!("invalid value \"{v}\"")));
+            }
+            once(&mut s.gzip_http_version, v.to_string(), d)?
+        }
+        "gzip_vary" => once(&mut s.gzip_vary, values::flag(d)?, d)?,
+        "gzip_proxied" => once(&mut s.gzip_proxied, d.args.clone(), d)?,
+        "gzip_disable" => once(&mut s.gzip_disable, d.args.clone(), d)?,
+        "gzip_buffers" => once(&mut s.gzip_buffers, d.args.join(" "), d)?,
+        "gzip_static" => {
+            let v = arg(d, 0);
+            if !matches!(v, "on" | "off" | "always") {
+                return Err(d.err(format!("invalid value \"{v}\" in \"gzip_static\" directive, it must be \"on\", \"off\" or \"always\"")));
+            }
+            once(&mut s.gzip_static, v.to_string(), d)?
+        }
         _ => return Ok(false),
     }
     Ok(true)

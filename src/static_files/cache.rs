@@ -1,0 +1,277 @@
+//! Opening files off the event loop, and `open_file_cache` (nginx/nginx:
+//! src/core/ngx_open_file_cache.c).
+//!
+//! Every open/fstat runs on tokio's blocking pool (bounded by the runtime's
+//! `max_blocking_threads`), so a stalled NFS server ties up a pool thread,
+//! never an event-loop thread. Files are opened with O_NONBLOCK as nginx does
+//! (`NGX_FILE_NONBLOCK`), so a FIFO does not hang the open.
+//!
+//! A cached entry holds the open descriptor with the size and mtime read
+//! from *that* descriptor; bodies are read with `pread` on it, so a file
+//! replaced by rename is served whole from the old inode until the entry is
+//! revalidated (after `open_file_cache_valid`), then whole from the new one.
+
+use std::collections::HashMap;
+use std::fs::File;
+use std::io;
+use std::os::unix::fs::{MetadataExt, OpenOptionsExt};
+use std::path::{Path, PathBuf};
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
+
+/// What a lookup found.
+#[derive(Debug)]
+pub struct FileInfo {
+    /// Regular files only.
+    pub file: Option<Arc<File>>,
+    pub size: u64,
+    pub mtime: i64,
+    pub is_dir: bool,
+    pub is_file: bool,
+}
+
+/// A lookup error, classified as nginx's static handler does.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum OpenError {
+    /// ENOENT, ENOTDIR, ENAMETOOLONG: 404.
+    NotFound,
+    /// EACCES: 403.
+    Forbidden,
+    /// Anything else: 500.
+    Other(i32),
+}
+
+impl From<&io::Error> for OpenError {
+    fn from(e: &io::Error) -> OpenError {
+        match e.raw_os_error() {
+            Some(libc::ENOENT | libc::ENOTDIR | libc::ENAMETOOLONG) => OpenError::NotFound,
+            Some(libc::EACCES) => OpenError::Forbidden,
+            Some(n) => OpenError::Other(n),
+            None if e.kind() == io::ErrorKind::NotFound => OpenError::NotFound,
+            None => OpenError::Other(0),
+        }
+    }
+}
+
+/// Opens and stats `path` (blocking: call from the blocking pool).
+pub fn open_blocking(path: &Path) -> Result<FileInfo, OpenError> {
+    let f = std::fs::OpenOptions::new()
+        .read(true)
+        .custom_flags(libc::O_NONBLOCK)
+        .open(path)
+        .map_err(|e| OpenError::from(&e))?;
+    let m = f.metadata().map_err(|e| OpenError::from(&e))?;
+    let is_file = m.file_type().is_file();
+    Ok(FileInfo {
+        file: is_file.then(|| Arc::new(f)),
+        size: m.len(),
+        mtime: m.mtime(),
+        is_dir: m.is_dir(),
+        is_file,
+    })
+}
+
+/// Opens `path` on the blocking pool.
+pub async fn open(path: PathBuf) -> Result<Arc<FileInfo>, OpenError> {
+    match tokio::task::spawn_blocking(move || open_blocking(&path)).await {
+        Ok(r) => r.map(Arc::new),
+        Err(_) => Err(OpenError::Other(0)),
+    }
+}
+
+/// `open_file_cache max=N [inactive=T]`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct CacheConf {
+    pub max: usize,
+    pub inactive: Duration,
+}
+
+impl CacheConf {
+    /// None for `off` (ngx_http_core_open_file_cache).
+    pub fn parse(s: &str) -> Result<Option<CacheConf>, String> {
+        let mut max = None;
+        let mut inactive = Duration::from_secs(60);
+        for w in s.split_whitespace() {
+            if w == "off" {
+                return Ok(None);
+            } else if let Some(v) = w.strip_prefix("max=") {
+                max = Some(
+                    v.parse::<usize>()
+                        .ok()
+                        .filter(|&n| n > 0)
+                        .ok_or_else(|| format!("invalid \"open_file_cache\" parameter \"{w}\""))?,
+                );
+            } else if let Some(v) = w.strip_prefix("inactive=") {
+                let t = crate::filters::expires::parse_time(v)
+                    .ok_or_else(|| format!("invalid \"open_file_cache\" parameter \"{w}\""))?;
+                inactive = Duration::from_secs(t as u64);
+            } else {
+                return Err(format!("invalid \"open_file_cache\" parameter \"{w}\""));
+            }
+        }
+        match max {
+            Some(max) => Ok(Some(CacheConf { max, inactive })),
+            None => Err("\"open_file_cache\" must have the \"max\" parameter".into()),
+        }
+    }
+}
+
+struct Entry {
+    found: Result<Arc<FileInfo>, OpenError>,
+    validated: Instant,
+    accessed: Instant,
+    uses: u64,
+}
+
+/// One location's cache (nginx keeps one per worker and directive; rampart
+/// one per compiled location level, shared by its worker threads).
+pub struct OpenFileCache {
+    conf: CacheConf,
+    valid: Duration,
+    min_uses: u64,
+    errors: bool,
+    map: Mutex<HashMap<PathBuf, Entry>>,
+}
+
+impl OpenFileCache {
+    pub fn new(conf: CacheConf, valid: Duration, min_uses: u64, errors: bool) -> OpenFileCache {
+        OpenFileCache {
+            conf,
+            valid,
+            min_uses: min_uses.max(1),
+            errors,
+            map: Mutex::new(HashMap::new()),
+        }
+    }
+
+    pub async fn open(&self, path: &Path) -> Result<Arc<FileInfo>, OpenError> {
+        let now = Instant::now();
+        let mut uses = 1;
+        if let Ok(mut m) = self.map.lock() {
+            if let Some(e) = m.get_mut(path) {
+                if now.duration_since(e.accessed) < self.conf.inactive {
+                    uses = e.uses + 1;
+                    if now.duration_since(e.validated) < self.valid {
+                        e.accessed = now;
+                        e.uses = uses;
+                        // A descriptor-less entry of a file not used min_uses times is
+                        // only metadata; open again for the body.
+                        let usable = match &e.found {
+                            Ok(i) => !i.is_file || i.file.is_some(),
+                            Err(_) => true,
+                        };
+                        if usable {
+                            return e.found.clone();
+                        }
+                    }
+                }
+            }
+        }
+        let found = open(path.to_path_buf()).await;
+        if found.is_ok() || self.errors {
+            let keep = match &found {
+                Ok(i) if i.is_file && uses < self.min_uses => Ok(Arc::new(FileInfo {
+                    file: None,
+                    size: i.size,
+                    mtime: i.mtime,
+                    is_dir: i.is_dir,
+                    is_file: i.is_file,
+                })),
+                other => other.clone(),
+            };
+            if let Ok(mut m) = self.map.lock() {
+                if m.len() >= self.conf.max && !m.contains_key(path) {
+                    self.evict(&mut m, now);
+                }
+                m.insert(
+                    path.to_path_buf(),
+                    Entry {
+                        found: keep,
+                        validated: now,
+                        accessed: now,
+                        uses,
+                    },
+                );
+            }
+        }
+        found
+    }
+
+    /// Drops inactive entries, and when still full the least recently used
+    /// one (nginx frees one or two from the tail of its LRU queue).
+    fn evict(&self, m: &mut HashMap<PathBuf, Entry>, now: Instant) {
+        let inactive = self.conf.inactive;
+        m.retain(|_, e| now.duration_since(e.accessed) < inactive);
+        if m.len() >= self.conf.max {
+            if let Some(k) = m.iter().min_by_key(|(_, e)| e.accessed).map(|(k, _)| k.clone()) {
+                m.remove(&k);
+            }
+        }
+    }
+
+    pub fn len(&self) -> usize {
+        self.map.lock().map_or(0, |m| m.len())
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.len() == 0
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn conf_parse() {
+        assert_eq!(
+            CacheConf::parse("max=10 inactive=20s"),
+            Ok(Some(CacheConf {
+                max: 10,
+                inactive: Duration::from_secs(20)
+            }))
+        );
+        assert_eq!(CacheConf::parse("off"), Ok(None));
+        assert!(CacheConf::parse("inactive=20s").is_err());
+        assert!(CacheConf::parse("max=0").is_err());
+        assert!(CacheConf::parse("max=1 x=2").is_err());
+    }
+
+    #[tokio::test]
+    async fn caches_evicts_and_revalidates() {
+        let dir = std::env::temp_dir().join(format!("rampart-ofc-{}", std::process::id()));
+        std::fs::create_dir_all(&dir).unwrap();
+        let a = dir.join("a");
+        std::fs::write(&a, b"old").unwrap();
+        let c = OpenFileCache::new(
+            CacheConf {
+                max: 2,
+                inactive: Duration::from_secs(60),
+            },
+            Duration::from_millis(200),
+            1,
+            false,
+        );
+        let first = c.open(&a).await.unwrap();
+        assert_eq!(first.size, 3);
+        // Replaced by rename: the cached entry (old inode) is served until `valid` passes.
+        let tmp = dir.join("a.tmp");
+        std::fs::write(&tmp, b"newer").unwrap();
+        std::fs::rename(&tmp, &a).unwrap();
+        assert_eq!(c.open(&a).await.unwrap().size, 3);
+        tokio::time::sleep(Duration::from_millis(250)).await;
+        assert_eq!(c.open(&a).await.unwrap().size, 5);
+        // Errors are not cached by default.
+        assert_eq!(
+            c.open(&dir.join("missing")).await.unwrap_err(),
+            OpenError::NotFound
+        );
+        assert_eq!(c.len(), 1);
+        std::fs::write(dir.join("b"), b"b").unwrap();
+        std::fs::write(dir.join("c"), b"c").unwrap();
+        c.open(&dir.join("b")).await.unwrap();
+        c.open(&dir.join("c")).await.unwrap();
+        assert_eq!(c.len(), 2);
+        std::fs::remove_dir_all(&dir).unwrap();
+    }
+}

@@ -1,0 +1,320 @@
+//! The static content handler: `root`/`alias`, `try_files`, `index`, and
+//! nginx's static decision table (nginx/nginx: src/http/modules/
+//! ngx_http_static_module.c, ngx_http_index_module.c,
+//! ngx_http_try_files_module.c; `ngx_http_map_uri_to_path` in
+//! src/http/ngx_http_core_module.c).
+
+pub mod cache;
+pub mod cond;
+pub mod mime;
+mod send;
+
+use crate::filters::expires::Expires;
+use crate::server::pipeline::{Exchange, Reply};
+use crate::vars::Template;
+use bytes::Bytes;
+use cache::{FileInfo, OpenError, OpenFileCache};
+use std::path::PathBuf;
+use std::sync::Arc;
+
+/// A location's compiled static settings.
+pub struct StaticConf {
+    /// `root` or `alias` (a template when it has variables).
+    pub root: Template,
+    pub is_alias: bool,
+    /// Relative roots resolve against the prefix.
+    pub prefix: PathBuf,
+    pub index: Vec<Template>,
+    /// try_files arguments; the flag: the argument *as written* ends in `/`
+    /// (a directory test, decided at config time in ngx_http_try_files).
+    pub try_files: Vec<(Template, bool)>,
+    pub types: Arc<mime::Types>,
+    pub charset: Option<Bytes>,
+    pub charset_types: Vec<Vec<u8>>,
+    pub etag: bool,
+    pub ims: cond::ImsMode,
+    pub max_ranges: Option<u64>,
+    pub log_not_found: bool,
+    pub expires: Expires,
+    pub cache: Option<Arc<OpenFileCache>>,
+    /// `gzip_static`: 0 off, 1 on, 2 always.
+    pub gzip_static: u8,
+}
+
+impl std::fmt::Debug for StaticConf {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("StaticConf")
+            .field("is_alias", &self.is_alias)
+            .field("etag", &self.etag)
+            .field("expires", &self.expires)
+            .finish_non_exhaustive()
+    }
+}
+
+/// What the handler asks the pipeline to do.
+pub enum Outcome {
+    Reply(Reply),
+    /// An internal redirect (index, try_files fallback): match locations again.
+    Redirect(Vec<u8>),
+    /// `try_files ... @name`.
+    Named(String),
+}
+
+fn special(status: u16) -> Outcome {
+    Outcome::Reply(Reply::Special {
+        status,
+        location: None,
+    })
+}
+
+/// `ngx_http_map_uri_to_path`: root + `$uri`, or alias + `$uri` after the
+/// location prefix (a regex location's alias is the whole path). None when
+/// the result would step outside the root or alias: a `..` segment (only
+/// reachable through alias/prefix mismatches, nginx's known traversal trap)
+/// or a NUL byte.
+pub fn map_path(ex: &Exchange<'_>, conf: &StaticConf, uri: &[u8]) -> Option<PathBuf> {
+    let mut p = conf.root.eval_to_vec(&ex.req);
+    if conf.root.is_static() && !conf.is_alias && p.ends_with(b"/") {
+        p.pop();
+    }
+    let base_len = p.len();
+    if conf.is_alias {
+        let loc = ex.loc();
+        if loc.prefix_len > 0 {
+            p.extend_from_slice(uri.get(loc.prefix_len..).unwrap_or_default());
+        }
+    } else {
+        p.extend_from_slice(uri);
+    }
+    if p.contains(&0) {
+        return None;
+    }
+    let added = p.get(base_len.saturating_sub(1)..).unwrap_or_default();
+    if added.windows(4).any(|w| w == b"/../") || added.ends_with(b"/..") {
+        return None;
+    }
+    use std::os::unix::ffi::OsStringExt;
+    let path = PathBuf::from(std::ffi::OsString::from_vec(p));
+    Some(if path.is_absolute() {
+        path
+    } else {
+        conf.prefix.join(path)
+    })
+}
+
+async fn lookup(conf: &StaticConf, path: PathBuf) -> Result<Arc<FileInfo>, OpenError> {
+    match &conf.cache {
+        Some(c) => c.open(&path).await,
+        None => cache::open(path).await,
+    }
+}
+
+fn log_err(ex: &Exchange<'_>, level: crate::log::Level, msg: std::fmt::Arguments<'_>) {
+    crate::log::error_log::log(level, Some(ex.req.conn.number), msg);
+}
+
+/// The content phase for a location without proxy_pass or return.
+pub async fn handle(ex: &mut Exchange<'_>, conf: &StaticConf) -> Outcome {
+    // try_files (ngx_http_try_files_module.c).
+    if let Some((last, tries)) = conf.try_files.split_last() {
+        let mut hit = None;
+        for (t, want_dir) in tries {
+            let mut name = t.eval_to_vec(&ex.req);
+            let want_dir = *want_dir;
+            if want_dir && name.len() > 1 {
+                // A directory hit continues without the slash, so the static
+                // handler answers 301 (the test path drops it too).
+                name.pop();
+            }
+            let Some(path) = map_path(ex, conf, &name) else {
+                continue;
+            };
+            if let Ok(info) = lookup(conf, path).await {
+                if info.is_dir == want_dir {
+                    hit = Some(name);
+                    break;
+                }
+            }
+        }
+        match hit {
+            Some(name) => {
+                // `$uri` becomes the name; a directory hit keeps its slash for index.
+                ex.req.uri = name;
+            }
+            None => {
+                let target = last.0.eval_to_vec(&ex.req);
+                if let Some(code) = target.strip_prefix(b"=") {
+                    let code = std::str::from_utf8(code).ok().and_then(|c| c.parse::<u16>().ok());
+                    return special(code.unwrap_or(500));
+                }
+                if let Some(name) = target.strip_prefix(b"@") {
+                    return Outcome::Named(String::from_utf8_lossy(name).into_owned());
+                }
+                return Outcome::Redirect(target);
+            }
+        }
+    }
+    let method = ex.req.method().to_vec();
+    if !matches!(method.as_slice(), b"GET" | b"HEAD" | b"POST") {
+        return special(405);
+    }
+    let uri = ex.req.uri.clone();
+    if uri.ends_with(b"/") {
+        return index(ex, conf, &uri).await;
+    }
+    let Some(path) = map_path(ex, conf, &uri) else {
+        return special(404);
+    };
+    let info = match lookup(conf, path.clone()).await {
+        Ok(i) => i,
+        Err(e) => return open_failed(ex, conf, &path, e),
+    };
+    if info.is_dir {
+        // ngx_http_static_handler: 301 to the URI with a slash, even for POST.
+        let mut l = Vec::with_capacity(uri.len() + 1);
+        crate::routing::uri::escape_uri(&uri, &mut l);
+        l.push(b'/');
+        if let Some(a) = &ex.req.args {
+            l.push(b'?');
+            l.extend_from_slice(a);
+        }
+        return Outcome::Reply(Reply::Special {
+            status: 301,
+            location: Some(l),
+        });
+    }
+    if !info.is_file {
+        log_err(
+            ex,
+            crate::log::Level::Crit,
+            format_args!("\"{}\" is not a regular file", path.display()),
+        );
+        return special(404);
+    }
+    if method == b"POST" {
+        return special(405);
+    }
+    let mut vary = false;
+    if conf.gzip_static > 0 {
+        match gzip_static(ex, conf, &uri, &path).await {
+            GzStatic::Sent(r) => return Outcome::Reply(r),
+            GzStatic::Vary => vary = true,
+            GzStatic::No => {}
+        }
+    }
+    Outcome::Reply(send::send(ex, conf, &uri, &info, false, vary).await)
+}
+
+/// ngx_http_gzip_static_module.c: `<path>.gz` for clients gzip_ok accepts
+/// (`always`: for every client), sent as is with `Content-Encoding: gzip`.
+enum GzStatic {
+    Sent(Reply),
+    /// The `.gz` exists but this client does not get it: Vary is still due.
+    Vary,
+    No,
+}
+
+async fn gzip_static(
+    ex: &mut Exchange<'_>,
+    conf: &StaticConf,
+    uri: &[u8],
+    path: &std::path::Path,
+) -> GzStatic {
+    let gz = ex.req.loc.conf.gzip.clone();
+    let mut ok = true;
+    if conf.gzip_static == 1 {
+        let rh = &ex.req.head;
+        let client = crate::filters::gzip::ClientSide {
+            accept_encoding: rh.header(b"accept-encoding"),
+            user_agent: rh.header(b"user-agent"),
+            http11: rh.version() == crate::http1::Version::Http11,
+            via: rh.header(b"via").is_some(),
+            authorization: rh.header(b"authorization").is_some(),
+        };
+        ok = gz.client_ok(&client, &crate::filters::gzip::RespSide::default());
+        if !ok && !gz.vary {
+            return GzStatic::No;
+        }
+    }
+    let mut p = path.as_os_str().to_os_string();
+    p.push(".gz");
+    match lookup(conf, PathBuf::from(p)).await {
+        Ok(info) if info.is_file && ok => GzStatic::Sent(send::send(ex, conf, uri, &info, true, false).await),
+        Ok(info) if info.is_file => GzStatic::Vary,
+        _ => GzStatic::No,
+    }
+}
+
+fn open_failed(ex: &Exchange<'_>, conf: &StaticConf, path: &std::path::Path, e: OpenError) -> Outcome {
+    match e {
+        OpenError::NotFound => {
+            if conf.log_not_found {
+                log_err(
+                    ex,
+                    crate::log::Level::Error,
+                    format_args!(
+                        "open() \"{}\" failed (2: No such file or directory)",
+                        path.display()
+                    ),
+                );
+            }
+            special(404)
+        }
+        OpenError::Forbidden => {
+            log_err(
+                ex,
+                crate::log::Level::Error,
+                format_args!("open() \"{}\" failed (13: Permission denied)", path.display()),
+            );
+            special(403)
+        }
+        OpenError::Other(n) => {
+            log_err(
+                ex,
+                crate::log::Level::Crit,
+                format_args!("open() \"{}\" failed ({n})", path.display()),
+            );
+            special(500)
+        }
+    }
+}
+
+/// ngx_http_index_handler: the first index file that exists is an internal
+/// redirect; none gives 403 (autoindex off), a missing directory 404.
+async fn index(ex: &mut Exchange<'_>, conf: &StaticConf, uri: &[u8]) -> Outcome {
+    let n = conf.index.len();
+    for (i, t) in conf.index.iter().enumerate() {
+        let name = t.eval_to_vec(&ex.req);
+        if name.starts_with(b"/") {
+            if i + 1 == n {
+                return Outcome::Redirect(name);
+            }
+            continue;
+        }
+        let mut full = uri.to_vec();
+        full.extend_from_slice(&name);
+        let Some(path) = map_path(ex, conf, &full) else {
+            return special(404);
+        };
+        match lookup(conf, path.clone()).await {
+            Ok(_) => return Outcome::Redirect(full),
+            Err(OpenError::NotFound) => continue,
+            Err(e) => return open_failed(ex, conf, &path, e),
+        }
+    }
+    let Some(dir) = map_path(ex, conf, uri) else {
+        return special(404);
+    };
+    match lookup(conf, dir.clone()).await {
+        Ok(i) if i.is_dir => {
+            log_err(
+                ex,
+                crate::log::Level::Error,
+                format_args!("directory index of \"{}\" is forbidden", dir.display()),
+            );
+            special(403)
+        }
+        Ok(_) => special(404),
+        Err(e) => open_failed(ex, conf, &dir, e),
+    }
+}

@@ -1,0 +1,396 @@
+//! The response of the static handler: headers in nginx's filter order
+//! (not_modified → headers (expires, add_header) → charset → range), then
+//! the body streamed from the blocking pool in bounded chunks.
+
+use super::cache::FileInfo;
+use super::cond::{self, Cond, Conditionals, Ranges};
+use super::{mime, StaticConf};
+use crate::server::pipeline::{add_headers, record_sent_headers, Exchange, Reply};
+use crate::server::response::{push_u64, ConnHeader, Framing, ResponseHead};
+use bytes::Bytes;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::Arc;
+
+/// Bytes per blocking read: bounds memory per response whatever the file size.
+pub const CHUNK: usize = 128 * 1024;
+
+/// nginx's multipart boundary comes from `ngx_next_temp_number(0)`, a counter.
+static BOUNDARY: AtomicU64 = AtomicU64::new(1);
+
+/// `precompressed`: a gzip_static `.gz` file, sent with Content-Encoding
+/// (gzip does not run, and the module does not allow ranges: no
+/// Accept-Ranges). `vary`: gzip_static found a `.gz` this client does not get.
+pub async fn send(
+    ex: &mut Exchange<'_>,
+    conf: &StaticConf,
+    uri: &[u8],
+    info: &Arc<FileInfo>,
+    precompressed: bool,
+    vary: bool,
+) -> Reply {
+    let mut head = ResponseHead::new(200);
+    let ext = if ex.req.uri_changed {
+        crate::routing::uri::extension_of_changed_uri(uri)
+    } else {
+        crate::routing::uri::extension(uri)
+    };
+    let base_ct = ext
+        .and_then(|e| conf.types.lookup(e).cloned())
+        .unwrap_or_else(|| ex.req.loc.conf.default_type.clone());
+    let cs = conf.charset.as_ref();
+    head.content_type =
+        Some(mime::with_charset(&base_ct, cs, &conf.charset_types).unwrap_or(base_ct.clone()));
+    let lm = info.mtime;
+    head.last_modified = Some(Bytes::from(crate::filters::expires::http_time(lm)));
+    let etag = conf.etag.then(|| cond::etag(lm, info.size));
+    if let Some(e) = &etag {
+        head.headers
+            .push((Bytes::from_static(b"ETag"), Bytes::from(e.clone())));
+    }
+    let status = ex.override_status.unwrap_or(200);
+    head.status = status;
+    let h = &ex.req.head;
+    let mut len = info.size;
+    let mut ranges = Ranges::Full;
+    if status == 200 {
+        let c = Conditionals {
+            if_unmodified_since: h.header(b"if-unmodified-since"),
+            if_match: h.header(b"if-match"),
+            if_modified_since: h.header(b"if-modified-since"),
+            if_none_match: h.header(b"if-none-match"),
+        };
+        match cond::evaluate(&c, etag.as_deref().map(str::as_bytes), Some(lm), conf.ims) {
+            Cond::Send => {}
+            Cond::PreconditionFailed => {
+                return Reply::Special {
+                    status: 412,
+                    location: None,
+                }
+            }
+            Cond::NotModified => {
+                head.status = 304;
+                head.content_type = None;
+            }
+        }
+    }
+    if !matches!(head.status, 200 | 206 | 304) {
+        head.last_modified = None;
+    }
+    let now = crate::log::clock::now().unix_secs();
+    conf.expires.apply(&mut head, now, 0, Some(lm));
+    add_headers(&ex.req, head.status, &mut head);
+    // gzip's header filter runs before the range filter: a compressed body
+    // has no length, so it is never ranged (ngx_http_gzip_header_filter).
+    let gz = &ex.req.loc.conf.gzip;
+    let ct_now = head.content_type.clone().unwrap_or_default();
+    let mut gzip = false;
+    if vary && gz.vary {
+        head.headers.insert(
+            0,
+            (
+                Bytes::from_static(b"Vary"),
+                Bytes::from_static(b"Accept-Encoding"),
+            ),
+        );
+    }
+    if precompressed {
+        if gz.vary {
+            head.headers.insert(
+                0,
+                (
+                    Bytes::from_static(b"Vary"),
+                    Bytes::from_static(b"Accept-Encoding"),
+                ),
+            );
+        }
+        head.headers.push((
+            Bytes::from_static(b"Content-Encoding"),
+            Bytes::from_static(b"gzip"),
+        ));
+    } else if gz.eligible(head.status, &ct_now, Some(info.size), false) {
+        if gz.vary {
+            head.headers.insert(
+                0,
+                (
+                    Bytes::from_static(b"Vary"),
+                    Bytes::from_static(b"Accept-Encoding"),
+                ),
+            );
+        }
+        let rh = &ex.req.head;
+        let client = crate::filters::gzip::ClientSide {
+            accept_encoding: rh.header(b"accept-encoding"),
+            user_agent: rh.header(b"user-agent"),
+            http11: rh.version() == crate::http1::Version::Http11,
+            via: rh.header(b"via").is_some(),
+            authorization: rh.header(b"authorization").is_some(),
+        };
+        let resp = crate::filters::gzip::RespSide {
+            expires: head
+                .headers
+                .iter()
+                .find(|(n, _)| n.eq_ignore_ascii_case(b"expires"))
+                .map(|(_, v)| &v[..]),
+            cache_control: head
+                .headers
+                .iter()
+                .filter(|(n, _)| n.eq_ignore_ascii_case(b"cache-control"))
+                .map(|(_, v)| &v[..])
+                .collect(),
+            last_modified: head.last_modified.is_some(),
+            etag: etag.is_some(),
+            now,
+        };
+        gzip = gz.client_ok(&client, &resp);
+    }
+    if gzip {
+        // Content-Length and Accept-Ranges go, the ETag is weakened.
+        for (n, v) in head.headers.iter_mut() {
+            if n.eq_ignore_ascii_case(b"etag") && v.starts_with(b"\"") {
+                let mut w = b"W/".to_vec();
+                w.extend_from_slice(v);
+                *v = Bytes::from(w);
+            }
+        }
+        head.headers.push((
+            Bytes::from_static(b"Content-Encoding"),
+            Bytes::from_static(b"gzip"),
+        ));
+        return send_gzip(ex, head, info, gz.level).await;
+    }
+    if head.status == 200 && !precompressed && ex.req.head.version() != crate::http1::Version::Http09 {
+        ranges = cond::ranges(
+            h.header(b"range"),
+            h.header(b"if-range"),
+            etag.as_deref().map(str::as_bytes),
+            Some(lm),
+            info.size,
+            conf.max_ranges,
+        );
+    }
+    let mut parts: Vec<(Vec<u8>, u64, u64)> = Vec::new();
+    let mut tail = Vec::new();
+    match &ranges {
+        // max_ranges 0 turns the range filter off, Accept-Ranges included.
+        Ranges::Full if head.status == 200 && conf.max_ranges != Some(0) && !precompressed => head
+            .headers
+            .push((Bytes::from_static(b"Accept-Ranges"), Bytes::from_static(b"bytes"))),
+        Ranges::Full => {}
+        Ranges::NotSatisfiable => {
+            // ngx_http_range_not_satisfiable, then nginx's special page for 416.
+            head.status = 416;
+            head.last_modified = None;
+            head.headers.retain(|(n, _)| !n.eq_ignore_ascii_case(b"etag"));
+            let mut cr = b"bytes */".to_vec();
+            push_u64(&mut cr, info.size);
+            head.headers
+                .push((Bytes::from_static(b"Content-Range"), Bytes::from(cr)));
+            let c = &ex.req.loc.conf;
+            let body =
+                crate::filters::special::error_page_body(416, c.server_tokens, false).unwrap_or_default();
+            head.content_type = Some(
+                mime::with_charset(b"text/html", conf.charset.as_ref(), &conf.charset_types)
+                    .unwrap_or(Bytes::from_static(b"text/html")),
+            );
+            return Reply::Full { head, body };
+        }
+        Ranges::Parts(p) if p.len() == 1 => {
+            let (s, e) = p.first().copied().unwrap_or((0, 0));
+            head.status = 206;
+            let mut cr = b"bytes ".to_vec();
+            push_u64(&mut cr, s);
+            cr.push(b'-');
+            push_u64(&mut cr, e - 1);
+            cr.push(b'/');
+            push_u64(&mut cr, info.size);
+            head.headers
+                .push((Bytes::from_static(b"Content-Range"), Bytes::from(cr)));
+            parts.push((Vec::new(), s, e));
+            len = e - s;
+        }
+        Ranges::Parts(p) => {
+            head.status = 206;
+            let b = BOUNDARY.fetch_add(1, Ordering::Relaxed);
+            let boundary = format!("{b:020}");
+            let ct = head.content_type.take().unwrap_or_default();
+            let mut total = 0u64;
+            for &(s, e) in p {
+                let mut ph = format!("\r\n--{boundary}\r\n").into_bytes();
+                if !ct.is_empty() {
+                    ph.extend_from_slice(b"Content-Type: ");
+                    ph.extend_from_slice(&ct);
+                    ph.extend_from_slice(b"\r\n");
+                }
+                ph.extend_from_slice(
+                    format!("Content-Range: bytes {}-{}/{}\r\n\r\n", s, e - 1, info.size).as_bytes(),
+                );
+                total += ph.len() as u64 + (e - s);
+                parts.push((ph, s, e));
+            }
+            tail = format!("\r\n--{boundary}--\r\n").into_bytes();
+            total += tail.len() as u64;
+            len = total;
+            head.content_type = Some(Bytes::from(format!("multipart/byteranges; boundary={boundary}")));
+        }
+    }
+    if parts.is_empty() {
+        parts.push((Vec::new(), 0, info.size));
+    }
+    let status = head.status;
+    ex.req.status = status;
+    let conn = ex.conn_header();
+    let mut out = Vec::with_capacity(512);
+    head.write(
+        Framing::Length(len),
+        conn,
+        ex.req.loc.conf.server_tokens,
+        &mut out,
+    );
+    ex.req.header_bytes = out.len() as u64;
+    record_sent_headers(&mut ex.req, &head);
+    let t = ex.req.loc.conf.send_timeout;
+    if ex.req.is_head() || status == 304 {
+        return Reply::Sent {
+            reusable: ex.io.write_all(&out, t).await.is_ok() && conn == ConnHeader::KeepAlive,
+        };
+    }
+    let Some(file) = info.file.clone() else {
+        return Reply::Sent { reusable: false };
+    };
+    for (ph, s, e) in parts {
+        out.extend_from_slice(&ph);
+        let mut off = s;
+        while off < e {
+            let want = usize::try_from(e - off).unwrap_or(CHUNK).min(CHUNK);
+            let f = file.clone();
+            let mut buf = std::mem::take(&mut out);
+            let r = tokio::task::spawn_blocking(move || {
+                use std::os::unix::fs::FileExt;
+                let start = buf.len();
+                buf.resize(start + want, 0);
+                let n = f.read_at(buf.get_mut(start..).unwrap_or_default(), off);
+                let got = *n.as_ref().unwrap_or(&0);
+                buf.truncate(start + got);
+                (buf, n)
+            })
+            .await;
+            let (buf, n) = match r {
+                Ok(v) => v,
+                Err(_) => return Reply::Sent { reusable: false },
+            };
+            out = buf;
+            match n {
+                Ok(0) | Err(_) => {
+                    // The file shrank under us: nginx logs and closes the connection.
+                    crate::log::error_log::log(
+                        crate::log::Level::Crit,
+                        Some(ex.req.conn.number),
+                        format_args!("file was truncated while being sent"),
+                    );
+                    let _ = ex.io.write_all(&out, t).await;
+                    return Reply::Sent { reusable: false };
+                }
+                Ok(n) => off += n as u64,
+            }
+            if out.len() >= CHUNK || off >= e {
+                if ex.io.write_all(&out, t).await.is_err() {
+                    return Reply::Sent { reusable: false };
+                }
+                out.clear();
+            }
+        }
+    }
+    out.extend_from_slice(&tail);
+    if !out.is_empty() && ex.io.write_all(&out, t).await.is_err() {
+        return Reply::Sent { reusable: false };
+    }
+    Reply::Sent {
+        reusable: conn == ConnHeader::KeepAlive,
+    }
+}
+
+/// A compressed body: chunked on HTTP/1.1, close-delimited on 1.0; one
+/// file chunk and its compressed output in memory at a time.
+async fn send_gzip(ex: &mut Exchange<'_>, head: ResponseHead, info: &Arc<FileInfo>, level: u32) -> Reply {
+    let http11 = ex.req.head.version() == crate::http1::Version::Http11;
+    let framing = if ex.req.is_head() {
+        Framing::NoBody
+    } else if http11 {
+        Framing::Chunked
+    } else {
+        ex.close_after = true;
+        Framing::Close
+    };
+    ex.req.status = head.status;
+    let conn = ex.conn_header();
+    let mut out = Vec::with_capacity(512);
+    head.write(framing, conn, ex.req.loc.conf.server_tokens, &mut out);
+    ex.req.header_bytes = out.len() as u64;
+    record_sent_headers(&mut ex.req, &head);
+    let t = ex.req.loc.conf.send_timeout;
+    if ex.io.write_all(&out, t).await.is_err() {
+        return Reply::Sent { reusable: false };
+    }
+    if ex.req.is_head() {
+        return Reply::Sent {
+            reusable: conn == ConnHeader::KeepAlive,
+        };
+    }
+    let Some(file) = info.file.clone() else {
+        return Reply::Sent { reusable: false };
+    };
+    let mut enc = crate::filters::gzip::Gzip::new(level);
+    let mut off = 0u64;
+    let size = info.size;
+    loop {
+        let done = off >= size;
+        let data = if done {
+            std::mem::replace(&mut enc, crate::filters::gzip::Gzip::new(1)).finish()
+        } else {
+            let want = usize::try_from(size - off).unwrap_or(CHUNK).min(CHUNK);
+            let f = file.clone();
+            // Read and compress on the blocking pool: both are CPU/IO work.
+            let r = tokio::task::spawn_blocking(move || {
+                use std::os::unix::fs::FileExt;
+                let mut buf = vec![0u8; want];
+                let n = f.read_at(&mut buf, off);
+                let got = *n.as_ref().unwrap_or(&0);
+                buf.truncate(got);
+                let z = enc.feed(&buf);
+                (enc, z, got)
+            })
+            .await;
+            let Ok((e, z, got)) = r else {
+                return Reply::Sent { reusable: false };
+            };
+            enc = e;
+            if got == 0 {
+                return Reply::Sent { reusable: false };
+            }
+            off += got as u64;
+            z
+        };
+        let mut frame = Vec::with_capacity(data.len() + 16);
+        if http11 {
+            if !data.is_empty() {
+                frame.extend_from_slice(format!("{:x}\r\n", data.len()).as_bytes());
+                frame.extend_from_slice(&data);
+                frame.extend_from_slice(b"\r\n");
+            }
+            if done {
+                frame.extend_from_slice(b"0\r\n\r\n");
+            }
+        } else {
+            frame = data;
+        }
+        if !frame.is_empty() && ex.io.write_all(&frame, t).await.is_err() {
+            return Reply::Sent { reusable: false };
+        }
+        if done {
+            break;
+        }
+    }
+    Reply::Sent {
+        reusable: conn == ConnHeader::KeepAlive,
+    }
+}

@@ -1,0 +1,413 @@
+//! Differential test against Debian's nginx 1.22.1 (/usr/sbin/nginx): the
+//! same file tree and the same nginx.conf served by both; for every request of
+//! the matrix the status, the headers Content-Type, Content-Length, ETag,
+//! Last-Modified, Accept-Ranges, Content-Range, Cache-Control, Expires,
+//! Content-Encoding, Vary and Location, and the body must be identical
+//! (multipart boundaries, which are counters in both, are normalised; Expires
+//! and the Date-relative values are compared within the same second or skipped
+//! when the two servers answered in different seconds).
+//! Skipped (with a message) when nginx is not installed.
+
+mod common;
+
+use common::{connect, free_port, read_response, wait_for, TempDir, RAMPART};
+use std::io::{BufReader, Write};
+use std::net::SocketAddr;
+use std::path::Path;
+use std::process::{Child, Command, Stdio};
+use std::time::Duration;
+
+const NGINX: &str = "/usr/sbin/nginx";
+
+const CONF: &str = r#"user root;
+daemon off;
+master_process off;
+pid PFX/nginx.pid;
+error_log PFX/logs/error.log;
+events { worker_connections 64; }
+http {
+    access_log off;
+    types { text/html html; text/plain txt; text/css css; application/javascript js; image/png png; }
+    default_type application/octet-stream;
+    charset utf-8;
+    client_body_temp_path PFX/tmp1; proxy_temp_path PFX/tmp2; fastcgi_temp_path PFX/tmp3; uwsgi_temp_path PFX/tmp4; scgi_temp_path PFX/tmp5;
+    server {
+        listen 127.0.0.1:PORT;
+        root @WWW@/;
+        location ~ \.(png|css)$ { expires 30d; }
+        location /e1/ { alias @WWW@/; expires epoch; }
+        location /e2/ { alias @WWW@/; expires max; }
+        location /e3/ { alias @WWW@/; expires -1; }
+        location /tf/ { try_files $uri /a.txt; }
+        location /t404/ { try_files $uri =404; }
+        location /al/ { alias @WWW@/dir/; }
+        location /em/ { alias @WWW@/; expires modified 1h; }
+        location /ez/ { alias @WWW@/; expires 0; add_header X-A 1; }
+        location ~ ^/rx/(.+)$ { alias @WWW@/$1; }
+        location /ix/ { alias @WWW@/dir/; index nope.html index.html; }
+        location /ixf/ { alias @WWW@/noidx/; index nope.html /a.txt; }
+        location /before/ { alias @WWW@/; if_modified_since before; }
+        location /imsoff/ { alias @WWW@/; if_modified_since off; }
+        location /noetag/ { alias @WWW@/; etag off; }
+        location /mr1/ { alias @WWW@/; max_ranges 1; }
+        location /mr0/ { alias @WWW@/; max_ranges 0; }
+        location /ct/ { alias @WWW@/; charset_types text/css; default_type text/x-def; }
+        location /nocs/ { alias @WWW@/; charset off; }
+        location /ep/ { alias @WWW@/; error_page 404 /a.txt; }
+        location /tfd/ { try_files $uri $uri/ =404; }
+        location /gz/ { alias @WWW@/; gzip on; gzip_types text/plain text/css; gzip_vary on; gzip_min_length 10; }
+        location /gz2/ { alias @WWW@/; gzip on; gzip_comp_level 2; gzip_http_version 1.0; gzip_proxied expired no_etag; expires -1; }
+        location /gs/ { alias @WWW@/; gzip_static on; gzip_vary on; }
+        location /gsa/ { alias @WWW@/; gzip_static always; }
+        location /r301/ { expires 1h; return 301 /a.txt; }
+        location /r200/ { expires 1h; return 200 "hi"; }
+        location /r404/ { expires 1h; return 404; }
+        location /gzd/ { alias @WWW@/; gzip on; gzip_disable "curl"; gzip_vary on; }
+    }
+}
+"#;
+
+/// (method, target, extra headers). `@ET@` / `@LM@`: the ETag and
+/// Last-Modified of /a.txt.
+const MATRIX: &[(&str, &str, &[&str])] = &[
+    ("GET", "/a.txt", &[]),
+    ("HEAD", "/a.txt", &[]),
+    ("GET", "/", &[]),
+    ("GET", "/index.html", &[]),
+    ("GET", "/dir", &[]),
+    ("GET", "/dir?x=1", &[]),
+    ("GET", "/dir/", &[]),
+    ("GET", "/noidx/", &[]),
+    ("GET", "/missing", &[]),
+    ("GET", "/missing/", &[]),
+    ("GET", "/s.css", &[]),
+    ("GET", "/i.png", &[]),
+    ("GET", "/app.js", &[]),
+    ("GET", "/b.bin", &[]),
+    ("GET", "/.hidden", &[]),
+    ("GET", "/link", &[]),
+    ("GET", "/sp%20ace", &[]),
+    ("GET", "/sp%20ace/f.txt", &[]),
+    ("POST", "/a.txt", &[]),
+    ("POST", "/dir", &[]),
+    ("DELETE", "/a.txt", &[]),
+    ("PUT", "/", &[]),
+    ("GET", "/e1/a.txt", &[]),
+    ("GET", "/e2/a.txt", &[]),
+    ("GET", "/e3/a.txt", &[]),
+    ("GET", "/e1/missing", &[]),
+    ("GET", "/tf/nothing", &[]),
+    ("GET", "/tf/", &[]),
+    ("GET", "/t404/x", &[]),
+    ("GET", "/al/", &[]),
+    ("GET", "/al/index.html", &[]),
+    ("GET", "/a.txt", &["If-Modified-Since: @LM@"]),
+    (
+        "GET",
+        "/a.txt",
+        &["If-Modified-Since: Mon, 01 Jan 2001 00:00:00 GMT"],
+    ),
+    ("GET", "/a.txt", &["If-None-Match: @ET@"]),
+    ("GET", "/a.txt", &["If-None-Match: W/@ET@"]),
+    ("GET", "/a.txt", &["If-None-Match: \"x\", @ET@"]),
+    ("GET", "/a.txt", &["If-None-Match: *"]),
+    ("GET", "/a.txt", &["If-None-Match: \"x\""]),
+    ("GET", "/a.txt", &["If-Match: \"x\""]),
+    ("GET", "/a.txt", &["If-Match: @ET@"]),
+    (
+        "GET",
+        "/a.txt",
+        &["If-Unmodified-Since: Mon, 01 Jan 2001 00:00:00 GMT"],
+    ),
+    ("GET", "/a.txt", &["If-Unmodified-Since: @LM@"]),
+    ("HEAD", "/a.txt", &["If-None-Match: @ET@"]),
+    (
+        "GET",
+        "/s.css",
+        &["If-None-Match: \"x\"", "If-Modified-Since: @LM@"],
+    ),
+    ("GET", "/b.bin", &["Range: bytes=0-9"]),
+    ("GET", "/b.bin", &["Range: bytes=-10"]),
+    ("GET", "/b.bin", &["Range: bytes=4990-"]),
+    ("GET", "/b.bin", &["Range: bytes=0-1,5-9"]),
+    ("GET", "/b.bin", &["Range: bytes=9999-"]),
+    ("GET", "/b.bin", &["Range: bytes=abc"]),
+    ("GET", "/b.bin", &["Range: bytes=0-0,0-0"]),
+    ("GET", "/b.bin", &["Range: bytes=0-1", "If-Range: \"x\""]),
+    ("GET", "/a.txt", &["Range: bytes=0-1", "If-Range: @ET@"]),
+    ("GET", "/a.txt", &["Range: bytes=0-1", "If-Range: @LM@"]),
+    ("GET", "/a.txt", &["Range: bytes=0-1,3-4"]),
+    ("HEAD", "/b.bin", &["Range: bytes=0-9"]),
+    ("GET", "/i.png", &["Range: bytes=0-1"]),
+    ("GET", "/%2e%2e/etc/passwd", &[]),
+    ("GET", "/..%2f..%2fetc/passwd", &[]),
+    ("GET", "/al/../a.txt", &[]),
+    ("GET", "/a.txt%00", &[]),
+    ("GET", "/em/a.txt", &[]),
+    ("GET", "/ez/a.txt", &[]),
+    ("GET", "/ez/missing", &[]),
+    ("GET", "/e1/b.bin", &["Range: bytes=9999-"]),
+    ("GET", "/e2/a.txt", &["If-None-Match: @ET@"]),
+    ("GET", "/rx/a.txt", &[]),
+    ("GET", "/rx/dir", &[]),
+    ("GET", "/rx/s.css", &[]),
+    ("GET", "/ix/", &[]),
+    ("GET", "/ixf/", &[]),
+    (
+        "GET",
+        "/before/a.txt",
+        &["If-Modified-Since: Mon, 01 Jan 2035 00:00:00 GMT"],
+    ),
+    (
+        "GET",
+        "/before/a.txt",
+        &["If-Modified-Since: Mon, 01 Jan 2001 00:00:00 GMT"],
+    ),
+    ("GET", "/imsoff/a.txt", &["If-Modified-Since: @LM@"]),
+    ("GET", "/noetag/a.txt", &[]),
+    ("GET", "/noetag/a.txt", &["If-None-Match: *"]),
+    ("GET", "/mr1/b.bin", &["Range: bytes=0-1,3-4"]),
+    ("GET", "/mr1/b.bin", &["Range: bytes=0-1"]),
+    ("GET", "/mr0/b.bin", &["Range: bytes=0-1"]),
+    ("GET", "/ct/s.css", &[]),
+    ("GET", "/ct/a.txt", &[]),
+    ("GET", "/ct/noext", &[]),
+    ("GET", "/ct/index.html", &[]),
+    ("GET", "/nocs/a.txt", &[]),
+    ("GET", "/nocs/missing", &[]),
+    ("GET", "/ep/missing", &[]),
+    ("GET", "/tfd/d", &[]),
+    ("GET", "/tfd/f", &[]),
+    ("GET", "/tfd/zz", &[]),
+    ("GET", "/UP.TXT", &[]),
+    ("GET", "/noext", &[]),
+    ("GET", "/a.txt?x=1", &[]),
+    ("GET", "/./a.txt", &[]),
+    ("GET", "//a.txt", &[]),
+    ("GET", "/dir/../a.txt", &[]),
+    ("HEAD", "/dir", &[]),
+    ("HEAD", "/missing", &[]),
+    ("HEAD", "/b.bin", &["Range: bytes=0-1,3-4"]),
+    ("GET", "/b.bin", &["Range: bytes=0-4999"]),
+    ("GET", "/b.bin", &["Range: bytes=0-1,2-3,4-5,6-7"]),
+    ("GET", "/b.bin", &["Range: bytes=1-0"]),
+    ("GET", "/gz/big.html", &["Accept-Encoding: gzip"]),
+    ("GET", "/gz/big.html", &[]),
+    ("HEAD", "/gz/big.html", &["Accept-Encoding: gzip"]),
+    ("GET", "/gz/a.txt", &["Accept-Encoding: gzip"]),
+    ("GET", "/gz/s.css", &["Accept-Encoding: gzip, deflate"]),
+    ("GET", "/gz/big.html", &["Accept-Encoding: gzip;q=0"]),
+    ("GET", "/gz/big.html", &["Accept-Encoding: deflate"]),
+    (
+        "GET",
+        "/gz/big.html",
+        &["Accept-Encoding: gzip", "Range: bytes=0-10"],
+    ),
+    ("GET", "/gz/big.html", &["Accept-Encoding: gzip", "Via: 1.1 x"]),
+    ("GET", "/gz/i.png", &["Accept-Encoding: gzip"]),
+    ("GET", "/gz/missing", &["Accept-Encoding: gzip"]),
+    ("GET", "/gz2/big.html", &["Accept-Encoding: gzip"]),
+    ("GET", "/gz2/big.html", &["Accept-Encoding: gzip", "Via: 1.1 x"]),
+    (
+        "GET",
+        "/gzd/big.html",
+        &["Accept-Encoding: gzip", "User-Agent: curl/8"],
+    ),
+    (
+        "GET",
+        "/gz/big.html",
+        &["Accept-Encoding: gzip", "If-None-Match: \"x\""],
+    ),
+    ("GET", "/gs/app.js", &["Accept-Encoding: gzip"]),
+    ("GET", "/gs/app.js", &[]),
+    ("GET", "/gs/s.css", &["Accept-Encoding: gzip"]),
+    ("GET", "/gs/a.txt", &["Accept-Encoding: gzip"]),
+    ("GET", "/gsa/app.js", &[]),
+    ("HEAD", "/gsa/s.css", &[]),
+    (
+        "GET",
+        "/gs/app.js",
+        &["Accept-Encoding: gzip", "Range: bytes=0-3"],
+    ),
+    ("GET", "/r301/x", &[]),
+    ("GET", "/r200/x", &[]),
+    ("GET", "/r404/x", &[]),
+];
+const COMPARED: &[&str] = &[
+    "content-type",
+    "content-length",
+    "etag",
+    "last-modified",
+    "accept-ranges",
+    "content-range",
+    "cache-control",
+    "expires",
+    "content-encoding",
+    "vary",
+    "location",
+];
+
+struct Proc(Child);
+impl Drop for Proc {
+    fn drop(&mut self) {
+        let _ = self.0.kill();
+        let _ = self.0.wait();
+    }
+}
+
+fn tree(www: &Path) {
+    let w = |p: &str, b: &[u8]| {
+        let f = www.join(p);
+        std::fs::create_dir_all(f.parent().unwrap()).unwrap();
+        std::fs::write(f, b).unwrap();
+    };
+    w("index.html", b"<h1>hi</h1>\n");
+    w("a.txt", b"hello\n");
+    let bin: Vec<u8> = (0..5000u32).map(|i| (i * 7 + i / 13) as u8).collect();
+    w("b.bin", &bin);
+    w("s.css", b"body{}\n");
+    w("dir/index.html", b"x\n");
+    w("app.js", b"js\n");
+    w("i.png", b"png\n");
+    w(".hidden", b"dot\n");
+    w("sp ace/f.txt", b"sp\n");
+    w("tfd/d/index.html", b"d\n");
+    w("tfd/f", b"f\n");
+    w("noext", b"x\n");
+    w("UP.TXT", b"X\n");
+    let html: String = (0..12000)
+        .map(|i| format!("<p>word{} {}</p>", i % 97, i * 31 % 1000))
+        .collect();
+    w("big.html", &html.as_bytes()[..100 * 1024]);
+    for f in ["app.js", "s.css"] {
+        let mut e = flate2::write::GzEncoder::new(Vec::new(), flate2::Compression::new(6));
+        std::io::Write::write_all(&mut e, &std::fs::read(www.join(f)).unwrap()).unwrap();
+        w(&format!("{f}.gz"), &e.finish().unwrap());
+    }
+    std::fs::create_dir_all(www.join("noidx")).unwrap();
+    std::fs::create_dir_all(www.join("tf")).unwrap();
+    let _ = std::os::unix::fs::symlink("/etc/hostname", www.join("link"));
+}
+
+fn start(bin: &str, dir: &Path, port: u16, www: &Path, nginx: bool) -> Proc {
+    std::fs::create_dir_all(dir.join("logs")).unwrap();
+    let mut conf = CONF
+        .replace("PFX", &dir.display().to_string())
+        .replace("PORT", &port.to_string())
+        .replace("@WWW@", &www.display().to_string());
+    if !nginx {
+        conf = conf
+            .lines()
+            .filter(|l| !l.contains("_temp_path"))
+            .collect::<Vec<_>>()
+            .join("\n");
+    }
+    let path = dir.join("nginx.conf");
+    std::fs::write(&path, conf).unwrap();
+    let child = Command::new(bin)
+        .arg("-p")
+        .arg(dir)
+        .arg("-c")
+        .arg(&path)
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .spawn()
+        .unwrap();
+    let addr: SocketAddr = format!("127.0.0.1:{port}").parse().unwrap();
+    wait_for("server up", Duration::from_secs(10), || {
+        std::net::TcpStream::connect(addr).ok().map(|_| ())
+    });
+    Proc(child)
+}
+
+fn ask(port: u16, method: &str, target: &str, headers: &[String]) -> common::Resp {
+    let addr: SocketAddr = format!("127.0.0.1:{port}").parse().unwrap();
+    let mut s = connect(addr);
+    let mut req = format!("{method} {target} HTTP/1.1\r\nHost: localhost\r\nConnection: close\r\n");
+    for h in headers {
+        req.push_str(h);
+        req.push_str("\r\n");
+    }
+    req.push_str("\r\n");
+    s.write_all(req.as_bytes()).unwrap();
+    read_response(&mut BufReader::new(s), method == "HEAD").unwrap()
+}
+
+fn normalise(v: &str, port: u16) -> String {
+    let v = v.replace(&format!(":{port}/"), ":PORT/");
+    let re = regex::Regex::new("[0-9]{20}").unwrap();
+    re.replace_all(&v, "B").into_owned()
+}
+
+/// The body, decompressed when it is gzip (bodies are compared after decompression).
+fn gunzip(r: &common::Resp) -> Vec<u8> {
+    if r.header("content-encoding") != Some("gzip") || r.body.is_empty() {
+        return r.body.clone();
+    }
+    let mut out = Vec::new();
+    std::io::Read::read_to_end(&mut flate2::read::GzDecoder::new(&r.body[..]), &mut out).unwrap();
+    out
+}
+
+#[test]
+fn static_matrix_matches_nginx() {
+    if !Path::new(NGINX).exists() {
+        eprintln!("skipped: {NGINX} not installed");
+        return;
+    }
+    let d = TempDir::new("static-nginx");
+    let www = d.path().join("www");
+    tree(&www);
+    let (np, rp) = (free_port(), free_port());
+    let _n = start(NGINX, &d.path().join("n"), np, &www, true);
+    let _r = start(RAMPART, &d.path().join("r"), rp, &www, false);
+    let first = ask(np, "HEAD", "/a.txt", &[]);
+    let et = first.header("etag").unwrap().to_string();
+    let lm = first.header("last-modified").unwrap().to_string();
+    let mut failures = Vec::new();
+    for (m, t, hs) in MATRIX {
+        let hs: Vec<String> = hs
+            .iter()
+            .map(|h| h.replace("@ET@", &et).replace("@LM@", &lm))
+            .collect();
+        let a = ask(np, m, t, &hs);
+        let b = ask(rp, m, t, &hs);
+        let mut diffs = Vec::new();
+        if a.status != b.status {
+            diffs.push(format!("status {} vs {}", a.status, b.status));
+        }
+        let same_second = a.header("date") == b.header("date");
+        for h in COMPARED {
+            if (*h == "expires" || *h == "cache-control") && !same_second {
+                continue;
+            }
+            let va = a.header(h).map(|v| normalise(v, np));
+            let vb = b.header(h).map(|v| normalise(v, rp));
+            if va != vb {
+                diffs.push(format!("{h}: {va:?} vs {vb:?}"));
+            }
+        }
+        if normalise(&String::from_utf8_lossy(&gunzip(&a)), np)
+            != normalise(&String::from_utf8_lossy(&gunzip(&b)), rp)
+        {
+            diffs.push(format!(
+                "body differs ({} vs {} bytes, {} vs {} decoded)",
+                a.body.len(),
+                b.body.len(),
+                gunzip(&a).len(),
+                gunzip(&b).len()
+            ));
+        }
+        if !diffs.is_empty() {
+            failures.push(format!("{m} {t} {hs:?}: {}", diffs.join("; ")));
+        }
+    }
+    assert!(MATRIX.len() >= 80);
+    assert!(
+        failures.is_empty(),
+        "{} of {} differ:\n{}",
+        failures.len(),
+        MATRIX.len(),
+        failures.join("\n")
+    );
+}
