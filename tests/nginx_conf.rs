@@ -560,3 +560,97 @@ fn nginx_conf_serves_exactly_as_its_toml_twin() {
     assert!(sent.contains("x-twin: a b"), "{sent}");
     assert!(sent.contains("host: localhost"), "{sent}");
 }
+
+/// The front tier's seed config, unchanged but for loopback addresses and a
+/// temp prefix, starts and serves what the site relies on: media proxied to
+/// nginx_server, `.js` with `Expires` one hour ahead, `/NginxStatus`
+/// (stub_status), `/nstatus` (check_status), and `/50x.html` on a 502.
+#[test]
+fn seed_front_config_starts_and_serves() {
+    let tmp = TempDir::new("seed-serve");
+    let Some(path) = seed("seed-front-nginx.conf", tmp.path()) else {
+        return;
+    };
+    let mut backend = Backend::start("media");
+    // nginx_server is the one upstream this test talks to; the others stay on
+    // loopback addresses where nothing listens (their checks just fail).
+    let text = std::fs::read_to_string(&path)
+        .unwrap()
+        .replace("server 127.0.0.122:80;", &format!("server {};", backend.addr))
+        .replace("/usr/wodm/", &format!("{}/wodm/", tmp.path().display()));
+    std::fs::write(&path, text).unwrap();
+    let conf_dir = tmp.path().join("conf");
+    std::fs::copy(
+        Path::new(env!("CARGO_MANIFEST_DIR")).join("conf/mime.types"),
+        conf_dir.join("mime.types"),
+    )
+    .unwrap();
+    let html = tmp.path().join("html");
+    std::fs::create_dir_all(&html).unwrap();
+    std::fs::create_dir_all(tmp.path().join("logs")).unwrap();
+    std::fs::write(html.join("50x.html"), "sorry, try again\n").unwrap();
+    std::fs::write(html.join("a.js"), "console.log(1);\n").unwrap();
+    let port: u16 = std::fs::read_to_string(&path)
+        .unwrap()
+        .split("listen 127.0.0.1:")
+        .nth(1)
+        .and_then(|r| r.split(';').next())
+        .and_then(|p| p.parse().ok())
+        .unwrap();
+    let mut child = Command::new(RAMPART)
+        .args([
+            "-p",
+            tmp.path().to_str().unwrap(),
+            "-c",
+            path.to_str().unwrap(),
+            "-g",
+            "daemon off;",
+        ])
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .spawn()
+        .unwrap();
+    let pid = tmp.path().join("logs/nginx.pid");
+    wait_for("the seed config's pid file", Duration::from_secs(10), || {
+        assert!(child.try_wait().unwrap().is_none(), "rampart exited early");
+        pid.exists().then_some(())
+    });
+    let addr = std::net::SocketAddr::from(([127, 0, 0, 1], port));
+
+    let png = get(addr, "/img/a.png");
+    assert_eq!(png.status, 200);
+    assert_eq!(
+        png.header("x-backend"),
+        Some("media"),
+        "media is proxied to nginx_server"
+    );
+
+    let js = get(addr, "/a.js");
+    assert_eq!((js.status, js.text().as_str()), (200, "console.log(1);\n"));
+    assert_eq!(js.header("cache-control"), Some("max-age=3600"));
+    let date = httpdate::parse_http_date(js.header("date").unwrap()).unwrap();
+    let expires = httpdate::parse_http_date(js.header("expires").unwrap()).unwrap();
+    assert_eq!(expires.duration_since(date).unwrap(), Duration::from_secs(3600));
+
+    let st = get(addr, "/NginxStatus");
+    assert_eq!(st.status, 200);
+    assert!(st.text().starts_with("Active connections: "), "{}", st.text());
+    assert!(st.text().contains("\nserver accepts handled requests\n"));
+
+    let ck = get(addr, "/nstatus");
+    assert_eq!(ck.status, 200);
+    assert!(
+        ck.text().contains("Nginx http upstream check status"),
+        "{}",
+        ck.text()
+    );
+    assert!(ck.text().contains("web_server"), "{}", ck.text());
+
+    backend.kill();
+    let down = get(addr, "/img/b.png");
+    assert_eq!(down.status, 502);
+    assert_eq!(down.text(), "sorry, try again\n", "error_page 502 → /50x.html");
+
+    let _ = child.kill();
+    let _ = child.wait();
+}
