@@ -72,6 +72,8 @@ enum Msg {
     /// A newly opened (or, on reload, re-opened) file for `id`.
     Open(LogId, PathBuf, File),
     Data(LogId, Vec<u8>),
+    /// `access_log ... gzip[=LEVEL]`: compress every batch for this file.
+    Gzip(LogId, Option<u32>),
     Flush(Sender<()>),
     Reopen(Sender<()>),
 }
@@ -186,6 +188,13 @@ impl LogHub {
         Ok(id)
     }
 
+    /// `access_log ... gzip[=LEVEL]`: from now on every batch written to
+    /// `id` is one gzip member (nginx compresses each buffer it writes the
+    /// same way; `zcat` reads the concatenated members). `None` turns it off.
+    pub fn set_gzip(&self, id: LogId, level: Option<u32>) {
+        self.send(Msg::Gzip(id, level));
+    }
+
     /// The logrotate contract (SIGUSR1, nginx's `ngx_reopen_files`): every file is re-opened by
     /// path. Lines handed over before the call go to the old file, later ones to the new. Blocks
     /// until done (call it from a signal task or a blocking thread, not from a request). Errors are
@@ -228,11 +237,25 @@ impl LogHub {
     }
 }
 
+/// One batch of lines as a complete gzip member.
+fn gzip_member(data: &[u8], level: u32) -> Vec<u8> {
+    use flate2::write::GzEncoder;
+    let mut enc = GzEncoder::new(
+        Vec::with_capacity(data.len() / 4 + 64),
+        flate2::Compression::new(level),
+    );
+    // Writing into a Vec cannot fail.
+    let _ = enc.write_all(data);
+    enc.finish().unwrap_or_default()
+}
+
 /// One open log file as the writer thread sees it.
 struct Slot {
     path: PathBuf,
     file: Option<File>,
     last_error_report: Option<Instant>,
+    /// gzip level when the access_log asked for compression.
+    gzip: Option<u32>,
 }
 
 struct Writer {
@@ -261,6 +284,11 @@ impl Writer {
             match msg {
                 Msg::Open(id, path, file) => self.install(id, path, file),
                 Msg::Data(id, data) => self.write(id, data),
+                Msg::Gzip(id, level) => {
+                    if let Some(slot) = self.slots.get_mut(id.index()) {
+                        slot.gzip = level;
+                    }
+                }
                 Msg::Flush(ack) => {
                     let _ = ack.send(());
                 }
@@ -280,6 +308,7 @@ impl Writer {
                 path: PathBuf::new(),
                 file: None,
                 last_error_report: None,
+                gzip: None,
             });
         }
         if let Some(slot) = self.slots.get_mut(i) {
@@ -290,6 +319,10 @@ impl Writer {
 
     fn write(&mut self, id: LogId, data: Vec<u8>) {
         let len = data.len();
+        let data = match self.slots.get(id.index()).and_then(|s| s.gzip) {
+            Some(level) => gzip_member(&data, level),
+            None => data,
+        };
         if let Some(slot) = self.slots.get_mut(id.index()) {
             if let Some(file) = slot.file.as_mut() {
                 // One write() per buffer of whole lines; write_all only loops on a short write.

@@ -52,12 +52,15 @@ pub struct AccessLog {
 /// met by rampart's own log writer, which always buffers: lines are kept per
 /// worker thread and written at least every ~100 ms (and whenever 32 KiB
 /// gather), so a line reaches the file no later than nginx's `flush=` would
-/// deliver it for any flush time of 100 ms or more. `gzip` is not implemented.
+/// deliver it for any flush time of 100 ms or more. `gzip` compresses each
+/// written batch into its own gzip member, as nginx does per buffer.
 #[derive(Debug, Default, PartialEq)]
 pub struct AccessLogParams {
     pub buffer: Option<u64>,
     pub flush: Option<Duration>,
     pub cond: Option<String>,
+    /// `gzip[=LEVEL]` (1..9, default 1).
+    pub gzip: Option<u32>,
 }
 
 /// Parses the parameters; the error is nginx's wording (or rampart's for gzip).
@@ -76,8 +79,15 @@ pub fn access_log_params<'a>(words: impl Iterator<Item = &'a str>) -> Result<Acc
                 .filter(|t| !t.0.is_zero())
                 .ok_or_else(|| format!("invalid flush time \"{v}\""))?;
             p.flush = Some(t.0);
-        } else if w == "gzip" || w.starts_with("gzip=") {
-            return Err("the \"gzip\" parameter of \"access_log\" is not implemented yet".into());
+        } else if w == "gzip" {
+            p.gzip = Some(1);
+        } else if let Some(v) = w.strip_prefix("gzip=") {
+            let level = v
+                .parse::<u32>()
+                .ok()
+                .filter(|l| (1..=9).contains(l))
+                .ok_or_else(|| format!("invalid compression level \"{v}\""))?;
+            p.gzip = Some(level);
         } else if let Some(v) = w.strip_prefix("if=") {
             p.cond = Some(v.to_string());
         } else {
@@ -605,9 +615,15 @@ mod tests {
             AccessLogParams {
                 buffer: Some(32768),
                 flush: Some(Duration::from_secs(5)),
-                cond: Some("$loggable".into())
+                cond: Some("$loggable".into()),
+                gzip: None,
             }
         );
+        assert_eq!(
+            access_log_params("buffer=8k gzip".split(' ')).unwrap().gzip,
+            Some(1)
+        );
+        assert_eq!(access_log_params("gzip=9".split(' ')).unwrap().gzip, Some(9));
         assert_eq!(
             access_log_params(std::iter::empty()).unwrap(),
             AccessLogParams::default()
@@ -617,14 +633,8 @@ mod tests {
             ("buffer=x", "invalid buffer size \"x\""),
             ("buffer=1k flush=0", "invalid flush time \"0\""),
             ("flush=1s", "no buffer is defined for access_log"),
-            (
-                "gzip",
-                "the \"gzip\" parameter of \"access_log\" is not implemented yet",
-            ),
-            (
-                "gzip=5",
-                "the \"gzip\" parameter of \"access_log\" is not implemented yet",
-            ),
+            ("gzip=0", "invalid compression level \"0\""),
+            ("gzip=10", "invalid compression level \"10\""),
             ("bogus=1", "invalid parameter \"bogus=1\""),
         ];
         for (words, want) in bad {

@@ -158,6 +158,7 @@ impl CompileCtx {
         let format = w.next();
         let params = loc_conf::access_log_params(w).map_err(|e| self.err(line, e).directive("access_log"))?;
         let mut log = self.access_log(line, path, format)?;
+        crate::log::hub().set_gzip(log.id, params.gzip);
         if let Some(c) = params.cond {
             let t = crate::vars::Template::compile(&c)
                 .map_err(|e| self.err(line, e.to_string()).directive("access_log"))?;

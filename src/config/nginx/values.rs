@@ -267,10 +267,7 @@ mod tests {
         );
         let cases: &[(&[&str], &str)] = &[
             (&["off", "x"], "invalid parameter \"x\""),
-            (
-                &["a.log", "main", "gzip"],
-                "the \"gzip\" parameter of \"access_log\" is not implemented yet",
-            ),
+            (&["a.log", "main", "gzip=0"], "invalid compression level \"0\""),
             (
                 &["a.log", "main", "flush=1s"],
                 "no buffer is defined for access_log",
