@@ -6,6 +6,7 @@
 
 pub mod body;
 pub mod conn;
+mod handlers;
 pub mod io;
 pub mod listener;
 pub mod pipeline;

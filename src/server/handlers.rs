@@ -1,0 +1,99 @@
+//! The small content handlers and the access phase that pipeline.rs
+//! dispatches to: stub_status, the Prometheus page, check_status,
+//! allow/deny + auth_basic, and the per-peer counting after proxy_pass.
+
+use super::pipeline::{special, Exchange, Reply};
+use super::response::ResponseHead;
+use crate::runtime::LocationRt;
+
+/// nginx's access phase with `satisfy all` (ngx_http_core_access_phase):
+/// allow/deny, then auth_basic; the first refusal answers.
+/// Returns the refusing status.
+pub(super) fn access_phase(ex: &mut Exchange<'_>, loc: &LocationRt) -> Result<(), u16> {
+    let auth = ex.req.head.header(b"authorization");
+    let Err(r) = loc.conf.access.check(ex.req.conn.peer.ip(), auth) else {
+        return Ok(());
+    };
+    if crate::log::enabled(r.level) {
+        crate::log::error_log::log(
+            r.level,
+            Some(ex.req.conn.number),
+            format_args!(
+                "{}, client: {}, server: {}, request: \"{}\"",
+                r.message,
+                ex.req.conn.peer.ip(),
+                String::from_utf8_lossy(&ex.req.server.name),
+                String::from_utf8_lossy(ex.req.head.request_line())
+            ),
+        );
+    }
+    if r.challenge.is_some() {
+        ex.www_authenticate = r.challenge;
+    }
+    Err(r.status)
+}
+
+/// Upstream attempts made by one `proxy_pass`, counted per peer once they are
+/// complete (they are what `$upstream_addr` and `$upstream_status` report).
+pub(super) fn count_attempts(ex: &Exchange<'_>, t: &crate::runtime::ProxyTarget, first: usize) {
+    for a in ex.req.upstream.attempts.get(first..).unwrap_or(&[]) {
+        let Some(addr) = a.addr else { continue };
+        if let Some((_, p)) = t.peer_stats.iter().find(|(pa, _)| *pa == addr) {
+            crate::status::metrics::record_attempt(p, a.header.is_none());
+        }
+    }
+}
+
+/// `stub_status` (nginx's page) or the Prometheus exposition: GET and HEAD only.
+pub(super) fn status_page(ex: &mut Exchange<'_>, metrics: bool) -> Reply {
+    use crate::status::{counters, metrics as m, stub_status};
+    // error_page's internal redirect turns every method but HEAD into GET.
+    let method = match ex.req.head.method() {
+        m if ex.req.method_get_override && m != b"HEAD" => &b"GET"[..],
+        m => m,
+    };
+    if !stub_status::method_allowed(method) {
+        return special(405);
+    }
+    let mut head = ResponseHead::new(200);
+    let body = if metrics {
+        head.content_type = Some(bytes::Bytes::from_static(m::CONTENT_TYPE));
+        m::render(super::state::snapshot().map_or(0, |s| s.generation))
+    } else {
+        head.content_type = Some(bytes::Bytes::from_static(stub_status::CONTENT_TYPE));
+        let mut b = Vec::with_capacity(160);
+        stub_status::render(&counters::snapshot(), &mut b);
+        b
+    };
+    Reply::Full { head, body }
+}
+
+/// `ngx_http_upstream_check_status_handler`: GET and HEAD only (405
+/// otherwise), 500 when no upstream is checked, else the page in the
+/// location's format or `?format=`, filtered by `?status=`.
+pub(super) fn check_status(ex: &mut Exchange<'_>, default: crate::health::status::Format) -> Reply {
+    use crate::health::status;
+    if !matches!(ex.req.method(), b"GET" | b"HEAD") {
+        return special(405);
+    }
+    let table = match crate::server::state::snapshot() {
+        Some(s) if !s.health.peers.is_empty() => s.health.clone(),
+        _ => {
+            crate::log::error_log::log(
+                crate::log::Level::Error,
+                Some(ex.req.conn.number),
+                format_args!(
+                    "http upstream check module can not find any check server, make sure you've added the check servers"
+                ),
+            );
+            return special(500);
+        }
+    };
+    let (format, filter) = status::query(ex.req.args.as_deref().unwrap_or_default(), default);
+    let mut head = ResponseHead::new(200);
+    head.content_type = Some(bytes::Bytes::from_static(format.content_type().as_bytes()));
+    Reply::Full {
+        head,
+        body: status::render(&table, format, filter).into_bytes(),
+    }
+}
