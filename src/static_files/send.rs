@@ -263,19 +263,37 @@ pub async fn send(
     for (ph, s, e) in parts {
         out.extend_from_slice(&ph);
         let mut off = s;
+        // A read of the next chunk running on the blocking pool while this one
+        // is written: at most one, and only once the file proved uncached.
+        let mut ahead: Option<(u64, ReadTask)> = None;
+        let mut blocked = false;
         while off < e {
             let want = usize::try_from(e - off).unwrap_or(CHUNK).min(CHUNK);
-            let n = match read_cached(&file, &mut out, want, off) {
-                Some(n) => n,
-                None => {
-                    let (buf, n) =
-                        match read_blocking(file.clone(), std::mem::take(&mut out), want, off).await {
-                            Some(v) => v,
-                            None => return Reply::Sent { reusable: false },
-                        };
-                    out = buf;
+            let n = match ahead.take() {
+                Some((at, task)) if at == off => {
+                    let Ok((buf, n)) = task.await else {
+                        return Reply::Sent { reusable: false };
+                    };
+                    if out.is_empty() {
+                        out = buf;
+                    } else {
+                        out.extend_from_slice(&buf);
+                    }
                     n
                 }
+                _ => match read_cached(&file, &mut out, want, off) {
+                    Some(n) => n,
+                    None => {
+                        blocked = true;
+                        let Ok((buf, n)) =
+                            spawn_read(file.clone(), std::mem::take(&mut out), want, off).await
+                        else {
+                            return Reply::Sent { reusable: false };
+                        };
+                        out = buf;
+                        n
+                    }
+                },
             };
             match n {
                 Ok(0) | Err(_) => {
@@ -291,6 +309,10 @@ pub async fn send(
                 Ok(n) => off += n as u64,
             }
             if out.len() >= CHUNK || off >= e {
+                if blocked && off < e {
+                    let next = usize::try_from(e - off).unwrap_or(CHUNK).min(CHUNK);
+                    ahead = Some((off, spawn_read(file.clone(), Vec::with_capacity(next), next, off)));
+                }
                 if ex.io.write_all(&out, t).await.is_err() {
                     return Reply::Sent { reusable: false };
                 }
@@ -348,14 +370,12 @@ pub(super) fn read_cached(
     }
 }
 
+/// A read on the blocking pool: the buffer back, with what was appended.
+type ReadTask = tokio::task::JoinHandle<(Vec<u8>, io::Result<usize>)>;
+
 /// Appends up to `want` bytes of `f` at `off` to `buf` on the blocking pool
-/// (one hop); None when the pool task failed.
-pub(super) async fn read_blocking(
-    f: Arc<std::fs::File>,
-    mut buf: Vec<u8>,
-    want: usize,
-    off: u64,
-) -> Option<(Vec<u8>, io::Result<usize>)> {
+/// (one hop). Dropping the handle lets the read finish and frees the buffer.
+pub(super) fn spawn_read(f: Arc<std::fs::File>, mut buf: Vec<u8>, want: usize, off: u64) -> ReadTask {
     tokio::task::spawn_blocking(move || {
         use std::os::unix::fs::FileExt;
         let start = buf.len();
@@ -365,8 +385,6 @@ pub(super) async fn read_blocking(
         buf.truncate(start + got);
         (buf, n)
     })
-    .await
-    .ok()
 }
 
 /// A compressed body: chunked on HTTP/1.1, close-delimited on 1.0; one
@@ -493,11 +511,11 @@ mod tests {
     }
 
     #[tokio::test]
-    async fn read_blocking_appends_the_range() {
+    async fn spawn_read_appends_the_range() {
         let (p, f) = temp_file("blocking", b"0123456789");
         let cases: [(u64, usize, &[u8]); 3] = [(0, 10, b"0123456789"), (3, 4, b"3456"), (10, 5, b"")];
         for (off, want, expect) in cases {
-            let (buf, n) = read_blocking(f.clone(), b"h:".to_vec(), want, off).await.unwrap();
+            let (buf, n) = spawn_read(f.clone(), b"h:".to_vec(), want, off).await.unwrap();
             assert_eq!(n.unwrap(), expect.len());
             assert_eq!(&buf[2..], expect);
             assert_eq!(&buf[..2], b"h:");
