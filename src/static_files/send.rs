@@ -334,7 +334,7 @@ pub async fn send(
 /// preadv2(2)) never waits for I/O, so a cached read runs on the event loop
 /// and skips the two thread switches of a blocking-pool hop. None when the
 /// data is not cached (EAGAIN) or the file system or kernel does not offer
-/// the flag (EOPNOTSUPP, ENOSYS, EINVAL): the caller then reads on the
+/// the flag (EOPNOTSUPP, ENOSYS, EINVAL), or on EINTR: the caller then reads on the
 /// blocking pool, so a stalled NFS read still never holds an event-loop
 /// thread. A short read (part of the range cached) is a normal result.
 pub(super) fn read_cached(
@@ -363,7 +363,7 @@ pub(super) fn read_cached(
         Err(_) => {
             let e = io::Error::last_os_error();
             match e.raw_os_error() {
-                Some(libc::EAGAIN | libc::EOPNOTSUPP | libc::ENOSYS | libc::EINVAL) => None,
+                Some(libc::EAGAIN | libc::EOPNOTSUPP | libc::ENOSYS | libc::EINVAL | libc::EINTR) => None,
                 _ => Some(Err(e)),
             }
         }
