@@ -1,5 +1,6 @@
-//! Host header (and absolute-URI host) validation, classic nginx (<= 1.29.3):
-//! a port of `ngx_http_validate_host` (nginx/nginx: src/http/ngx_http_request.c).
+//! Host header (and absolute-URI host) normalisation, classic nginx (<= 1.29.3):
+//! `ngx_http_validate_host` (nginx/nginx: src/http/ngx_http_request.c), as
+//! ported in `http1::validate_host`, plus lowercasing.
 //!
 //! The result is `$host` and the server_name lookup key. Quirks kept on purpose:
 //! - the byte checks (NUL, '/', controls, "..") cover the whole value, the
@@ -30,54 +31,10 @@ impl std::error::Error for HostError {}
 /// brackets), strip one trailing dot; "..", an empty name, '/', NUL, bytes
 /// <= 0x20 and 0x7f are errors. Borrows when no lowercasing is needed.
 pub fn normalize_host(raw: &[u8]) -> Result<Cow<'_, [u8]>, HostError> {
-    #[derive(PartialEq)]
-    enum St {
-        Usual,
-        Literal,
-        Rest,
-    }
-    let mut dot_pos: Option<usize> = None;
-    let mut host_len = raw.len();
-    let mut state = St::Usual;
-    let mut upper = false;
-    for (i, &ch) in raw.iter().enumerate() {
-        match ch {
-            b'.' => {
-                if dot_pos.is_some_and(|d| d + 1 == i) {
-                    return Err(HostError::Invalid);
-                }
-                dot_pos = Some(i);
-            }
-            b':' => {
-                if state == St::Usual {
-                    host_len = i;
-                    state = St::Rest;
-                }
-            }
-            b'[' => {
-                if i == 0 {
-                    state = St::Literal;
-                }
-            }
-            b']' => {
-                if state == St::Literal {
-                    host_len = i + 1;
-                    state = St::Rest;
-                }
-            }
-            b'/' => return Err(HostError::Invalid),
-            c if c <= 0x20 || c == 0x7f => return Err(HostError::Invalid),
-            c => upper |= c.is_ascii_uppercase(),
-        }
-    }
-    if dot_pos.is_some_and(|d| d + 1 == host_len) {
-        host_len -= 1;
-    }
-    if host_len == 0 {
-        return Err(HostError::Invalid);
-    }
-    let host = raw.get(..host_len).ok_or(HostError::Invalid)?;
-    if upper {
+    // One port of ngx_http_validate_host serves both the request parser and
+    // server selection; this adds only the lowercasing.
+    let host = crate::http1::validate_host(raw).ok_or(HostError::Invalid)?;
+    if host.iter().any(u8::is_ascii_uppercase) {
         Ok(Cow::Owned(host.to_ascii_lowercase()))
     } else {
         Ok(Cow::Borrowed(host))

@@ -204,17 +204,10 @@ pub async fn handle(
 /// Phases 1–7.
 async fn select_server_and_run(ex: &mut Exchange<'_>, hosts: &VirtualHosts) -> Reply {
     // 1. Server by name. An invalid Host is a 400 in the default server.
-    let raw_host = ex
-        .req
-        .head
-        .absolute_host()
-        .or_else(|| ex.req.head.host())
-        .map(<[u8]>::to_vec);
-    let host = match raw_host {
-        Some(h) => match normalize_host(&h) {
-            Ok(h) => Some(h.into_owned()),
-            Err(_) => return special(400),
-        },
+    let raw_host = ex.req.head.absolute_host().or_else(|| ex.req.head.host());
+    let host = match raw_host.map(normalize_host) {
+        Some(Ok(h)) => Some(h.into_owned()),
+        Some(Err(_)) => return special(400),
         None => None,
     };
     let (si, caps) = hosts.names.find(host.as_deref());
