@@ -469,5 +469,18 @@ config_levels! {
         ssl_certificate_key: String,
         /// `["TLSv1.2", "TLSv1.3"]` (the default); older names are accepted and ignored.
         ssl_protocols: Vec<String>,
+        /// OpenSSL cipher string for TLS 1.2 (default `"HIGH:!aNULL:!MD5"`);
+        /// TLS 1.3 suites are always on, as with OpenSSL.
+        ssl_ciphers: String,
+        /// Server's cipher order instead of the client's (default false).
+        ssl_prefer_server_ciphers: bool,
+        /// `["none"]` (default), `["off"]`, `["builtin:N"]`, `["shared:NAME:SIZE"]`.
+        ssl_session_cache: Vec<String>,
+        /// Session lifetime in the cache and ticket key rotation (default 5m).
+        ssl_session_timeout: Dur,
+        /// Stateless resumption with session tickets (default true).
+        ssl_session_tickets: bool,
+        /// `"auto"` (default) or curve names joined by `:`.
+        ssl_ecdh_curve: String,
     }
 }

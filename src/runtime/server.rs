@@ -478,7 +478,9 @@ struct CompiledServer {
     listens: Vec<(ListenOpts, usize)>,
     /// `ssl_certificate`/`ssl_certificate_key`, loaded.
     cert: Option<crate::server::tls::ServerCert>,
-    ssl_protocols: Option<Vec<String>>,
+    /// The `ssl_*` policy, resolved when the server has a certificate (as
+    /// nginx checks those directives only then).
+    tls_policy: Option<crate::server::tls::TlsPolicy>,
 }
 
 /// Loads a server's certificate. Relative paths are relative to the
@@ -513,6 +515,33 @@ fn load_server_cert(
     crate::server::tls::load_cert(&full(cert), &full(key))
         .map(Some)
         .map_err(|e| ctx.err(line, e).directive("ssl_certificate"))
+}
+
+/// Resolves a server's `ssl_*` directives; the error names the directive
+/// at fault, warnings go to the error log.
+fn tls_policy(
+    ctx: &CompileCtx,
+    line: usize,
+    s: &ConnSettings,
+) -> Result<crate::server::tls::TlsPolicy, ConfigError> {
+    let spec = crate::server::tls::PolicySpec {
+        protocols: s.ssl_protocols.as_deref(),
+        ciphers: s.ssl_ciphers.as_deref(),
+        ecdh_curve: s.ssl_ecdh_curve.as_deref(),
+        prefer_server_ciphers: s.ssl_prefer_server_ciphers.unwrap_or(false),
+        session_cache: s.ssl_session_cache.as_deref(),
+        session_timeout: s
+            .ssl_session_timeout
+            .map_or(crate::server::tls::DEFAULT_SESSION_TIMEOUT, |d| d.0),
+        session_tickets: s.ssl_session_tickets.unwrap_or(true),
+    };
+    let mut warnings = Vec::new();
+    let p = crate::server::tls::policy(&spec, &mut warnings)
+        .map_err(|(directive, e)| ctx.err(line, e).directive(directive))?;
+    for w in warnings {
+        crate::log::error_log::log(crate::log::Level::Warn, None, format_args!("{w}"));
+    }
+    Ok(p)
 }
 
 fn compile_server(
@@ -578,8 +607,11 @@ fn compile_server(
         names,
         conn,
         listens,
+        tls_policy: match cert {
+            Some(_) => Some(tls_policy(ctx, line, &conn_s)?),
+            None => None,
+        },
         cert,
-        ssl_protocols: conn_s.ssl_protocols.clone(),
     })
 }
 
@@ -669,10 +701,11 @@ pub fn compile_servers(
         }
         let tls = if g.opts.ssl {
             let def = &servers[g.members[default]];
-            let build = crate::server::tls::protocol_versions(def.ssl_protocols.as_deref()).and_then(|v| {
-                let certs = g.members.iter().map(|&i| servers[i].cert.clone()).collect();
-                crate::server::tls::build(&names, certs, default, &v)
-            });
+            let certs = g.members.iter().map(|&i| servers[i].cert.clone()).collect();
+            let build = match &def.tls_policy {
+                Some(p) => crate::server::tls::build(&names, certs, default, p),
+                None => Err("no \"ssl_certificate\" is defined for the \"listen ... ssl\" directive".into()),
+            };
             let line = def
                 .listens
                 .iter()

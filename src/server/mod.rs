@@ -16,6 +16,8 @@ pub mod request;
 pub mod response;
 pub mod state;
 pub mod tls;
+pub mod tls_ciphers;
+pub mod tls_session;
 pub mod worker;
 
 use crate::config::ConfigError;

@@ -1,4 +1,6 @@
 //! TLS for `listen ... ssl` with rustls (HTTP/1.1 only; ALPN `http/1.1`).
+//! The `ssl_*` policy directives are resolved by `policy`, with the help of
+//! tls_ciphers.rs (cipher strings, curves) and tls_session.rs (resumption).
 //!
 //! Per address, one acceptor whose certificate resolver picks the server by
 //! SNI with the same name table as Host (nginx: ngx_http_ssl_servername in
@@ -136,21 +138,114 @@ impl ResolvesServerCert for SniResolver {
     }
 }
 
+/// A server's TLS settings other than its certificate, resolved from the
+/// `ssl_*` directives (the default server's apply to its address).
+#[derive(Clone)]
+pub struct TlsPolicy {
+    pub versions: Vec<&'static rustls::SupportedProtocolVersion>,
+    /// TLS 1.3 suites, then the TLS 1.2 ones `ssl_ciphers` selects, in its order.
+    pub suites: Vec<rustls::SupportedCipherSuite>,
+    pub kx_groups: Vec<&'static dyn rustls::crypto::SupportedKxGroup>,
+    /// `ssl_prefer_server_ciphers on`.
+    pub prefer_server: bool,
+    pub sessions: Arc<dyn rustls::server::StoresServerSessions>,
+    /// `None` with `ssl_session_tickets off`.
+    pub ticketer: Option<Arc<dyn rustls::server::ProducesTickets>>,
+}
+
+impl std::fmt::Debug for TlsPolicy {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("TlsPolicy")
+    }
+}
+
+/// The `ssl_*` directives of one server, as configured.
+pub struct PolicySpec<'a> {
+    pub protocols: Option<&'a [String]>,
+    pub ciphers: Option<&'a str>,
+    pub ecdh_curve: Option<&'a str>,
+    pub prefer_server_ciphers: bool,
+    pub session_cache: Option<&'a [String]>,
+    pub session_timeout: std::time::Duration,
+    pub session_tickets: bool,
+}
+
+/// nginx's `ssl_ciphers` default (ngx_http_ssl_module.c, NGX_DEFAULT_CIPHERS).
+pub const DEFAULT_CIPHERS: &str = "HIGH:!aNULL:!MD5";
+/// nginx's `ssl_session_timeout` default.
+pub const DEFAULT_SESSION_TIMEOUT: std::time::Duration = std::time::Duration::from_secs(300);
+
+/// Resolves a server's `ssl_*` directives. An error comes with the
+/// directive at fault; `warnings` gets what is accepted but cannot take effect.
+pub fn policy(
+    spec: &PolicySpec<'_>,
+    warnings: &mut Vec<String>,
+) -> Result<TlsPolicy, (&'static str, String)> {
+    let mut versions = protocol_versions(spec.protocols).map_err(|e| ("ssl_protocols", e))?;
+    let ciphers = spec.ciphers.unwrap_or(DEFAULT_CIPHERS);
+    let tls12 = super::tls_ciphers::tls12_suites(ciphers);
+    if tls12.is_empty()
+        && versions
+            .iter()
+            .any(|v| v.version == rustls::ProtocolVersion::TLSv1_2)
+    {
+        if versions.len() == 1 {
+            return Err((
+                "ssl_ciphers",
+                format!(
+                    "\"ssl_ciphers {ciphers}\" selects none of the TLSv1.2 cipher suites rustls implements (ECDHE with AES-GCM or CHACHA20-POLY1305)"
+                ),
+            ));
+        }
+        warnings.push(format!(
+            "\"ssl_ciphers {ciphers}\" selects none of the TLSv1.2 cipher suites rustls implements: only TLSv1.3 is offered"
+        ));
+        versions.retain(|v| v.version != rustls::ProtocolVersion::TLSv1_2);
+    }
+    let mut suites = super::tls_ciphers::tls13_suites();
+    suites.extend(tls12);
+    let (kx_groups, skipped) = super::tls_ciphers::kx_groups(spec.ecdh_curve.unwrap_or("auto"))
+        .map_err(|e| ("ssl_ecdh_curve", e))?;
+    for c in skipped {
+        warnings.push(format!(
+            "curve \"{c}\" in \"ssl_ecdh_curve\" is not implemented by rustls, skipped"
+        ));
+    }
+    let plan = super::tls_session::parse_cache(spec.session_cache.unwrap_or(&["none".to_string()]))
+        .map_err(|e| ("ssl_session_cache", e))?;
+    Ok(TlsPolicy {
+        versions,
+        suites,
+        kx_groups,
+        prefer_server: spec.prefer_server_ciphers,
+        sessions: super::tls_session::storage(&plan, spec.session_timeout),
+        ticketer: if spec.session_tickets {
+            super::tls_session::ticketer(spec.session_timeout)
+        } else {
+            None
+        },
+    })
+}
+
 /// Builds the acceptor of one address from its servers (names and
 /// certificates in server order) and the default server's index.
 pub fn build(
     names: &[Vec<String>],
     certs: Vec<Option<ServerCert>>,
     default: usize,
-    versions: &[&'static rustls::SupportedProtocolVersion],
+    policy: &TlsPolicy,
 ) -> Result<TlsListener, String> {
     if certs.get(default).and_then(Option::as_ref).is_none() {
         return Err("no \"ssl_certificate\" is defined for the \"listen ... ssl\" directive".into());
     }
     let (table, _) = NameTable::build(names, default).map_err(|e| e.to_string())?;
-    let provider = Arc::new(rustls::crypto::ring::default_provider());
+    let provider = Arc::new(rustls::crypto::CryptoProvider {
+        cipher_suites: policy.suites.clone(),
+        kx_groups: policy.kx_groups.clone(),
+        ..rustls::crypto::ring::default_provider()
+    });
     let mut cfg = rustls::ServerConfig::builder_with_provider(provider)
-        .with_protocol_versions(versions)
+        .with_protocol_versions(&policy.versions)
         .map_err(|e| e.to_string())?
         .with_no_client_auth()
         .with_cert_resolver(Arc::new(SniResolver {
@@ -159,6 +254,11 @@ pub fn build(
             default,
         }));
     cfg.alpn_protocols = vec![b"http/1.1".to_vec()];
+    cfg.ignore_client_order = policy.prefer_server;
+    cfg.session_storage = policy.sessions.clone();
+    if let Some(t) = &policy.ticketer {
+        cfg.ticketer = t.clone();
+    }
     Ok(TlsListener {
         acceptor: tokio_rustls::TlsAcceptor::from(Arc::new(cfg)),
     })

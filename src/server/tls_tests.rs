@@ -74,9 +74,89 @@ fn cipher_names() {
 
 #[test]
 fn default_server_needs_a_certificate() {
-    let v = protocol_versions(None).unwrap();
+    let v = policy(&spec(), &mut Vec::new()).unwrap();
     let names = vec![vec!["a.test".to_string()]];
     assert!(build(&names, vec![None], 0, &v).is_err());
     let c = load_cert(&fixture("a.crt"), &fixture("a.key")).unwrap();
     assert!(build(&names, vec![Some(c)], 0, &v).is_ok());
+}
+
+fn spec() -> PolicySpec<'static> {
+    PolicySpec {
+        protocols: None,
+        ciphers: None,
+        ecdh_curve: None,
+        prefer_server_ciphers: false,
+        session_cache: None,
+        session_timeout: DEFAULT_SESSION_TIMEOUT,
+        session_tickets: true,
+    }
+}
+
+#[test]
+fn policy_of_the_ssl_directives() {
+    // nginx 1.22's defaults: TLS 1.2 only, HIGH:!aNULL:!MD5 (all six rustls
+    // TLS 1.2 suites), tickets on, no session cache.
+    let mut w = Vec::new();
+    let p = policy(&spec(), &mut w).unwrap();
+    assert_eq!(p.versions.len(), 1);
+    assert_eq!(p.suites.len(), 3 + 6);
+    assert!(p.ticketer.is_some());
+    assert!(!p.sessions.can_cache());
+    assert!(w.is_empty());
+
+    // A string that keeps no rustls suite: an error with TLS 1.2 alone ...
+    let only_cbc = PolicySpec {
+        ciphers: Some("AES256-SHA"),
+        ..spec()
+    };
+    let e = policy(&only_cbc, &mut w).err().unwrap();
+    assert_eq!(e.0, "ssl_ciphers");
+    // ... a warning and TLS 1.3 only when 1.3 is on.
+    let both = ["TLSv1.2".to_string(), "TLSv1.3".to_string()];
+    let p = policy(
+        &PolicySpec {
+            protocols: Some(&both),
+            ..only_cbc
+        },
+        &mut w,
+    )
+    .unwrap();
+    assert_eq!(p.versions.len(), 1);
+    assert_eq!(p.suites.len(), 3);
+    assert_eq!(w.len(), 1);
+
+    let cache = ["shared:SSL:1m".to_string()];
+    let p = policy(
+        &PolicySpec {
+            session_cache: Some(&cache),
+            session_tickets: false,
+            prefer_server_ciphers: true,
+            ..spec()
+        },
+        &mut w,
+    )
+    .unwrap();
+    assert!(p.sessions.can_cache() && p.ticketer.is_none() && p.prefer_server);
+    let bad = ["shared:SSL".to_string()];
+    let e = policy(
+        &PolicySpec {
+            session_cache: Some(&bad),
+            ..spec()
+        },
+        &mut w,
+    )
+    .err()
+    .unwrap();
+    assert_eq!(e.0, "ssl_session_cache");
+    let e = policy(
+        &PolicySpec {
+            ecdh_curve: Some("secp521r1"),
+            ..spec()
+        },
+        &mut w,
+    )
+    .err()
+    .unwrap();
+    assert_eq!(e.0, "ssl_ecdh_curve");
 }

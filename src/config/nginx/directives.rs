@@ -405,15 +405,16 @@ const LATER: &[Spec] = &[
     m("ssl_certificate", HTTP | SRV, Exactly(1)),
     m("ssl_certificate_key", HTTP | SRV, Exactly(1)),
     m("ssl_protocols", HTTP | SRV, AtLeast(1)),
-    // rustls offers only AEAD suites with forward secrecy and manages its own
-    // session cache and tickets: these are accepted with a warning.
-    ign("ssl_ciphers", HTTP | SRV),
-    ign("ssl_prefer_server_ciphers", HTTP | SRV),
-    ign("ssl_session_cache", HTTP | SRV),
-    ign("ssl_session_timeout", HTTP | SRV),
-    ign("ssl_session_tickets", HTTP | SRV),
+    // OpenSSL cipher strings are evaluated over the suites rustls has
+    // (src/server/tls_ciphers.rs); sessions in src/server/tls_session.rs.
+    m("ssl_ciphers", HTTP | SRV, Exactly(1)),
+    m("ssl_prefer_server_ciphers", HTTP | SRV, Exactly(1)),
+    m("ssl_session_cache", HTTP | SRV, AtLeast(1)),
+    m("ssl_session_timeout", HTTP | SRV, Exactly(1)),
+    m("ssl_session_tickets", HTTP | SRV, Exactly(1)),
+    m("ssl_ecdh_curve", HTTP | SRV, Exactly(1)),
+    // rustls has no finite-field DHE suites: accepted with a warning.
     ign("ssl_dhparam", HTTP | SRV),
-    ign("ssl_ecdh_curve", HTTP | SRV),
     later("ssl_stapling", HTTP | SRV),
     later("ssl_stapling_verify", HTTP | SRV),
     later("ssl_trusted_certificate", HTTP | SRV),

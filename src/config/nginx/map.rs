@@ -184,6 +184,12 @@ macro_rules! put_conn {
             ssl_certificate,
             ssl_certificate_key,
             ssl_protocols,
+            ssl_ciphers,
+            ssl_prefer_server_ciphers,
+            ssl_session_cache,
+            ssl_session_timeout,
+            ssl_session_tickets,
+            ssl_ecdh_curve,
         } = $src;
         let d = $dst;
         d.client_header_buffer_size = client_header_buffer_size;
@@ -195,6 +201,12 @@ macro_rules! put_conn {
         d.ssl_certificate = ssl_certificate;
         d.ssl_certificate_key = ssl_certificate_key;
         d.ssl_protocols = ssl_protocols;
+        d.ssl_ciphers = ssl_ciphers;
+        d.ssl_prefer_server_ciphers = ssl_prefer_server_ciphers;
+        d.ssl_session_cache = ssl_session_cache;
+        d.ssl_session_timeout = ssl_session_timeout;
+        d.ssl_session_tickets = ssl_session_tickets;
+        d.ssl_ecdh_curve = ssl_ecdh_curve;
     }};
 }
 
@@ -819,6 +831,15 @@ fn conn_setting(d: &Directive, s: &mut ConnSettings) -> R<bool> {
         "ssl_certificate" => once(&mut s.ssl_certificate, arg(d, 0).to_string(), d)?,
         "ssl_certificate_key" => once(&mut s.ssl_certificate_key, arg(d, 0).to_string(), d)?,
         "ssl_protocols" => once(&mut s.ssl_protocols, d.args.clone(), d)?,
+        "ssl_ciphers" => once(&mut s.ssl_ciphers, arg(d, 0).to_string(), d)?,
+        "ssl_prefer_server_ciphers" => once(&mut s.ssl_prefer_server_ciphers, values::flag(d)?, d)?,
+        "ssl_session_cache" => {
+            crate::server::tls_session::parse_cache(&d.args).map_err(|e| d.err(e))?;
+            once(&mut s.ssl_session_cache, d.args.clone(), d)?
+        }
+        "ssl_session_timeout" => once(&mut s.ssl_session_timeout, values::msec(d)?, d)?,
+        "ssl_session_tickets" => once(&mut s.ssl_session_tickets, values::flag(d)?, d)?,
+        "ssl_ecdh_curve" => once(&mut s.ssl_ecdh_curve, arg(d, 0).to_string(), d)?,
         _ => return Ok(false),
     }
     Ok(true)
