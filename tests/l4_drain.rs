@@ -64,6 +64,7 @@ fn drain_config(backend: SocketAddr, probe_port: u16, main_extra: &str) -> Strin
         &format!("[http.upstream.up]\nserver = [\"{backend}\"]"),
         "[[http.server.location]]\nmatch = \"= /healthz\"\nhealth_probe = true\n\n\
          [[http.server.location]]\nmatch = \"= /x\"\nreturn = [200, \"x\"]\n\n\
+         [[http.server.location]]\nmatch = \"= /d\"\nreturn = [200, \"d=$draining\"]\n\n\
          [[http.server.location]]\nmatch = \"/slow/\"\nproxy_pass = \"http://up/\"\n",
     )
     .replace(
@@ -96,6 +97,7 @@ fn quit_fails_the_probes_first_serves_through_the_grace_then_drains() {
     assert_eq!((ok.status, ok.text().as_str()), (200, "ok\n"));
     assert_eq!(get(probe, "/healthz").status, 200, "the probe listener serves");
     assert_eq!(get(probe, "/x").text(), "x");
+    assert_eq!(get(addr, "/d").text(), "d=", "$draining is empty while serving");
     let mut idle = Ka::open(addr);
     assert_eq!(idle.get("/x").status, 200);
     // A keep-alive request still running when the grace ends (with room
@@ -131,6 +133,7 @@ fn quit_fails_the_probes_first_serves_through_the_grace_then_drains() {
         (503, "draining\n"),
         "the probe location fails"
     );
+    assert_eq!(get(addr, "/d").text(), "d=1", "$draining once the probes fail");
 
     // During the grace: new connections and keep-alive go on as usual.
     let mut ka = Ka::open(addr);
