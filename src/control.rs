@@ -487,43 +487,44 @@ fn wait_grace(
     grace: std::time::Duration,
     sigs: &mut Signals,
 ) -> bool {
+    enum Ev {
+        Over,
+        SecondQuit,
+        Stop,
+        Reopen,
+        Reload,
+    }
     let (hup, usr1, quit, term, int) = sigs;
     let end = tokio::time::Instant::now() + grace;
+    let notice =
+        |msg: std::fmt::Arguments<'_>| crate::log::error_log::log(crate::log::Level::Notice, None, msg);
     loop {
         let ev = rt.block_on(async {
             tokio::select! {
-                _ = tokio::time::sleep_until(end) => 0,
-                _ = quit.recv() => 4,
-                _ = term.recv() => 1,
-                _ = int.recv() => 1,
-                _ = usr1.recv() => 2,
-                _ = hup.recv() => 3,
+                _ = tokio::time::sleep_until(end) => Ev::Over,
+                _ = quit.recv() => Ev::SecondQuit,
+                _ = term.recv() => Ev::Stop,
+                _ = int.recv() => Ev::Stop,
+                _ = usr1.recv() => Ev::Reopen,
+                _ = hup.recv() => Ev::Reload,
             }
         });
         match ev {
-            0 => {
-                crate::log::error_log::log(
-                    crate::log::Level::Notice,
-                    None,
-                    format_args!("graceful shutdown: drain_grace_time over"),
-                );
+            Ev::Over => {
+                notice(format_args!("graceful shutdown: drain_grace_time over"));
                 return true;
             }
-            1 => return false,
-            4 => {
-                crate::log::error_log::log(
-                    crate::log::Level::Notice,
-                    None,
-                    format_args!("graceful shutdown: second SIGQUIT, drain_grace_time cut short"),
-                );
+            Ev::SecondQuit => {
+                notice(format_args!(
+                    "graceful shutdown: second SIGQUIT, drain_grace_time cut short"
+                ));
                 return true;
             }
-            2 => server.reopen_logs(),
-            _ => crate::log::error_log::log(
-                crate::log::Level::Notice,
-                None,
-                format_args!("signal 1 (SIGHUP) ignored: shutting down gracefully"),
-            ),
+            Ev::Stop => return false,
+            Ev::Reopen => server.reopen_logs(),
+            Ev::Reload => notice(format_args!(
+                "signal 1 (SIGHUP) ignored: shutting down gracefully"
+            )),
         }
     }
 }
