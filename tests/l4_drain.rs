@@ -260,6 +260,32 @@ fn worker_shutdown_timeout_bounds_the_drain_after_the_grace() {
     assert!(!r.pid_file().exists(), "the pid file is removed");
 }
 
+/// With nothing in flight the process exits right when the grace ends: not
+/// before (still serving), not much after.
+#[test]
+fn an_idle_node_exits_when_the_grace_ends() {
+    let be = Backend::start("x");
+    let probe_port = free_port();
+    let mut r = Rampart::start(&drain_config(
+        be.addr,
+        probe_port,
+        "drain_grace_time = \"800ms\"\n",
+    ));
+    let quit_at = Instant::now();
+    r.signal(libc::SIGQUIT);
+    wait_for("the probe listener to close", Duration::from_secs(2), || {
+        refused(local(probe_port)).then_some(())
+    });
+    assert_eq!(get(r.addr(), "/x").status, 200, "serving in the grace");
+    assert_eq!(r.wait_exit(Duration::from_secs(5)), Some(0));
+    let took = quit_at.elapsed();
+    assert!(
+        took >= Duration::from_millis(800) && took < Duration::from_millis(800 + 700),
+        "exit {took:?} after QUIT with drain_grace_time 800ms"
+    );
+    assert!(!r.pid_file().exists(), "the pid file is removed");
+}
+
 /// TERM during the grace is a fast stop; a second QUIT ends the grace early.
 #[test]
 fn term_or_a_second_quit_end_the_grace_early() {
