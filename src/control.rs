@@ -384,7 +384,6 @@ pub fn run(cli: &Cli) -> Result<(), String> {
         format_args!("rampart/{} started", env!("CARGO_PKG_VERSION")),
     );
 
-    let (hup, usr1, quit, term, int) = &mut sigs;
     enum Act {
         Reload,
         Reopen,
@@ -392,6 +391,7 @@ pub fn run(cli: &Cli) -> Result<(), String> {
         Stop,
     }
     loop {
+        let (hup, usr1, quit, term, int) = &mut sigs;
         let act = rt.block_on(async {
             tokio::select! {
                 _ = hup.recv() => Act::Reload,
@@ -435,6 +435,18 @@ pub fn run(cli: &Cli) -> Result<(), String> {
                     None,
                     format_args!("signal 3 (SIGQUIT) received, shutting down gracefully"),
                 );
+                let grace = server.fail_probes();
+                if !grace.is_zero() && !wait_grace(&rt, &server, grace, &mut sigs) {
+                    crate::log::error_log::log(
+                        crate::log::Level::Notice,
+                        None,
+                        format_args!("signal received during drain_grace_time, exiting"),
+                    );
+                    server.stop();
+                    let _ = std::fs::remove_file(&pid);
+                    crate::log::hub().flush();
+                    return Ok(());
+                }
                 let t = server.shutdown_timeout();
                 server.quit(t);
                 let _ = std::fs::remove_file(&pid);
@@ -452,6 +464,67 @@ pub fn run(cli: &Cli) -> Result<(), String> {
                 crate::log::hub().flush();
                 return Ok(());
             }
+        }
+    }
+}
+
+/// The signals the control loop listens to: HUP, USR1, QUIT, TERM, INT.
+type Signals = (
+    tokio::signal::unix::Signal,
+    tokio::signal::unix::Signal,
+    tokio::signal::unix::Signal,
+    tokio::signal::unix::Signal,
+    tokio::signal::unix::Signal,
+);
+
+/// Phase 2 of a graceful stop: keep serving for `grace` while the L4 tier
+/// notices the failed probes. A second QUIT ends the grace at once; TERM or
+/// INT asks for a fast stop instead (returns false); USR1 still reopens the
+/// logs; a reload is refused (the node is leaving).
+fn wait_grace(
+    rt: &tokio::runtime::Runtime,
+    server: &Server,
+    grace: std::time::Duration,
+    sigs: &mut Signals,
+) -> bool {
+    enum Ev {
+        Over,
+        SecondQuit,
+        Stop,
+        Reopen,
+        Reload,
+    }
+    let (hup, usr1, quit, term, int) = sigs;
+    let end = tokio::time::Instant::now() + grace;
+    let notice =
+        |msg: std::fmt::Arguments<'_>| crate::log::error_log::log(crate::log::Level::Notice, None, msg);
+    loop {
+        let ev = rt.block_on(async {
+            tokio::select! {
+                _ = tokio::time::sleep_until(end) => Ev::Over,
+                _ = quit.recv() => Ev::SecondQuit,
+                _ = term.recv() => Ev::Stop,
+                _ = int.recv() => Ev::Stop,
+                _ = usr1.recv() => Ev::Reopen,
+                _ = hup.recv() => Ev::Reload,
+            }
+        });
+        match ev {
+            Ev::Over => {
+                notice(format_args!("graceful shutdown: drain_grace_time over"));
+                return true;
+            }
+            Ev::SecondQuit => {
+                notice(format_args!(
+                    "graceful shutdown: second SIGQUIT, drain_grace_time cut short"
+                ));
+                return true;
+            }
+            Ev::Stop => return false,
+            Ev::Reopen => server.reopen_logs(),
+            Ev::Reload => notice(format_args!(
+                "signal 1 (SIGHUP) ignored: shutting down gracefully"
+            )),
         }
     }
 }

@@ -66,6 +66,7 @@ fn apply_globals(cfg: &mut Config, g: Config) -> Result<(), ConfigError> {
         pid,
         error_log,
         worker_shutdown_timeout,
+        drain_grace_time,
         daemon,
         master_process,
         user

@@ -35,6 +35,11 @@ pub struct Config {
     /// `worker_shutdown_timeout`: the longest a graceful stop (QUIT) waits.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub worker_shutdown_timeout: Option<Dur>,
+    /// `drain_grace_time` (rampart): how long a graceful stop (QUIT) keeps
+    /// accepting and serving after it has failed the health probes, so the
+    /// L4 tier notices first. Default 0: stop accepting at once, as nginx does.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub drain_grace_time: Option<Dur>,
     /// `daemon`: detach into the background. Off by default in rampart.toml
     /// (rampart runs in the foreground); the nginx.conf front end defaults
     /// it to on, as nginx does.
@@ -298,6 +303,10 @@ macro_rules! config_levels {
             /// `stub_status`: this location answers with nginx's status page (a content handler).
             #[serde(default, skip_serializing_if = "Option::is_none")]
             pub stub_status: Option<bool>,
+            /// `health_probe` (rampart): the L4 tier's HTTP health check. Answers
+            /// 200 "ok" while serving and 503 "draining" once a graceful stop began.
+            #[serde(default, skip_serializing_if = "Option::is_none")]
+            pub health_probe: Option<bool>,
             /// `metrics = true`: this location answers with the Prometheus text exposition.
             #[serde(default, skip_serializing_if = "Option::is_none")]
             pub metrics: Option<bool>,

@@ -26,9 +26,15 @@ pub struct ListenOpts {
     pub proxy_protocol: bool,
     /// `ssl`: TLS on this address:port (same OR rule as `proxy_protocol`).
     pub ssl: bool,
+    /// `health_probe` (rampart): the L4 tier's health-check port. A graceful
+    /// stop closes this socket first, while the others keep serving for
+    /// `drain_grace_time`, so keepalived's TCP_CHECK or haproxy's `check`
+    /// takes the node out before it stops accepting (same OR rule as `ssl`).
+    pub health_probe: bool,
 }
 
-/// Parses `ADDR[:PORT] [default_server] [backlog=N] [reuseport] [ipv6only=on|off] [rcvbuf=SIZE] [sndbuf=SIZE]`.
+/// Parses `ADDR[:PORT] [default_server] [backlog=N] [reuseport] [ipv6only=on|off] [rcvbuf=SIZE] [sndbuf=SIZE]
+/// [proxy_protocol] [ssl] [health_probe]`.
 /// A bare port means `*:PORT`; a bare address means port 80; `*` is the IPv4 wildcard.
 pub fn parse_listen(s: &str) -> Result<ListenOpts, String> {
     let mut words = s.split_whitespace();
@@ -45,6 +51,7 @@ pub fn parse_listen(s: &str) -> Result<ListenOpts, String> {
         has_socket_opts: false,
         proxy_protocol: false,
         ssl: false,
+        health_probe: false,
     };
     for w in words {
         let (k, v) = w.split_once('=').unwrap_or((w, ""));
@@ -71,6 +78,7 @@ pub fn parse_listen(s: &str) -> Result<ListenOpts, String> {
             ("bind" | "deferred" | "fastopen" | "so_keepalive", _) => {}
             ("proxy_protocol", "") => o.proxy_protocol = true,
             ("ssl", "") => o.ssl = true,
+            ("health_probe", "") => o.health_probe = true,
             ("http2" | "quic", _) => {
                 return Err(format!(
                     "the \"{k}\" parameter of \"listen\" is not implemented yet"
@@ -147,6 +155,9 @@ mod tests {
         let o = parse_listen("127.0.0.1:8443 ssl proxy_protocol").unwrap();
         assert!(o.ssl && o.proxy_protocol && !o.has_socket_opts);
         assert!(!parse_listen("80").unwrap().proxy_protocol);
+        let o = parse_listen("127.0.0.1:8081 health_probe").unwrap();
+        assert!(o.health_probe && !o.proxy_protocol && !o.has_socket_opts);
+        assert!(!parse_listen("80").unwrap().health_probe);
         for bad in [
             "",
             "0",
@@ -157,6 +168,7 @@ mod tests {
             "80 backlog=x",
             "80 http2",
             "80 proxy_protocol=on",
+            "80 health_probe=on",
         ] {
             assert!(parse_listen(bad).is_err(), "{bad:?} must fail");
         }

@@ -41,6 +41,8 @@ pub struct MainConf {
     pub pid: PathBuf,
     pub error_log: ErrorLogConf,
     pub shutdown_timeout: Option<Duration>,
+    /// `drain_grace_time`: serving on after the probes fail (zero = none).
+    pub drain_grace: Duration,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -500,6 +502,7 @@ fn main_conf(ctx: &CompileCtx, cfg: &Config) -> Result<MainConf, ConfigError> {
         pid,
         error_log,
         shutdown_timeout: cfg.worker_shutdown_timeout.map(|d| d.0),
+        drain_grace: cfg.drain_grace_time.map_or(Duration::ZERO, |d| d.0),
     })
 }
 

@@ -79,6 +79,8 @@ pub enum Handler {
     StubStatus,
     /// `metrics = true`: the Prometheus exposition.
     Metrics,
+    /// `health_probe`: 200 while serving, 503 once a graceful stop began.
+    HealthProbe,
     /// `check_status [html|csv|json]`: the health-check status page.
     CheckStatus(crate::health::status::Format),
     /// No proxy_pass or return: nginx's static, index and try_files
@@ -317,24 +319,29 @@ fn compile_location(
         }
     }
     let conf = resolve(ctx, &settings, line)?;
-    let status_handlers = usize::from(loc.stub_status == Some(true)) + usize::from(loc.metrics == Some(true));
+    let status_handlers = usize::from(loc.stub_status == Some(true))
+        + usize::from(loc.metrics == Some(true))
+        + usize::from(loc.health_probe == Some(true));
     if status_handlers > 0 && (status_handlers > 1 || loc.proxy_pass.is_some() || loc.return_.is_some()) {
         // nginx: one content handler per location ("... directive is duplicate").
         let d = if loc.stub_status == Some(true) {
             "stub_status"
-        } else {
+        } else if loc.metrics == Some(true) {
             "metrics"
+        } else {
+            "health_probe"
         };
         return Err(ctx
             .err(
                 line,
-                "one location can have only one of \"proxy_pass\", \"return\", \"stub_status\", \"metrics\"",
+                "one location can have only one of \"proxy_pass\", \"return\", \"stub_status\", \"metrics\", \"health_probe\"",
             )
             .directive(d));
     }
     let handler = match (&loc.proxy_pass, &loc.return_) {
         _ if loc.stub_status == Some(true) => Handler::StubStatus,
         _ if loc.metrics == Some(true) => Handler::Metrics,
+        _ if loc.health_probe == Some(true) => Handler::HealthProbe,
         (Some(_), Some(_)) => {
             return Err(ctx
                 .err(line, "\"proxy_pass\" and \"return\" in one location")
@@ -651,10 +658,12 @@ pub fn compile_servers(
             };
             g.opts.proxy_protocol |= o.proxy_protocol;
             g.opts.ssl |= o.ssl;
+            g.opts.health_probe |= o.health_probe;
             if o.has_socket_opts {
                 let flags_of_g = ListenOpts {
                     proxy_protocol: o.proxy_protocol,
                     ssl: o.ssl,
+                    health_probe: o.health_probe,
                     ..g.opts.clone()
                 };
                 if g.opts.has_socket_opts && flags_of_g != *o && g.members.iter().any(|_| true) {
@@ -666,6 +675,7 @@ pub fn compile_servers(
                     default_server: false,
                     proxy_protocol: g.opts.proxy_protocol,
                     ssl: g.opts.ssl,
+                    health_probe: g.opts.health_probe,
                     ..o.clone()
                 };
             }
@@ -744,7 +754,7 @@ pub fn compile_servers(
         {
             continue;
         }
-        let specific = if opts.addr.ip().is_unspecified() {
+        let subsumed: Vec<&(ListenOpts, Arc<VirtualHosts>)> = if opts.addr.ip().is_unspecified() {
             built
                 .iter()
                 .filter(|(o, _)| {
@@ -752,13 +762,18 @@ pub fn compile_servers(
                         && o.addr.port() == opts.addr.port()
                         && o.addr.is_ipv4() == opts.addr.is_ipv4()
                 })
-                .map(|(o, h)| (o.addr.ip(), h.clone()))
                 .collect()
         } else {
             Vec::new()
         };
+        let specific = subsumed.iter().map(|(o, h)| (o.addr.ip(), h.clone())).collect();
+        // One socket serves them all: closing it for a probe closes the port.
+        let health_probe = opts.health_probe || subsumed.iter().any(|(o, _)| o.health_probe);
         listeners.push(Listener {
-            opts: opts.clone(),
+            opts: ListenOpts {
+                health_probe,
+                ..opts.clone()
+            },
             specific,
             hosts: hosts.clone(),
         });

@@ -1,5 +1,5 @@
 //! The small content handlers and the access phase that pipeline.rs
-//! dispatches to: stub_status, the Prometheus page, check_status,
+//! dispatches to: stub_status, the Prometheus page, health_probe, check_status,
 //! allow/deny + auth_basic, and the per-peer counting after proxy_pass.
 
 use super::pipeline::{special, Exchange, Reply};
@@ -66,6 +66,25 @@ pub(super) fn status_page(ex: &mut Exchange<'_>, metrics: bool) -> Reply {
         b
     };
     Reply::Full { head, body }
+}
+
+/// `health_probe`: the L4 tier's HTTP check (keepalived HTTP_GET, haproxy
+/// `option httpchk`). Any method is answered, since haproxy's default check
+/// is `OPTIONS / HTTP/1.0`: 200 while serving, 503 from the first moment of
+/// a graceful stop, while every other location keeps serving for
+/// `drain_grace_time`.
+pub(super) fn health_probe() -> Reply {
+    let (status, body) = if super::state::probes_failing() {
+        (503, &b"draining\n"[..])
+    } else {
+        (200, &b"ok\n"[..])
+    };
+    let mut head = ResponseHead::new(status);
+    head.content_type = Some(bytes::Bytes::from_static(b"text/plain"));
+    Reply::Full {
+        head,
+        body: body.to_vec(),
+    }
 }
 
 /// `ngx_http_upstream_check_status_handler`: GET and HEAD only (405

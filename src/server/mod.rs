@@ -6,6 +6,7 @@
 
 pub mod body;
 pub mod conn;
+mod drain;
 mod handlers;
 pub mod io;
 pub mod listener;
@@ -261,19 +262,6 @@ impl Server {
             }
         }
         crate::log::hub().reopen_all();
-    }
-
-    /// SIGQUIT: stop accepting, let in-flight requests finish, close idle
-    /// connections, flush the logs; returns when every worker has exited.
-    pub fn quit(mut self, timeout: Option<Duration>) {
-        if let Some(c) = self.checker.take() {
-            c.stop();
-        }
-        for w in &self.workers {
-            let _ = w.cmd.send(WorkerCmd::Quit(timeout));
-        }
-        state::start_drain();
-        self.join();
     }
 
     /// SIGTERM/SIGINT: stop now.

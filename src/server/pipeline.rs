@@ -436,6 +436,7 @@ async fn run_handler(ex: &mut Exchange<'_>) -> Reply {
         }
         Handler::StubStatus => handlers::status_page(ex, false),
         Handler::Metrics => handlers::status_page(ex, true),
+        Handler::HealthProbe => handlers::health_probe(),
         Handler::CheckStatus(f) => handlers::check_status(ex, *f),
         Handler::Static => {
             let conf = loc.conf.stat.clone();

@@ -433,6 +433,11 @@ impl VarSource for Request {
             Var::Pipe => out.push(if self.pipelined { b'p' } else { b'.' }),
             Var::Pid => push_num(out, u64::from(std::process::id())),
             Var::Hostname => out.extend_from_slice(crate::server::hostname().as_bytes()),
+            Var::Draining => {
+                if crate::server::state::probes_failing() {
+                    out.push(b'1');
+                }
+            }
             Var::NginxVersion => out.extend_from_slice(crate::filters::special::NGINX_VERSION.as_bytes()),
             Var::ProxyHost => match &self.proxy_host {
                 Some((h, _)) => out.extend_from_slice(h),

@@ -1,6 +1,8 @@
 //! Process-wide serving state: the current config snapshot (swapped by
 //! reloads with arc-swap, so a request never waits for a reload) and the
-//! drain flag set by a graceful stop.
+//! two flags of a graceful stop: "probes failing" (phase 1, while still
+//! serving, so the L4 tier takes the node out) and "draining" (phase 3,
+//! idle connections close and keep-alive ends).
 
 use crate::runtime::Snapshot;
 use arc_swap::ArcSwapOption;
@@ -9,6 +11,7 @@ use std::sync::Arc;
 use tokio::sync::Notify;
 
 static SNAPSHOT: ArcSwapOption<Snapshot> = ArcSwapOption::const_empty();
+static PROBES_FAILING: AtomicBool = AtomicBool::new(false);
 static DRAINING: AtomicBool = AtomicBool::new(false);
 static DRAIN: Notify = Notify::const_new();
 
@@ -21,6 +24,20 @@ pub fn install(s: Arc<Snapshot>) {
     SNAPSHOT.store(Some(s));
 }
 
+/// Whether a graceful stop has begun: `health_probe` locations answer 503
+/// and `$draining` is "1", while every other location still serves.
+pub fn probes_failing() -> bool {
+    PROBES_FAILING.load(Ordering::Relaxed)
+}
+
+/// Phase 1 of a graceful stop: fail the health probes (the listeners
+/// flagged `health_probe` are closed by the caller).
+pub fn fail_probes() {
+    PROBES_FAILING.store(true, Ordering::SeqCst);
+}
+
+/// Whether the drain proper has begun (after the grace time): no new
+/// keep-alive, idle connections close.
 pub fn draining() -> bool {
     DRAINING.load(Ordering::Relaxed)
 }
@@ -28,6 +45,7 @@ pub fn draining() -> bool {
 /// Starts a graceful drain: idle connections close, busy ones finish their
 /// request and then close.
 pub fn start_drain() {
+    PROBES_FAILING.store(true, Ordering::SeqCst);
     DRAINING.store(true, Ordering::SeqCst);
     DRAIN.notify_waiters();
 }

@@ -44,6 +44,8 @@ pub enum Var {
     Pipe,
     Pid,
     Hostname,
+    /// `$draining` (rampart): "1" once a graceful stop began, else empty.
+    Draining,
     NginxVersion,
     ProxyHost,
     ProxyPort,
@@ -156,6 +158,7 @@ impl Var {
             "pipe" => Pipe,
             "pid" => Pid,
             "hostname" => Hostname,
+            "draining" => Draining,
             "nginx_version" => NginxVersion,
             "proxy_host" => ProxyHost,
             "proxy_port" => ProxyPort,

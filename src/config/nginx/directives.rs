@@ -105,6 +105,7 @@ const MAPPED: &[Spec] = &[
     m("worker_processes", MAIN, Exactly(1)),
     m("worker_rlimit_nofile", MAIN, Exactly(1)),
     m("worker_shutdown_timeout", MAIN, Exactly(1)),
+    m("drain_grace_time", MAIN, Exactly(1)),
     m("pid", MAIN, Exactly(1)),
     m("daemon", MAIN, Exactly(1)),
     m("master_process", MAIN, Exactly(1)),
@@ -338,6 +339,7 @@ const LATER: &[Spec] = &[
     later("override_charset", HSL),
     later("gunzip", HSL),
     m("stub_status", LOC, Range(0, 1)),
+    m("health_probe", LOC, Exactly(0)),
     // access control and rewriting
     m("auth_basic", HSL, Exactly(1)),
     m("auth_basic_user_file", HSL, Exactly(1)),

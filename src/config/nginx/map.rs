@@ -239,6 +239,7 @@ impl Mapper {
                     once(&mut cfg.worker_rlimit_nofile, n, d)?;
                 }
                 "worker_shutdown_timeout" => once(&mut cfg.worker_shutdown_timeout, values::msec(d)?, d)?,
+                "drain_grace_time" => once(&mut cfg.drain_grace_time, values::msec(d)?, d)?,
                 "pid" => once(&mut cfg.pid, Located::new(arg(d, 0).to_string(), d.line), d)?,
                 "daemon" => once(&mut cfg.daemon, values::flag(d)?, d)?,
                 "master_process" => once(&mut cfg.master_process, values::flag(d)?, d)?,
@@ -532,6 +533,7 @@ impl Mapper {
                 // `stub_status;` (1.7.5+) or the old `stub_status on;`: nginx
                 // ignores the argument (ngx_http_set_stub_status), so do we.
                 "stub_status" => l.stub_status = Some(true),
+                "health_probe" => once(&mut l.health_probe, true, c)?,
                 "check_status" => {
                     let f = c.args.first().map_or("html", String::as_str);
                     if !matches!(f, "html" | "csv" | "json") {

@@ -507,3 +507,143 @@ fn rewrite_module_errors_worded_as_nginx() {
         Some("\"if\" directive is not implemented yet")
     );
 }
+
+/// The graceful-drain directives (rampart's own, issue 8): `drain_grace_time`
+/// (main), `listen ... health_probe` and the `health_probe` location handler
+/// read the same from nginx.conf as from rampart.toml, and are compiled into
+/// the main settings, the listener flag and the handler.
+#[test]
+fn drain_directives_map_like_the_toml_twin() {
+    let nginx = r#"
+worker_shutdown_timeout 30s;
+drain_grace_time 10s;
+error_log stderr;
+events {}
+http {
+    access_log off;
+    server {
+        listen 127.0.0.1:8080 proxy_protocol;
+        listen 127.0.0.1:8081 health_probe;
+        location = /healthz { health_probe; }
+        location / { return 200 "$draining"; }
+    }
+}
+"#;
+    let toml = r#"
+worker_shutdown_timeout = "30s"
+drain_grace_time = "10s"
+error_log = "stderr"
+[http]
+access_log = "off"
+[[http.server]]
+listen = ["127.0.0.1:8080 proxy_protocol", "127.0.0.1:8081 health_probe"]
+[[http.server.location]]
+match = "= /healthz"
+health_probe = true
+[[http.server.location]]
+match = "/"
+return = [200, "$draining"]
+"#;
+    let from_nginx = ok(nginx);
+    let from_toml = parse_toml(&PathBuf::from("/t/r.toml"), toml).unwrap();
+    assert_eq!(from_nginx, from_toml);
+    assert_eq!(
+        from_nginx.drain_grace_time.map(|d| d.0),
+        Some(std::time::Duration::from_secs(10))
+    );
+    let snap = crate::runtime::compile(&from_toml, &PathBuf::from("/t/r.toml"), &PathBuf::from("/t"), 1)
+        .unwrap_or_else(|e| panic!("{e}"));
+    assert_eq!(snap.main.drain_grace, std::time::Duration::from_secs(10));
+    let probe: Vec<(u16, bool)> = snap
+        .listeners
+        .iter()
+        .map(|l| (l.opts.addr.port(), l.opts.health_probe))
+        .collect();
+    assert_eq!(probe, [(8080, false), (8081, true)]);
+    // Unset: no grace, as nginx (stop accepting at once).
+    let plain = parse_toml(&PathBuf::from("/t/r.toml"), "error_log = \"stderr\"\n[http]\naccess_log = \"off\"\n[[http.server]]\nlisten = [\"127.0.0.1:8080\"]\n").unwrap();
+    let snap = crate::runtime::compile(&plain, &PathBuf::from("/t/r.toml"), &PathBuf::from("/t"), 1).unwrap();
+    assert!(snap.main.drain_grace.is_zero());
+    // A wildcard socket that serves a flagged specific address is the probe socket.
+    let wild = parse_toml(
+        &PathBuf::from("/t/r.toml"),
+        "error_log = \"stderr\"\n[http]\naccess_log = \"off\"\n[[http.server]]\nlisten = [\"8082\"]\n[[http.server]]\nlisten = [\"127.0.0.1:8082 health_probe\"]\n",
+    )
+    .unwrap();
+    let snap = crate::runtime::compile(&wild, &PathBuf::from("/t/r.toml"), &PathBuf::from("/t"), 1).unwrap();
+    assert_eq!(snap.listeners.len(), 1);
+    assert!(snap.listeners[0].opts.addr.ip().is_unspecified() && snap.listeners[0].opts.health_probe);
+}
+
+#[test]
+fn drain_directive_errors_name_file_and_line() {
+    let cases: &[(&str, &str, usize)] = &[
+        (
+            "drain_grace_time 10s;\ndrain_grace_time 5s;\nevents{}",
+            "\"drain_grace_time\" directive is duplicate",
+            2,
+        ),
+        (
+            "drain_grace_time soon;\nevents{}",
+            "\"drain_grace_time\" directive invalid value",
+            1,
+        ),
+        (
+            "events{}\nhttp { drain_grace_time 1s; }",
+            "\"drain_grace_time\" directive is not allowed here",
+            2,
+        ),
+        (
+            "events{}\nhttp { server {\n health_probe; } }",
+            "\"health_probe\" directive is not allowed here",
+            3,
+        ),
+        (
+            "events{}\nhttp { server { location / {\n health_probe on; } } }",
+            "invalid number of arguments in \"health_probe\" directive",
+            3,
+        ),
+    ];
+    for (src, msg, line) in cases {
+        let e = conf(src).error.unwrap_or_else(|| panic!("{src:?} must fail"));
+        assert_eq!(
+            (e.to_string(), e.line),
+            (format!("{msg} in /t/nginx.conf:{line}"), *line),
+            "{src:?}"
+        );
+    }
+    // One content handler per location, in both front ends.
+    let nginx = ok("error_log stderr; events{}\nhttp { access_log off; server { listen 8080;\n location / {\n health_probe;\n return 200; } } }");
+    let e = crate::runtime::compile(&nginx, &PathBuf::from("/t/nginx.conf"), &PathBuf::from("/t"), 1)
+        .err()
+        .expect("health_probe + return must fail");
+    assert!(
+        e.to_string().contains("one location can have only one of") && e.to_string().contains(":3"),
+        "{e}"
+    );
+    let toml = parse_toml(
+        &PathBuf::from("/t/r.toml"),
+        "error_log = \"stderr\"\n[http]\naccess_log = \"off\"\n[[http.server]]\nlisten = [\"8080\"]\n[[http.server.location]]\nmatch = \"/\"\nhealth_probe = true\nstub_status = true\n",
+    )
+    .unwrap();
+    let e = crate::runtime::compile(&toml, &PathBuf::from("/t/r.toml"), &PathBuf::from("/t"), 1)
+        .err()
+        .expect("health_probe + stub_status must fail");
+    assert!(e.to_string().contains("/t/r.toml:7"), "{e}");
+    // The listen flag takes no value.
+    let e = parse_toml(
+        &PathBuf::from("/t/r.toml"),
+        "error_log = \"stderr\"\n[http]\naccess_log = \"off\"\n[[http.server]]\nlisten = [\"8080 health_probe=on\"]\n",
+    )
+    .map_err(|e| e.to_string())
+    .and_then(|c| {
+        crate::runtime::compile(&c, &PathBuf::from("/t/r.toml"), &PathBuf::from("/t"), 1)
+            .map(|_| ())
+            .map_err(|e| e.to_string())
+    });
+    assert!(
+        e.as_ref()
+            .is_err_and(|m| m.contains("invalid parameter \"health_probe=on\"") && m.contains("/t/r.toml:5")),
+        "{e:?}"
+    );
+}
