@@ -280,3 +280,123 @@ fn term_exits_promptly() {
         "the slow request was not waited for"
     );
 }
+
+/// Worker threads of a running rampart (named `rampart-wN`).
+fn worker_threads(pid: i32) -> usize {
+    std::fs::read_dir(format!("/proc/{pid}/task"))
+        .map(|d| {
+            d.filter_map(Result::ok)
+                .filter(|t| {
+                    std::fs::read_to_string(t.path().join("comm")).is_ok_and(|c| c.starts_with("rampart-w"))
+                })
+                .count()
+        })
+        .unwrap_or(0)
+}
+
+/// A reload that changes `worker_processes` starts or retires worker threads
+/// without failing a request: under a keep-alive and new-connection load,
+/// 2 → 4 → 1 workers; slow requests in flight on retired workers
+/// complete, idle connections of retired workers are closed and the
+/// clients reconnect to the remaining worker.
+#[test]
+fn hup_changes_worker_processes_without_dropping_requests() {
+    let be = Backend::start("w");
+    let upstream = format!("[http.upstream.up]\nserver = [\"{}\"]", be.addr);
+    let locs = "[[http.server.location]]\nmatch = \"/\"\nproxy_pass = \"http://up\"\n";
+    let r = Rampart::start(&config(&upstream, locs));
+    let addr = r.addr();
+    assert_eq!(worker_threads(r.pid()), 2);
+    let with = |n: usize| {
+        config(&upstream, locs)
+            .replace("worker_processes = 2", &format!("worker_processes = {n}"))
+            .replace("@PORT@", &r.port.to_string())
+    };
+
+    // Load: two keep-alive clients and one opening a connection per request.
+    let stop = Arc::new(std::sync::atomic::AtomicBool::new(false));
+    let failures = Arc::new(AtomicUsize::new(0));
+    let sent = Arc::new(AtomicUsize::new(0));
+    let mut load = Vec::new();
+    for fresh in [false, false, true] {
+        let (stop, failures, sent) = (stop.clone(), failures.clone(), sent.clone());
+        load.push(std::thread::spawn(move || {
+            let mut conn: Option<(TcpStream, BufReader<TcpStream>)> = None;
+            while !stop.load(Ordering::Relaxed) {
+                let reused = conn.is_some();
+                let (w, rd) = conn.get_or_insert_with(|| {
+                    let s = connect(addr);
+                    let rd = BufReader::new(s.try_clone().expect("clone"));
+                    (s, rd)
+                });
+                let hdr = if fresh { "Connection: close\r\n" } else { "" };
+                let req = format!("GET /size/100 HTTP/1.1\r\nHost: localhost\r\n{hdr}\r\n");
+                let got = w
+                    .write_all(req.as_bytes())
+                    .ok()
+                    .and_then(|_| read_response(rd, false).ok());
+                match got {
+                    Some(resp) if resp.status == 200 => {
+                        sent.fetch_add(1, Ordering::Relaxed);
+                        let close = resp
+                            .header("connection")
+                            .is_some_and(|v| v.eq_ignore_ascii_case("close"));
+                        if close || fresh {
+                            conn = None;
+                        }
+                    }
+                    // A reused idle connection closed by the server before it
+                    // read the request: resend on a new one, as browsers do.
+                    None if reused => conn = None,
+                    _ => {
+                        failures.fetch_add(1, Ordering::Relaxed);
+                        conn = None;
+                    }
+                }
+            }
+        }));
+    }
+    let wait_sent = |n: usize| {
+        let target = sent.load(Ordering::Relaxed) + n;
+        wait_for("requests served", Duration::from_secs(20), || {
+            (sent.load(Ordering::Relaxed) >= target).then_some(())
+        });
+    };
+    wait_sent(200);
+
+    std::fs::write(&r.conf, with(4)).expect("write config");
+    r.signal(libc::SIGHUP);
+    wait_log(&r, "error.log", "worker_processes changed from 2 to 4");
+    wait_for("4 worker threads", Duration::from_secs(5), || {
+        (worker_threads(r.pid()) == 4).then_some(())
+    });
+    wait_sent(300);
+
+    // Slow requests in flight while the reload retires three workers (six
+    // connections: with four workers, some are on retired ones).
+    let slow: Vec<_> = (0..6)
+        .map(|_| std::thread::spawn(move || get(addr, "/delay/1500")))
+        .collect();
+    std::thread::sleep(Duration::from_millis(300));
+    std::fs::write(&r.conf, with(1)).expect("write config");
+    r.signal(libc::SIGHUP);
+    wait_log(&r, "error.log", "worker_processes changed from 4 to 1");
+    wait_sent(300);
+    for t in slow {
+        let resp = t.join().expect("slow request");
+        assert_eq!(resp.status, 200, "requests in flight on retired workers complete");
+    }
+    wait_for("1 worker thread", Duration::from_secs(10), || {
+        (worker_threads(r.pid()) == 1).then_some(())
+    });
+    wait_sent(200);
+    stop.store(true, Ordering::Relaxed);
+    for t in load {
+        t.join().expect("load thread");
+    }
+    assert_eq!(
+        failures.load(Ordering::Relaxed),
+        0,
+        "failed requests during the resizes"
+    );
+}

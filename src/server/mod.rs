@@ -45,6 +45,9 @@ pub struct Server {
     file: PathBuf,
     prefix: PathBuf,
     workers: Vec<WorkerHandle>,
+    /// Workers a reload retired (lower `worker_processes`), still draining
+    /// their connections; joined at exit, forgotten once finished.
+    retired: Vec<WorkerHandle>,
     /// Addresses currently bound, with their options.
     bound: Vec<ListenOpts>,
     generation: u64,
@@ -153,6 +156,7 @@ impl Server {
             file: file.to_path_buf(),
             prefix: prefix.to_path_buf(),
             workers,
+            retired: Vec::new(),
             bound,
             generation: 1,
             error_log: main.error_log,
@@ -178,17 +182,7 @@ impl Server {
 
     fn swap_config(&mut self) -> Result<(), StartError> {
         let snap = load_snapshot(&self.file, &self.prefix, self.generation + 1)?;
-        if snap.main.worker_processes != self.workers.len() {
-            crate::log::error_log::log(
-                Level::Notice,
-                None,
-                format_args!(
-                    "worker_processes changed from {} to {}: takes effect at the next restart",
-                    self.workers.len(),
-                    snap.main.worker_processes
-                ),
-            );
-        }
+        let (snap_workers, snap_conns) = (snap.main.worker_processes, snap.main.worker_connections);
         // Bind what is new before swapping, so a failure leaves everything as it was.
         let mut new_socks = Vec::new();
         for l in &snap.listeners {
@@ -243,8 +237,81 @@ impl Server {
                 let _ = w.cmd.send(WorkerCmd::Unlisten(addr));
             }
         }
+        self.resize_workers(snap_workers, snap_conns);
         crate::log::reload_timezone();
         Ok(())
+    }
+
+    /// A reload changed `worker_processes`: start the missing worker threads
+    /// on the current sockets, or retire the extra ones, which stop
+    /// accepting and drain their connections as in a graceful stop (bounded
+    /// by `worker_shutdown_timeout`) while the others serve on. No connection
+    /// is dropped: without `reuseport` every worker accepts from the same
+    /// shared socket; with it, a retired worker's socket closes, and the
+    /// kernel hands connections still queued on it to the other workers'
+    /// sockets only with `net.ipv4.tcp_migrate_req = 1` (see README).
+    fn resize_workers(&mut self, want: usize, max_conns: u64) {
+        self.retired.retain(|w| !w.thread.is_finished());
+        let have = self.workers.len();
+        if want == have || want == 0 {
+            return;
+        }
+        crate::log::error_log::log(
+            Level::Notice,
+            None,
+            format_args!("worker_processes changed from {have} to {want}"),
+        );
+        if want < have {
+            let timeout = self.shutdown_timeout();
+            for w in self.workers.drain(want..) {
+                let _ = w.cmd.send(WorkerCmd::Quit(timeout));
+                self.retired.push(w);
+            }
+            return;
+        }
+        // Duplicates of worker 0's sockets (commands are handled in order,
+        // so this reflects the reload's Listen/Unlisten just sent).
+        let (tx, rx) = std::sync::mpsc::channel();
+        let shared = match self.workers.first() {
+            Some(w) if w.cmd.send(WorkerCmd::ShareListeners(tx)).is_ok() => {
+                rx.recv_timeout(Duration::from_secs(5)).unwrap_or_default()
+            }
+            _ => Vec::new(),
+        };
+        for id in have..want {
+            let w = match worker::spawn(id, max_conns) {
+                Ok(w) => w,
+                Err(e) => {
+                    crate::log::error_log::log(
+                        Level::Alert,
+                        None,
+                        format_args!("worker {id} not started ({})", crate::log::OsErr(&e)),
+                    );
+                    return;
+                }
+            };
+            for (addr, sock) in &shared {
+                let reuseport = self.bound.iter().any(|b| b.addr == *addr && b.reuseport);
+                let own = if reuseport {
+                    let opts = self.bound.iter().find(|b| b.addr == *addr);
+                    opts.map(|o| listener::bind(o, 1).map(|mut v| v.pop()))
+                } else {
+                    Some(sock.try_clone().map(Some))
+                };
+                match own {
+                    Some(Ok(Some(l))) => {
+                        let _ = w.cmd.send(WorkerCmd::Listen(*addr, l));
+                    }
+                    Some(Err(e)) => crate::log::error_log::log(
+                        Level::Alert,
+                        None,
+                        format_args!("worker {id}: listener {addr} failed ({})", crate::log::OsErr(&e)),
+                    ),
+                    _ => {}
+                }
+            }
+            self.workers.push(w);
+        }
     }
 
     /// SIGUSR1: reopen every log file by path (blocks until done).
@@ -269,14 +336,14 @@ impl Server {
         if let Some(c) = self.checker.take() {
             c.stop();
         }
-        for w in &self.workers {
+        for w in self.workers.iter().chain(&self.retired) {
             let _ = w.cmd.send(WorkerCmd::Stop);
         }
         self.join();
     }
 
     fn join(self) {
-        for w in self.workers {
+        for w in self.workers.into_iter().chain(self.retired) {
             let _ = w.thread.join();
         }
         crate::log::flush_thread_buffers();

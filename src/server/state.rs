@@ -6,6 +6,7 @@
 
 use crate::runtime::Snapshot;
 use arc_swap::ArcSwapOption;
+use std::cell::Cell;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
 use tokio::sync::Notify;
@@ -36,10 +37,27 @@ pub fn fail_probes() {
     PROBES_FAILING.store(true, Ordering::SeqCst);
 }
 
-/// Whether the drain proper has begun (after the grace time): no new
-/// keep-alive, idle connections close.
+thread_local! {
+    /// This worker thread alone is draining: a reload lowered
+    /// `worker_processes` and retired it (the others go on serving).
+    static THREAD_DRAINING: Cell<bool> = const { Cell::new(false) };
+    /// Wakes this thread's idle connections when it is retired. Leaked so
+    /// that a `Notified` can outlive the thread-local borrow: one small
+    /// allocation per worker thread.
+    static THREAD_DRAIN: &'static Notify = Box::leak(Box::new(Notify::new()));
+}
+
+/// Whether the drain proper has begun (after the grace time) for the whole
+/// process or for this worker thread: no new keep-alive, idle connections close.
 pub fn draining() -> bool {
-    DRAINING.load(Ordering::Relaxed)
+    DRAINING.load(Ordering::Relaxed) || THREAD_DRAINING.with(Cell::get)
+}
+
+/// Drains this worker thread only (a retired worker): its idle connections
+/// close, busy ones finish their request and then close.
+pub fn start_thread_drain() {
+    THREAD_DRAINING.with(|d| d.set(true));
+    THREAD_DRAIN.with(|n| n.notify_waiters());
 }
 
 /// Starts a graceful drain: idle connections close, busy ones finish their
@@ -50,13 +68,18 @@ pub fn start_drain() {
     DRAIN.notify_waiters();
 }
 
-/// Completes once a drain has started.
+/// Completes once a drain has started (for the process or this thread).
 pub async fn drain_signal() {
-    let n = DRAIN.notified();
-    tokio::pin!(n);
-    n.as_mut().enable();
+    let global = DRAIN.notified();
+    let local = THREAD_DRAIN.with(|n| *n).notified();
+    tokio::pin!(global, local);
+    global.as_mut().enable();
+    local.as_mut().enable();
     if draining() {
         return;
     }
-    n.await;
+    tokio::select! {
+        _ = global => {}
+        _ = local => {}
+    }
 }

@@ -29,6 +29,9 @@ pub enum WorkerCmd {
     /// (before a reopen, so lines written before the rotation land in the
     /// rotated file).
     FlushLogs(std::sync::mpsc::Sender<()>),
+    /// Answer with a duplicate of every socket this worker accepts on, so a
+    /// worker added by a reload can accept from the same shared sockets.
+    ShareListeners(std::sync::mpsc::Sender<Vec<(SocketAddr, std::net::TcpListener)>>),
 }
 
 static CONN_NUMBER: AtomicU64 = AtomicU64::new(0);
@@ -65,7 +68,7 @@ pub fn spawn(id: usize, max_conns: u64) -> std::io::Result<WorkerHandle> {
 
 async fn run(mut rx: mpsc::UnboundedReceiver<WorkerCmd>, max_conns: u64) {
     let active = Rc::new(Cell::new(0u64));
-    let mut accepting: HashMap<SocketAddr, JoinHandle<()>> = HashMap::new();
+    let mut accepting: HashMap<SocketAddr, (JoinHandle<()>, Rc<tokio::net::TcpListener>)> = HashMap::new();
     // Access-log lines are buffered per thread; hand them to the writer regularly.
     let flusher = tokio::task::spawn_local(async {
         let mut t = tokio::time::interval(Duration::from_millis(100));
@@ -79,8 +82,9 @@ async fn run(mut rx: mpsc::UnboundedReceiver<WorkerCmd>, max_conns: u64) {
         match cmd {
             WorkerCmd::Listen(addr, l) => match tokio::net::TcpListener::from_std(l) {
                 Ok(l) => {
-                    let h = tokio::task::spawn_local(accept_loop(l, addr, active.clone(), max_conns));
-                    if let Some(old) = accepting.insert(addr, h) {
+                    let l = Rc::new(l);
+                    let h = tokio::task::spawn_local(accept_loop(l.clone(), addr, active.clone(), max_conns));
+                    if let Some((old, _)) = accepting.insert(addr, (h, l)) {
                         old.abort();
                     }
                 }
@@ -91,11 +95,36 @@ async fn run(mut rx: mpsc::UnboundedReceiver<WorkerCmd>, max_conns: u64) {
                 ),
             },
             WorkerCmd::Unlisten(addr) => {
-                if let Some(h) = accepting.remove(&addr) {
+                if let Some((h, _)) = accepting.remove(&addr) {
                     h.abort();
                 }
             }
+            WorkerCmd::ShareListeners(reply) => {
+                let dups = accepting
+                    .iter()
+                    .filter_map(|(addr, (_, l))| {
+                        socket2::SockRef::from(&**l)
+                            .try_clone()
+                            .map(|s| (*addr, std::net::TcpListener::from(s)))
+                            .map_err(|e| {
+                                crate::log::error_log::log(
+                                    Level::Alert,
+                                    None,
+                                    format_args!(
+                                        "dup() of the listener on {addr} failed ({})",
+                                        crate::log::OsErr(&e)
+                                    ),
+                                )
+                            })
+                            .ok()
+                    })
+                    .collect();
+                let _ = reply.send(dups);
+            }
             WorkerCmd::Quit(t) => {
+                // The same whether the process stops or a reload retires
+                // just this worker: its connections drain.
+                super::state::start_thread_drain();
                 quit = Some(t);
                 break;
             }
@@ -106,7 +135,7 @@ async fn run(mut rx: mpsc::UnboundedReceiver<WorkerCmd>, max_conns: u64) {
             }
         }
     }
-    for (_, h) in accepting.drain() {
+    for (_, (h, _)) in accepting.drain() {
         h.abort();
     }
     if let Some(timeout) = quit {
@@ -121,7 +150,18 @@ async fn run(mut rx: mpsc::UnboundedReceiver<WorkerCmd>, max_conns: u64) {
                 );
                 break;
             }
-            tokio::time::sleep(Duration::from_millis(20)).await;
+            // A fast stop (SIGTERM) still ends a draining worker at once.
+            tokio::select! {
+                _ = tokio::time::sleep(Duration::from_millis(20)) => {}
+                cmd = rx.recv() => match cmd {
+                    Some(WorkerCmd::Stop) | None => break,
+                    Some(WorkerCmd::FlushLogs(done)) => {
+                        crate::log::flush_thread_buffers();
+                        let _ = done.send(());
+                    }
+                    Some(_) => {}
+                },
+            }
         }
     }
     flusher.abort();
@@ -136,7 +176,12 @@ impl Drop for Active {
     }
 }
 
-async fn accept_loop(l: tokio::net::TcpListener, addr: SocketAddr, active: Rc<Cell<u64>>, max_conns: u64) {
+async fn accept_loop(
+    l: Rc<tokio::net::TcpListener>,
+    addr: SocketAddr,
+    active: Rc<Cell<u64>>,
+    max_conns: u64,
+) {
     loop {
         match l.accept().await {
             Ok((stream, peer)) => {
