@@ -26,9 +26,12 @@ pub struct ListenOpts {
     pub proxy_protocol: bool,
     /// `ssl`: TLS on this address:port (same OR rule as `proxy_protocol`).
     pub ssl: bool,
+    /// `http2`: HTTP/2 on this address:port (same OR rule): offered by ALPN
+    /// on an `ssl` address, detected by its preface on a cleartext one.
+    pub http2: bool,
 }
 
-/// Parses `ADDR[:PORT] [default_server] [backlog=N] [reuseport] [ipv6only=on|off] [rcvbuf=SIZE] [sndbuf=SIZE]`.
+/// Parses `ADDR[:PORT] [default_server] [ssl] [http2] [proxy_protocol] [backlog=N] [reuseport] [ipv6only=on|off] [rcvbuf=SIZE] [sndbuf=SIZE]`.
 /// A bare port means `*:PORT`; a bare address means port 80; `*` is the IPv4 wildcard.
 pub fn parse_listen(s: &str) -> Result<ListenOpts, String> {
     let mut words = s.split_whitespace();
@@ -45,6 +48,7 @@ pub fn parse_listen(s: &str) -> Result<ListenOpts, String> {
         has_socket_opts: false,
         proxy_protocol: false,
         ssl: false,
+        http2: false,
     };
     for w in words {
         let (k, v) = w.split_once('=').unwrap_or((w, ""));
@@ -71,7 +75,8 @@ pub fn parse_listen(s: &str) -> Result<ListenOpts, String> {
             ("bind" | "deferred" | "fastopen" | "so_keepalive", _) => {}
             ("proxy_protocol", "") => o.proxy_protocol = true,
             ("ssl", "") => o.ssl = true,
-            ("http2" | "quic", _) => {
+            ("http2", "") => o.http2 = true,
+            ("quic", _) => {
                 return Err(format!(
                     "the \"{k}\" parameter of \"listen\" is not implemented yet"
                 ))
@@ -147,6 +152,10 @@ mod tests {
         let o = parse_listen("127.0.0.1:8443 ssl proxy_protocol").unwrap();
         assert!(o.ssl && o.proxy_protocol && !o.has_socket_opts);
         assert!(!parse_listen("80").unwrap().proxy_protocol);
+        let o = parse_listen("127.0.0.1:8443 ssl http2").unwrap();
+        assert!(o.ssl && o.http2 && !o.proxy_protocol);
+        assert!(parse_listen("8080 http2 proxy_protocol").unwrap().http2);
+        assert!(!parse_listen("80").unwrap().http2);
         for bad in [
             "",
             "0",
@@ -155,7 +164,8 @@ mod tests {
             "80 foo",
             "[::1",
             "80 backlog=x",
-            "80 http2",
+            "80 http2=on",
+            "80 quic",
             "80 proxy_protocol=on",
         ] {
             assert!(parse_listen(bad).is_err(), "{bad:?} must fail");

@@ -6,6 +6,7 @@
 
 pub mod body;
 pub mod conn;
+pub mod h2;
 mod handlers;
 pub mod io;
 pub mod listener;

@@ -1,4 +1,4 @@
-//! TLS for `listen ... ssl` with rustls (HTTP/1.1 only; ALPN `http/1.1`).
+//! TLS for `listen ... ssl` with rustls; ALPN offers `h2` too on `listen ... ssl http2`.
 //!
 //! Per address, one acceptor whose certificate resolver picks the server by
 //! SNI with the same name table as Host (nginx: ngx_http_ssl_servername in
@@ -143,6 +143,7 @@ pub fn build(
     certs: Vec<Option<ServerCert>>,
     default: usize,
     versions: &[&'static rustls::SupportedProtocolVersion],
+    http2: bool,
 ) -> Result<TlsListener, String> {
     if certs.get(default).and_then(Option::as_ref).is_none() {
         return Err("no \"ssl_certificate\" is defined for the \"listen ... ssl\" directive".into());
@@ -158,7 +159,12 @@ pub fn build(
             certs,
             default,
         }));
-    cfg.alpn_protocols = vec![b"http/1.1".to_vec()];
+    // nginx offers h2 only on `listen ... http2` addresses, and prefers it.
+    cfg.alpn_protocols = if http2 {
+        vec![b"h2".to_vec(), b"http/1.1".to_vec()]
+    } else {
+        vec![b"http/1.1".to_vec()]
+    };
     Ok(TlsListener {
         acceptor: tokio_rustls::TlsAcceptor::from(Arc::new(cfg)),
     })

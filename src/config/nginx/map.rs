@@ -184,6 +184,10 @@ macro_rules! put_conn {
             ssl_certificate,
             ssl_certificate_key,
             ssl_protocols,
+            http2,
+            http2_max_concurrent_streams,
+            http2_body_preread_size,
+            http2_recv_buffer_size,
         } = $src;
         let d = $dst;
         d.client_header_buffer_size = client_header_buffer_size;
@@ -195,6 +199,10 @@ macro_rules! put_conn {
         d.ssl_certificate = ssl_certificate;
         d.ssl_certificate_key = ssl_certificate_key;
         d.ssl_protocols = ssl_protocols;
+        d.http2 = http2;
+        d.http2_max_concurrent_streams = http2_max_concurrent_streams;
+        d.http2_body_preread_size = http2_body_preread_size;
+        d.http2_recv_buffer_size = http2_recv_buffer_size;
     }};
 }
 
@@ -819,6 +827,13 @@ fn conn_setting(d: &Directive, s: &mut ConnSettings) -> R<bool> {
         "ssl_certificate" => once(&mut s.ssl_certificate, arg(d, 0).to_string(), d)?,
         "ssl_certificate_key" => once(&mut s.ssl_certificate_key, arg(d, 0).to_string(), d)?,
         "ssl_protocols" => once(&mut s.ssl_protocols, d.args.clone(), d)?,
+        "http2" => once(&mut s.http2, values::flag(d)?, d)?,
+        "http2_max_concurrent_streams" => {
+            let n = values::number(arg(d, 0)).ok_or_else(|| values::invalid_value(d))?;
+            once(&mut s.http2_max_concurrent_streams, n, d)?
+        }
+        "http2_body_preread_size" => once(&mut s.http2_body_preread_size, values::size(d)?, d)?,
+        "http2_recv_buffer_size" => once(&mut s.http2_recv_buffer_size, values::size(d)?, d)?,
         _ => return Ok(false),
     }
     Ok(true)
