@@ -190,6 +190,12 @@ async fn serve_stream(
         return;
     };
     let (parts, body) = req.into_parts();
+    // RFC 9113 §8.3.1: every request but CONNECT has a non-empty :path (the
+    // h2 crate checks emptiness, not absence).
+    if parts.method != http::Method::CONNECT && parts.uri.path_and_query().is_none_or(|p| p.as_str().is_empty()) {
+        respond.send_reset(h2::Reason::PROTOCOL_ERROR);
+        return;
+    }
     let has_body = !body.is_end_stream();
     let (head_bytes, chunked) = head::h1_head(&parts, has_body);
     let head_request = parts.method == http::Method::HEAD;
