@@ -62,7 +62,10 @@ fn ok_response(h: &mut H2, stream: u32) -> Result<(), String> {
 }
 
 fn with_fields(fields: &[(&str, &str)]) -> Vec<(String, String)> {
-    fields.iter().map(|(n, v)| (n.to_string(), v.to_string())).collect()
+    fields
+        .iter()
+        .map(|(n, v)| (n.to_string(), v.to_string()))
+        .collect()
 }
 
 const CASES: &[Case] = &[
@@ -86,12 +89,15 @@ const CASES: &[Case] = &[
         h.send(PING, 0x16 & !ACK, 0, b"12345678");
         h.alive()
     }),
-    ("4.2/1 DATA larger than SETTINGS_MAX_FRAME_SIZE -> FRAME_SIZE_ERROR", |a| {
-        let mut h = H2::connect(a);
-        h.headers(1, &request("/echo"), false);
-        h.send(DATA, 0, 1, &vec![b'x'; 16385]);
-        h.expect(&Outcome::GoAway(FRAME_SIZE_ERROR))
-    }),
+    (
+        "4.2/1 DATA larger than SETTINGS_MAX_FRAME_SIZE -> FRAME_SIZE_ERROR",
+        |a| {
+            let mut h = H2::connect(a);
+            h.headers(1, &request("/echo"), false);
+            h.send(DATA, 0, 1, &vec![b'x'; 16385]);
+            h.expect(&Outcome::GoAway(FRAME_SIZE_ERROR))
+        },
+    ),
     ("4.3/1 invalid header block fragment -> COMPRESSION_ERROR", |a| {
         let mut h = H2::connect(a);
         // Indexed field 0 does not exist.
@@ -113,45 +119,57 @@ const CASES: &[Case] = &[
         h.window_update(1, 100);
         h.expect(&Outcome::GoAway(PROTOCOL_ERROR))
     }),
-    ("5.1/4 DATA after END_STREAM (half-closed remote) -> STREAM_CLOSED", |a| {
-        let mut h = H2::connect(a);
-        h.headers(1, &request("/echo"), true);
-        h.send(DATA, 0, 1, b"x");
-        h.expect(&Outcome::Rst(1, STREAM_CLOSED))
-    }),
+    (
+        "5.1/4 DATA after END_STREAM (half-closed remote) -> STREAM_CLOSED",
+        |a| {
+            let mut h = H2::connect(a);
+            h.headers(1, &request("/echo"), true);
+            h.send(DATA, 0, 1, b"x");
+            h.expect(&Outcome::Rst(1, STREAM_CLOSED))
+        },
+    ),
     ("5.1.1/1 even stream identifier -> PROTOCOL_ERROR", |a| {
         let mut h = H2::connect(a);
         h.get(2, "/");
         h.expect(&Outcome::GoAway(PROTOCOL_ERROR))
     }),
-    ("5.1.1/2 stream identifier lower than a previous one -> PROTOCOL_ERROR", |a| {
-        let mut h = H2::connect(a);
-        h.get(5, "/");
-        ok_response(&mut h, 5)?;
-        h.get(3, "/");
-        h.expect(&Outcome::GoAway(PROTOCOL_ERROR))
-    }),
-    ("5.1.2/1 beyond SETTINGS_MAX_CONCURRENT_STREAMS -> REFUSED_STREAM", |a| {
-        let mut h = H2::connect(a);
-        // Two request bodies left open keep two streams open.
-        h.headers(1, &request("/echo"), false);
-        h.headers(3, &request("/echo"), false);
-        h.headers(5, &request("/echo"), false);
-        h.expect(&Outcome::Rst(5, REFUSED_STREAM))
-    }),
-    ("5.4.1/1 GOAWAY from the client: the server closes when done", |a| {
-        let mut h = H2::connect(a);
-        let mut p = 0u32.to_be_bytes().to_vec();
-        p.extend_from_slice(&NO_ERROR.to_be_bytes());
-        h.send(GOAWAY, 0, 0, &p);
-        loop {
-            match h.event() {
-                Event::Closed => return Ok(()),
-                Event::Frame(_) => {}
-                Event::Timeout => return Err("connection not closed".into()),
+    (
+        "5.1.1/2 stream identifier lower than a previous one -> PROTOCOL_ERROR",
+        |a| {
+            let mut h = H2::connect(a);
+            h.get(5, "/");
+            ok_response(&mut h, 5)?;
+            h.get(3, "/");
+            h.expect(&Outcome::GoAway(PROTOCOL_ERROR))
+        },
+    ),
+    (
+        "5.1.2/1 beyond SETTINGS_MAX_CONCURRENT_STREAMS -> REFUSED_STREAM",
+        |a| {
+            let mut h = H2::connect(a);
+            // Two request bodies left open keep two streams open.
+            h.headers(1, &request("/echo"), false);
+            h.headers(3, &request("/echo"), false);
+            h.headers(5, &request("/echo"), false);
+            h.expect(&Outcome::Rst(5, REFUSED_STREAM))
+        },
+    ),
+    (
+        "5.4.1/1 GOAWAY from the client: the server closes when done",
+        |a| {
+            let mut h = H2::connect(a);
+            let mut p = 0u32.to_be_bytes().to_vec();
+            p.extend_from_slice(&NO_ERROR.to_be_bytes());
+            h.send(GOAWAY, 0, 0, &p);
+            loop {
+                match h.event() {
+                    Event::Closed => return Ok(()),
+                    Event::Frame(_) => {}
+                    Event::Timeout => return Err("connection not closed".into()),
+                }
             }
-        }
-    }),
+        },
+    ),
     ("5.5/1 unknown frame in the middle of a stream is ignored", |a| {
         let mut h = H2::connect(a);
         h.headers(1, &request("/"), false);
@@ -164,24 +182,30 @@ const CASES: &[Case] = &[
         h.send(DATA, 0, 0, b"x");
         h.expect(&Outcome::GoAway(PROTOCOL_ERROR))
     }),
-    ("6.1/2 DATA padding longer than the payload -> PROTOCOL_ERROR", |a| {
-        let mut h = H2::connect(a);
-        h.headers(1, &request("/echo"), false);
-        h.send(DATA, PADDED, 1, &[10, b'x', b'y']);
-        h.expect(&Outcome::GoAway(PROTOCOL_ERROR))
-    }),
+    (
+        "6.1/2 DATA padding longer than the payload -> PROTOCOL_ERROR",
+        |a| {
+            let mut h = H2::connect(a);
+            h.headers(1, &request("/echo"), false);
+            h.send(DATA, PADDED, 1, &[10, b'x', b'y']);
+            h.expect(&Outcome::GoAway(PROTOCOL_ERROR))
+        },
+    ),
     ("6.2/1 HEADERS on stream 0 -> PROTOCOL_ERROR", |a| {
         let mut h = H2::connect(a);
         h.get(0, "/");
         h.expect(&Outcome::GoAway(PROTOCOL_ERROR))
     }),
-    ("6.2/2 HEADERS followed by a frame other than CONTINUATION -> PROTOCOL_ERROR", |a| {
-        let mut h = H2::connect(a);
-        let block = hpack(&request("/"));
-        h.send(HEADERS, END_STREAM, 1, &block);
-        h.send(PING, 0, 0, b"12345678");
-        h.expect(&Outcome::GoAway(PROTOCOL_ERROR))
-    }),
+    (
+        "6.2/2 HEADERS followed by a frame other than CONTINUATION -> PROTOCOL_ERROR",
+        |a| {
+            let mut h = H2::connect(a);
+            let block = hpack(&request("/"));
+            h.send(HEADERS, END_STREAM, 1, &block);
+            h.send(PING, 0, 0, b"12345678");
+            h.expect(&Outcome::GoAway(PROTOCOL_ERROR))
+        },
+    ),
     ("6.3/1 PRIORITY of the wrong length -> FRAME_SIZE_ERROR", |a| {
         let mut h = H2::connect(a);
         h.send(PRIORITY, 0, 1, &[0, 0, 0, 0]);
@@ -215,11 +239,14 @@ const CASES: &[Case] = &[
         h.send(SETTINGS, 0, 1, &settings(&[(3, 10)]));
         h.expect(&Outcome::GoAway(PROTOCOL_ERROR))
     }),
-    ("6.5/3 SETTINGS length not a multiple of 6 -> FRAME_SIZE_ERROR", |a| {
-        let mut h = H2::connect(a);
-        h.send(SETTINGS, 0, 0, &[0, 3, 0, 0]);
-        h.expect(&Outcome::GoAway(FRAME_SIZE_ERROR))
-    }),
+    (
+        "6.5/3 SETTINGS length not a multiple of 6 -> FRAME_SIZE_ERROR",
+        |a| {
+            let mut h = H2::connect(a);
+            h.send(SETTINGS, 0, 0, &[0, 3, 0, 0]);
+            h.expect(&Outcome::GoAway(FRAME_SIZE_ERROR))
+        },
+    ),
     ("6.5/4 SETTINGS is acknowledged", |a| {
         let mut h = H2::connect(a);
         h.send(SETTINGS, 0, 0, &settings(&[(3, 100)]));
@@ -233,16 +260,22 @@ const CASES: &[Case] = &[
         h.send(SETTINGS, 0, 0, &settings(&[(2, 2)]));
         h.expect(&Outcome::GoAway(PROTOCOL_ERROR))
     }),
-    ("6.5.2/2 SETTINGS_INITIAL_WINDOW_SIZE above 2^31-1 -> FLOW_CONTROL_ERROR", |a| {
-        let mut h = H2::connect(a);
-        h.send(SETTINGS, 0, 0, &settings(&[(4, 0x8000_0000)]));
-        h.expect(&Outcome::GoAway(FLOW_CONTROL_ERROR))
-    }),
-    ("6.5.2/3 SETTINGS_MAX_FRAME_SIZE below 16384 -> PROTOCOL_ERROR", |a| {
-        let mut h = H2::connect(a);
-        h.send(SETTINGS, 0, 0, &settings(&[(5, 16383)]));
-        h.expect(&Outcome::GoAway(PROTOCOL_ERROR))
-    }),
+    (
+        "6.5.2/2 SETTINGS_INITIAL_WINDOW_SIZE above 2^31-1 -> FLOW_CONTROL_ERROR",
+        |a| {
+            let mut h = H2::connect(a);
+            h.send(SETTINGS, 0, 0, &settings(&[(4, 0x8000_0000)]));
+            h.expect(&Outcome::GoAway(FLOW_CONTROL_ERROR))
+        },
+    ),
+    (
+        "6.5.2/3 SETTINGS_MAX_FRAME_SIZE below 16384 -> PROTOCOL_ERROR",
+        |a| {
+            let mut h = H2::connect(a);
+            h.send(SETTINGS, 0, 0, &settings(&[(5, 16383)]));
+            h.expect(&Outcome::GoAway(PROTOCOL_ERROR))
+        },
+    ),
     ("6.5.2/4 unknown SETTINGS identifier is ignored", |a| {
         let mut h = H2::connect(a);
         h.send(SETTINGS, 0, 0, &settings(&[(0xff, 1)]));
@@ -251,7 +284,9 @@ const CASES: &[Case] = &[
             None => Err("no SETTINGS ACK".into()),
         }
     }),
-    ("6.7/1 PING is answered with the same payload", |a| H2::connect(a).alive()),
+    ("6.7/1 PING is answered with the same payload", |a| {
+        H2::connect(a).alive()
+    }),
     ("6.7/2 PING ACK from the client is not answered", |a| {
         let mut h = H2::connect(a);
         h.send(PING, ACK, 0, b"ignoreme");
@@ -272,43 +307,58 @@ const CASES: &[Case] = &[
         h.send(GOAWAY, 0, 1, &[0, 0, 0, 0, 0, 0, 0, 0]);
         h.expect(&Outcome::GoAway(PROTOCOL_ERROR))
     }),
-    ("6.9/1 WINDOW_UPDATE increment 0 on the connection -> PROTOCOL_ERROR", |a| {
-        let mut h = H2::connect(a);
-        h.window_update(0, 0);
-        h.expect(&Outcome::GoAway(PROTOCOL_ERROR))
-    }),
-    ("6.9/2 WINDOW_UPDATE increment 0 on a stream -> PROTOCOL_ERROR", |a| {
-        let mut h = H2::connect(a);
-        h.headers(1, &request("/echo"), false);
-        h.window_update(1, 0);
-        h.expect(&Outcome::Rst(1, PROTOCOL_ERROR))
-    }),
-    ("6.9/3 WINDOW_UPDATE of the wrong length -> FRAME_SIZE_ERROR", |a| {
-        let mut h = H2::connect(a);
-        h.send(WINDOW_UPDATE, 0, 0, &[0, 0, 1]);
-        h.expect(&Outcome::GoAway(FRAME_SIZE_ERROR))
-    }),
-    ("6.9.1/1 connection window above 2^31-1 -> FLOW_CONTROL_ERROR", |a| {
-        let mut h = H2::connect(a);
-        h.window_update(0, 0x7fff_ffff);
-        h.expect(&Outcome::GoAway(FLOW_CONTROL_ERROR))
-    }),
+    (
+        "6.9/1 WINDOW_UPDATE increment 0 on the connection -> PROTOCOL_ERROR",
+        |a| {
+            let mut h = H2::connect(a);
+            h.window_update(0, 0);
+            h.expect(&Outcome::GoAway(PROTOCOL_ERROR))
+        },
+    ),
+    (
+        "6.9/2 WINDOW_UPDATE increment 0 on a stream -> PROTOCOL_ERROR",
+        |a| {
+            let mut h = H2::connect(a);
+            h.headers(1, &request("/echo"), false);
+            h.window_update(1, 0);
+            h.expect(&Outcome::Rst(1, PROTOCOL_ERROR))
+        },
+    ),
+    (
+        "6.9/3 WINDOW_UPDATE of the wrong length -> FRAME_SIZE_ERROR",
+        |a| {
+            let mut h = H2::connect(a);
+            h.send(WINDOW_UPDATE, 0, 0, &[0, 0, 1]);
+            h.expect(&Outcome::GoAway(FRAME_SIZE_ERROR))
+        },
+    ),
+    (
+        "6.9.1/1 connection window above 2^31-1 -> FLOW_CONTROL_ERROR",
+        |a| {
+            let mut h = H2::connect(a);
+            h.window_update(0, 0x7fff_ffff);
+            h.expect(&Outcome::GoAway(FLOW_CONTROL_ERROR))
+        },
+    ),
     ("6.9.1/2 stream window above 2^31-1 -> FLOW_CONTROL_ERROR", |a| {
         let mut h = H2::connect(a);
         h.headers(1, &request("/echo"), false);
         h.window_update(1, 0x7fff_ffff);
         h.expect(&Outcome::Rst(1, FLOW_CONTROL_ERROR))
     }),
-    ("6.9.1/3 DATA beyond the advertised stream window -> FLOW_CONTROL_ERROR", |a| {
-        let mut h = H2::connect(a);
-        // http2_body_preread_size 16k: all in one write, so the server
-        // meets the 16385th byte before it could have given window back.
-        let mut b = frame(HEADERS, END_HEADERS, 1, &hpack(&request("/echo")));
-        b.extend(frame(DATA, 0, 1, &[b'x'; 16384]));
-        b.extend(frame(DATA, 0, 1, b"y"));
-        h.send_bytes(&b);
-        h.expect(&Outcome::Rst(1, FLOW_CONTROL_ERROR))
-    }),
+    (
+        "6.9.1/3 DATA beyond the advertised stream window -> FLOW_CONTROL_ERROR",
+        |a| {
+            let mut h = H2::connect(a);
+            // http2_body_preread_size 16k: all in one write, so the server
+            // meets the 16385th byte before it could have given window back.
+            let mut b = frame(HEADERS, END_HEADERS, 1, &hpack(&request("/echo")));
+            b.extend(frame(DATA, 0, 1, &[b'x'; 16384]));
+            b.extend(frame(DATA, 0, 1, b"y"));
+            h.send_bytes(&b);
+            h.expect(&Outcome::Rst(1, FLOW_CONTROL_ERROR))
+        },
+    ),
     ("6.10/1 CONTINUATION completes a header block", |a| {
         let mut h = H2::connect(a);
         let block = hpack(&request("/"));
@@ -317,11 +367,14 @@ const CASES: &[Case] = &[
         h.send(CONTINUATION, END_HEADERS, 1, y);
         ok_response(&mut h, 1)
     }),
-    ("6.10/2 CONTINUATION without a preceding HEADERS -> PROTOCOL_ERROR", |a| {
-        let mut h = H2::connect(a);
-        h.send(CONTINUATION, END_HEADERS, 1, &hpack(&request("/")));
-        h.expect(&Outcome::GoAway(PROTOCOL_ERROR))
-    }),
+    (
+        "6.10/2 CONTINUATION without a preceding HEADERS -> PROTOCOL_ERROR",
+        |a| {
+            let mut h = H2::connect(a);
+            h.send(CONTINUATION, END_HEADERS, 1, &hpack(&request("/")));
+            h.expect(&Outcome::GoAway(PROTOCOL_ERROR))
+        },
+    ),
     ("6.10/3 CONTINUATION on another stream -> PROTOCOL_ERROR", |a| {
         let mut h = H2::connect(a);
         let block = hpack(&request("/"));
@@ -345,24 +398,30 @@ const CASES: &[Case] = &[
         h.headers(1, &f, true);
         h.expect(&Outcome::Rst(1, PROTOCOL_ERROR))
     }),
-    ("8.1.2.1/2 response pseudo-header in a request -> PROTOCOL_ERROR", |a| {
-        let mut h = H2::connect(a);
-        let mut f = request("/");
-        f.push((":status", "200".into()));
-        h.headers(1, &f, true);
-        h.expect(&Outcome::Rst(1, PROTOCOL_ERROR))
-    }),
-    ("8.1.2.1/3 pseudo-header after a regular one -> PROTOCOL_ERROR", |a| {
-        let mut h = H2::connect(a);
-        let f = with_fields(&[
-            (":method", "GET"),
-            (":scheme", "http"),
-            ("x-a", "1"),
-            (":path", "/"),
-        ]);
-        h.headers(1, &f, true);
-        h.expect(&Outcome::Rst(1, PROTOCOL_ERROR))
-    }),
+    (
+        "8.1.2.1/2 response pseudo-header in a request -> PROTOCOL_ERROR",
+        |a| {
+            let mut h = H2::connect(a);
+            let mut f = request("/");
+            f.push((":status", "200".into()));
+            h.headers(1, &f, true);
+            h.expect(&Outcome::Rst(1, PROTOCOL_ERROR))
+        },
+    ),
+    (
+        "8.1.2.1/3 pseudo-header after a regular one -> PROTOCOL_ERROR",
+        |a| {
+            let mut h = H2::connect(a);
+            let f = with_fields(&[
+                (":method", "GET"),
+                (":scheme", "http"),
+                ("x-a", "1"),
+                (":path", "/"),
+            ]);
+            h.headers(1, &f, true);
+            h.expect(&Outcome::Rst(1, PROTOCOL_ERROR))
+        },
+    ),
     ("8.1.2.2/1 connection-specific header -> PROTOCOL_ERROR", |a| {
         let mut h = H2::connect(a);
         let mut f = request("/");
@@ -389,7 +448,11 @@ const CASES: &[Case] = &[
     }),
     ("8.1.2.3/3 empty :path -> PROTOCOL_ERROR", |a| {
         let mut h = H2::connect(a);
-        h.headers(1, &with_fields(&[(":method", "GET"), (":scheme", "http"), (":path", "")]), true);
+        h.headers(
+            1,
+            &with_fields(&[(":method", "GET"), (":scheme", "http"), (":path", "")]),
+            true,
+        );
         h.expect(&Outcome::Rst(1, PROTOCOL_ERROR))
     }),
     ("8.1.2.3/4 duplicated :path -> PROTOCOL_ERROR", |a| {
@@ -399,15 +462,18 @@ const CASES: &[Case] = &[
         h.headers(1, &f, true);
         h.expect(&Outcome::Rst(1, PROTOCOL_ERROR))
     }),
-    ("8.1.2.6/1 content-length not matching the DATA -> PROTOCOL_ERROR", |a| {
-        let mut h = H2::connect(a);
-        let mut f = request("/echo");
-        f[0].1 = "POST".into();
-        f.push(("content-length", "10".into()));
-        h.headers(1, &f, false);
-        h.send(DATA, END_STREAM, 1, b"short");
-        h.expect(&Outcome::Rst(1, PROTOCOL_ERROR))
-    }),
+    (
+        "8.1.2.6/1 content-length not matching the DATA -> PROTOCOL_ERROR",
+        |a| {
+            let mut h = H2::connect(a);
+            let mut f = request("/echo");
+            f[0].1 = "POST".into();
+            f.push(("content-length", "10".into()));
+            h.headers(1, &f, false);
+            h.send(DATA, END_STREAM, 1, b"short");
+            h.expect(&Outcome::Rst(1, PROTOCOL_ERROR))
+        },
+    ),
     ("8.1/1 a stream error leaves the connection usable", |a| {
         let mut h = H2::connect(a);
         let mut f = request("/");
@@ -467,5 +533,11 @@ fn h2spec_style_conformance() {
     for f in &failed {
         println!("FAILED {f}");
     }
-    assert!(failed.is_empty(), "{} of {} cases failed:\n{}", failed.len(), CASES.len(), failed.join("\n"));
+    assert!(
+        failed.is_empty(),
+        "{} of {} cases failed:\n{}",
+        failed.len(),
+        CASES.len(),
+        failed.join("\n")
+    );
 }

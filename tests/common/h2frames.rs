@@ -99,7 +99,9 @@ impl H2 {
         let mut h = H2::raw(addr);
         h.send_bytes(PREFACE);
         h.send(SETTINGS, 0, 0, &[]);
-        let f = h.next_of(SETTINGS, |f| f.flags & ACK == 0).expect("server SETTINGS");
+        let f = h
+            .next_of(SETTINGS, |f| f.flags & ACK == 0)
+            .expect("server SETTINGS");
         assert!(f.payload.len() % 6 == 0);
         h.send(SETTINGS, ACK, 0, &[]);
         h
@@ -183,7 +185,9 @@ impl H2 {
     pub fn expect(&mut self, want: &Outcome) -> Result<(), String> {
         loop {
             match (self.event(), want) {
-                (Event::Frame(f), Outcome::Rst(stream, code)) if f.ty == RST_STREAM && f.stream == *stream => {
+                (Event::Frame(f), Outcome::Rst(stream, code))
+                    if f.ty == RST_STREAM && f.stream == *stream =>
+                {
                     return check(f.error_code(), *code, "RST_STREAM")
                 }
                 (Event::Frame(f), Outcome::Rst(_, code) | Outcome::GoAway(code)) if f.ty == GOAWAY => {

@@ -190,9 +190,10 @@ async fn serve_stream(
         return;
     };
     let (parts, body) = req.into_parts();
-    // RFC 9113 §8.3.1: every request but CONNECT has a non-empty :path (the
-    // h2 crate checks emptiness, not absence).
-    if parts.method != http::Method::CONNECT && parts.uri.path_and_query().is_none_or(|p| p.as_str().is_empty()) {
+    // RFC 9113 §8.3.1: every request but CONNECT has a non-empty :path. The
+    // h2 crate checks emptiness, not absence; `http::Uri` shows an absent
+    // path only when there is no :authority either (with one it reads "/").
+    if parts.method != http::Method::CONNECT && parts.uri.path().is_empty() {
         respond.send_reset(h2::Reason::PROTOCOL_ERROR);
         return;
     }

@@ -70,7 +70,7 @@ pub async fn relay<R: AsyncRead + Unpin>(
         resp.headers_mut().append(n, v);
     }
     let framing = head.body_framing(head_request);
-    if framing == BodyFraming::None {
+    if matches!(framing, BodyFraming::None | BodyFraming::Length(0)) {
         respond.send_response(resp, true).map_err(|_| Fail::Client)?;
         return Ok(());
     }
