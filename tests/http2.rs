@@ -6,6 +6,8 @@
 //! Frame-level protocol checks are in tests/h2_conformance.rs.
 
 mod common;
+#[path = "common/h2frames.rs"]
+mod h2frames;
 use common::*;
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
@@ -76,6 +78,7 @@ http {{
         error_page 404 /404.html;
         location /be/ {{ proxy_set_header Host $http_host; proxy_pass http://{be}/; }}
         location = /r {{ return 301 /elsewhere; }}
+        location = /status {{ stub_status; }}
         location = /small {{ client_max_body_size 10; proxy_pass http://{be}/echo; }}
     }}
 }}
@@ -342,7 +345,78 @@ fn multiplexed_streams_all_succeed() {
         .filter(|l| l.contains(" 200 ") && l.contains("30000"))
         .count();
     assert_eq!(ok, 20, "{text}");
-    // One connection, many requests: stub_status-style counters see requests.
+    // stub_status: one connection, many requests (as nginx counts HTTP/2).
+    let counts = |s: &Site| -> (u64, u64) {
+        let body = get(s.r.addr(), "/status").text();
+        let nums: Vec<u64> = body
+            .lines()
+            .nth(2)
+            .unwrap_or("")
+            .split_whitespace()
+            .filter_map(|n| n.parse().ok())
+            .collect();
+        (
+            nums.first().copied().unwrap_or(0),
+            nums.get(2).copied().unwrap_or(0),
+        )
+    };
+    let (accepts0, requests0) = counts(&s);
+    let out = Command::new("h2load")
+        .args([
+            "-n",
+            "500",
+            "-c",
+            "2",
+            "-m",
+            "10",
+            &format!("http://127.0.0.1:{}/index.html", s.h2c),
+        ])
+        .output()
+        .expect("h2load");
+    assert!(String::from_utf8_lossy(&out.stdout).contains("500 succeeded"));
+    let (accepts1, requests1) = counts(&s);
+    // +1 for the /status request itself.
+    assert_eq!(requests1 - requests0, 501, "requests");
+    assert_eq!(accepts1 - accepts0, 3, "two h2 connections and the /status one");
+}
+
+#[test]
+fn graceful_stop_sends_goaway_and_finishes_open_streams() {
+    use h2frames::*;
+    let s = start("");
+    let addr = s.r.addr();
+    let mut h = H2::connect(addr);
+    let mut req = request("/be/echo");
+    req[0].1 = "POST".into();
+    h.headers(1, &req, false);
+    h.send(DATA, 0, 1, b"before ");
+    // A PING round trip: the server has taken the stream and its first DATA.
+    h.alive().expect("PING");
+    s.r.signal(libc::SIGQUIT);
+    let goaway = h.next_of(GOAWAY, |_| true).expect("GOAWAY on SIGQUIT");
+    assert_eq!(goaway.error_code(), Some(NO_ERROR));
+    // The open stream still completes.
+    h.send(DATA, END_STREAM, 1, b"after");
+    let mut body = Vec::new();
+    let mut status = None;
+    loop {
+        match h.event() {
+            Event::Frame(f) if f.ty == HEADERS && f.stream == 1 => status = f.payload.first().copied(),
+            Event::Frame(f) if f.ty == DATA && f.stream == 1 => {
+                body.extend_from_slice(&f.payload);
+                if f.flags & END_STREAM != 0 {
+                    break;
+                }
+            }
+            Event::Frame(f) if f.ty == PING && f.flags & ACK == 0 => h.send(PING, ACK, 0, &f.payload),
+            Event::Frame(_) => {}
+            e => panic!("stream not finished: {e:?}"),
+        }
+    }
+    assert_eq!((status, body.as_slice()), (Some(0x88), &b"before after"[..]));
+    // Then the connection ends and the process exits.
+    let mut s = s;
+    assert_eq!(s.r.wait_exit(std::time::Duration::from_secs(10)), Some(0));
 }
 
 #[test]
@@ -448,4 +522,82 @@ fn toml_front_end_and_alpn_without_http2() {
     );
     assert_eq!((g.status, v.as_str(), g.body.as_slice()), (200, "2", &b"on"[..]));
     drop((r, r2));
+}
+
+#[test]
+fn idle_connection_closed_after_keepalive_timeout() {
+    use h2frames::*;
+    let s = start("keepalive_timeout 1s;");
+    let mut h = H2::connect(s.r.addr());
+    h.get(1, "/index.html");
+    let (first, body) = h.response(1).expect("response");
+    assert_eq!((first, body.as_slice()), (0x88, &b"hello from rampart\n"[..]));
+    let t = std::time::Instant::now();
+    h.wait = std::time::Duration::from_secs(5);
+    let goaway = h.next_of(GOAWAY, |_| true).expect("GOAWAY when idle");
+    assert_eq!(goaway.error_code(), Some(NO_ERROR));
+    let waited = t.elapsed();
+    assert!(waited >= std::time::Duration::from_millis(800), "{waited:?}");
+    assert!(waited < std::time::Duration::from_secs(4), "{waited:?}");
+    // Then the server closes (at the latest a few seconds later).
+    h.wait = std::time::Duration::from_secs(8);
+    loop {
+        match h.event() {
+            Event::Closed => break,
+            Event::Frame(f) if f.ty == PING && f.flags & ACK == 0 => h.send(PING, ACK, 0, &f.payload),
+            Event::Frame(_) => {}
+            Event::Timeout => panic!("connection not closed"),
+        }
+    }
+}
+
+#[test]
+fn proxy_protocol_before_h2() {
+    use h2frames::*;
+    let dir = TempDir::new("h2pp");
+    let (clear, tls) = (free_port(), free_port());
+    let conf = dir.path().join("nginx.conf");
+    std::fs::write(
+        &conf,
+        format!(
+            r#"daemon off; pid logs/rampart.pid; events {{}}
+http {{
+    access_log off;
+    set_real_ip_from 127.0.0.1;
+    real_ip_header proxy_protocol;
+    server {{
+        listen 127.0.0.1:{clear} http2 proxy_protocol;
+        listen 127.0.0.1:{tls} ssl http2 proxy_protocol;
+        server_name a.test;
+        ssl_certificate {};
+        ssl_certificate_key {};
+        location / {{ return 200 "$remote_addr $proxy_protocol_addr $http2"; }}
+    }}
+}}"#,
+            fixture("a.crt").display(),
+            fixture("a.key").display()
+        ),
+    )
+    .unwrap();
+    let r = Rampart::run_file(dir, clear, conf);
+    // h2c: the PROXY v1 header, then the preface.
+    let mut h = H2::connect_after(r.addr(), b"PROXY TCP4 192.0.2.7 127.0.0.1 5555 80\r\n");
+    h.get(1, "/");
+    let (first, body) = h.response(1).expect("response");
+    assert_eq!(
+        (first, String::from_utf8_lossy(&body).as_ref()),
+        (0x88, "192.0.2.7 192.0.2.7 h2c")
+    );
+    // h2 over TLS after a PROXY header (curl --haproxy-protocol sends v1).
+    if tool("curl") {
+        let tmp = TempDir::new("h2ppc");
+        let (g, v) = curl(
+            "--http2",
+            &format!("https://a.test:{tls}/"),
+            &["--haproxy-protocol"],
+            tmp.path(),
+        );
+        assert_eq!((g.status, v.as_str()), (200, "2"));
+        assert_eq!(String::from_utf8_lossy(&g.body), "127.0.0.1 127.0.0.1 h2");
+    }
 }

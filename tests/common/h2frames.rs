@@ -96,13 +96,20 @@ impl H2 {
     /// Connects, sends the preface and an empty SETTINGS, reads the server's
     /// SETTINGS and acknowledges it.
     pub fn connect(addr: SocketAddr) -> H2 {
+        H2::connect_after(addr, b"")
+    }
+
+    /// [`H2::connect`] with `prefix` (a PROXY protocol header) sent first.
+    pub fn connect_after(addr: SocketAddr, prefix: &[u8]) -> H2 {
         let mut h = H2::raw(addr);
-        h.send_bytes(PREFACE);
+        let mut first = prefix.to_vec();
+        first.extend_from_slice(PREFACE);
+        h.send_bytes(&first);
         h.send(SETTINGS, 0, 0, &[]);
         let f = h
             .next_of(SETTINGS, |f| f.flags & ACK == 0)
             .expect("server SETTINGS");
-        assert!(f.payload.len() % 6 == 0);
+        assert!(f.payload.len().is_multiple_of(6));
         h.send(SETTINGS, ACK, 0, &[]);
         h
     }
