@@ -601,3 +601,33 @@ http {{
         assert_eq!(String::from_utf8_lossy(&g.body), "127.0.0.1 127.0.0.1 h2");
     }
 }
+
+#[test]
+fn client_body_timeout_ends_only_the_stream() {
+    use h2frames::*;
+    let s = start("client_body_timeout 1s;");
+    let mut h = H2::connect(s.r.addr());
+    let mut req = request("/be/echo");
+    req[0].1 = "POST".into();
+    h.headers(1, &req, false);
+    h.send(DATA, 0, 1, b"part");
+    // No more body: after client_body_timeout the stream ends (nginx logs
+    // 408 and sends nothing), the connection stays.
+    let t = std::time::Instant::now();
+    h.wait = std::time::Duration::from_secs(5);
+    let rst = h
+        .next_of(RST_STREAM, |f| f.stream == 1)
+        .expect("RST_STREAM after the body timeout");
+    assert!(
+        t.elapsed() >= std::time::Duration::from_millis(800),
+        "{:?}",
+        t.elapsed()
+    );
+    assert!(rst.error_code().is_some());
+    h.alive().expect("connection still usable");
+    h.get(3, "/index.html");
+    let (first, _) = h.response(3).expect("next stream");
+    assert_eq!(first, 0x88);
+    let log = wait_log(&s.r, "access.log", "\"POST /be/echo HTTP/2.0\"");
+    assert!(log.contains("\"POST /be/echo HTTP/2.0\" 408"), "{log}");
+}
