@@ -47,8 +47,10 @@ pub async fn relay<R: AsyncRead + Unpin>(
                 continue;
             }
             Ok(Some(h)) if !h.is_http09() => break h,
-            Ok(_) | Err(_) if buf.len() >= MAX_HEAD => return Err(Fail::Truncated),
-            _ => {}
+            // The pipeline writes well-formed heads; anything else (an HTTP/0.9
+            // upstream body relayed as is) cannot be framed for HTTP/2.
+            Ok(Some(_)) | Err(_) => return Err(Fail::Truncated),
+            Ok(None) => {}
         }
         if read(out, &mut buf).await? == 0 {
             return Err(Fail::Truncated);
