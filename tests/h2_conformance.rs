@@ -457,6 +457,25 @@ const CASES: &[Case] = &[
         }
         Err("both streams not answered".into())
     }),
+    (
+        "6.1/3 empty DATA frames in the middle of a body change nothing",
+        |a| {
+            let mut h = H2::connect(a);
+            let mut f = request("/echo");
+            f[0].1 = "POST".into();
+            h.headers(1, &f, false);
+            h.send(DATA, 0, 1, b"ab");
+            h.send(DATA, 0, 1, b"");
+            h.send(DATA, 0, 1, b"cd");
+            h.send(DATA, END_STREAM, 1, b"");
+            let (first, body) = h.response(1)?;
+            if first == 0x88 && body == b"abcd" {
+                Ok(())
+            } else {
+                Err(format!("got {first:#x} {:?}", String::from_utf8_lossy(&body)))
+            }
+        },
+    ),
 ];
 
 /// Cases where the h2 crate tears the connection down (or refuses the frame)

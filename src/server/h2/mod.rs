@@ -80,7 +80,10 @@ pub async fn serve(io: ClientIo, mut c: H2Conn, hosts: Arc<VirtualHosts>) {
     // nginx: large_client_header_buffers bounds a header field and the
     // whole list (ngx_http_v2_state_header_block since 1.19.7).
     let limits = &hosts.conn.limits;
-    let max_list = (limits.large_buffers * limits.large_buffer_size).min(u32::MAX as usize) as u32;
+    let max_list = limits
+        .large_buffers
+        .saturating_mul(limits.large_buffer_size)
+        .min(u32::MAX as usize) as u32;
     let mut builder = h2::server::Builder::new();
     builder
         .max_concurrent_streams(conf.max_concurrent_streams)
@@ -244,6 +247,11 @@ async fn feed_body(mut body: RecvStream, mut to: tokio::io::DuplexStream, chunke
             return;
         };
         let n = data.len();
+        if n == 0 {
+            // An empty DATA frame (often the one carrying END_STREAM): a
+            // zero-size chunk would end the body.
+            continue;
+        }
         let r = if chunked {
             frame.clear();
             crate::http1::write_chunk_header(n, &mut frame);

@@ -105,7 +105,7 @@ pub async fn relay<R: AsyncRead + Unpin>(
                 }
                 let step = dec.decode(&buf).map_err(|_| Fail::Truncated)?;
                 let mut chunk = buf.split_to(step.consumed);
-                if let Some(r) = step.data {
+                if let Some(r) = step.data.filter(|r| r.start <= r.end && r.end <= chunk.len()) {
                     let data = chunk.split_to(r.end).split_off(r.start).freeze();
                     send_data(&mut send, data, false).await?;
                 }
