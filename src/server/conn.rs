@@ -98,7 +98,13 @@ pub async fn serve(mut stream: TcpStream, peer: SocketAddr, listen_addr: SocketA
     let http2 = if super::h2::is_h2_stream(&c.io.stream) {
         Some("h2")
     } else if hosts.conn.http2 && hosts.conn.tls.is_none() {
-        match c.sniff_preface(hosts.conn.header_timeout).await {
+        match c
+            .sniff_preface(
+                hosts.conn.header_timeout,
+                hosts.conn.limits.client_header_buffer_size,
+            )
+            .await
+        {
             Some(true) => Some("h2c"),
             Some(false) => None,
             None => return,
@@ -248,13 +254,23 @@ impl Conn {
     /// the HTTP/2 preface or cannot be (then the connection is HTTP/1.x, as
     /// nginx 1.25 decides it). The bytes stay buffered for whichever reader
     /// follows. None: the client went away or timed out first.
-    async fn sniff_preface(&mut self, header_timeout: Duration) -> Option<bool> {
+    async fn sniff_preface(&mut self, header_timeout: Duration, first_read: usize) -> Option<bool> {
         let deadline = self.accepted + header_timeout;
         loop {
             if let Some(h2) = super::h2::preface_state(self.io.pending()) {
                 return Some(h2);
             }
-            match self.io.read_more(super::h2::PREFACE.len(), deadline).await {
+            if self.io.pending().is_empty() {
+                // As the HTTP/1 reader waits: no buffer, and a graceful stop
+                // closes a connection that has sent nothing yet.
+                self.io.wait_readable(deadline).await.ok()?;
+            }
+            // Whatever else arrives stays buffered for the HTTP/1 reader or h2.
+            match self
+                .io
+                .read_more(first_read.max(super::h2::PREFACE.len()), deadline)
+                .await
+            {
                 Ok(_) => {}
                 Err(IoFail::Timeout) => {
                     log_client_error(self.number, self.peer, "client timed out");
