@@ -631,3 +631,36 @@ fn client_body_timeout_ends_only_the_stream() {
     let log = wait_log(&s.r, "access.log", "\"POST /be/echo HTTP/2.0\"");
     assert!(log.contains("\"POST /be/echo HTTP/2.0\" 408"), "{log}");
 }
+
+#[test]
+fn reload_applies_to_the_next_stream_of_an_open_connection() {
+    use h2frames::*;
+    let dir = TempDir::new("h2reload");
+    let port = free_port();
+    let conf = dir.path().join("nginx.conf");
+    let text = |word: &str| {
+        format!(
+            "daemon off; pid logs/rampart.pid; events {{}} http {{ access_log off; server {{ \
+             listen 127.0.0.1:{port} http2; location / {{ return 200 \"{word}\"; }} }} }}"
+        )
+    };
+    std::fs::write(&conf, text("one")).unwrap();
+    let r = Rampart::run_file(dir, port, conf.clone());
+    let mut h = H2::connect(r.addr());
+    h.get(1, "/");
+    assert_eq!(h.response(1).expect("first").1, b"one");
+    std::fs::write(&conf, text("two")).unwrap();
+    r.signal(libc::SIGHUP);
+    // The same connection; each new stream reads the config in force.
+    let mut stream = 3;
+    wait_for(
+        "the reloaded config on the open h2 connection",
+        std::time::Duration::from_secs(10),
+        || {
+            h.get(stream, "/");
+            let body = h.response(stream).expect("response").1;
+            stream += 2;
+            (body == b"two").then_some(())
+        },
+    );
+}
