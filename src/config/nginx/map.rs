@@ -829,7 +829,7 @@ fn conn_setting(d: &Directive, s: &mut ConnSettings) -> R<bool> {
         "ssl_protocols" => once(&mut s.ssl_protocols, d.args.clone(), d)?,
         "http2" => once(&mut s.http2, values::flag(d)?, d)?,
         "http2_max_concurrent_streams" => {
-            let n = values::number(arg(d, 0)).ok_or_else(|| values::invalid_value(d))?;
+            let n = values::number(arg(d, 0)).ok_or_else(|| values::invalid_number(d))?;
             once(&mut s.http2_max_concurrent_streams, n, d)?
         }
         "http2_body_preread_size" => once(&mut s.http2_body_preread_size, values::size(d)?, d)?,
