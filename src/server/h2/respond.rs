@@ -163,3 +163,120 @@ pub fn reason(f: &Fail) -> Reason {
         Fail::Client => Reason::CANCEL,
     }
 }
+
+#[cfg(test)]
+mod tests {
+    //! The relay against a real h2 client over an in-memory connection: the
+    //! HTTP/1.1 bytes a pipeline would write, and what the client receives.
+    use super::relay;
+    use bytes::Bytes;
+    use tokio::io::AsyncWriteExt;
+
+    /// Feeds `h1` (written in two parts, to cross read boundaries) to the
+    /// relay for one request; returns (status, headers, body) as the client saw them.
+    async fn through(h1: &'static [u8], head: bool) -> Result<(u16, http::HeaderMap, Vec<u8>), h2::Error> {
+        let (client_io, server_io) = tokio::io::duplex(1 << 16);
+        let server = async move {
+            let mut conn = h2::server::handshake(server_io).await.expect("server handshake");
+            let (_req, mut respond) = conn.accept().await.expect("a stream").expect("ok stream");
+            let (mut w, mut r) = tokio::io::duplex(1024);
+            let write = async move {
+                let (a, b) = h1.split_at(h1.len() / 2);
+                let _ = w.write_all(a).await;
+                let _ = w.write_all(b).await;
+            };
+            let (_, res) = tokio::join!(write, relay(&mut r, &mut respond, head));
+            if let Err(f) = res {
+                respond.send_reset(super::reason(&f));
+            }
+            // Keep driving the connection until the client is done.
+            while conn.accept().await.is_some() {}
+        };
+        let client = async move {
+            let (mut send, conn) = h2::client::handshake(client_io).await?;
+            tokio::spawn(async move {
+                let _ = conn.await;
+            });
+            let method = if head { "HEAD" } else { "GET" };
+            let req = http::Request::builder()
+                .method(method)
+                .uri("http://x/")
+                .body(())
+                .expect("request");
+            let (resp, _) = send.send_request(req, true)?;
+            let resp = resp.await?;
+            let (parts, mut body) = resp.into_parts();
+            let mut out = Vec::new();
+            while let Some(d) = body.data().await {
+                let d: Bytes = d?;
+                let _ = body.flow_control().release_capacity(d.len());
+                out.extend_from_slice(&d);
+            }
+            Ok((parts.status.as_u16(), parts.headers, out))
+        };
+        let (_, r) = tokio::join!(server, client);
+        r
+    }
+
+    fn rt() -> tokio::runtime::Runtime {
+        tokio::runtime::Builder::new_current_thread()
+            .enable_all()
+            .build()
+            .expect("runtime")
+    }
+
+    #[test]
+    fn chunked_body_decoded_and_connection_fields_dropped() {
+        let (status, h, body) = rt()
+            .block_on(through(
+                b"HTTP/1.1 200 OK\r\nConnection: keep-alive\r\nKeep-Alive: timeout=5\r\nTransfer-Encoding: chunked\r\nX-A: 1\r\n\r\n5\r\nhello\r\n6\r\n world\r\n0\r\n\r\n",
+                false,
+            ))
+            .expect("response");
+        assert_eq!((status, body.as_slice()), (200, &b"hello world"[..]));
+        assert_eq!(h.get("x-a").map(|v| v.as_bytes()), Some(&b"1"[..]));
+        for f in ["connection", "keep-alive", "transfer-encoding"] {
+            assert!(h.get(f).is_none(), "{f}");
+        }
+    }
+
+    #[test]
+    fn interim_100_goes_apart_and_length_body_relayed() {
+        let (status, h, body) = rt()
+            .block_on(through(
+                b"HTTP/1.1 100 Continue\r\n\r\nHTTP/1.1 404 Not Found\r\nContent-Length: 4\r\n\r\nnope",
+                false,
+            ))
+            .expect("response");
+        assert_eq!((status, body.as_slice()), (404, &b"nope"[..]));
+        assert_eq!(h.get("content-length").map(|v| v.as_bytes()), Some(&b"4"[..]));
+    }
+
+    #[test]
+    fn close_delimited_body_ends_with_the_pipe_and_head_has_none() {
+        let (status, _, body) = rt()
+            .block_on(through(b"HTTP/1.1 200 OK\r\n\r\nuntil close", false))
+            .expect("response");
+        assert_eq!((status, body.as_slice()), (200, &b"until close"[..]));
+        let (status, h, body) = rt()
+            .block_on(through(b"HTTP/1.1 200 OK\r\nContent-Length: 10\r\n\r\n", true))
+            .expect("response");
+        assert_eq!((status, body.len()), (200, 0));
+        assert_eq!(h.get("content-length").map(|v| v.as_bytes()), Some(&b"10"[..]));
+    }
+
+    #[test]
+    fn truncated_response_resets_the_stream() {
+        let r = rt().block_on(through(
+            b"HTTP/1.1 200 OK\r\nContent-Length: 10\r\n\r\nshort",
+            false,
+        ));
+        let e = r.expect_err("a reset, not a complete body");
+        assert_eq!(e.reason(), Some(h2::Reason::INTERNAL_ERROR));
+        let r = rt().block_on(through(b"", false));
+        assert_eq!(
+            r.expect_err("no response: reset").reason(),
+            Some(h2::Reason::INTERNAL_ERROR)
+        );
+    }
+}
