@@ -491,5 +491,15 @@ config_levels! {
         ssl_session_tickets: bool,
         /// `"auto"` (default) or curve names joined by `:`.
         ssl_ecdh_curve: String,
+        /// nginx 1.25's `http2 on`: HTTP/2 on every address of this server
+        /// (the same as `listen ... http2` on each of them).
+        http2: bool,
+        /// Streams a client may have open at once on an HTTP/2 connection (128).
+        http2_max_concurrent_streams: u64,
+        /// The initial flow-control window of each HTTP/2 stream: how much
+        /// request body a client may send before the handler reads it (64k).
+        http2_body_preread_size: Size,
+        /// Accepted for compatibility; the h2 codec manages its own read buffer.
+        http2_recv_buffer_size: Size,
     }
 }

@@ -31,10 +31,13 @@ pub struct ListenOpts {
     /// `drain_grace_time`, so keepalived's TCP_CHECK or haproxy's `check`
     /// takes the node out before it stops accepting (same OR rule as `ssl`).
     pub health_probe: bool,
+    /// `http2`: HTTP/2 on this address:port (same OR rule): offered by ALPN
+    /// on an `ssl` address, detected by its preface on a cleartext one.
+    pub http2: bool,
 }
 
-/// Parses `ADDR[:PORT] [default_server] [backlog=N] [reuseport] [ipv6only=on|off] [rcvbuf=SIZE] [sndbuf=SIZE]
-/// [proxy_protocol] [ssl] [health_probe]`.
+/// Parses `ADDR[:PORT] [default_server] [ssl] [http2] [proxy_protocol] [backlog=N] [reuseport] [ipv6only=on|off] [rcvbuf=SIZE] [sndbuf=SIZE]
+/// [health_probe]`.
 /// A bare port means `*:PORT`; a bare address means port 80; `*` is the IPv4 wildcard.
 pub fn parse_listen(s: &str) -> Result<ListenOpts, String> {
     let mut words = s.split_whitespace();
@@ -52,6 +55,7 @@ pub fn parse_listen(s: &str) -> Result<ListenOpts, String> {
         proxy_protocol: false,
         ssl: false,
         health_probe: false,
+        http2: false,
     };
     for w in words {
         let (k, v) = w.split_once('=').unwrap_or((w, ""));
@@ -79,7 +83,8 @@ pub fn parse_listen(s: &str) -> Result<ListenOpts, String> {
             ("proxy_protocol", "") => o.proxy_protocol = true,
             ("ssl", "") => o.ssl = true,
             ("health_probe", "") => o.health_probe = true,
-            ("http2" | "quic", _) => {
+            ("http2", "") => o.http2 = true,
+            ("quic", _) => {
                 return Err(format!(
                     "the \"{k}\" parameter of \"listen\" is not implemented yet"
                 ))
@@ -158,6 +163,10 @@ mod tests {
         let o = parse_listen("127.0.0.1:8081 health_probe").unwrap();
         assert!(o.health_probe && !o.proxy_protocol && !o.has_socket_opts);
         assert!(!parse_listen("80").unwrap().health_probe);
+        let o = parse_listen("127.0.0.1:8443 ssl http2").unwrap();
+        assert!(o.ssl && o.http2 && !o.proxy_protocol);
+        assert!(parse_listen("8080 http2 proxy_protocol").unwrap().http2);
+        assert!(!parse_listen("80").unwrap().http2);
         for bad in [
             "",
             "0",
@@ -166,7 +175,8 @@ mod tests {
             "80 foo",
             "[::1",
             "80 backlog=x",
-            "80 http2",
+            "80 http2=on",
+            "80 quic",
             "80 proxy_protocol=on",
             "80 health_probe=on",
         ] {

@@ -44,6 +44,21 @@ pub struct ConnConf {
     pub ssl: bool,
     /// The TLS acceptor of an `ssl` address (SNI picks among its servers' certificates).
     pub tls: Option<crate::server::tls::TlsListener>,
+    /// The address's `listen ... http2` flag (or `http2 on` in one of its servers).
+    pub http2: bool,
+    /// The HTTP/2 settings of the address's default server.
+    pub h2: H2Conf,
+}
+
+/// HTTP/2 connection settings (nginx's ngx_http_v2_srv_conf_t).
+#[derive(Debug, Clone, Copy)]
+pub struct H2Conf {
+    /// `http2_max_concurrent_streams` (128).
+    pub max_concurrent_streams: u32,
+    /// `http2_body_preread_size` (64k): each stream's initial receive window.
+    pub body_preread_size: u32,
+    /// `http2 on` in this server (nginx 1.25 syntax).
+    pub on: bool,
 }
 
 pub struct ServerRt {
@@ -475,6 +490,17 @@ fn conn_conf(ctx: &CompileCtx, line: usize, s: &ConnSettings) -> Result<ConnConf
         proxy_protocol: false,
         ssl: false,
         tls: None,
+        http2: false,
+        h2: H2Conf {
+            max_concurrent_streams: s
+                .http2_max_concurrent_streams
+                .map_or(128, |n| u32::try_from(n).unwrap_or(u32::MAX)),
+            // The largest window HTTP/2 allows is 2^31-1.
+            body_preread_size: s
+                .http2_body_preread_size
+                .map_or(65536, |v| v.0.min(0x7fff_ffff) as u32),
+            on: s.http2.unwrap_or(false),
+        },
     })
 }
 
@@ -659,11 +685,13 @@ pub fn compile_servers(
             g.opts.proxy_protocol |= o.proxy_protocol;
             g.opts.ssl |= o.ssl;
             g.opts.health_probe |= o.health_probe;
+            g.opts.http2 |= o.http2 || s.conn.h2.on;
             if o.has_socket_opts {
                 let flags_of_g = ListenOpts {
                     proxy_protocol: o.proxy_protocol,
                     ssl: o.ssl,
                     health_probe: o.health_probe,
+                    http2: o.http2,
                     ..g.opts.clone()
                 };
                 if g.opts.has_socket_opts && flags_of_g != *o && g.members.iter().any(|_| true) {
@@ -676,6 +704,7 @@ pub fn compile_servers(
                     proxy_protocol: g.opts.proxy_protocol,
                     ssl: g.opts.ssl,
                     health_probe: g.opts.health_probe,
+                    http2: g.opts.http2,
                     ..o.clone()
                 };
             }
@@ -713,7 +742,7 @@ pub fn compile_servers(
             let def = &servers[g.members[default]];
             let certs = g.members.iter().map(|&i| servers[i].cert.clone()).collect();
             let build = match &def.tls_policy {
-                Some(p) => crate::server::tls::build(&names, certs, default, p),
+                Some(p) => crate::server::tls::build(&names, certs, default, p, g.opts.http2),
                 None => Err("no \"ssl_certificate\" is defined for the \"listen ... ssl\" directive".into()),
             };
             let line = def
@@ -736,6 +765,7 @@ pub fn compile_servers(
                 proxy_protocol: g.opts.proxy_protocol,
                 ssl: g.opts.ssl,
                 tls,
+                http2: g.opts.http2,
                 ..servers[g.members[default]].conn.clone()
             },
         };

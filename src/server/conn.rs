@@ -42,7 +42,7 @@ struct Conn {
 pub async fn serve(mut stream: TcpStream, peer: SocketAddr, listen_addr: SocketAddr, number: u64) {
     let accepted = Instant::now();
     let mut local = None;
-    let Some(hosts) = lookup(listen_addr, &mut local, &stream) else {
+    let Some(hosts) = lookup(listen_addr, &mut local, Some(&stream)) else {
         return;
     };
     let gauge = ConnGauge::accepted();
@@ -95,6 +95,35 @@ pub async fn serve(mut stream: TcpStream, peer: SocketAddr, listen_addr: SocketA
     {
         return;
     }
+    let http2 = if super::h2::is_h2_stream(&c.io.stream) {
+        Some("h2")
+    } else if hosts.conn.http2 && hosts.conn.tls.is_none() {
+        match c
+            .sniff_preface(
+                hosts.conn.header_timeout,
+                hosts.conn.limits.client_header_buffer_size,
+            )
+            .await
+        {
+            Some(true) => Some("h2c"),
+            Some(false) => None,
+            None => return,
+        }
+    } else {
+        None
+    };
+    if let Some(kind) = http2 {
+        let mut info = c.conn_info();
+        info.http2 = Some(kind);
+        info.requests = 0;
+        let h2c = super::h2::H2Conn {
+            info,
+            listen_addr: c.listen_addr,
+            accepted: c.accepted,
+            gauge: c.gauge,
+        };
+        return super::h2::serve(c.io, h2c, hosts).await;
+    }
     drop(hosts);
     loop {
         let Some(hosts) = c.hosts() else { return };
@@ -118,7 +147,7 @@ pub async fn serve(mut stream: TcpStream, peer: SocketAddr, listen_addr: SocketA
 fn lookup(
     listen_addr: SocketAddr,
     local: &mut Option<SocketAddr>,
-    tcp: &TcpStream,
+    tcp: Option<&TcpStream>,
 ) -> Option<Arc<VirtualHosts>> {
     let snap = state::snapshot()?;
     let listener = snap.listener(listen_addr)?;
@@ -126,10 +155,16 @@ fn lookup(
         *local = if listener.specific.is_empty() && !listen_addr.ip().is_unspecified() {
             Some(listen_addr)
         } else {
-            tcp.local_addr().ok()
+            tcp.and_then(|t| t.local_addr().ok())
         };
     }
     Some(listener.hosts_for(*local).clone())
+}
+
+/// The virtual hosts serving `local` (already known) on the listener of
+/// `listen_addr` in the current config: each HTTP/2 stream looks them up anew.
+pub fn hosts_of(listen_addr: SocketAddr, local: SocketAddr) -> Option<Arc<VirtualHosts>> {
+    lookup(listen_addr, &mut Some(local), None)
 }
 
 /// nginx's "broken header" line (src/core/ngx_proxy_protocol.c), at `error`.
@@ -198,6 +233,52 @@ impl Conn {
     /// The virtual hosts of this connection's address in the current config.
     fn hosts(&mut self) -> Option<Arc<VirtualHosts>> {
         lookup(self.listen_addr, &mut self.local, self.io.stream.tcp())
+    }
+
+    /// The facts a request needs about this connection.
+    fn conn_info(&self) -> ConnInfo {
+        ConnInfo {
+            number: self.number,
+            peer: self.peer,
+            tcp_peer: self.peer,
+            proxy: self.proxy.as_deref().copied(),
+            realip_done: false,
+            tls: self.tls.clone(),
+            local: self.local.unwrap_or(self.listen_addr),
+            requests: self.requests,
+            http2: None,
+        }
+    }
+
+    /// On a cleartext `http2` address: reads until the first bytes either are
+    /// the HTTP/2 preface or cannot be (then the connection is HTTP/1.x, as
+    /// nginx 1.25 decides it). The bytes stay buffered for whichever reader
+    /// follows. None: the client went away or timed out first.
+    async fn sniff_preface(&mut self, header_timeout: Duration, first_read: usize) -> Option<bool> {
+        let deadline = self.accepted + header_timeout;
+        loop {
+            if let Some(h2) = super::h2::preface_state(self.io.pending()) {
+                return Some(h2);
+            }
+            if self.io.pending().is_empty() {
+                // As the HTTP/1 reader waits: no buffer, and a graceful stop
+                // closes a connection that has sent nothing yet.
+                self.io.wait_readable(deadline).await.ok()?;
+            }
+            // Whatever else arrives stays buffered for the HTTP/1 reader or h2.
+            match self
+                .io
+                .read_more(first_read.max(super::h2::PREFACE.len()), deadline)
+                .await
+            {
+                Ok(_) => {}
+                Err(IoFail::Timeout) => {
+                    log_client_error(self.number, self.peer, "client timed out");
+                    return None;
+                }
+                Err(_) => return None,
+            }
+        }
     }
 
     /// Reads the PROXY protocol header that must open every connection of a
@@ -306,6 +387,7 @@ impl Conn {
             tls: self.tls.clone(),
             local: self.local.unwrap_or(self.listen_addr),
             requests: self.requests,
+            http2: None,
         };
         self.gauge.set(ConnState::Writing);
         let end = match end {

@@ -15,30 +15,33 @@ use tokio::io::{AsyncRead, AsyncReadExt, AsyncWrite, AsyncWriteExt, ReadBuf};
 use tokio::net::TcpStream;
 use tokio::time::{timeout, Instant};
 
-/// The client connection: plain TCP, or TLS over it (`listen ... ssl`).
+/// The client connection: plain TCP, TLS over it (`listen ... ssl`), or one
+/// HTTP/2 stream seen as an HTTP/1.1 exchange (server::h2::pipe).
 /// An enum rather than a boxed trait object so that the plain path stays a
 /// direct call after one predictable branch.
 pub enum ClientStream {
     Plain(TcpStream),
     Tls(Box<tokio_rustls::server::TlsStream<TcpStream>>),
+    H2(Box<super::h2::pipe::StreamPipe>),
 }
 
 impl ClientStream {
-    pub fn tcp(&self) -> &TcpStream {
+    /// The TCP socket (none for an HTTP/2 stream: its connection owns it).
+    pub fn tcp(&self) -> Option<&TcpStream> {
         match self {
-            ClientStream::Plain(s) => s,
-            ClientStream::Tls(t) => t.get_ref().0,
+            ClientStream::Plain(s) => Some(s),
+            ClientStream::Tls(t) => Some(t.get_ref().0),
+            ClientStream::H2(_) => None,
         }
-    }
-
-    pub fn local_addr(&self) -> io::Result<std::net::SocketAddr> {
-        self.tcp().local_addr()
     }
 
     /// Reads whatever the socket has without waiting (raw bytes: for TLS
     /// this only drains ciphertext, which is all a lingering close needs).
     pub fn try_read(&self, buf: &mut [u8]) -> io::Result<usize> {
-        self.tcp().try_read(buf)
+        match self.tcp() {
+            Some(t) => t.try_read(buf),
+            None => Err(io::ErrorKind::Unsupported.into()),
+        }
     }
 
     /// Both directions at once (the upgrade tunnel).
@@ -52,6 +55,7 @@ impl AsyncRead for ClientStream {
         match self.get_mut() {
             ClientStream::Plain(s) => Pin::new(s).poll_read(cx, buf),
             ClientStream::Tls(t) => Pin::new(t.as_mut()).poll_read(cx, buf),
+            ClientStream::H2(p) => Pin::new(p.as_mut()).poll_read(cx, buf),
         }
     }
 }
@@ -61,18 +65,21 @@ impl AsyncWrite for ClientStream {
         match self.get_mut() {
             ClientStream::Plain(s) => Pin::new(s).poll_write(cx, buf),
             ClientStream::Tls(t) => Pin::new(t.as_mut()).poll_write(cx, buf),
+            ClientStream::H2(p) => Pin::new(p.as_mut()).poll_write(cx, buf),
         }
     }
     fn poll_flush(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
         match self.get_mut() {
             ClientStream::Plain(s) => Pin::new(s).poll_flush(cx),
             ClientStream::Tls(t) => Pin::new(t.as_mut()).poll_flush(cx),
+            ClientStream::H2(p) => Pin::new(p.as_mut()).poll_flush(cx),
         }
     }
     fn poll_shutdown(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
         match self.get_mut() {
             ClientStream::Plain(s) => Pin::new(s).poll_shutdown(cx),
             ClientStream::Tls(t) => Pin::new(t.as_mut()).poll_shutdown(cx),
+            ClientStream::H2(p) => Pin::new(p.as_mut()).poll_shutdown(cx),
         }
     }
 }
@@ -156,6 +163,18 @@ impl ClientIo {
         }
     }
 
+    /// One HTTP/2 stream's request body in and response out.
+    pub fn h2(pipe: super::h2::pipe::StreamPipe) -> ClientIo {
+        ClientIo {
+            stream: ClientStream::H2(Box::new(pipe)),
+            buf: Vec::new(),
+            pos: 0,
+            written: 0,
+            pipelined: false,
+            limit: None,
+        }
+    }
+
     /// Unconsumed bytes.
     pub fn pending(&self) -> &[u8] {
         self.buf.get(self.pos..).unwrap_or(&[])
@@ -209,7 +228,7 @@ impl ClientIo {
         if !self.pending().is_empty() {
             return Ok(());
         }
-        if let ClientStream::Tls(_) = self.stream {
+        if let ClientStream::Tls(_) | ClientStream::H2(_) = self.stream {
             // Socket readiness says nothing about plaintext rustls already
             // holds: read for real, into a small buffer (an idle TLS
             // connection then holds 1 KiB here besides rustls's own buffers;
@@ -222,7 +241,7 @@ impl ClientIo {
         }
         let stream = match &self.stream {
             ClientStream::Plain(s) => s,
-            ClientStream::Tls(_) => return Err(IoFail::Closed),
+            ClientStream::Tls(_) | ClientStream::H2(_) => return Err(IoFail::Closed),
         };
         let sleep = tokio::time::sleep_until(deadline);
         let drain = super::state::drain_signal();

@@ -7,6 +7,7 @@
 pub mod body;
 pub mod conn;
 mod drain;
+pub mod h2;
 mod handlers;
 pub mod io;
 pub mod listener;

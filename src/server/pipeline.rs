@@ -106,6 +106,8 @@ impl Exchange<'_> {
             && self.req.conn.requests < c.keepalive_requests
             && self.conn_age < c.keepalive_time
             && !super::state::draining()
+            // An HTTP/2 stream carries one request; its connection lives on.
+            && self.req.conn.http2.is_none()
     }
 
     pub fn conn_header(&self) -> ConnHeader {

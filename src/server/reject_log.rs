@@ -27,6 +27,8 @@ impl VarSource for RejectedRequest<'_> {
             Var::ServerPort => out.extend_from_slice(self.conn.local.port().to_string().as_bytes()),
             Var::ServerName | Var::Host => out.extend_from_slice(&self.server.name),
             Var::Request => out.extend_from_slice(self.request_line),
+            // nginx: an empty (found) value on HTTP/1.x.
+            Var::Http2 => out.extend_from_slice(self.conn.http2.unwrap_or("").as_bytes()),
             Var::Status => out.extend_from_slice(
                 format!("{:03}", crate::filters::special::wire_status(self.status)).as_bytes(),
             ),

@@ -29,6 +29,8 @@ pub struct ConnInfo {
     pub local: SocketAddr,
     /// Requests served on this connection so far, this one included.
     pub requests: u64,
+    /// `$http2`: "h2" (TLS) or "h2c" (cleartext) on an HTTP/2 connection.
+    pub http2: Option<&'static str>,
 }
 
 /// One attempt to reach an upstream peer, as `$upstream_*` report it.
@@ -344,6 +346,9 @@ impl VarSource for Request {
             Var::ServerName => out.extend_from_slice(&self.server.name),
             Var::ServerAddr => push_addr_ip(out, &self.conn.local),
             Var::ServerPort => push_num(out, u64::from(self.conn.local.port())),
+            Var::ServerProtocol if self.conn.http2.is_some() => out.extend_from_slice(b"HTTP/2.0"),
+            // nginx: an empty (found) value on HTTP/1.x.
+            Var::Http2 => out.extend_from_slice(self.conn.http2.unwrap_or("").as_bytes()),
             Var::ServerProtocol => out.extend_from_slice(match self.head.version() {
                 Version::Http09 => b"HTTP/0.9",
                 Version::Http10 => b"HTTP/1.0",
@@ -389,6 +394,13 @@ impl VarSource for Request {
                 Some(n) => out.extend_from_slice(n.as_bytes()),
                 None => return false,
             },
+            // nginx logs an HTTP/2 request as `GET /x HTTP/2.0`.
+            Var::Request if self.conn.http2.is_some() => {
+                out.extend_from_slice(self.head.method());
+                out.push(b' ');
+                out.extend_from_slice(self.head.target());
+                out.extend_from_slice(b" HTTP/2.0");
+            }
             Var::Request => out.extend_from_slice(self.head.request_line()),
             Var::RequestMethod => out.extend_from_slice(self.method()),
             Var::RequestUri => out.extend_from_slice(self.head.target()),

@@ -1,4 +1,4 @@
-//! TLS for `listen ... ssl` with rustls (HTTP/1.1 only; ALPN `http/1.1`).
+//! TLS for `listen ... ssl` with rustls; ALPN offers `h2` too on `listen ... ssl http2`.
 //! The `ssl_*` policy directives are resolved by `policy`, with the help of
 //! tls_ciphers.rs (cipher strings, curves) and tls_session.rs (resumption).
 //!
@@ -234,6 +234,7 @@ pub fn build(
     certs: Vec<Option<ServerCert>>,
     default: usize,
     policy: &TlsPolicy,
+    http2: bool,
 ) -> Result<TlsListener, String> {
     if certs.get(default).and_then(Option::as_ref).is_none() {
         return Err("no \"ssl_certificate\" is defined for the \"listen ... ssl\" directive".into());
@@ -253,7 +254,12 @@ pub fn build(
             certs,
             default,
         }));
-    cfg.alpn_protocols = vec![b"http/1.1".to_vec()];
+    // nginx offers h2 only on `listen ... http2` addresses, and prefers it.
+    cfg.alpn_protocols = if http2 {
+        vec![b"h2".to_vec(), b"http/1.1".to_vec()]
+    } else {
+        vec![b"http/1.1".to_vec()]
+    };
     cfg.ignore_client_order = policy.prefer_server;
     cfg.session_storage = policy.sessions.clone();
     if let Some(t) = &policy.ticketer {

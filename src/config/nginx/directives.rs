@@ -424,9 +424,22 @@ const LATER: &[Spec] = &[
     later("ssl_verify_client", HTTP | SRV),
     later("ssl_verify_depth", HTTP | SRV),
     later("ssl_buffer_size", HTTP | SRV),
-    later("http2_max_concurrent_streams", HTTP | SRV),
-    later("http2_recv_buffer_size", HTTP),
-    later("http2_chunk_size", HSL),
+    m("http2", HTTP | SRV, Exactly(1)),
+    m("http2_max_concurrent_streams", HTTP | SRV, Exactly(1)),
+    m("http2_body_preread_size", HTTP | SRV, Exactly(1)),
+    m("http2_recv_buffer_size", HTTP, Exactly(1)),
+    // The h2 codec sizes its own DATA frames; server push is not supported
+    // (nginx 1.25.1 removed it too). Obsolete since nginx 1.19.7, which
+    // ignores them with a warning: keepalive_timeout, client_header_timeout,
+    // large_client_header_buffers and keepalive_requests apply instead.
+    ign("http2_chunk_size", HSL),
+    ign("http2_push", HSL),
+    ign("http2_push_preload", HSL),
+    ign("http2_idle_timeout", HTTP | SRV),
+    ign("http2_recv_timeout", HTTP | SRV),
+    ign("http2_max_field_size", HTTP | SRV),
+    ign("http2_max_header_size", HTTP | SRV),
+    ign("http2_max_requests", HTTP | SRV),
     later("proxy_protocol_timeout", HTTP | SRV),
     // other core settings
     later("recursive_error_pages", HSL),

@@ -190,6 +190,10 @@ macro_rules! put_conn {
             ssl_session_timeout,
             ssl_session_tickets,
             ssl_ecdh_curve,
+            http2,
+            http2_max_concurrent_streams,
+            http2_body_preread_size,
+            http2_recv_buffer_size,
         } = $src;
         let d = $dst;
         d.client_header_buffer_size = client_header_buffer_size;
@@ -207,6 +211,10 @@ macro_rules! put_conn {
         d.ssl_session_timeout = ssl_session_timeout;
         d.ssl_session_tickets = ssl_session_tickets;
         d.ssl_ecdh_curve = ssl_ecdh_curve;
+        d.http2 = http2;
+        d.http2_max_concurrent_streams = http2_max_concurrent_streams;
+        d.http2_body_preread_size = http2_body_preread_size;
+        d.http2_recv_buffer_size = http2_recv_buffer_size;
     }};
 }
 
@@ -842,6 +850,13 @@ fn conn_setting(d: &Directive, s: &mut ConnSettings) -> R<bool> {
         "ssl_session_timeout" => once(&mut s.ssl_session_timeout, values::msec(d)?, d)?,
         "ssl_session_tickets" => once(&mut s.ssl_session_tickets, values::flag(d)?, d)?,
         "ssl_ecdh_curve" => once(&mut s.ssl_ecdh_curve, arg(d, 0).to_string(), d)?,
+        "http2" => once(&mut s.http2, values::flag(d)?, d)?,
+        "http2_max_concurrent_streams" => {
+            let n = values::number(arg(d, 0)).ok_or_else(|| values::invalid_number(d))?;
+            once(&mut s.http2_max_concurrent_streams, n, d)?
+        }
+        "http2_body_preread_size" => once(&mut s.http2_body_preread_size, values::size(d)?, d)?,
+        "http2_recv_buffer_size" => once(&mut s.http2_recv_buffer_size, values::size(d)?, d)?,
         _ => return Ok(false),
     }
     Ok(true)

@@ -647,3 +647,47 @@ fn drain_directive_errors_name_file_and_line() {
         "{e:?}"
     );
 }
+
+#[test]
+fn http2_directives_map_like_the_toml_twin() {
+    let n = ok("events {}\nhttp {\n http2_max_concurrent_streams 16;\n http2_recv_buffer_size 512k;\n server {\n  listen 8443 ssl http2;\n  http2 on;\n  http2_body_preread_size 32k;\n }\n}");
+    let t = parse_toml(
+        &PathBuf::from("/t/r.toml"),
+        "[http]\nhttp2_max_concurrent_streams = 16\nhttp2_recv_buffer_size = \"512k\"\n\
+         [[http.server]]\nlisten = [\"8443 ssl http2\"]\nhttp2 = true\nhttp2_body_preread_size = \"32k\"\n",
+    )
+    .unwrap();
+    assert_eq!(n.http.http2_max_concurrent_streams, Some(16));
+    assert_eq!(
+        n.http.http2_max_concurrent_streams,
+        t.http.http2_max_concurrent_streams
+    );
+    assert_eq!(n.http.http2_recv_buffer_size, t.http.http2_recv_buffer_size);
+    assert_eq!(n.http.server[0].http2, Some(true));
+    assert_eq!(n.http.server[0].http2, t.http.server[0].http2);
+    assert_eq!(
+        n.http.server[0].http2_body_preread_size,
+        t.http.server[0].http2_body_preread_size
+    );
+    let listens = |c: &Config| {
+        c.http.server[0]
+            .listen
+            .iter()
+            .map(|l| l.value.clone())
+            .collect::<Vec<_>>()
+    };
+    assert_eq!(listens(&n), listens(&t));
+    // nginx's wording, with the line.
+    let r = conf("events {}\nhttp {\n http2_max_concurrent_streams x;\n}");
+    let e = r.error.expect("error");
+    assert_eq!(
+        (e.message.as_str(), e.line),
+        ("\"http2_max_concurrent_streams\" directive invalid number", 3)
+    );
+    // Obsolete since nginx 1.19.7: accepted with a warning.
+    let r = conf(
+        "events {}\nhttp {\n http2_idle_timeout 3m;\n http2_max_field_size 4k;\n http2_push_preload on;\n}",
+    );
+    assert!(r.error.is_none());
+    assert_eq!(r.ignored.len(), 3);
+}
