@@ -423,7 +423,9 @@ async fn send_gzip(ex: &mut Exchange<'_>, head: ResponseHead, info: &Arc<FileInf
     loop {
         let done = off >= size;
         let data = if done {
-            std::mem::replace(&mut enc, crate::filters::gzip::Gzip::new(1)).finish()
+            let mut tail = Vec::with_capacity(4096);
+            enc.finish_into(&mut tail);
+            tail
         } else {
             let want = usize::try_from(size - off).unwrap_or(CHUNK).min(CHUNK);
             let f = file.clone();
