@@ -5,6 +5,7 @@
 use super::cache::FileInfo;
 use super::cond::{self, Cond, Conditionals, Ranges};
 use super::{mime, StaticConf};
+use crate::filters::gzip_encoder::gzip_whole;
 use crate::server::pipeline::{add_headers, record_sent_headers, Exchange, Reply};
 use crate::server::response::{push_u64, ConnHeader, Framing, ResponseHead};
 use bytes::Bytes;
@@ -20,7 +21,7 @@ pub const CHUNK: usize = 256 * 1024;
 /// Bytes of file compressed per step of a gzip response: bounds the time one
 /// response holds the event loop (nginx compresses up to its 128 KiB of
 /// gzip_buffers at a time) and the memory per response.
-const GZIP_CHUNK: usize = 128 * 1024;
+const GZIP_CHUNK: usize = crate::filters::gzip_encoder::WHOLE_MAX;
 
 /// nginx's multipart boundary comes from `ngx_next_temp_number(0)`, a counter.
 static BOUNDARY: AtomicU64 = AtomicU64::new(1);
@@ -422,7 +423,9 @@ async fn send_gzip(ex: &mut Exchange<'_>, head: ResponseHead, info: &Arc<FileInf
     let Some(file) = info.file.clone() else {
         return Reply::Sent { reusable: false };
     };
-    let mut enc = crate::filters::gzip::Gzip::new(level);
+    // Created at the first read that is not the whole file (a small file
+    // is compressed in one piece and needs no deflate stream).
+    let mut enc: Option<crate::filters::gzip::Gzip> = None;
     let mut off = 0u64;
     let size = info.size;
     // One read buffer and one frame buffer for the whole body.
@@ -431,6 +434,7 @@ async fn send_gzip(ex: &mut Exchange<'_>, head: ResponseHead, info: &Arc<FileInf
     let mut z: Vec<u8> = Vec::new();
     loop {
         z.clear();
+        let mut whole = false;
         if off < size {
             let want = usize::try_from(size - off).unwrap_or(GZIP_CHUNK).min(GZIP_CHUNK);
             raw.clear();
@@ -451,13 +455,19 @@ async fn send_gzip(ex: &mut Exchange<'_>, head: ResponseHead, info: &Arc<FileInf
                 _ => return Reply::Sent { reusable: false },
             }
             // Compressed on the event loop, as nginx does: at most
-            // GZIP_CHUNK per step, a fraction of a millisecond.
-            enc.feed_into(&raw, &mut z);
+            // GZIP_CHUNK per step, a fraction of a millisecond. A file read
+            // whole goes through libdeflate in one piece.
+            whole = off == size && raw.len() as u64 == size && gzip_whole(level, &raw, &mut z);
+            if !whole {
+                enc.get_or_insert_with(|| crate::filters::gzip::Gzip::new(level))
+                    .feed_into(&raw, &mut z);
+            }
         }
         // The last read and the end of the stream go out in one write.
         let done = off >= size;
-        if done {
-            enc.finish_into(&mut z);
+        if done && !whole {
+            enc.get_or_insert_with(|| crate::filters::gzip::Gzip::new(level))
+                .finish_into(&mut z);
         }
         frame.clear();
         if http11 {
