@@ -38,11 +38,12 @@ pub fn backend_level(level: u32) -> u32 {
     level.clamp(2, 9)
 }
 
+/// libdeflate compressors of one thread by level, and the output buffer
+/// they write into (kept at its largest size: no zeroing per call).
+type WholeCache = (Vec<(i32, libdeflater::Compressor)>, Vec<u8>);
+
 thread_local! {
-    /// libdeflate compressors of this thread by level, and the output
-    /// buffer they write into (kept at its largest size: no zeroing per call).
-    static WHOLE: RefCell<(Vec<(i32, libdeflater::Compressor)>, Vec<u8>)> =
-        const { RefCell::new((Vec::new(), Vec::new())) };
+    static WHOLE: RefCell<WholeCache> = const { RefCell::new((Vec::new(), Vec::new())) };
 }
 
 /// The largest body compressed in one piece by [`gzip_whole`]: bounds the
