@@ -167,3 +167,28 @@ fn stalled_readers_of_a_big_file_neither_block_others_nor_buffer_it() {
     assert!(grown < 24 * 1024, "RSS grew by {grown} KiB");
     drop(stalled);
 }
+
+#[test]
+fn gzip_of_a_file_larger_than_one_compression_step() {
+    // 700 KB: several read-and-compress steps, HTTP/1.1 (chunked) and 1.0 (until close).
+    let r = start("gzip = true\ngzip_http_version = \"1.0\"");
+    let page: Vec<u8> = (0..20000u32)
+        .flat_map(|i| format!("<p>w{} {}</p>\n", i % 97, i.wrapping_mul(2654435761) % 9973).into_bytes())
+        .collect();
+    std::fs::write(r.dir.path().join("www/big.html"), &page).unwrap();
+    for version in ["1.1", "1.0"] {
+        let resp = common::raw(
+            r.addr(),
+            format!("GET /big.html HTTP/{version}\r\nHost: localhost\r\nAccept-Encoding: gzip\r\nConnection: close\r\n\r\n")
+                .as_bytes(),
+        );
+        assert_eq!(resp.status, 200);
+        assert_eq!(resp.header("content-encoding"), Some("gzip"));
+        assert_eq!(resp.header("content-length"), None);
+        let mut back = Vec::new();
+        std::io::Read::read_to_end(&mut flate2::read::GzDecoder::new(&resp.body[..]), &mut back).unwrap();
+        assert_eq!(back.len(), page.len(), "HTTP/{version}");
+        assert!(back == page, "HTTP/{version}");
+        assert!(resp.body.len() < page.len() / 3);
+    }
+}

@@ -1,12 +1,11 @@
 //! The gzip filter (nginx/nginx: src/http/modules/ngx_http_gzip_filter_module.c;
 //! `ngx_http_gzip_ok` and `ngx_http_gzip_accept_encoding` in
-//! src/http/ngx_http_core_module.c). Compression streams through
-//! flate2's zlib-rs backend: memory is bounded by the deflate window plus one
-//! output chunk, whatever the body size.
+//! src/http/ngx_http_core_module.c): which responses are compressed and how
+//! their headers change. The encoder itself is in `gzip_encoder`: memory is
+//! bounded by the deflate state plus one output chunk, whatever the body size.
 
-use flate2::write::GzEncoder;
-use flate2::Compression;
-use std::io::Write;
+pub use super::gzip_encoder::Gzip;
+use bytes::Bytes;
 
 /// A location's gzip settings.
 #[derive(Debug, Clone)]
@@ -112,6 +111,33 @@ impl GzipConf {
     }
 }
 
+/// The header changes of a compressed response (`ngx_http_gzip_header_filter`):
+/// Content-Encoding added, Accept-Ranges dropped (`ngx_http_clear_accept_ranges`),
+/// the ETag weakened (`ngx_http_weak_etag`: `W/` is kept, a value that does
+/// not start with `"` is removed). Content-Length is the caller's: it frames
+/// the body chunked or close-delimited instead.
+pub fn compressed_headers(headers: &mut Vec<(Bytes, Bytes)>) {
+    headers.retain_mut(|(n, v)| {
+        if n.eq_ignore_ascii_case(b"accept-ranges") {
+            return false;
+        }
+        if n.eq_ignore_ascii_case(b"etag") && !v.starts_with(b"W/") {
+            if !v.starts_with(b"\"") {
+                return false;
+            }
+            let mut w = Vec::with_capacity(v.len() + 2);
+            w.extend_from_slice(b"W/");
+            w.extend_from_slice(v);
+            *v = Bytes::from(w);
+        }
+        true
+    });
+    headers.push((
+        Bytes::from_static(b"Content-Encoding"),
+        Bytes::from_static(b"gzip"),
+    ));
+}
+
 /// What `gzip_ok` reads from the request.
 #[derive(Debug, Default, Clone, Copy)]
 pub struct ClientSide<'a> {
@@ -215,36 +241,6 @@ fn msie6(ua: &[u8]) -> bool {
     }
 }
 
-/// A streaming gzip encoder.
-pub struct Gzip {
-    enc: GzEncoder<Vec<u8>>,
-}
-
-impl Gzip {
-    /// `gzip_comp_level` 1 runs zlib-rs at level 2: its level 1 is the
-    /// "quick" strategy (as zlib-ng's), about 30% larger than zlib's level 1
-    /// on HTML, while its level 2 is smaller than zlib's 1 and 2 (measured on
-    /// a 100 KiB HTML page: zlib 1: 37629 B, 2: 36024 B; zlib-rs 1: 49750 B,
-    /// 2: 34758 B). The ratio must never be worse than nginx's.
-    pub fn new(level: u32) -> Gzip {
-        let level = level.clamp(2, 9);
-        Gzip {
-            enc: GzEncoder::new(Vec::with_capacity(64 * 1024), Compression::new(level)),
-        }
-    }
-
-    /// Compresses `data`; returns what is ready to send (may be empty).
-    pub fn feed(&mut self, data: &[u8]) -> Vec<u8> {
-        let _ = self.enc.write_all(data);
-        std::mem::take(self.enc.get_mut())
-    }
-
-    /// The rest of the stream, trailer included.
-    pub fn finish(self) -> Vec<u8> {
-        self.enc.finish().unwrap_or_default()
-    }
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -337,21 +333,5 @@ mod tests {
         ));
         assert!(msie6(b"Mozilla/4.0 (compatible; MSIE 6.0; Windows NT 5.0)"));
         assert!(!msie6(b"Mozilla/4.0 (compatible; MSIE 6.0; Windows NT 5.1; SV1)"));
-    }
-
-    #[test]
-    fn stream_round_trips() {
-        let data: Vec<u8> = (0..200_000u32).map(|i| (i % 97) as u8).collect();
-        let mut g = Gzip::new(1);
-        let mut out = Vec::new();
-        for c in data.chunks(7000) {
-            out.extend(g.feed(c));
-        }
-        out.extend(g.finish());
-        let mut d = flate2::read::GzDecoder::new(&out[..]);
-        let mut back = Vec::new();
-        std::io::Read::read_to_end(&mut d, &mut back).unwrap();
-        assert_eq!(back, data);
-        assert!(out.len() < data.len() / 10);
     }
 }

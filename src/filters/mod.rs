@@ -2,5 +2,6 @@
 
 pub mod expires;
 pub mod gzip;
+pub mod gzip_encoder;
 pub mod special;
 pub mod user_agent;

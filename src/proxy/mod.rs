@@ -3,6 +3,7 @@
 //! status mapping (502 for errors, 504 for timeouts) and error-log lines.
 
 mod dynamic;
+mod gzip;
 pub mod next_upstream;
 mod relay;
 pub mod response_filter;
@@ -703,7 +704,14 @@ async fn exchange(
     } else {
         uhead.content_length()
     };
-    let cframing = match (no_body, up_len) {
+    let gz = if http09 {
+        gzip::Decision::Plain
+    } else {
+        gzip::decide(ex, &mut h, up_len)
+    };
+    // gzip removes the length: chunked to HTTP/1.1, close-delimited to 1.0.
+    let len = if gz.compresses() { None } else { up_len };
+    let cframing = match (no_body, len) {
         _ if http09 => Framing::Close,
         (true, Some(n)) => Framing::Length(n),
         (true, None) => Framing::NoBody,
@@ -726,7 +734,7 @@ async fn exchange(
     let mut received = buf.len() as u64;
     let body_start = buf.get(head_len..).unwrap_or(&[]).to_vec();
     drop(buf);
-    let mut relay = BodyRelay::new(&uhead, no_body, cframing);
+    let mut relay = BodyRelay::new(&uhead, no_body, cframing, gz.encoder(no_body));
     let mut body_bytes: u64 = 0;
     // The head and the body bytes that came with it go out in one write.
     let done = relay

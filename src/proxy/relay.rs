@@ -1,7 +1,10 @@
 //! The upstream response body on its way to the client: passed through when
 //! length-delimited, decoded when chunked, and re-chunked for HTTP/1.1
-//! clients when the length is unknown.
+//! clients when the length is unknown; gzip-compressed on the way when the
+//! gzip filter chose to (each upstream read is compressed as it arrives, so
+//! memory stays at one read plus the deflate state).
 
+use crate::filters::gzip::Gzip;
 use crate::http1::{ChunkedDecoder, ResponseHead as UpHead};
 use crate::server::response::Framing;
 
@@ -12,6 +15,10 @@ pub(super) struct BodyRelay {
     mode: RelayMode,
     client: Framing,
     counted: u64,
+    /// The gzip encoder when the response is compressed.
+    gzip: Option<Gzip>,
+    /// Compressed bytes of one step, before chunk framing (reused).
+    zbuf: Vec<u8>,
 }
 
 enum RelayMode {
@@ -22,7 +29,7 @@ enum RelayMode {
 }
 
 impl BodyRelay {
-    pub(super) fn new(h: &UpHead, no_body: bool, client: Framing) -> BodyRelay {
+    pub(super) fn new(h: &UpHead, no_body: bool, client: Framing, gzip: Option<Gzip>) -> BodyRelay {
         let mode = if no_body {
             RelayMode::None
         } else if h.chunked() {
@@ -36,6 +43,8 @@ impl BodyRelay {
             mode,
             client,
             counted: 0,
+            gzip: if no_body { None } else { gzip },
+            zbuf: Vec::new(),
         }
     }
 
@@ -56,12 +65,31 @@ impl BodyRelay {
             return;
         }
         self.counted += data.len() as u64;
+        match self.gzip.as_mut() {
+            Some(z) if self.client == Framing::Chunked => {
+                self.zbuf.clear();
+                z.feed_into(data, &mut self.zbuf);
+                frame_chunk(&self.zbuf, out);
+            }
+            Some(z) => z.feed_into(data, out),
+            None if self.client == Framing::Chunked => frame_chunk(data, out),
+            None => out.extend_from_slice(data),
+        }
+    }
+
+    /// The body ended: the rest of the gzip stream, then the last chunk.
+    fn end(&mut self, out: &mut Vec<u8>) {
+        if let Some(mut z) = self.gzip.take() {
+            if self.client == Framing::Chunked {
+                self.zbuf.clear();
+                z.finish_into(&mut self.zbuf);
+                frame_chunk(&self.zbuf, out);
+            } else {
+                z.finish_into(out);
+            }
+        }
         if self.client == Framing::Chunked {
-            crate::http1::write_chunk_header(data.len(), out);
-            out.extend_from_slice(data);
-            out.extend_from_slice(b"\r\n");
-        } else {
-            out.extend_from_slice(data);
+            out.extend_from_slice(crate::http1::LAST_CHUNK);
         }
     }
 
@@ -75,6 +103,9 @@ impl BodyRelay {
                     *left -= n as u64;
                     let done = *left == 0;
                     self.emit(&input[..n], out);
+                    if done {
+                        self.end(out);
+                    }
                     return Ok(done);
                 }
                 RelayMode::UntilClose => {
@@ -91,9 +122,7 @@ impl BodyRelay {
                     self.emit(&data, out);
                     input = input.get(step.consumed..).unwrap_or(&[]);
                     if step.done {
-                        if self.client == Framing::Chunked {
-                            out.extend_from_slice(crate::http1::LAST_CHUNK);
-                        }
+                        self.end(out);
                         return Ok(true);
                     }
                     if step.consumed == 0 && step.data.is_none() {
@@ -110,9 +139,19 @@ impl BodyRelay {
     }
 
     /// Bytes to send after a proper end by close (the last chunk).
-    pub(super) fn finish(&self, out: &mut Vec<u8>) {
-        if matches!(self.mode, RelayMode::UntilClose) && self.client == Framing::Chunked {
-            out.extend_from_slice(crate::http1::LAST_CHUNK);
+    pub(super) fn finish(&mut self, out: &mut Vec<u8>) {
+        if matches!(self.mode, RelayMode::UntilClose) {
+            self.end(out);
         }
     }
+}
+
+/// One HTTP/1.1 chunk (nothing for empty data: that would be the last chunk).
+fn frame_chunk(data: &[u8], out: &mut Vec<u8>) {
+    if data.is_empty() {
+        return;
+    }
+    crate::http1::write_chunk_header(data.len(), out);
+    out.extend_from_slice(data);
+    out.extend_from_slice(b"\r\n");
 }

@@ -5,6 +5,7 @@
 use super::cache::FileInfo;
 use super::cond::{self, Cond, Conditionals, Ranges};
 use super::{mime, StaticConf};
+use crate::filters::gzip_encoder::gzip_whole;
 use crate::server::pipeline::{add_headers, record_sent_headers, Exchange, Reply};
 use crate::server::response::{push_u64, ConnHeader, Framing, ResponseHead};
 use bytes::Bytes;
@@ -16,6 +17,11 @@ use std::sync::Arc;
 /// the file size. 256 KiB halved the CPU per 1 MiB response against 128 KiB
 /// (fewer sendto calls, each filling more of the socket buffer).
 pub const CHUNK: usize = 256 * 1024;
+
+/// Bytes of file compressed per step of a gzip response: bounds the time one
+/// response holds the event loop (nginx compresses up to its 128 KiB of
+/// gzip_buffers at a time) and the memory per response.
+const GZIP_CHUNK: usize = crate::filters::gzip_encoder::WHOLE_MAX;
 
 /// nginx's multipart boundary comes from `ngx_next_temp_number(0)`, a counter.
 static BOUNDARY: AtomicU64 = AtomicU64::new(1);
@@ -417,49 +423,64 @@ async fn send_gzip(ex: &mut Exchange<'_>, head: ResponseHead, info: &Arc<FileInf
     let Some(file) = info.file.clone() else {
         return Reply::Sent { reusable: false };
     };
-    let mut enc = crate::filters::gzip::Gzip::new(level);
+    // Created at the first read that is not the whole file (a small file
+    // is compressed in one piece and needs no deflate stream).
+    let mut enc: Option<crate::filters::gzip::Gzip> = None;
     let mut off = 0u64;
     let size = info.size;
+    // One read buffer and one frame buffer for the whole body.
+    let mut raw: Vec<u8> = Vec::new();
+    let mut frame: Vec<u8> = Vec::new();
+    let mut z: Vec<u8> = Vec::new();
     loop {
-        let done = off >= size;
-        let data = if done {
-            std::mem::replace(&mut enc, crate::filters::gzip::Gzip::new(1)).finish()
-        } else {
-            let want = usize::try_from(size - off).unwrap_or(CHUNK).min(CHUNK);
-            let f = file.clone();
-            // Read and compress on the blocking pool: both are CPU/IO work.
-            let r = tokio::task::spawn_blocking(move || {
-                use std::os::unix::fs::FileExt;
-                let mut buf = vec![0u8; want];
-                let n = f.read_at(&mut buf, off);
-                let got = *n.as_ref().unwrap_or(&0);
-                buf.truncate(got);
-                let z = enc.feed(&buf);
-                (enc, z, got)
-            })
-            .await;
-            let Ok((e, z, got)) = r else {
-                return Reply::Sent { reusable: false };
+        z.clear();
+        let mut whole = false;
+        if off < size {
+            let want = usize::try_from(size - off).unwrap_or(GZIP_CHUNK).min(GZIP_CHUNK);
+            raw.clear();
+            // A cached range is read right here (RWF_NOWAIT never blocks);
+            // anything else on the blocking pool, so NFS never stalls the loop.
+            let got = match read_cached(&file, &mut raw, want, off) {
+                Some(n) => n,
+                None => match spawn_read(file.clone(), std::mem::take(&mut raw), want, off).await {
+                    Ok((buf, n)) => {
+                        raw = buf;
+                        n
+                    }
+                    Err(_) => return Reply::Sent { reusable: false },
+                },
             };
-            enc = e;
-            if got == 0 {
-                return Reply::Sent { reusable: false };
+            match got {
+                Ok(n) if n > 0 => off += n as u64,
+                _ => return Reply::Sent { reusable: false },
             }
-            off += got as u64;
-            z
-        };
-        let mut frame = Vec::with_capacity(data.len() + 16);
+            // Compressed on the event loop, as nginx does: at most
+            // GZIP_CHUNK per step, a fraction of a millisecond. A file read
+            // whole goes through libdeflate in one piece.
+            whole = off == size && raw.len() as u64 == size && gzip_whole(level, &raw, &mut z);
+            if !whole {
+                enc.get_or_insert_with(|| crate::filters::gzip::Gzip::new(level))
+                    .feed_into(&raw, &mut z);
+            }
+        }
+        // The last read and the end of the stream go out in one write.
+        let done = off >= size;
+        if done && !whole {
+            enc.get_or_insert_with(|| crate::filters::gzip::Gzip::new(level))
+                .finish_into(&mut z);
+        }
+        frame.clear();
         if http11 {
-            if !data.is_empty() {
-                frame.extend_from_slice(format!("{:x}\r\n", data.len()).as_bytes());
-                frame.extend_from_slice(&data);
+            if !z.is_empty() {
+                crate::http1::write_chunk_header(z.len(), &mut frame);
+                frame.extend_from_slice(&z);
                 frame.extend_from_slice(b"\r\n");
             }
             if done {
-                frame.extend_from_slice(b"0\r\n\r\n");
+                frame.extend_from_slice(crate::http1::LAST_CHUNK);
             }
         } else {
-            frame = data;
+            std::mem::swap(&mut frame, &mut z);
         }
         if !frame.is_empty() && ex.io.write_all(&frame, t).await.is_err() {
             return Reply::Sent { reusable: false };
