@@ -4,10 +4,12 @@
 
 mod dynamic;
 pub mod next_upstream;
+pub mod redirect;
 mod relay;
 pub mod response_filter;
 pub mod tunnel;
 pub mod upstream_request;
+pub mod upstream_socket;
 
 use crate::http1::parse_response_head;
 use crate::log::Level;
@@ -380,7 +382,12 @@ async fn connect(
     conf: &crate::runtime::loc_conf::ProxyConf,
     t0: Instant,
 ) -> Result<TcpStream, Failure> {
-    match tokio::time::timeout(conf.connect_timeout, TcpStream::connect(addr)).await {
+    match tokio::time::timeout(
+        conf.connect_timeout,
+        upstream_socket::connect(&ex.req, addr, conf),
+    )
+    .await
+    {
         Ok(Ok(s)) => Ok(s),
         Ok(Err(e)) => {
             log_upstream(

@@ -62,7 +62,11 @@ pub fn build_head(
     body: BodyFraming,
     out: &mut Vec<u8>,
 ) {
-    out.extend_from_slice(req.method());
+    // proxy_method: its value replaces the client's method (nginx evaluates it as is).
+    match &conf.method {
+        Some(m) => m.eval(req, out),
+        None => out.extend_from_slice(req.method()),
+    }
     out.push(b' ');
     upstream_uri(req, target, prefix_len, out);
     out.extend_from_slice(if conf.http11 {
@@ -94,8 +98,9 @@ pub fn build_head(
         BodyFraming::Chunked => out.extend_from_slice(b"Transfer-Encoding: chunked\r\n"),
     }
     // Every client header not named above, in client order; the body framing
-    // headers are always regenerated.
-    for (name, v) in req.head.headers() {
+    // headers are always regenerated. `proxy_pass_request_headers off` sends none.
+    let client_headers = req.head.headers().filter(|_| conf.pass_request_headers);
+    for (name, v) in client_headers {
         if name.eq_ignore_ascii_case(b"content-length") || name.eq_ignore_ascii_case(b"transfer-encoding") {
             continue;
         }

@@ -131,6 +131,16 @@ pub struct ProxyConf {
     /// only setup in which nginx 1.22 can reuse an upstream connection. A
     /// `Connection` value with variables counts as not reusable.
     pub keepalive_ok: bool,
+    /// `proxy_redirect`.
+    pub redirect: crate::proxy::redirect::Redirects,
+    /// `proxy_socket_keepalive`: SO_KEEPALIVE on fresh upstream sockets.
+    pub socket_keepalive: bool,
+    /// `proxy_bind`: the local address to bind before connecting (`None` = off).
+    pub bind: Option<Template>,
+    /// `proxy_method`: the upstream method instead of the client's.
+    pub method: Option<Template>,
+    /// `proxy_pass_request_headers` (default on).
+    pub pass_request_headers: bool,
 }
 
 #[derive(Debug, Clone)]
@@ -272,6 +282,26 @@ pub fn resolve(ctx: &mut CompileCtx, s: &LocSettings, line: usize) -> Result<Loc
         hide.retain(|h| **h != *p.as_bytes());
     }
 
+    let redirect = proxy_redirect(ctx, s, line)?;
+    super::proxy_buffers::validate(s).map_err(|(d, e)| ctx.err(line, e).directive(d))?;
+    let bind = match s.proxy_bind.as_deref() {
+        None | Some("off") => None,
+        Some(v) => {
+            let t = template(ctx, line, "proxy_bind", v)?;
+            // A value without variables is parsed once, here (ngx_http_upstream_bind_set_slot).
+            if t.is_static() && crate::proxy::upstream_socket::parse_local(v).is_none() {
+                return Err(ctx
+                    .err(line, format!("invalid address \"{v}\""))
+                    .directive("proxy_bind"));
+            }
+            Some(t)
+        }
+    };
+    let method = match s.proxy_method.as_deref() {
+        None => None,
+        Some(v) => Some(template(ctx, line, "proxy_method", v)?),
+    };
+
     let mut add_header = Vec::new();
     let ah_line = line_of(s.add_header.as_ref().map(|l| l.line));
     for entry in s.add_header.iter().flat_map(|l| l.value.iter()) {
@@ -379,6 +409,11 @@ pub fn resolve(ctx: &mut CompileCtx, s: &LocSettings, line: usize) -> Result<Loc
             next_upstream_tries: s.proxy_next_upstream_tries.unwrap_or(0) as usize,
             next_upstream_timeout: s.proxy_next_upstream_timeout.map_or(Duration::ZERO, |v| v.0),
             keepalive_ok,
+            redirect,
+            socket_keepalive: s.proxy_socket_keepalive.unwrap_or(false),
+            bind,
+            method,
+            pass_request_headers: s.proxy_pass_request_headers.unwrap_or(true),
         }),
         add_header,
         error_pages,
@@ -411,6 +446,25 @@ pub fn resolve(ctx: &mut CompileCtx, s: &LocSettings, line: usize) -> Result<Loc
         port_in_redirect: s.port_in_redirect.unwrap_or(true),
         server_name_in_redirect: s.server_name_in_redirect.unwrap_or(false),
     })
+}
+
+/// `proxy_redirect`: nginx's merge keeps the nearest level's list (the
+/// settings are already merged all-or-nothing), `off` clears it.
+fn proxy_redirect(
+    ctx: &CompileCtx,
+    s: &LocSettings,
+    line: usize,
+) -> Result<crate::proxy::redirect::Redirects, ConfigError> {
+    let Some(l) = &s.proxy_redirect else {
+        return Ok(crate::proxy::redirect::Redirects::Implicit);
+    };
+    let at = if l.line > 0 { l.line } else { line };
+    let r =
+        crate::proxy::redirect::compile(&l.value).map_err(|e| ctx.err(at, e).directive("proxy_redirect"))?;
+    for t in crate::proxy::redirect::templates(&r) {
+        ctx.check_vars(at, "proxy_redirect", t)?;
+    }
+    Ok(r)
 }
 
 /// `access` (allow/deny in config order) and `auth_basic` + `auth_basic_user_file`.

@@ -314,6 +314,26 @@ fn compile_proxy_pass(
     })
 }
 
+/// `proxy_redirect default` needs this level's `proxy_pass`, one without
+/// variables (ngx_http_proxy_redirect reads `plcf->url` and `proxy_lengths`).
+fn check_redirect_default(ctx: &CompileCtx, loc: &Location) -> Result<(), ConfigError> {
+    let Some(l) = &loc.proxy_redirect else {
+        return Ok(());
+    };
+    if !l.value.iter().any(|e| e.first().is_some_and(|w| w == "default")) {
+        return Ok(());
+    }
+    let line = if l.line > 0 { l.line } else { loc.match_.line };
+    let msg = match &loc.proxy_pass {
+        None => "\"proxy_redirect default\" should be placed after the \"proxy_pass\" directive",
+        Some(p) if p.value.contains('$') => {
+            "\"proxy_redirect default\" cannot be used with \"proxy_pass\" directive with variables"
+        }
+        Some(_) => return Ok(()),
+    };
+    Err(ctx.err(line, msg).directive("proxy_redirect"))
+}
+
 fn compile_location(
     ctx: &mut CompileCtx,
     loc: &Location,
@@ -323,6 +343,7 @@ fn compile_location(
     let line = loc.match_.line;
     let (modifier, pattern) = parse_location_match(ctx, line, &loc.match_.value)?;
     let mut settings = loc.loc_settings();
+    check_redirect_default(ctx, loc)?;
     // root and alias are one slot in nginx: a level that sets either inherits neither.
     let own_path = settings.root.is_some() || settings.alias.is_some();
     settings.inherit(parent);
