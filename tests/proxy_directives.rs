@@ -202,6 +202,27 @@ fn recording_upstream() -> (SocketAddr, std::sync::mpsc::Receiver<(SocketAddr, V
                     Ok(n) => got.extend_from_slice(&buf[..n]),
                 }
             }
+            // Then the body its Content-Length announces, if it comes (with
+            // `proxy_pass_request_body off` it does not: a short wait then).
+            let head_end = got
+                .windows(4)
+                .position(|w| w == b"\r\n\r\n")
+                .map_or(got.len(), |p| p + 4);
+            let head = String::from_utf8_lossy(&got[..head_end]).to_ascii_lowercase();
+            let want = head
+                .lines()
+                .find_map(|l| {
+                    l.strip_prefix("content-length: ")
+                        .and_then(|v| v.trim().parse::<usize>().ok())
+                })
+                .unwrap_or(0);
+            let _ = c.set_read_timeout(Some(Duration::from_millis(300)));
+            while got.len() < head_end + want {
+                match c.read(&mut buf) {
+                    Ok(0) | Err(_) => break,
+                    Ok(n) => got.extend_from_slice(&buf[..n]),
+                }
+            }
             // Keep the connection open a while when asked, so its socket can be inspected.
             if got.windows(5).any(|w| w == b"/hold") {
                 std::thread::sleep(Duration::from_millis(1500));
@@ -402,4 +423,84 @@ fn config_checks_worded_as_nginx() {
         "{}",
         out.stderr
     );
+}
+
+/// The http block for the upstream-request differential.
+fn request_http_block(port: u16, up: SocketAddr) -> String {
+    format!(
+        r#"
+http {{
+    access_log off;
+    server {{
+        listen 127.0.0.1:{port};
+        location /nb/ {{ proxy_pass http://{up}; proxy_pass_request_body off; }}
+        location /nbcl/ {{ proxy_pass http://{up}; proxy_pass_request_body off; proxy_set_header Content-Length ""; }}
+        location /sb/ {{ proxy_pass http://{up}; proxy_set_body "x=$request_body&m=$request_method"; }}
+        location /sbnb/ {{ proxy_pass http://{up}; proxy_set_body "abc"; proxy_pass_request_body off; }}
+        location /sbe/ {{ proxy_pass http://{up}; proxy_set_body $arg_none; }}
+        location /m/ {{ proxy_pass http://{up}; proxy_method PUT; }}
+        location /noh/ {{ proxy_pass http://{up}; proxy_pass_request_headers off; proxy_set_header X-K $http_x_c; }}
+    }}
+}}
+"#
+    )
+}
+
+#[test]
+fn upstream_request_matches_nginx() {
+    if !nginx_available() {
+        eprintln!("nginx not installed: skipped");
+        return;
+    }
+    let (up, rx) = recording_upstream();
+    let dir = TempDir::new("upreq");
+    let port = free_port();
+    let conf = dir.path().join("nginx.conf");
+    std::fs::write(
+        &conf,
+        format!(
+            "daemon off;\npid logs/rampart.pid;\nerror_log logs/error.log info;\nevents {{}}\n{}",
+            request_http_block(port, up)
+        ),
+    )
+    .unwrap();
+    let r = Rampart::run_file(dir, port, conf);
+    let nport = free_port();
+    let at = std::path::Path::new("@DIR@");
+    let n = Nginx::start(&format!(
+        "{}{}",
+        Nginx::preamble(at),
+        request_http_block(nport, up).replacen(
+            "access_log off;",
+            &format!("access_log off;\n{}", Nginx::temp_paths(at)),
+            1
+        )
+    ));
+    let naddr: SocketAddr = format!("127.0.0.1:{nport}").parse().unwrap();
+    let requests: &[&str] = &[
+        "POST /nb/x HTTP/1.1\r\nHost: h\r\nContent-Length: 5\r\nConnection: close\r\n\r\nhello",
+        "POST /nb/x HTTP/1.1\r\nHost: h\r\nTransfer-Encoding: chunked\r\nConnection: close\r\n\r\n5\r\nhello\r\n0\r\n\r\n",
+        "POST /nbcl/x HTTP/1.1\r\nHost: h\r\nContent-Length: 5\r\nConnection: close\r\n\r\nhello",
+        "GET /nb/x HTTP/1.1\r\nHost: h\r\nConnection: close\r\n\r\n",
+        "POST /sb/x HTTP/1.1\r\nHost: h\r\nContent-Length: 5\r\nConnection: close\r\n\r\nhello",
+        "GET /sb/x HTTP/1.1\r\nHost: h\r\nConnection: close\r\n\r\n",
+        "POST /sbnb/x HTTP/1.1\r\nHost: h\r\nContent-Length: 5\r\nConnection: close\r\n\r\nhello",
+        "POST /sbe/x HTTP/1.1\r\nHost: h\r\nContent-Length: 5\r\nConnection: close\r\n\r\nhello",
+        "POST /m/x HTTP/1.1\r\nHost: h\r\nContent-Length: 2\r\nConnection: close\r\n\r\nhi",
+        "GET /noh/x HTTP/1.1\r\nHost: h\r\nX-C: c1\r\nAccept: */*\r\nConnection: close\r\n\r\n",
+    ];
+    // The upstream reads until a short idle gap, so a body sent after the head is included.
+    let upstream_saw = |addr: SocketAddr, req: &str| {
+        let resp = raw(addr, req.as_bytes());
+        assert_eq!(resp.status, 200, "{req}");
+        let (_, got) = rx.recv_timeout(Duration::from_secs(5)).expect("upstream request");
+        String::from_utf8_lossy(&got).to_string()
+    };
+    for req in requests {
+        let ours = upstream_saw(r.addr(), req);
+        let theirs = upstream_saw(naddr, req);
+        assert_eq!(ours, theirs, "{req}");
+    }
+    assert!(upstream_saw(r.addr(), requests[4]).ends_with("\r\n\r\nx=hello&m=POST"));
+    drop(n);
 }

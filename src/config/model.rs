@@ -393,6 +393,10 @@ config_levels! {
         proxy_method: String,
         /// Pass the client's request headers upstream (default true).
         proxy_pass_request_headers: bool,
+        /// Pass the client's request body upstream (default true); `false` keeps its Content-Length.
+        proxy_pass_request_body: bool,
+        /// The upstream request body instead of the client's (variables allowed).
+        proxy_set_body: String,
         /// `[[NAME, VALUE], [NAME, VALUE, "always"], ...]`.
         add_header: Located<Vec<Vec<String>>>,
         error_page: Located<Vec<ErrorPageDef>>,

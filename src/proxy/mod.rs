@@ -104,7 +104,7 @@ async fn forward_to(ex: &mut Exchange<'_>, target: &ProxyTarget) -> Reply {
     // can be replayed to the next peer.
     // Held as `Bytes` so that `$request_body` shares it without a copy.
     let mut buffered: Option<bytes::Bytes> = None;
-    let framing = if ex.body.is_chunked() {
+    let mut framing = if ex.body.is_chunked() {
         if conf.http11 {
             BodyFraming::Chunked
         } else {
@@ -137,7 +137,19 @@ async fn forward_to(ex: &mut Exchange<'_>, target: &ProxyTarget) -> Reply {
     // `$request_body`: the body when it was read into memory (nginx: when it
     // fits client_body_buffer_size; rampart: up to REPLAY_MAX, or a chunked
     // body for an HTTP/1.0 upstream).
+    // proxy_set_body / proxy_pass_request_body off: nginx still reads the
+    // whole client body (and `$request_body`) first, then sends another body or none.
+    let replaced = conf.set_body.is_some() || !conf.pass_request_body;
+    if replaced && buffered.is_none() && framing != BodyFraming::None {
+        match read_all(ex).await {
+            Ok(all) => buffered = Some(all.into()),
+            Err(e) => return client_body_failure(ex, e),
+        }
+    }
     ex.req.request_body = buffered.clone();
+    if let Some((f, b)) = upstream_request::substitute_body(&ex.req, &conf, framing, buffered.as_ref()) {
+        (framing, buffered) = (f, Some(b));
+    }
     let mut head = Vec::with_capacity(512);
     upstream_request::build_head(&ex.req, target, &conf, ex.req.loc.prefix_len, framing, &mut head);
     // A bodiless request, or one whose body is in memory, can be sent again.

@@ -90,6 +90,9 @@ pub fn build_head(
     }
     match body {
         BodyFraming::None => {}
+        // A `proxy_set_header Content-Length` replaces nginx's default one
+        // (`$proxy_internal_body_length`): written above, or cleared.
+        BodyFraming::Length(_) if conf.skip_client.iter().any(|n| &**n == b"content-length") => {}
         BodyFraming::Length(n) => {
             out.extend_from_slice(b"Content-Length: ");
             out.extend_from_slice(n.to_string().as_bytes());
@@ -113,4 +116,31 @@ pub fn build_head(
         out.extend_from_slice(b"\r\n");
     }
     out.extend_from_slice(b"\r\n");
+}
+
+/// The body sent upstream instead of the client's, if any
+/// (`ngx_http_proxy_create_request`): `proxy_set_body` sends its value with
+/// its length; `proxy_pass_request_body off` sends nothing but keeps the
+/// client's `Content-Length` (nginx's well-known trap: clear it with
+/// `proxy_set_header Content-Length ""`). `client` is the whole client body,
+/// already read.
+pub fn substitute_body(
+    req: &Request,
+    conf: &ProxyConf,
+    framing: BodyFraming,
+    client: Option<&bytes::Bytes>,
+) -> Option<(BodyFraming, bytes::Bytes)> {
+    if let Some(t) = &conf.set_body {
+        let body = bytes::Bytes::from(t.eval_to_vec(req));
+        return Some((BodyFraming::Length(body.len() as u64), body));
+    }
+    if conf.pass_request_body {
+        return None;
+    }
+    let framing = match (framing, client) {
+        (BodyFraming::None, _) => BodyFraming::None,
+        (_, Some(b)) => BodyFraming::Length(b.len() as u64),
+        (f, None) => f,
+    };
+    Some((framing, bytes::Bytes::new()))
 }

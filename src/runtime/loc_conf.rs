@@ -141,6 +141,10 @@ pub struct ProxyConf {
     pub method: Option<Template>,
     /// `proxy_pass_request_headers` (default on).
     pub pass_request_headers: bool,
+    /// `proxy_pass_request_body` (default on).
+    pub pass_request_body: bool,
+    /// `proxy_set_body`: the upstream request body instead of the client's.
+    pub set_body: Option<Template>,
 }
 
 #[derive(Debug, Clone)]
@@ -301,6 +305,10 @@ pub fn resolve(ctx: &mut CompileCtx, s: &LocSettings, line: usize) -> Result<Loc
         None => None,
         Some(v) => Some(template(ctx, line, "proxy_method", v)?),
     };
+    let set_body = match s.proxy_set_body.as_deref() {
+        None => None,
+        Some(v) => Some(template(ctx, line, "proxy_set_body", v)?),
+    };
 
     let mut add_header = Vec::new();
     let ah_line = line_of(s.add_header.as_ref().map(|l| l.line));
@@ -414,6 +422,8 @@ pub fn resolve(ctx: &mut CompileCtx, s: &LocSettings, line: usize) -> Result<Loc
             bind,
             method,
             pass_request_headers: s.proxy_pass_request_headers.unwrap_or(true),
+            pass_request_body: s.proxy_pass_request_body.unwrap_or(true),
+            set_body,
         }),
         add_header,
         error_pages,

@@ -158,6 +158,8 @@ const MAPPED: &[Spec] = &[
     m("proxy_bind", HSL, Range(1, 2)),
     m("proxy_method", HSL, Exactly(1)),
     m("proxy_pass_request_headers", HSL, Exactly(1)),
+    m("proxy_pass_request_body", HSL, Exactly(1)),
+    m("proxy_set_body", HSL, Exactly(1)),
     m("ip_hash", UPS, Exactly(0)),
     m("least_conn", UPS, Exactly(0)),
     m("hash", UPS, Range(1, 2)),
@@ -376,8 +378,6 @@ const LATER: &[Spec] = &[
     // proxying beyond the core
     later("proxy_ignore_client_abort", HSL),
     later("proxy_ignore_headers", HSL),
-    later("proxy_pass_request_body", HSL),
-    later("proxy_set_body", HSL),
     later("proxy_cookie_domain", HSL),
     later("proxy_cookie_path", HSL),
     later("proxy_cache", HSL),

@@ -66,6 +66,8 @@ macro_rules! put_loc {
             proxy_bind,
             proxy_method,
             proxy_pass_request_headers,
+            proxy_pass_request_body,
+            proxy_set_body,
             add_header,
             error_page,
             access_log,
@@ -144,6 +146,8 @@ macro_rules! put_loc {
         d.proxy_bind = proxy_bind;
         d.proxy_method = proxy_method;
         d.proxy_pass_request_headers = proxy_pass_request_headers;
+        d.proxy_pass_request_body = proxy_pass_request_body;
+        d.proxy_set_body = proxy_set_body;
         d.add_header = add_header;
         d.error_page = error_page;
         d.access_log = access_log;
@@ -731,6 +735,8 @@ fn loc_setting(d: &Directive, s: &mut LocSettings) -> R<bool> {
         }
         "proxy_method" => once(&mut s.proxy_method, arg(d, 0).to_string(), d)?,
         "proxy_pass_request_headers" => once(&mut s.proxy_pass_request_headers, values::flag(d)?, d)?,
+        "proxy_pass_request_body" => once(&mut s.proxy_pass_request_body, values::flag(d)?, d)?,
+        "proxy_set_body" => once(&mut s.proxy_set_body, arg(d, 0).to_string(), d)?,
         "add_header" => {
             if let Some(p) = d.args.get(2).filter(|p| p.as_str() != "always") {
                 return Err(d.err(format!("invalid parameter \"{p}\"")));

@@ -716,6 +716,8 @@ http {
             proxy_bind 127.0.0.2;
             proxy_method POST;
             proxy_pass_request_headers off;
+            proxy_pass_request_body off;
+            proxy_set_body "a=$arg_a";
         }
         location /off/ { proxy_redirect off; }
     }
@@ -742,6 +744,8 @@ proxy_socket_keepalive = true
 proxy_bind = "127.0.0.2"
 proxy_method = "POST"
 proxy_pass_request_headers = false
+proxy_pass_request_body = false
+proxy_set_body = "a=$arg_a"
 [[http.server.location]]
 match = "/off/"
 proxy_redirect = [["off"]]
