@@ -504,3 +504,94 @@ fn upstream_request_matches_nginx() {
     assert!(upstream_saw(r.addr(), requests[4]).ends_with("\r\n\r\nx=hello&m=POST"));
     drop(n);
 }
+
+fn cookie_http_block(port: u16, up: SocketAddr) -> String {
+    format!(
+        r#"
+http {{
+    access_log off;
+    server {{
+        listen 127.0.0.1:{port};
+        proxy_cookie_path /app/ /srv/;
+        location /cd/ {{ proxy_pass http://{up}; proxy_cookie_domain .internal.test $host; proxy_cookie_path /app/ /; }}
+        location /cr/ {{
+            proxy_pass http://{up};
+            proxy_cookie_domain ~^\.?(.*)\.internal$ $1.example;
+            proxy_cookie_path ~*^/APP(/.*)$ $1;
+        }}
+        location /cin/ {{ proxy_pass http://{up}; }}
+        location /coff/ {{ proxy_pass http://{up}; proxy_cookie_path off; }}
+    }}
+}}
+"#
+    )
+}
+
+#[test]
+fn proxy_cookie_rewrites_match_nginx() {
+    let up = RawUpstream::canned(
+        b"HTTP/1.1 200 OK\r\nSet-Cookie: a=1; Domain=.Internal.test; Path=/app/x; HttpOnly\r\n\
+          Set-Cookie: b=2;path=/app/;  domain=internal.test  ;Secure\r\nSet-Cookie: c=3; Path=/other\r\n\
+          Set-Cookie: noeq; Path=/app/\r\nSet-Cookie: d=4; Domain=x.internal; Path=/apps\r\n\
+          Content-Length: 0\r\nConnection: close\r\n\r\n",
+    );
+    let dir = TempDir::new("cookie");
+    let port = free_port();
+    let conf = dir.path().join("nginx.conf");
+    std::fs::write(
+        &conf,
+        format!(
+            "daemon off;\npid logs/rampart.pid;\nerror_log logs/error.log info;\nevents {{}}\n{}",
+            cookie_http_block(port, up.addr)
+        ),
+    )
+    .unwrap();
+    let r = Rampart::run_file(dir, port, conf);
+    let cookies = |addr: SocketAddr, path: &str| -> Vec<String> {
+        let resp = raw(
+            addr,
+            format!("GET {path} HTTP/1.1\r\nHost: example.test\r\nConnection: close\r\n\r\n").as_bytes(),
+        );
+        resp.headers
+            .iter()
+            .filter(|(n, _)| n.eq_ignore_ascii_case("set-cookie"))
+            .map(|(_, v)| v.clone())
+            .collect()
+    };
+    let cd = cookies(r.addr(), "/cd/x");
+    assert_eq!(cd[0], "a=1; Domain=.example.test; Path=/x; HttpOnly");
+    assert_eq!(cd[1], "b=2; path=/; domain=example.test; Secure");
+    assert_eq!(cd[2], "c=3; Path=/other");
+    assert_eq!(cd[3], "noeq; Path=/app/");
+    let cr = cookies(r.addr(), "/cr/x");
+    assert_eq!(cr[4], "d=4; Domain=x.example; Path=/apps");
+    assert_eq!(
+        cookies(r.addr(), "/cin/x")[0],
+        "a=1; Domain=.Internal.test; Path=/srv/x; HttpOnly"
+    );
+    assert_eq!(
+        cookies(r.addr(), "/coff/x")[0],
+        "a=1; Domain=.Internal.test; Path=/app/x; HttpOnly"
+    );
+
+    if !nginx_available() {
+        eprintln!("nginx not installed: differential part skipped");
+        return;
+    }
+    let nport = free_port();
+    let at = std::path::Path::new("@DIR@");
+    let n = Nginx::start(&format!(
+        "{}{}",
+        Nginx::preamble(at),
+        cookie_http_block(nport, up.addr).replacen(
+            "access_log off;",
+            &format!("access_log off;\n{}", Nginx::temp_paths(at)),
+            1
+        )
+    ));
+    let naddr: SocketAddr = format!("127.0.0.1:{nport}").parse().unwrap();
+    for path in ["/cd/x", "/cr/x", "/cin/x", "/coff/x"] {
+        assert_eq!(cookies(r.addr(), path), cookies(naddr, path), "{path}");
+    }
+    drop(n);
+}

@@ -373,6 +373,11 @@ config_levels! {
         /// `[["off"]]`: rewrites of upstream `Location`/`Refresh`; a level with
         /// any entry replaces the parent's list.
         proxy_redirect: Located<Vec<Vec<String>>>,
+        /// `[["example.org", "$host"], ["~\\.internal$", "x.org"]]` or `[["off"]]`:
+        /// rewrites of `domain=` in upstream `Set-Cookie`.
+        proxy_cookie_domain: Located<Vec<Vec<String>>>,
+        /// `[["/one/", "/"], ["~^/app(/.*)$", "$1"]]` or `[["off"]]`: rewrites of `path=`.
+        proxy_cookie_path: Located<Vec<Vec<String>>>,
         /// Accepted and validated; rampart always streams (see README).
         proxy_buffering: bool,
         /// Accepted and validated; rampart always streams the request body.

@@ -2,6 +2,7 @@
 //! body), read the response head, and stream the response back, with nginx's
 //! status mapping (502 for errors, 504 for timeouts) and error-log lines.
 
+pub mod cookie;
 mod dynamic;
 pub mod next_upstream;
 pub mod redirect;

@@ -54,6 +54,12 @@ pub fn client_head(ex: &Exchange<'_>, up: &UpHead) -> ResponseHead {
                 continue;
             }
         }
+        if name.eq_ignore_ascii_case(b"set-cookie") {
+            if let Some(v) = super::cookie::rewrite(&conf.cookie_domain, &conf.cookie_path, &ex.req, value) {
+                h.headers.push((src.slice_ref(name), v.into()));
+                continue;
+            }
+        }
         if name.eq_ignore_ascii_case(b"refresh") {
             // ngx_http_upstream_rewrite_refresh: the URL after `url=`, in place.
             if let Some(at) = redirect::refresh_url_start(value) {

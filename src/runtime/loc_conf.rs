@@ -133,6 +133,9 @@ pub struct ProxyConf {
     pub keepalive_ok: bool,
     /// `proxy_redirect`.
     pub redirect: crate::proxy::redirect::Redirects,
+    /// `proxy_cookie_domain` / `proxy_cookie_path` rules (empty = none).
+    pub cookie_domain: Vec<crate::proxy::cookie::Rule>,
+    pub cookie_path: Vec<crate::proxy::cookie::Rule>,
     /// `proxy_socket_keepalive`: SO_KEEPALIVE on fresh upstream sockets.
     pub socket_keepalive: bool,
     /// `proxy_bind`: the local address to bind before connecting (`None` = off).
@@ -287,6 +290,20 @@ pub fn resolve(ctx: &mut CompileCtx, s: &LocSettings, line: usize) -> Result<Loc
     }
 
     let redirect = proxy_redirect(ctx, s, line)?;
+    let cookie_domain = proxy_cookie(
+        ctx,
+        crate::proxy::cookie::Attr::Domain,
+        "proxy_cookie_domain",
+        s.proxy_cookie_domain.as_ref(),
+        line,
+    )?;
+    let cookie_path = proxy_cookie(
+        ctx,
+        crate::proxy::cookie::Attr::Path,
+        "proxy_cookie_path",
+        s.proxy_cookie_path.as_ref(),
+        line,
+    )?;
     super::proxy_buffers::validate(s).map_err(|(d, e)| ctx.err(line, e).directive(d))?;
     let bind = match s.proxy_bind.as_deref() {
         None | Some("off") => None,
@@ -418,6 +435,8 @@ pub fn resolve(ctx: &mut CompileCtx, s: &LocSettings, line: usize) -> Result<Loc
             next_upstream_timeout: s.proxy_next_upstream_timeout.map_or(Duration::ZERO, |v| v.0),
             keepalive_ok,
             redirect,
+            cookie_domain,
+            cookie_path,
             socket_keepalive: s.proxy_socket_keepalive.unwrap_or(false),
             bind,
             method,
@@ -475,6 +494,26 @@ fn proxy_redirect(
         ctx.check_vars(at, "proxy_redirect", t)?;
     }
     Ok(r)
+}
+
+/// `proxy_cookie_domain` / `proxy_cookie_path`, inherited like `proxy_redirect`.
+fn proxy_cookie(
+    ctx: &CompileCtx,
+    attr: crate::proxy::cookie::Attr,
+    name: &str,
+    l: Option<&crate::config::Located<Vec<Vec<String>>>>,
+    line: usize,
+) -> Result<Vec<crate::proxy::cookie::Rule>, ConfigError> {
+    let Some(l) = l else {
+        return Ok(Vec::new());
+    };
+    let at = if l.line > 0 { l.line } else { line };
+    let rules =
+        crate::proxy::cookie::compile(attr, name, &l.value).map_err(|e| ctx.err(at, e).directive(name))?;
+    for t in crate::proxy::cookie::templates(&rules) {
+        ctx.check_vars(at, name, t)?;
+    }
+    Ok(rules)
 }
 
 /// `access` (allow/deny in config order) and `auth_basic` + `auth_basic_user_file`.

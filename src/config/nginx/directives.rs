@@ -148,6 +148,8 @@ const MAPPED: &[Spec] = &[
     m("proxy_next_upstream_tries", HSL, Exactly(1)),
     m("proxy_next_upstream_timeout", HSL, Exactly(1)),
     m("proxy_redirect", HSL, Range(1, 2)),
+    m("proxy_cookie_domain", HSL, Range(1, 2)),
+    m("proxy_cookie_path", HSL, Range(1, 2)),
     m("proxy_buffering", HSL, Exactly(1)),
     m("proxy_request_buffering", HSL, Exactly(1)),
     m("proxy_buffers", HSL, Exactly(2)),
@@ -378,8 +380,6 @@ const LATER: &[Spec] = &[
     // proxying beyond the core
     later("proxy_ignore_client_abort", HSL),
     later("proxy_ignore_headers", HSL),
-    later("proxy_cookie_domain", HSL),
-    later("proxy_cookie_path", HSL),
     later("proxy_cache", HSL),
     later("proxy_cache_path", HTTP),
     later("proxy_cache_key", HSL),

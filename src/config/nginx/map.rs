@@ -66,6 +66,8 @@ macro_rules! put_loc {
             proxy_bind,
             proxy_method,
             proxy_pass_request_headers,
+            proxy_cookie_domain,
+            proxy_cookie_path,
             proxy_pass_request_body,
             proxy_set_body,
             add_header,
@@ -146,6 +148,8 @@ macro_rules! put_loc {
         d.proxy_bind = proxy_bind;
         d.proxy_method = proxy_method;
         d.proxy_pass_request_headers = proxy_pass_request_headers;
+        d.proxy_cookie_domain = proxy_cookie_domain;
+        d.proxy_cookie_path = proxy_cookie_path;
         d.proxy_pass_request_body = proxy_pass_request_body;
         d.proxy_set_body = proxy_set_body;
         d.add_header = add_header;
@@ -693,12 +697,15 @@ fn loc_setting(d: &Directive, s: &mut LocSettings) -> R<bool> {
             once(&mut s.proxy_next_upstream_tries, n, d)?
         }
         "proxy_next_upstream_timeout" => once(&mut s.proxy_next_upstream_timeout, values::msec(d)?, d)?,
-        "proxy_redirect" => {
-            let list = &mut s
-                .proxy_redirect
-                .get_or_insert_with(|| Located::new(Vec::new(), d.line))
-                .value;
-            let off = |e: &[String]| e.len() == 1 && (e[0] == "off" || e[0] == "false");
+        "proxy_redirect" | "proxy_cookie_domain" | "proxy_cookie_path" => {
+            let slot = match d.name.as_str() {
+                "proxy_redirect" => &mut s.proxy_redirect,
+                "proxy_cookie_domain" => &mut s.proxy_cookie_domain,
+                _ => &mut s.proxy_cookie_path,
+            };
+            let list = &mut slot.get_or_insert_with(|| Located::new(Vec::new(), d.line)).value;
+            let redirect = d.name == "proxy_redirect";
+            let off = |e: &[String]| e.len() == 1 && (e[0] == "off" || e[0] == "false" && redirect);
             // ngx_http_proxy_redirect: `off` with anything else at the level is duplicate.
             if list.first().is_some_and(|e| off(e)) || off(&d.args) && !list.is_empty() {
                 return Err(values::duplicate(d));

@@ -719,7 +719,8 @@ http {
             proxy_pass_request_body off;
             proxy_set_body "a=$arg_a";
         }
-        location /off/ { proxy_redirect off; }
+        location /off/ { proxy_redirect off; proxy_cookie_path off; }
+        location /c/ { proxy_cookie_domain .a.test $host; proxy_cookie_path ~^/x(.*)$ /y$1; }
     }
 }
 "#;
@@ -749,6 +750,11 @@ proxy_set_body = "a=$arg_a"
 [[http.server.location]]
 match = "/off/"
 proxy_redirect = [["off"]]
+proxy_cookie_path = [["off"]]
+[[http.server.location]]
+match = "/c/"
+proxy_cookie_domain = [[".a.test", "$host"]]
+proxy_cookie_path = [["~^/x(.*)$", "/y$1"]]
 "#;
     let from_nginx = ok(nginx);
     let from_toml = parse_toml(&PathBuf::from("/t/r.toml"), toml).unwrap_or_else(|e| panic!("{e}"));
