@@ -62,6 +62,15 @@ http {{
             proxy_redirect default;
         }}
         location /none/ {{ proxy_pass http://{up}; proxy_redirect http://nomatch/ /a/; }}
+        location /nest/ {{
+            proxy_pass http://{up}/app/;
+            location /nest/in/ {{ proxy_pass http://{up}/app/in/; }}
+        }}
+        location /nestd/ {{
+            proxy_pass http://{up}/app/;
+            proxy_redirect default;
+            location /nestd/in/ {{ proxy_pass http://{up}/app/in/; }}
+        }}
         location /inh/ {{
             proxy_redirect http://{up}/ /outer/;
             location /inh/in/ {{ proxy_pass http://{up}; }}
@@ -87,6 +96,8 @@ const REDIRECT_PATHS: &[&str] = &[
     "/none/a",
     "/inh/in/a",
     "/inh/off/a",
+    "/nest/in/a",
+    "/nestd/in/a",
 ];
 
 /// Status and every header but Date, in order, with the server's port masked.

@@ -314,6 +314,46 @@ fn compile_proxy_pass(
     })
 }
 
+/// nginx merges a location before its nested ones, and its merge turns the
+/// implicit or explicit `default` of a location with a static proxy_pass
+/// into the concrete rule `URL -> prefix`: nested locations that set no
+/// `proxy_redirect` inherit that rule, with THIS location's URL, not their own.
+/// `None`: the children inherit the settings unchanged.
+fn redirect_for_children(settings: &LocSettings, handler: &Handler) -> Option<LocSettings> {
+    let Handler::Proxy(t) = handler else {
+        return None;
+    };
+    if t.dynamic.is_some() || t.redirect_from.is_empty() {
+        return None;
+    }
+    let from = String::from_utf8_lossy(&t.redirect_from).into_owned();
+    let to = String::from_utf8_lossy(&t.redirect_to).into_owned();
+    // A `$` would be read as a variable in the inherited rule: keep nginx's rule out of reach then.
+    if from.contains('$') || to.contains('$') {
+        return None;
+    }
+    let concrete = vec![from, to];
+    let entries: Vec<Vec<String>> = match &settings.proxy_redirect {
+        None => vec![concrete],
+        Some(l) if l.value.iter().any(|e| e.first().is_some_and(|w| w == "default")) => l
+            .value
+            .iter()
+            .map(|e| {
+                if e.first().is_some_and(|w| w == "default") {
+                    concrete.clone()
+                } else {
+                    e.clone()
+                }
+            })
+            .collect(),
+        Some(_) => return None,
+    };
+    let line = settings.proxy_redirect.as_ref().map_or(0, |l| l.line);
+    let mut s = settings.clone();
+    s.proxy_redirect = Some(Located::new(entries, line));
+    Some(s)
+}
+
 /// `proxy_redirect default` needs this level's `proxy_pass`, one without
 /// variables (ngx_http_proxy_redirect reads `plcf->url` and `proxy_lengths`).
 fn check_redirect_default(ctx: &CompileCtx, loc: &Location) -> Result<(), ConfigError> {
@@ -409,8 +449,14 @@ fn compile_location(
     let auto_redirect = matches!(handler, Handler::Proxy(_))
         && matches!(modifier, Modifier::Prefix | Modifier::Exact | Modifier::NoRegex);
     let mut nested = Vec::new();
+    let for_children = redirect_for_children(&settings, &handler);
     for child in &loc.location {
-        nested.push(compile_location(ctx, child, &settings, upstreams)?);
+        nested.push(compile_location(
+            ctx,
+            child,
+            for_children.as_ref().unwrap_or(&settings),
+            upstreams,
+        )?);
     }
     let prefix_len = if matches!(modifier, Modifier::Regex { .. } | Modifier::Named) {
         0
