@@ -606,3 +606,71 @@ fn proxy_cookie_rewrites_match_nginx() {
     }
     drop(n);
 }
+
+/// An upstream that reads a request head and never answers; reports whether
+/// the proxy closed the connection within `limit`.
+type Verdicts = (std::sync::mpsc::Receiver<()>, std::sync::mpsc::Receiver<bool>);
+
+fn silent_upstream(limit: Duration) -> (SocketAddr, Verdicts) {
+    let l = TcpListener::bind("127.0.0.1:0").unwrap();
+    let addr = l.local_addr().unwrap();
+    let (tx, rx) = std::sync::mpsc::channel();
+    let (arrived_tx, arrived) = std::sync::mpsc::channel();
+    std::thread::spawn(move || {
+        for c in l.incoming() {
+            let Ok(mut c) = c else { continue };
+            let _ = c.set_read_timeout(Some(limit));
+            let mut got = Vec::new();
+            let mut buf = [0u8; 4096];
+            let closed = loop {
+                match c.read(&mut buf) {
+                    Ok(0) => break true,
+                    Ok(n) => {
+                        got.extend_from_slice(&buf[..n]);
+                        if got.windows(4).any(|w| w == b"\r\n\r\n") {
+                            let _ = arrived_tx.send(());
+                        }
+                    }
+                    Err(e) if e.kind() == std::io::ErrorKind::ConnectionReset => break true,
+                    Err(_) => break false,
+                }
+            };
+            let _ = c.write_all(b"HTTP/1.1 200 OK\r\nContent-Length: 0\r\nConnection: close\r\n\r\n");
+            if tx.send(closed).is_err() {
+                return;
+            }
+        }
+    });
+    (addr, (arrived, rx))
+}
+
+#[test]
+fn client_abort_closes_the_upstream_unless_ignored() {
+    let (up, (arrived, rx)) = silent_upstream(Duration::from_millis(1500));
+    let r = Rampart::start(&config(
+        "",
+        &format!(
+            "[[http.server.location]]\nmatch = \"/wait/\"\nproxy_pass = \"http://{up}\"\n\n\
+             [[http.server.location]]\nmatch = \"/ignore/\"\nproxy_pass = \"http://{up}\"\nproxy_ignore_client_abort = true\n"
+        ),
+    ));
+    for (path, closed) in [("/wait/x", true), ("/ignore/x", false)] {
+        let mut c = connect(r.addr());
+        c.write_all(format!("GET {path} HTTP/1.1\r\nHost: h\r\n\r\n").as_bytes())
+            .unwrap();
+        // Once the request reached the upstream, go away.
+        arrived
+            .recv_timeout(Duration::from_secs(5))
+            .expect("request at the upstream");
+        drop(c);
+        let seen = rx.recv_timeout(Duration::from_secs(5)).expect("upstream verdict");
+        assert_eq!(seen, closed, "{path}");
+    }
+    let log = wait_log(&r, "access.log", "GET /wait/x HTTP/1.1\" 499 ");
+    assert!(log.contains("\"GET /wait/x HTTP/1.1\" 499 "), "{log}");
+    wait_log(
+        &r,
+        "error.log",
+        "client prematurely closed connection, so upstream connection is closed too",
+    );
+}

@@ -396,6 +396,8 @@ config_levels! {
         proxy_bind: String,
         /// The upstream request's method instead of the client's (variables allowed).
         proxy_method: String,
+        /// Keep waiting for the upstream when the client closes (default false: 499, upstream closed).
+        proxy_ignore_client_abort: bool,
         /// Pass the client's request headers upstream (default true).
         proxy_pass_request_headers: bool,
         /// Pass the client's request body upstream (default true); `false` keeps its Content-Length.

@@ -2,6 +2,7 @@
 //! body), read the response head, and stream the response back, with nginx's
 //! status mapping (502 for errors, 504 for timeouts) and error-log lines.
 
+mod client_abort;
 pub mod cookie;
 mod dynamic;
 pub mod next_upstream;
@@ -624,7 +625,20 @@ async fn exchange(
         let want = conf.buffer_size.saturating_sub(buf.len()).clamp(1, 16 * 1024);
         buf.reserve(want);
         let mut limited = bytes::BufMut::limit(&mut buf, want);
-        let r = tokio::time::timeout(conf.read_timeout, up.read_buf(&mut limited)).await;
+        let watch_client = !conf.ignore_client_abort;
+        let r = tokio::select! {
+            r = tokio::time::timeout(conf.read_timeout, up.read_buf(&mut limited)) => r,
+            () = client_abort::closed(ex.io), if watch_client => {
+                log_upstream(
+                    ex,
+                    Level::Info,
+                    "client prematurely closed connection, so upstream connection is closed too",
+                    "reading response header from upstream",
+                    addr,
+                );
+                return Err(Failure::Client(BodyError::Closed));
+            }
+        };
         match r {
             Err(_) => {
                 return Err(Failure::Timeout("reading response header from upstream"));

@@ -144,6 +144,8 @@ pub struct ProxyConf {
     pub method: Option<Template>,
     /// `proxy_pass_request_headers` (default on).
     pub pass_request_headers: bool,
+    /// `proxy_ignore_client_abort` (default off).
+    pub ignore_client_abort: bool,
     /// `proxy_pass_request_body` (default on).
     pub pass_request_body: bool,
     /// `proxy_set_body`: the upstream request body instead of the client's.
@@ -442,6 +444,7 @@ pub fn resolve(ctx: &mut CompileCtx, s: &LocSettings, line: usize) -> Result<Loc
             method,
             pass_request_headers: s.proxy_pass_request_headers.unwrap_or(true),
             pass_request_body: s.proxy_pass_request_body.unwrap_or(true),
+            ignore_client_abort: s.proxy_ignore_client_abort.unwrap_or(false),
             set_body,
         }),
         add_header,

@@ -161,6 +161,7 @@ const MAPPED: &[Spec] = &[
     m("proxy_method", HSL, Exactly(1)),
     m("proxy_pass_request_headers", HSL, Exactly(1)),
     m("proxy_pass_request_body", HSL, Exactly(1)),
+    m("proxy_ignore_client_abort", HSL, Exactly(1)),
     m("proxy_set_body", HSL, Exactly(1)),
     m("ip_hash", UPS, Exactly(0)),
     m("least_conn", UPS, Exactly(0)),
@@ -378,7 +379,6 @@ const LATER: &[Spec] = &[
     m("real_ip_header", HSL, Exactly(1)),
     m("real_ip_recursive", HSL, Exactly(1)),
     // proxying beyond the core
-    later("proxy_ignore_client_abort", HSL),
     later("proxy_ignore_headers", HSL),
     later("proxy_cache", HSL),
     later("proxy_cache_path", HTTP),

@@ -66,6 +66,7 @@ macro_rules! put_loc {
             proxy_bind,
             proxy_method,
             proxy_pass_request_headers,
+            proxy_ignore_client_abort,
             proxy_cookie_domain,
             proxy_cookie_path,
             proxy_pass_request_body,
@@ -148,6 +149,7 @@ macro_rules! put_loc {
         d.proxy_bind = proxy_bind;
         d.proxy_method = proxy_method;
         d.proxy_pass_request_headers = proxy_pass_request_headers;
+        d.proxy_ignore_client_abort = proxy_ignore_client_abort;
         d.proxy_cookie_domain = proxy_cookie_domain;
         d.proxy_cookie_path = proxy_cookie_path;
         d.proxy_pass_request_body = proxy_pass_request_body;
@@ -742,6 +744,7 @@ fn loc_setting(d: &Directive, s: &mut LocSettings) -> R<bool> {
         }
         "proxy_method" => once(&mut s.proxy_method, arg(d, 0).to_string(), d)?,
         "proxy_pass_request_headers" => once(&mut s.proxy_pass_request_headers, values::flag(d)?, d)?,
+        "proxy_ignore_client_abort" => once(&mut s.proxy_ignore_client_abort, values::flag(d)?, d)?,
         "proxy_pass_request_body" => once(&mut s.proxy_pass_request_body, values::flag(d)?, d)?,
         "proxy_set_body" => once(&mut s.proxy_set_body, arg(d, 0).to_string(), d)?,
         "add_header" => {

@@ -718,6 +718,7 @@ http {
             proxy_pass_request_headers off;
             proxy_pass_request_body off;
             proxy_set_body "a=$arg_a";
+            proxy_ignore_client_abort on;
         }
         location /off/ { proxy_redirect off; proxy_cookie_path off; }
         location /c/ { proxy_cookie_domain .a.test $host; proxy_cookie_path ~^/x(.*)$ /y$1; }
@@ -747,6 +748,7 @@ proxy_method = "POST"
 proxy_pass_request_headers = false
 proxy_pass_request_body = false
 proxy_set_body = "a=$arg_a"
+proxy_ignore_client_abort = true
 [[http.server.location]]
 match = "/off/"
 proxy_redirect = [["off"]]
