@@ -422,6 +422,16 @@ fn config_checks_worded_as_nginx() {
     }
     let out = check(
         "rampart.toml",
+        &config("proxy_redirect = [[\"default\"]]", "").replace("@PORT@", "1"),
+    );
+    assert!(
+        out.stderr
+            .contains("should be placed after the \"proxy_pass\" directive"),
+        "{}",
+        out.stderr
+    );
+    let out = check(
+        "rampart.toml",
         &config(
             "",
             "[[http.server.location]]\nmatch = \"/\"\nproxy_pass = \"http://$host:9\"\nproxy_redirect = [[\"default\"]]\n",

@@ -354,6 +354,20 @@ fn redirect_for_children(settings: &LocSettings, handler: &Handler) -> Option<Lo
     Some(s)
 }
 
+/// `proxy_redirect default` at the http or server level: nginx has no
+/// proxy_pass there to take it from.
+fn no_redirect_default(ctx: &CompileCtx, s: &LocSettings, line: usize) -> Result<(), ConfigError> {
+    match &s.proxy_redirect {
+        Some(l) if l.value.iter().any(|e| e.first().is_some_and(|w| w == "default")) => Err(ctx
+            .err(
+                if l.line > 0 { l.line } else { line },
+                "\"proxy_redirect default\" should be placed after the \"proxy_pass\" directive",
+            )
+            .directive("proxy_redirect")),
+        _ => Ok(()),
+    }
+}
+
 /// `proxy_redirect default` needs this level's `proxy_pass`, one without
 /// variables (ngx_http_proxy_redirect reads `plcf->url` and `proxy_lengths`).
 fn check_redirect_default(ctx: &CompileCtx, loc: &Location) -> Result<(), ConfigError> {
@@ -653,6 +667,8 @@ fn compile_server(
 ) -> Result<CompiledServer, ConfigError> {
     let line = srv.listen.first().map_or(0, |l| l.line);
     let mut settings = srv.loc_settings();
+    no_redirect_default(ctx, &settings, line)?;
+    no_redirect_default(ctx, http, line)?;
     settings.inherit(http);
     let mut conn_s = srv.conn_settings();
     conn_s.inherit(http_conn);
