@@ -343,9 +343,12 @@ fn a_stopped_peer_is_down_after_fall_checks_and_up_after_rise() {
         let resp = get(addr, &format!("/after-{n}"));
         assert_eq!((resp.status, resp.header("X-Backend")), (200, Some("a")));
     }
-    let log = wait_log(&r, "access.log", "/after-39 ");
+    // Each worker thread flushes its own buffered lines: wait for all 40.
+    let log = wait_for("40 /after- lines", Duration::from_secs(5), || {
+        let log = r.read_log("access.log");
+        (log.lines().filter(|l| l.starts_with("/after-")).count() == 40).then_some(log)
+    });
     let after: Vec<&str> = log.lines().filter(|l| l.starts_with("/after-")).collect();
-    assert_eq!(after.len(), 40);
     assert!(
         after.iter().all(|l| !l.contains(&b_addr.to_string())),
         "{after:?}"

@@ -295,6 +295,9 @@ fn access_log_shows_http2() {
         &[],
         tmp.path(),
     );
+    // Several connections, maybe several workers flushing apart: wait for each line.
+    wait_log(&s.r, "access.log", "HTTP/2.0 \"h2\"");
+    wait_log(&s.r, "access.log", "HTTP/2.0 \"h2c\"");
     let log = wait_log(&s.r, "access.log", "HTTP/1.1 \"\"");
     assert!(
         log.contains("\"GET /index.html?x=1 HTTP/2.0\" 200 HTTP/2.0 \"h2\" 19"),

@@ -369,6 +369,41 @@ config_levels! {
         proxy_next_upstream_tries: u64,
         /// No new attempt once this long has passed since the first; 0 = no limit.
         proxy_next_upstream_timeout: Dur,
+        /// `[["default"], ["http://a/", "/b/"], ["~^http://x(/.*)$", "$1"]]` or
+        /// `[["off"]]`: rewrites of upstream `Location`/`Refresh`; a level with
+        /// any entry replaces the parent's list.
+        proxy_redirect: Located<Vec<Vec<String>>>,
+        /// `[["example.org", "$host"], ["~\\.internal$", "x.org"]]` or `[["off"]]`:
+        /// rewrites of `domain=` in upstream `Set-Cookie`.
+        proxy_cookie_domain: Located<Vec<Vec<String>>>,
+        /// `[["/one/", "/"], ["~^/app(/.*)$", "$1"]]` or `[["off"]]`: rewrites of `path=`.
+        proxy_cookie_path: Located<Vec<Vec<String>>>,
+        /// Accepted and validated; rampart always streams (see README).
+        proxy_buffering: bool,
+        /// Accepted and validated; rampart always streams the request body.
+        proxy_request_buffering: bool,
+        /// `"N SIZE"`, accepted and validated; tunes nothing in rampart.
+        proxy_buffers: String,
+        /// Accepted and validated; tunes nothing in rampart.
+        proxy_busy_buffers_size: Size,
+        /// Accepted and validated; rampart never writes temp files.
+        proxy_max_temp_file_size: Size,
+        /// Accepted and validated; rampart never writes temp files.
+        proxy_temp_file_write_size: Size,
+        /// SO_KEEPALIVE on upstream sockets.
+        proxy_socket_keepalive: bool,
+        /// `ADDR` (variables allowed) or `off`: the local address of upstream sockets.
+        proxy_bind: String,
+        /// The upstream request's method instead of the client's (variables allowed).
+        proxy_method: String,
+        /// Keep waiting for the upstream when the client closes (default false: 499, upstream closed).
+        proxy_ignore_client_abort: bool,
+        /// Pass the client's request headers upstream (default true).
+        proxy_pass_request_headers: bool,
+        /// Pass the client's request body upstream (default true); `false` keeps its Content-Length.
+        proxy_pass_request_body: bool,
+        /// The upstream request body instead of the client's (variables allowed).
+        proxy_set_body: String,
         /// `[[NAME, VALUE], [NAME, VALUE, "always"], ...]`.
         add_header: Located<Vec<Vec<String>>>,
         error_page: Located<Vec<ErrorPageDef>>,

@@ -2,13 +2,17 @@
 //! body), read the response head, and stream the response back, with nginx's
 //! status mapping (502 for errors, 504 for timeouts) and error-log lines.
 
+mod client_abort;
+pub mod cookie;
 mod dynamic;
 mod gzip;
 pub mod next_upstream;
+pub mod redirect;
 mod relay;
 pub mod response_filter;
 pub mod tunnel;
 pub mod upstream_request;
+pub mod upstream_socket;
 
 use crate::http1::parse_response_head;
 use crate::log::Level;
@@ -103,7 +107,7 @@ async fn forward_to(ex: &mut Exchange<'_>, target: &ProxyTarget) -> Reply {
     // can be replayed to the next peer.
     // Held as `Bytes` so that `$request_body` shares it without a copy.
     let mut buffered: Option<bytes::Bytes> = None;
-    let framing = if ex.body.is_chunked() {
+    let mut framing = if ex.body.is_chunked() {
         if conf.http11 {
             BodyFraming::Chunked
         } else {
@@ -136,7 +140,19 @@ async fn forward_to(ex: &mut Exchange<'_>, target: &ProxyTarget) -> Reply {
     // `$request_body`: the body when it was read into memory (nginx: when it
     // fits client_body_buffer_size; rampart: up to REPLAY_MAX, or a chunked
     // body for an HTTP/1.0 upstream).
+    // proxy_set_body / proxy_pass_request_body off: nginx still reads the
+    // whole client body (and `$request_body`) first, then sends another body or none.
+    let replaced = conf.set_body.is_some() || !conf.pass_request_body;
+    if replaced && buffered.is_none() && framing != BodyFraming::None {
+        match read_all(ex).await {
+            Ok(all) => buffered = Some(all.into()),
+            Err(e) => return client_body_failure(ex, e),
+        }
+    }
     ex.req.request_body = buffered.clone();
+    if let Some((f, b)) = upstream_request::substitute_body(&ex.req, &conf, framing, buffered.as_ref()) {
+        (framing, buffered) = (f, Some(b));
+    }
     let mut head = Vec::with_capacity(512);
     upstream_request::build_head(&ex.req, target, &conf, ex.req.loc.prefix_len, framing, &mut head);
     // A bodiless request, or one whose body is in memory, can be sent again.
@@ -381,7 +397,12 @@ async fn connect(
     conf: &crate::runtime::loc_conf::ProxyConf,
     t0: Instant,
 ) -> Result<TcpStream, Failure> {
-    match tokio::time::timeout(conf.connect_timeout, TcpStream::connect(addr)).await {
+    match tokio::time::timeout(
+        conf.connect_timeout,
+        upstream_socket::connect(&ex.req, addr, conf),
+    )
+    .await
+    {
         Ok(Ok(s)) => Ok(s),
         Ok(Err(e)) => {
             log_upstream(
@@ -605,7 +626,20 @@ async fn exchange(
         let want = conf.buffer_size.saturating_sub(buf.len()).clamp(1, 16 * 1024);
         buf.reserve(want);
         let mut limited = bytes::BufMut::limit(&mut buf, want);
-        let r = tokio::time::timeout(conf.read_timeout, up.read_buf(&mut limited)).await;
+        let watch_client = !conf.ignore_client_abort;
+        let r = tokio::select! {
+            r = tokio::time::timeout(conf.read_timeout, up.read_buf(&mut limited)) => r,
+            () = client_abort::closed(ex.io), if watch_client => {
+                log_upstream(
+                    ex,
+                    Level::Info,
+                    "client prematurely closed connection, so upstream connection is closed too",
+                    "reading response header from upstream",
+                    addr,
+                );
+                return Err(Failure::Client(BodyError::Closed));
+            }
+        };
         match r {
             Err(_) => {
                 return Err(Failure::Timeout("reading response header from upstream"));

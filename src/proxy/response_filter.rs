@@ -4,10 +4,12 @@
 //! itself), Date/Server/X-Pad/X-Accel-* are hidden unless `proxy_pass_header`
 //! lets them through, `proxy_hide_header` adds more; the reason phrase
 //! passes through unchanged. `Location` stays in its place among the other
-//! headers (after Connection) unless `proxy_redirect default` rewrites it:
-//! the rewritten, relative URI is then made absolute and moves to the fixed
-//! slot before Connection, as nginx's header filter does.
+//! headers (after Connection) unless `proxy_redirect` rewrites it to a
+//! relative URI: that is made absolute and moves to the fixed slot before
+//! Connection, as nginx's header filter does. `Refresh` is rewritten in place
+//! (redirect.rs).
 
+use super::redirect::{self, Outcome};
 use crate::http1::ResponseHead as UpHead;
 use crate::server::pipeline::Exchange;
 use crate::server::response::ResponseHead;
@@ -40,9 +42,31 @@ pub fn client_head(ex: &Exchange<'_>, up: &UpHead) -> ResponseHead {
             continue;
         }
         if name.eq_ignore_ascii_case(b"location") && h.location.is_none() {
-            if let Some(l) = redirect(ex, value) {
-                h.location = Some(l.into());
+            // ngx_http_upstream_rewrite_location + the header filter: a value
+            // rewritten to a relative URI is made absolute and written in the
+            // fixed slot; any other value stays in its place.
+            if let Outcome::Rewritten(l) = rewrite(ex, value, 0) {
+                if l.starts_with(b"/") {
+                    h.location = Some(crate::server::pipeline::absolute_location(&ex.req, l).into());
+                } else {
+                    h.headers.push((src.slice_ref(name), l.into()));
+                }
                 continue;
+            }
+        }
+        if name.eq_ignore_ascii_case(b"set-cookie") {
+            if let Some(v) = super::cookie::rewrite(&conf.cookie_domain, &conf.cookie_path, &ex.req, value) {
+                h.headers.push((src.slice_ref(name), v.into()));
+                continue;
+            }
+        }
+        if name.eq_ignore_ascii_case(b"refresh") {
+            // ngx_http_upstream_rewrite_refresh: the URL after `url=`, in place.
+            if let Some(at) = redirect::refresh_url_start(value) {
+                if let Outcome::Rewritten(v) = rewrite(ex, value, at) {
+                    h.headers.push((src.slice_ref(name), v.into()));
+                    continue;
+                }
             }
         }
         let value = src.slice_ref(value);
@@ -57,19 +81,14 @@ pub fn client_head(ex: &Exchange<'_>, up: &UpHead) -> ResponseHead {
     h
 }
 
-/// `proxy_redirect default`: a Location that starts with the proxy_pass URL
-/// gets the location's own prefix instead, made absolute for this hop.
-fn redirect(ex: &Exchange<'_>, value: &[u8]) -> Option<Vec<u8>> {
+/// Applies the location's `proxy_redirect` rules to `value[prefix..]`.
+fn rewrite(ex: &Exchange<'_>, value: &[u8], prefix: usize) -> Outcome {
     let crate::runtime::Handler::Proxy(t) = &ex.req.loc.handler else {
-        return None;
+        return Outcome::NoRules;
     };
-    let rest = value.strip_prefix(&t.redirect_from[..])?;
-    let mut rel = Vec::with_capacity(t.redirect_to.len() + rest.len());
-    rel.extend_from_slice(&t.redirect_to);
-    rel.extend_from_slice(rest);
-    Some(if rel.starts_with(b"/") {
-        crate::server::pipeline::absolute_location(&ex.req, rel)
-    } else {
-        rel
-    })
+    let def = redirect::DefaultPair {
+        from: &t.redirect_from,
+        to: &t.redirect_to,
+    };
+    redirect::rewrite(&ex.req.loc.conf.proxy.redirect, &def, &ex.req, value, prefix)
 }

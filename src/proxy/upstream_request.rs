@@ -62,7 +62,11 @@ pub fn build_head(
     body: BodyFraming,
     out: &mut Vec<u8>,
 ) {
-    out.extend_from_slice(req.method());
+    // proxy_method: its value replaces the client's method (nginx evaluates it as is).
+    match &conf.method {
+        Some(m) => m.eval(req, out),
+        None => out.extend_from_slice(req.method()),
+    }
     out.push(b' ');
     upstream_uri(req, target, prefix_len, out);
     out.extend_from_slice(if conf.http11 {
@@ -86,6 +90,9 @@ pub fn build_head(
     }
     match body {
         BodyFraming::None => {}
+        // A `proxy_set_header Content-Length` replaces nginx's default one
+        // (`$proxy_internal_body_length`): written above, or cleared.
+        BodyFraming::Length(_) if conf.skip_client.iter().any(|n| &**n == b"content-length") => {}
         BodyFraming::Length(n) => {
             out.extend_from_slice(b"Content-Length: ");
             out.extend_from_slice(n.to_string().as_bytes());
@@ -94,8 +101,9 @@ pub fn build_head(
         BodyFraming::Chunked => out.extend_from_slice(b"Transfer-Encoding: chunked\r\n"),
     }
     // Every client header not named above, in client order; the body framing
-    // headers are always regenerated.
-    for (name, v) in req.head.headers() {
+    // headers are always regenerated. `proxy_pass_request_headers off` sends none.
+    let client_headers = req.head.headers().filter(|_| conf.pass_request_headers);
+    for (name, v) in client_headers {
         if name.eq_ignore_ascii_case(b"content-length") || name.eq_ignore_ascii_case(b"transfer-encoding") {
             continue;
         }
@@ -108,4 +116,31 @@ pub fn build_head(
         out.extend_from_slice(b"\r\n");
     }
     out.extend_from_slice(b"\r\n");
+}
+
+/// The body sent upstream instead of the client's, if any
+/// (`ngx_http_proxy_create_request`): `proxy_set_body` sends its value with
+/// its length; `proxy_pass_request_body off` sends nothing but keeps the
+/// client's `Content-Length` (nginx's well-known trap: clear it with
+/// `proxy_set_header Content-Length ""`). `client` is the whole client body,
+/// already read.
+pub fn substitute_body(
+    req: &Request,
+    conf: &ProxyConf,
+    framing: BodyFraming,
+    client: Option<&bytes::Bytes>,
+) -> Option<(BodyFraming, bytes::Bytes)> {
+    if let Some(t) = &conf.set_body {
+        let body = bytes::Bytes::from(t.eval_to_vec(req));
+        return Some((BodyFraming::Length(body.len() as u64), body));
+    }
+    if conf.pass_request_body {
+        return None;
+    }
+    let framing = match (framing, client) {
+        (BodyFraming::None, _) => BodyFraming::None,
+        (_, Some(b)) => BodyFraming::Length(b.len() as u64),
+        (f, None) => f,
+    };
+    Some((framing, bytes::Bytes::new()))
 }

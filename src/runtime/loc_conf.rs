@@ -131,6 +131,25 @@ pub struct ProxyConf {
     /// only setup in which nginx 1.22 can reuse an upstream connection. A
     /// `Connection` value with variables counts as not reusable.
     pub keepalive_ok: bool,
+    /// `proxy_redirect`.
+    pub redirect: crate::proxy::redirect::Redirects,
+    /// `proxy_cookie_domain` / `proxy_cookie_path` rules (empty = none).
+    pub cookie_domain: Vec<crate::proxy::cookie::Rule>,
+    pub cookie_path: Vec<crate::proxy::cookie::Rule>,
+    /// `proxy_socket_keepalive`: SO_KEEPALIVE on fresh upstream sockets.
+    pub socket_keepalive: bool,
+    /// `proxy_bind`: the local address to bind before connecting (`None` = off).
+    pub bind: Option<Template>,
+    /// `proxy_method`: the upstream method instead of the client's.
+    pub method: Option<Template>,
+    /// `proxy_pass_request_headers` (default on).
+    pub pass_request_headers: bool,
+    /// `proxy_ignore_client_abort` (default off).
+    pub ignore_client_abort: bool,
+    /// `proxy_pass_request_body` (default on).
+    pub pass_request_body: bool,
+    /// `proxy_set_body`: the upstream request body instead of the client's.
+    pub set_body: Option<Template>,
 }
 
 #[derive(Debug, Clone)]
@@ -272,6 +291,44 @@ pub fn resolve(ctx: &mut CompileCtx, s: &LocSettings, line: usize) -> Result<Loc
         hide.retain(|h| **h != *p.as_bytes());
     }
 
+    let redirect = proxy_redirect(ctx, s, line)?;
+    let cookie_domain = proxy_cookie(
+        ctx,
+        crate::proxy::cookie::Attr::Domain,
+        "proxy_cookie_domain",
+        s.proxy_cookie_domain.as_ref(),
+        line,
+    )?;
+    let cookie_path = proxy_cookie(
+        ctx,
+        crate::proxy::cookie::Attr::Path,
+        "proxy_cookie_path",
+        s.proxy_cookie_path.as_ref(),
+        line,
+    )?;
+    super::proxy_buffers::validate(s).map_err(|(d, e)| ctx.err(line, e).directive(d))?;
+    let bind = match s.proxy_bind.as_deref() {
+        None | Some("off") => None,
+        Some(v) => {
+            let t = template(ctx, line, "proxy_bind", v)?;
+            // A value without variables is parsed once, here (ngx_http_upstream_bind_set_slot).
+            if t.is_static() && crate::proxy::upstream_socket::parse_local(v).is_none() {
+                return Err(ctx
+                    .err(line, format!("invalid address \"{v}\""))
+                    .directive("proxy_bind"));
+            }
+            Some(t)
+        }
+    };
+    let method = match s.proxy_method.as_deref() {
+        None => None,
+        Some(v) => Some(template(ctx, line, "proxy_method", v)?),
+    };
+    let set_body = match s.proxy_set_body.as_deref() {
+        None => None,
+        Some(v) => Some(template(ctx, line, "proxy_set_body", v)?),
+    };
+
     let mut add_header = Vec::new();
     let ah_line = line_of(s.add_header.as_ref().map(|l| l.line));
     for entry in s.add_header.iter().flat_map(|l| l.value.iter()) {
@@ -379,6 +436,16 @@ pub fn resolve(ctx: &mut CompileCtx, s: &LocSettings, line: usize) -> Result<Loc
             next_upstream_tries: s.proxy_next_upstream_tries.unwrap_or(0) as usize,
             next_upstream_timeout: s.proxy_next_upstream_timeout.map_or(Duration::ZERO, |v| v.0),
             keepalive_ok,
+            redirect,
+            cookie_domain,
+            cookie_path,
+            socket_keepalive: s.proxy_socket_keepalive.unwrap_or(false),
+            bind,
+            method,
+            pass_request_headers: s.proxy_pass_request_headers.unwrap_or(true),
+            pass_request_body: s.proxy_pass_request_body.unwrap_or(true),
+            ignore_client_abort: s.proxy_ignore_client_abort.unwrap_or(false),
+            set_body,
         }),
         add_header,
         error_pages,
@@ -411,6 +478,45 @@ pub fn resolve(ctx: &mut CompileCtx, s: &LocSettings, line: usize) -> Result<Loc
         port_in_redirect: s.port_in_redirect.unwrap_or(true),
         server_name_in_redirect: s.server_name_in_redirect.unwrap_or(false),
     })
+}
+
+/// `proxy_redirect`: nginx's merge keeps the nearest level's list (the
+/// settings are already merged all-or-nothing), `off` clears it.
+fn proxy_redirect(
+    ctx: &CompileCtx,
+    s: &LocSettings,
+    line: usize,
+) -> Result<crate::proxy::redirect::Redirects, ConfigError> {
+    let Some(l) = &s.proxy_redirect else {
+        return Ok(crate::proxy::redirect::Redirects::Implicit);
+    };
+    let at = if l.line > 0 { l.line } else { line };
+    let r =
+        crate::proxy::redirect::compile(&l.value).map_err(|e| ctx.err(at, e).directive("proxy_redirect"))?;
+    for t in crate::proxy::redirect::templates(&r) {
+        ctx.check_vars(at, "proxy_redirect", t)?;
+    }
+    Ok(r)
+}
+
+/// `proxy_cookie_domain` / `proxy_cookie_path`, inherited like `proxy_redirect`.
+fn proxy_cookie(
+    ctx: &CompileCtx,
+    attr: crate::proxy::cookie::Attr,
+    name: &str,
+    l: Option<&crate::config::Located<Vec<Vec<String>>>>,
+    line: usize,
+) -> Result<Vec<crate::proxy::cookie::Rule>, ConfigError> {
+    let Some(l) = l else {
+        return Ok(Vec::new());
+    };
+    let at = if l.line > 0 { l.line } else { line };
+    let rules =
+        crate::proxy::cookie::compile(attr, name, &l.value).map_err(|e| ctx.err(at, e).directive(name))?;
+    for t in crate::proxy::cookie::templates(&rules) {
+        ctx.check_vars(at, name, t)?;
+    }
+    Ok(rules)
 }
 
 /// `access` (allow/deny in config order) and `auth_basic` + `auth_basic_user_file`.

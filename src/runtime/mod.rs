@@ -5,6 +5,7 @@
 pub mod defaults;
 pub mod listen;
 pub mod loc_conf;
+mod proxy_buffers;
 mod server;
 
 pub use listen::ListenOpts;

@@ -314,6 +314,80 @@ fn compile_proxy_pass(
     })
 }
 
+/// nginx merges a location before its nested ones, and its merge turns the
+/// implicit or explicit `default` of a location with a static proxy_pass
+/// into the concrete rule `URL -> prefix`: nested locations that set no
+/// `proxy_redirect` inherit that rule, with THIS location's URL, not their own.
+/// `None`: the children inherit the settings unchanged.
+fn redirect_for_children(settings: &LocSettings, handler: &Handler) -> Option<LocSettings> {
+    let Handler::Proxy(t) = handler else {
+        return None;
+    };
+    if t.dynamic.is_some() || t.redirect_from.is_empty() {
+        return None;
+    }
+    let from = String::from_utf8_lossy(&t.redirect_from).into_owned();
+    let to = String::from_utf8_lossy(&t.redirect_to).into_owned();
+    // A `$` would be read as a variable in the inherited rule: keep nginx's rule out of reach then.
+    if from.contains('$') || to.contains('$') {
+        return None;
+    }
+    let concrete = vec![from, to];
+    let entries: Vec<Vec<String>> = match &settings.proxy_redirect {
+        None => vec![concrete],
+        Some(l) if l.value.iter().any(|e| e.first().is_some_and(|w| w == "default")) => l
+            .value
+            .iter()
+            .map(|e| {
+                if e.first().is_some_and(|w| w == "default") {
+                    concrete.clone()
+                } else {
+                    e.clone()
+                }
+            })
+            .collect(),
+        Some(_) => return None,
+    };
+    let line = settings.proxy_redirect.as_ref().map_or(0, |l| l.line);
+    let mut s = settings.clone();
+    s.proxy_redirect = Some(Located::new(entries, line));
+    Some(s)
+}
+
+/// `proxy_redirect default` at the http or server level: nginx has no
+/// proxy_pass there to take it from.
+fn no_redirect_default(ctx: &CompileCtx, s: &LocSettings, line: usize) -> Result<(), ConfigError> {
+    match &s.proxy_redirect {
+        Some(l) if l.value.iter().any(|e| e.first().is_some_and(|w| w == "default")) => Err(ctx
+            .err(
+                if l.line > 0 { l.line } else { line },
+                "\"proxy_redirect default\" should be placed after the \"proxy_pass\" directive",
+            )
+            .directive("proxy_redirect")),
+        _ => Ok(()),
+    }
+}
+
+/// `proxy_redirect default` needs this level's `proxy_pass`, one without
+/// variables (ngx_http_proxy_redirect reads `plcf->url` and `proxy_lengths`).
+fn check_redirect_default(ctx: &CompileCtx, loc: &Location) -> Result<(), ConfigError> {
+    let Some(l) = &loc.proxy_redirect else {
+        return Ok(());
+    };
+    if !l.value.iter().any(|e| e.first().is_some_and(|w| w == "default")) {
+        return Ok(());
+    }
+    let line = if l.line > 0 { l.line } else { loc.match_.line };
+    let msg = match &loc.proxy_pass {
+        None => "\"proxy_redirect default\" should be placed after the \"proxy_pass\" directive",
+        Some(p) if p.value.contains('$') => {
+            "\"proxy_redirect default\" cannot be used with \"proxy_pass\" directive with variables"
+        }
+        Some(_) => return Ok(()),
+    };
+    Err(ctx.err(line, msg).directive("proxy_redirect"))
+}
+
 fn compile_location(
     ctx: &mut CompileCtx,
     loc: &Location,
@@ -323,6 +397,7 @@ fn compile_location(
     let line = loc.match_.line;
     let (modifier, pattern) = parse_location_match(ctx, line, &loc.match_.value)?;
     let mut settings = loc.loc_settings();
+    check_redirect_default(ctx, loc)?;
     // root and alias are one slot in nginx: a level that sets either inherits neither.
     let own_path = settings.root.is_some() || settings.alias.is_some();
     settings.inherit(parent);
@@ -388,8 +463,14 @@ fn compile_location(
     let auto_redirect = matches!(handler, Handler::Proxy(_))
         && matches!(modifier, Modifier::Prefix | Modifier::Exact | Modifier::NoRegex);
     let mut nested = Vec::new();
+    let for_children = redirect_for_children(&settings, &handler);
     for child in &loc.location {
-        nested.push(compile_location(ctx, child, &settings, upstreams)?);
+        nested.push(compile_location(
+            ctx,
+            child,
+            for_children.as_ref().unwrap_or(&settings),
+            upstreams,
+        )?);
     }
     let prefix_len = if matches!(modifier, Modifier::Regex { .. } | Modifier::Named) {
         0
@@ -586,6 +667,8 @@ fn compile_server(
 ) -> Result<CompiledServer, ConfigError> {
     let line = srv.listen.first().map_or(0, |l| l.line);
     let mut settings = srv.loc_settings();
+    no_redirect_default(ctx, &settings, line)?;
+    no_redirect_default(ctx, http, line)?;
     settings.inherit(http);
     let mut conn_s = srv.conn_settings();
     conn_s.inherit(http_conn);

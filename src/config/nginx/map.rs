@@ -55,6 +55,22 @@ macro_rules! put_loc {
             proxy_next_upstream,
             proxy_next_upstream_tries,
             proxy_next_upstream_timeout,
+            proxy_redirect,
+            proxy_buffering,
+            proxy_request_buffering,
+            proxy_buffers,
+            proxy_busy_buffers_size,
+            proxy_max_temp_file_size,
+            proxy_temp_file_write_size,
+            proxy_socket_keepalive,
+            proxy_bind,
+            proxy_method,
+            proxy_pass_request_headers,
+            proxy_ignore_client_abort,
+            proxy_cookie_domain,
+            proxy_cookie_path,
+            proxy_pass_request_body,
+            proxy_set_body,
             add_header,
             error_page,
             access_log,
@@ -122,6 +138,22 @@ macro_rules! put_loc {
         d.proxy_next_upstream = proxy_next_upstream;
         d.proxy_next_upstream_tries = proxy_next_upstream_tries;
         d.proxy_next_upstream_timeout = proxy_next_upstream_timeout;
+        d.proxy_redirect = proxy_redirect;
+        d.proxy_buffering = proxy_buffering;
+        d.proxy_request_buffering = proxy_request_buffering;
+        d.proxy_buffers = proxy_buffers;
+        d.proxy_busy_buffers_size = proxy_busy_buffers_size;
+        d.proxy_max_temp_file_size = proxy_max_temp_file_size;
+        d.proxy_temp_file_write_size = proxy_temp_file_write_size;
+        d.proxy_socket_keepalive = proxy_socket_keepalive;
+        d.proxy_bind = proxy_bind;
+        d.proxy_method = proxy_method;
+        d.proxy_pass_request_headers = proxy_pass_request_headers;
+        d.proxy_ignore_client_abort = proxy_ignore_client_abort;
+        d.proxy_cookie_domain = proxy_cookie_domain;
+        d.proxy_cookie_path = proxy_cookie_path;
+        d.proxy_pass_request_body = proxy_pass_request_body;
+        d.proxy_set_body = proxy_set_body;
         d.add_header = add_header;
         d.error_page = error_page;
         d.access_log = access_log;
@@ -369,6 +401,7 @@ impl Mapper {
                     h.log_format.insert(name, def);
                 }
                 _ => {
+                    redirect_default_placement(d, false)?;
                     if !loc_setting(d, &mut loc)? && !conn_setting(d, &mut conn)? {
                         return Err(unmapped(d));
                     }
@@ -483,6 +516,7 @@ impl Mapper {
                     s.location.push(l);
                 }
                 _ => {
+                    redirect_default_placement(d, false)?;
                     if !loc_setting(d, &mut loc)? && !conn_setting(d, &mut conn)? {
                         return Err(unmapped(d));
                     }
@@ -550,6 +584,7 @@ impl Mapper {
                     once(&mut l.check_status, Located::new(f.to_string(), c.line), c)?
                 }
                 _ => {
+                    redirect_default_placement(c, l.proxy_pass.is_some())?;
                     if !loc_setting(c, &mut loc)? {
                         return Err(unmapped(c));
                     }
@@ -595,6 +630,17 @@ fn rewrite_step(d: &Directive) -> R<Located<RewriteStep>> {
         _ => st.break_ = Some(true),
     }
     Ok(Located::new(st, d.line))
+}
+
+/// `proxy_redirect default` needs the `proxy_pass` above it in the same
+/// block (nginx reads `plcf->url` while parsing the directive).
+fn redirect_default_placement(d: &Directive, after_proxy_pass: bool) -> R<()> {
+    if d.name == "proxy_redirect" && arg(d, 0) == "default" && !after_proxy_pass {
+        return Err(d.err(
+            "\"proxy_redirect default\" should be placed after the \"proxy_pass\" directive".to_string(),
+        ));
+    }
+    Ok(())
 }
 
 /// The settings of every level. Ok(false): not one of them.
@@ -653,6 +699,54 @@ fn loc_setting(d: &Directive, s: &mut LocSettings) -> R<bool> {
             once(&mut s.proxy_next_upstream_tries, n, d)?
         }
         "proxy_next_upstream_timeout" => once(&mut s.proxy_next_upstream_timeout, values::msec(d)?, d)?,
+        "proxy_redirect" | "proxy_cookie_domain" | "proxy_cookie_path" => {
+            let slot = match d.name.as_str() {
+                "proxy_redirect" => &mut s.proxy_redirect,
+                "proxy_cookie_domain" => &mut s.proxy_cookie_domain,
+                _ => &mut s.proxy_cookie_path,
+            };
+            let list = &mut slot.get_or_insert_with(|| Located::new(Vec::new(), d.line)).value;
+            let redirect = d.name == "proxy_redirect";
+            let off = |e: &[String]| e.len() == 1 && (e[0] == "off" || e[0] == "false" && redirect);
+            // ngx_http_proxy_redirect: `off` with anything else at the level is duplicate.
+            if list.first().is_some_and(|e| off(e)) || off(&d.args) && !list.is_empty() {
+                return Err(values::duplicate(d));
+            }
+            list.push(d.args.clone());
+        }
+        "proxy_buffering" => once(&mut s.proxy_buffering, values::flag(d)?, d)?,
+        "proxy_request_buffering" => once(&mut s.proxy_request_buffering, values::flag(d)?, d)?,
+        "proxy_buffers" => {
+            // ngx_conf_set_bufs_slot: a positive number and a positive size.
+            let n = values::number(arg(d, 0)).filter(|&n| n > 0);
+            let size = crate::config::units::parse_size(arg(d, 1))
+                .ok()
+                .filter(|s| s.0 > 0);
+            if n.is_none() || size.is_none() {
+                return Err(values::invalid_value(d));
+            }
+            once(&mut s.proxy_buffers, d.args.join(" "), d)?
+        }
+        "proxy_busy_buffers_size" => once(&mut s.proxy_busy_buffers_size, values::size(d)?, d)?,
+        "proxy_max_temp_file_size" => once(&mut s.proxy_max_temp_file_size, values::size(d)?, d)?,
+        "proxy_temp_file_write_size" => once(&mut s.proxy_temp_file_write_size, values::size(d)?, d)?,
+        "proxy_socket_keepalive" => once(&mut s.proxy_socket_keepalive, values::flag(d)?, d)?,
+        "proxy_bind" => {
+            if let Some(p) = d.args.get(1) {
+                if p == "transparent" {
+                    return Err(
+                        d.err("\"proxy_bind ... transparent\" is not supported by rampart".to_string())
+                    );
+                }
+                return Err(d.err(format!("invalid parameter \"{p}\"")));
+            }
+            once(&mut s.proxy_bind, arg(d, 0).to_string(), d)?
+        }
+        "proxy_method" => once(&mut s.proxy_method, arg(d, 0).to_string(), d)?,
+        "proxy_pass_request_headers" => once(&mut s.proxy_pass_request_headers, values::flag(d)?, d)?,
+        "proxy_ignore_client_abort" => once(&mut s.proxy_ignore_client_abort, values::flag(d)?, d)?,
+        "proxy_pass_request_body" => once(&mut s.proxy_pass_request_body, values::flag(d)?, d)?,
+        "proxy_set_body" => once(&mut s.proxy_set_body, arg(d, 0).to_string(), d)?,
         "add_header" => {
             if let Some(p) = d.args.get(2).filter(|p| p.as_str() != "always") {
                 return Err(d.err(format!("invalid parameter \"{p}\"")));

@@ -691,3 +691,137 @@ fn http2_directives_map_like_the_toml_twin() {
     assert!(r.error.is_none());
     assert_eq!(r.ignored.len(), 3);
 }
+
+#[test]
+fn proxy_directives_map_like_the_toml_twin() {
+    let nginx = r#"
+error_log stderr;
+events {}
+http {
+    access_log off;
+    proxy_buffering off;
+    proxy_buffers 16 8k;
+    server {
+        listen 127.0.0.1:8080;
+        proxy_redirect http://a/ /b/;
+        proxy_redirect ~*^http://c(/.*)$ $scheme://$host$1;
+        location / {
+            proxy_pass http://127.0.0.1:9;
+            proxy_redirect default;
+            proxy_request_buffering off;
+            proxy_busy_buffers_size 16k;
+            proxy_max_temp_file_size 0;
+            proxy_temp_file_write_size 16k;
+            proxy_socket_keepalive on;
+            proxy_bind 127.0.0.2;
+            proxy_method POST;
+            proxy_pass_request_headers off;
+            proxy_pass_request_body off;
+            proxy_set_body "a=$arg_a";
+            proxy_ignore_client_abort on;
+        }
+        location /off/ { proxy_redirect off; proxy_cookie_path off; }
+        location /c/ { proxy_cookie_domain .a.test $host; proxy_cookie_path ~^/x(.*)$ /y$1; }
+    }
+}
+"#;
+    let toml = r#"
+error_log = "stderr"
+[http]
+access_log = "off"
+proxy_buffering = false
+proxy_buffers = "16 8k"
+[[http.server]]
+listen = ["127.0.0.1:8080"]
+proxy_redirect = [["http://a/", "/b/"], ["~*^http://c(/.*)$", "$scheme://$host$1"]]
+[[http.server.location]]
+match = "/"
+proxy_pass = "http://127.0.0.1:9"
+proxy_redirect = [["default"]]
+proxy_request_buffering = false
+proxy_busy_buffers_size = "16k"
+proxy_max_temp_file_size = "0"
+proxy_temp_file_write_size = "16k"
+proxy_socket_keepalive = true
+proxy_bind = "127.0.0.2"
+proxy_method = "POST"
+proxy_pass_request_headers = false
+proxy_pass_request_body = false
+proxy_set_body = "a=$arg_a"
+proxy_ignore_client_abort = true
+[[http.server.location]]
+match = "/off/"
+proxy_redirect = [["off"]]
+proxy_cookie_path = [["off"]]
+[[http.server.location]]
+match = "/c/"
+proxy_cookie_domain = [[".a.test", "$host"]]
+proxy_cookie_path = [["~^/x(.*)$", "/y$1"]]
+"#;
+    let from_nginx = ok(nginx);
+    let from_toml = parse_toml(&PathBuf::from("/t/r.toml"), toml).unwrap_or_else(|e| panic!("{e}"));
+    assert_eq!(from_nginx, from_toml);
+    crate::runtime::compile(&from_toml, &PathBuf::from("/t/r.toml"), &PathBuf::from("/t"), 1)
+        .unwrap_or_else(|e| panic!("{e}"));
+}
+
+#[test]
+fn proxy_directive_errors_worded_as_nginx() {
+    let loc =
+        |body: &str| format!("events {{}}\nhttp {{\n server {{\n  location / {{\n   {body}\n  }}\n }}\n}}\n");
+    // (config, message as nginx 1.22.1 prints it, checked with nginx -t)
+    let cases: &[(String, &str)] = &[
+        (
+            loc("proxy_redirect default;"),
+            "\"proxy_redirect default\" should be placed after the \"proxy_pass\" directive",
+        ),
+        (
+            "events {}\nhttp { proxy_redirect default; }".into(),
+            "\"proxy_redirect default\" should be placed after the \"proxy_pass\" directive",
+        ),
+        (
+            loc("proxy_pass http://a;\nproxy_redirect default;\nproxy_redirect off;"),
+            "\"proxy_redirect\" directive is duplicate",
+        ),
+        (
+            loc("proxy_redirect off;\nproxy_redirect off;"),
+            "\"proxy_redirect\" directive is duplicate",
+        ),
+        (
+            loc("proxy_redirect a b c;"),
+            "invalid number of arguments in \"proxy_redirect\" directive",
+        ),
+        (
+            loc("proxy_buffers 0 4k;"),
+            "\"proxy_buffers\" directive invalid value",
+        ),
+        (
+            loc("proxy_buffers 4 4z;"),
+            "\"proxy_buffers\" directive invalid value",
+        ),
+        (
+            loc("proxy_busy_buffers_size 1q;"),
+            "\"proxy_busy_buffers_size\" directive invalid value",
+        ),
+        (
+            loc("proxy_request_buffering 1;"),
+            "invalid value \"1\" in \"proxy_request_buffering\" directive, it must be \"on\" or \"off\"",
+        ),
+        (
+            loc("proxy_socket_keepalive yes;"),
+            "invalid value \"yes\" in \"proxy_socket_keepalive\" directive, it must be \"on\" or \"off\"",
+        ),
+        (loc("proxy_bind 127.0.0.1 foo;"), "invalid parameter \"foo\""),
+        (
+            loc("proxy_method GET;\nproxy_method PUT;"),
+            "\"proxy_method\" directive is duplicate",
+        ),
+    ];
+    for (src, msg) in cases {
+        let e = conf(src).error.unwrap_or_else(|| panic!("{src:?} must fail"));
+        assert!(
+            e.to_string().starts_with(&format!("{msg} in /t/nginx.conf:")),
+            "{src:?}: {e}"
+        );
+    }
+}
