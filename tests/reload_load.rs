@@ -1,4 +1,4 @@
-//! 100 SIGHUP reloads under load (issue 8, bounded to ~20 s here): two
+//! 100 SIGHUP reloads under load (issue 8; ~20 s here, `RELOAD_SPACING_MS=560` for 60 s): two
 //! configs that differ in routes and upstreams are swapped in turn while
 //! keep-alive clients and new-connection clients send requests. No request
 //! may fail and no connection may be reset; the p99 latency with reloads is
@@ -126,6 +126,14 @@ fn hundred_reloads_under_load() {
     phase.store(1, Ordering::Relaxed);
 
     // 100 reloads, each confirmed by the route it changes before the next.
+    // RELOAD_SPACING_MS stretches the run (560 gives the issue's 60 s load);
+    // CI keeps the default 40 ms (~10 s).
+    let spacing = Duration::from_millis(
+        std::env::var("RELOAD_SPACING_MS")
+            .ok()
+            .and_then(|v| v.parse().ok())
+            .unwrap_or(40),
+    );
     let reloads = Arc::new(AtomicUsize::new(0));
     let started = Instant::now();
     for n in 0..100 {
@@ -136,7 +144,7 @@ fn hundred_reloads_under_load() {
             (get(addr, "/ping").text() == which).then_some(())
         });
         reloads.fetch_add(1, Ordering::Relaxed);
-        std::thread::sleep(Duration::from_millis(40));
+        std::thread::sleep(spacing);
     }
     let reload_time = started.elapsed();
     phase.store(2, Ordering::Relaxed);
