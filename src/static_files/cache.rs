@@ -1,10 +1,12 @@
 //! Opening files off the event loop, and `open_file_cache` (nginx/nginx:
 //! src/core/ngx_open_file_cache.c).
 //!
-//! Every open/fstat runs on tokio's blocking pool (bounded by the runtime's
-//! `max_blocking_threads`), so a stalled NFS server ties up a pool thread,
-//! never an event-loop thread. Files are opened with O_NONBLOCK as nginx does
-//! (`NGX_FILE_NONBLOCK`), so a FIFO does not hang the open.
+//! An open/fstat runs on the event loop only when it provably cannot wait on
+//! storage (super::nowait_open: the whole path in the dentry cache, a local
+//! file system); every other one runs on tokio's blocking pool (bounded by
+//! the runtime's `max_blocking_threads`), so a stalled NFS server ties up a
+//! pool thread, never an event-loop thread. Files are opened with O_NONBLOCK
+//! as nginx does (`NGX_FILE_NONBLOCK`), so a FIFO does not hang the open.
 //!
 //! A cached entry holds the open descriptor with the size and mtime read
 //! from *that* descriptor; bodies are read with `pread` on it, so a file
@@ -71,9 +73,20 @@ pub fn open_blocking(path: &Path) -> Result<FileInfo, OpenError> {
     })
 }
 
-/// Opens `path` on the blocking pool.
+/// Opens `path` inline when that cannot wait on storage, else on the
+/// blocking pool (which also classifies a mount met for the first time).
 pub async fn open(path: PathBuf) -> Result<Arc<FileInfo>, OpenError> {
-    match tokio::task::spawn_blocking(move || open_blocking(&path)).await {
+    let classify = match super::nowait_open::try_open(&path) {
+        super::nowait_open::Nowait::Done(r) => return r.map(Arc::new),
+        super::nowait_open::Nowait::Pool(c) => c,
+    };
+    let task = move || {
+        if let Some(key) = classify {
+            super::nowait_open::classify(key);
+        }
+        open_blocking(&path)
+    };
+    match tokio::task::spawn_blocking(task).await {
         Ok(r) => r.map(Arc::new),
         Err(_) => Err(OpenError::Other(0)),
     }
