@@ -302,7 +302,11 @@ impl StalledMount {
                         let mut b = Vec::new();
                         b.extend_from_slice(&3600u64.to_ne_bytes());
                         b.extend_from_slice(&[0u8; 8]);
-                        let (mode, size) = if node == 1 { (libc::S_IFDIR | 0o755, 0) } else { (libc::S_IFREG | 0o644, 5) };
+                        let (mode, size) = if node == 1 {
+                            (libc::S_IFDIR | 0o755, 0)
+                        } else {
+                            (libc::S_IFREG | 0o644, 5)
+                        };
                         b.extend_from_slice(&fuse::attr(node, mode, size));
                         fuse::reply(unique, 0, &b)
                     }
@@ -382,8 +386,14 @@ fn stalled_storage_delays_no_other_file() {
         assert_eq!(get(r.addr(), "/a.txt").text(), "inside\n");
     }
     let took = t0.elapsed();
-    assert!(rx.try_recv().is_err(), "a request on the stalled mount was answered");
-    assert!(took < Duration::from_secs(2), "20 requests for another file took {took:?}");
+    assert!(
+        rx.try_recv().is_err(),
+        "a request on the stalled mount was answered"
+    );
+    assert!(
+        took < Duration::from_secs(2),
+        "20 requests for another file took {took:?}"
+    );
     // The connection is aborted: the stalled requests end with 500
     // (ECONNABORTED or ENOTCONN, by kernel version).
     mount.release();

@@ -469,5 +469,10 @@ config_levels! {
         ssl_certificate_key: String,
         /// `["TLSv1.2", "TLSv1.3"]` (the default); older names are accepted and ignored.
         ssl_protocols: Vec<String>,
+        /// `"none"` (the default), `"off"`, `"builtin[:SESSIONS]"`, `"shared:NAME:SIZE"`
+        /// (builtin and shared may be combined): the server-side TLS session cache.
+        ssl_session_cache: String,
+        /// TLS session tickets (default true, as nginx).
+        ssl_session_tickets: bool,
     }
 }

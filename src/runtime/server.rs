@@ -479,6 +479,8 @@ struct CompiledServer {
     /// `ssl_certificate`/`ssl_certificate_key`, loaded.
     cert: Option<crate::server::tls::ServerCert>,
     ssl_protocols: Option<Vec<String>>,
+    /// `ssl_session_cache` / `ssl_session_tickets`, parsed.
+    ssl_sessions: crate::server::tls_sessions::Sessions,
 }
 
 /// Loads a server's certificate. Relative paths are relative to the
@@ -529,6 +531,14 @@ fn compile_server(
     conn_s.inherit(http_conn);
     let conn = conn_conf(ctx, line, &conn_s)?;
     let cert = load_server_cert(ctx, line, &conn_s)?;
+    let mut ssl_sessions = crate::server::tls_sessions::Sessions::default();
+    if let Some(c) = &conn_s.ssl_session_cache {
+        ssl_sessions.cache = crate::server::tls_sessions::parse_cache(c)
+            .map_err(|e| ctx.err(line, e).directive("ssl_session_cache"))?;
+    }
+    if let Some(t) = conn_s.ssl_session_tickets {
+        ssl_sessions.tickets = t;
+    }
 
     let mut specs = Vec::new();
     for loc in &srv.location {
@@ -580,6 +590,7 @@ fn compile_server(
         listens,
         cert,
         ssl_protocols: conn_s.ssl_protocols.clone(),
+        ssl_sessions,
     })
 }
 
@@ -671,7 +682,7 @@ pub fn compile_servers(
             let def = &servers[g.members[default]];
             let build = crate::server::tls::protocol_versions(def.ssl_protocols.as_deref()).and_then(|v| {
                 let certs = g.members.iter().map(|&i| servers[i].cert.clone()).collect();
-                crate::server::tls::build(&names, certs, default, &v)
+                crate::server::tls::build(&names, certs, default, &v, def.ssl_sessions)
             });
             let line = def
                 .listens

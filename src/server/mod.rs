@@ -16,6 +16,7 @@ pub mod request;
 pub mod response;
 pub mod state;
 pub mod tls;
+pub mod tls_sessions;
 pub mod worker;
 
 use crate::config::ConfigError;

@@ -143,6 +143,7 @@ pub fn build(
     certs: Vec<Option<ServerCert>>,
     default: usize,
     versions: &[&'static rustls::SupportedProtocolVersion],
+    sessions: super::tls_sessions::Sessions,
 ) -> Result<TlsListener, String> {
     if certs.get(default).and_then(Option::as_ref).is_none() {
         return Err("no \"ssl_certificate\" is defined for the \"listen ... ssl\" directive".into());
@@ -159,6 +160,7 @@ pub fn build(
             default,
         }));
     cfg.alpn_protocols = vec![b"http/1.1".to_vec()];
+    super::tls_sessions::apply(&mut cfg, sessions)?;
     Ok(TlsListener {
         acceptor: tokio_rustls::TlsAcceptor::from(Arc::new(cfg)),
     })

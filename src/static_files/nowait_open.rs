@@ -139,7 +139,11 @@ fn split(path: &[u8]) -> Option<(&[u8], &[u8])> {
     }
     let trimmed = path.len() - path.iter().rev().take_while(|&&b| b == b'/').count();
     let slash = path.get(..trimmed)?.iter().rposition(|&b| b == b'/')?;
-    let dir = if slash == 0 { &path[..1] } else { path.get(..slash)? };
+    let dir = if slash == 0 {
+        &path[..1]
+    } else {
+        path.get(..slash)?
+    };
     let name = path.get(slash + 1..)?;
     (!name.is_empty() && name.first() != Some(&b'/')).then_some((dir, name))
 }
@@ -334,7 +338,10 @@ mod tests {
         let f = dir.join("f.txt");
         let key = mount_key(&dir);
         if verdict(key).is_none() {
-            assert!(matches!(try_open(&f), Nowait::Pool(Some(k)) if k == key) || !SUPPORTED.load(Ordering::Relaxed));
+            assert!(
+                matches!(try_open(&f), Nowait::Pool(Some(k)) if k == key)
+                    || !SUPPORTED.load(Ordering::Relaxed)
+            );
         }
         if !SUPPORTED.load(Ordering::Relaxed) {
             eprintln!("skipped: openat2 RESOLVE_CACHED unavailable");

@@ -405,13 +405,13 @@ const LATER: &[Spec] = &[
     m("ssl_certificate", HTTP | SRV, Exactly(1)),
     m("ssl_certificate_key", HTTP | SRV, Exactly(1)),
     m("ssl_protocols", HTTP | SRV, AtLeast(1)),
-    // rustls offers only AEAD suites with forward secrecy and manages its own
-    // session cache and tickets: these are accepted with a warning.
+    m("ssl_session_cache", HTTP | SRV, AtLeast(1)),
+    m("ssl_session_tickets", HTTP | SRV, Exactly(1)),
+    // rustls offers only AEAD suites with forward secrecy and rotates its own
+    // ticket keys: these are accepted with a warning.
     ign("ssl_ciphers", HTTP | SRV),
     ign("ssl_prefer_server_ciphers", HTTP | SRV),
-    ign("ssl_session_cache", HTTP | SRV),
     ign("ssl_session_timeout", HTTP | SRV),
-    ign("ssl_session_tickets", HTTP | SRV),
     ign("ssl_dhparam", HTTP | SRV),
     ign("ssl_ecdh_curve", HTTP | SRV),
     later("ssl_stapling", HTTP | SRV),

@@ -184,6 +184,8 @@ macro_rules! put_conn {
             ssl_certificate,
             ssl_certificate_key,
             ssl_protocols,
+            ssl_session_cache,
+            ssl_session_tickets,
         } = $src;
         let d = $dst;
         d.client_header_buffer_size = client_header_buffer_size;
@@ -195,6 +197,8 @@ macro_rules! put_conn {
         d.ssl_certificate = ssl_certificate;
         d.ssl_certificate_key = ssl_certificate_key;
         d.ssl_protocols = ssl_protocols;
+        d.ssl_session_cache = ssl_session_cache;
+        d.ssl_session_tickets = ssl_session_tickets;
     }};
 }
 
@@ -819,6 +823,8 @@ fn conn_setting(d: &Directive, s: &mut ConnSettings) -> R<bool> {
         "ssl_certificate" => once(&mut s.ssl_certificate, arg(d, 0).to_string(), d)?,
         "ssl_certificate_key" => once(&mut s.ssl_certificate_key, arg(d, 0).to_string(), d)?,
         "ssl_protocols" => once(&mut s.ssl_protocols, d.args.clone(), d)?,
+        "ssl_session_cache" => once(&mut s.ssl_session_cache, d.args.join(" "), d)?,
+        "ssl_session_tickets" => once(&mut s.ssl_session_tickets, values::flag(d)?, d)?,
         _ => return Ok(false),
     }
     Ok(true)
