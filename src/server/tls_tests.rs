@@ -76,7 +76,7 @@ fn cipher_names() {
 fn default_server_needs_a_certificate() {
     let v = protocol_versions(None).unwrap();
     let names = vec![vec!["a.test".to_string()]];
-    assert!(build(&names, vec![None], 0, &v).is_err());
+    assert!(build(&names, vec![None], 0, &v, Default::default()).is_err());
     let c = load_cert(&fixture("a.crt"), &fixture("a.key")).unwrap();
-    assert!(build(&names, vec![Some(c)], 0, &v).is_ok());
+    assert!(build(&names, vec![Some(c)], 0, &v, Default::default()).is_ok());
 }
