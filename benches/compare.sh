@@ -206,8 +206,11 @@ STATIC="$WORK/static"
 mkdir -p "$STATIC"
 head -c 1024 /dev/urandom >"$STATIC/1k.bin"
 head -c 1048576 /dev/urandom >"$STATIC/1m.bin"
+# (Through a file, not a pipe into head: under pipefail, awk's SIGPIPE would end the script.)
 awk 'BEGIN { srand(7); printf "<html><body>"; while (n < 102400) { w = sprintf("<p class=\"c%d\">word%d text %d</p>\n", int(rand()*50), int(rand()*997), int(rand()*100000)); printf "%s", w; n += length(w) } }' \
-  | head -c 102400 >"$STATIC/100k.html"
+  >"$STATIC/100k.full"
+head -c 102400 "$STATIC/100k.full" >"$STATIC/100k.html"
+rm -f "$STATIC/100k.full"
 
 # The certificate of the TLS scenarios (same for both proxies): ECDSA P-256, self-signed.
 TLS_DIR="$WORK/tls"
