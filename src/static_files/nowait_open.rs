@@ -50,12 +50,20 @@ use std::os::fd::{AsRawFd, FromRawFd, OwnedFd};
 use std::os::unix::ffi::OsStrExt;
 use std::os::unix::fs::MetadataExt;
 use std::path::Path;
-use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicU8, Ordering};
 use std::sync::{Arc, RwLock};
 
 /// Cleared for good when the kernel (or a seccomp filter) refuses openat2 or
 /// RESOLVE_CACHED.
 static SUPPORTED: AtomicBool = AtomicBool::new(true);
+
+/// Whether the mount of "/" is local: 0 not known yet, 1 yes, 2 no. When it
+/// is, a path that never leaves it (`RESOLVE_NO_XDEV` from "/") is opened in
+/// one call, without the directory's O_PATH open and statx.
+static ROOT_LOCAL: AtomicU8 = AtomicU8::new(0);
+
+/// The flags of every inline open.
+const READ_FLAGS: libc::c_int = libc::O_RDONLY | libc::O_NONBLOCK | libc::O_CLOEXEC | libc::O_NOCTTY;
 
 /// Mount identity: (mount id, st_dev). The pair, rather than the id alone,
 /// keeps a recycled mount id of a new mount from inheriting a verdict.
@@ -89,7 +97,12 @@ const RESOLVE_NO_XDEV: u64 = 0x01;
 const RESOLVE_CACHED: u64 = 0x20;
 
 /// openat2(2); the descriptor, or the errno.
-fn openat2(dir: libc::c_int, path: &CString, flags: libc::c_int, resolve: u64) -> Result<OwnedFd, i32> {
+fn openat2(
+    dir: libc::c_int,
+    path: &std::ffi::CStr,
+    flags: libc::c_int,
+    resolve: u64,
+) -> Result<OwnedFd, i32> {
     let how = OpenHow {
         flags: flags as u64,
         mode: 0,
@@ -182,6 +195,31 @@ pub fn try_open(path: &Path) -> Nowait {
     let Some((dir, name)) = split(path.as_os_str().as_bytes()) else {
         return Nowait::Pool(None);
     };
+    if ROOT_LOCAL.load(Ordering::Relaxed) == 1 {
+        let Ok(full) = CString::new(path.as_os_str().as_bytes()) else {
+            return Nowait::Pool(None);
+        };
+        // EXDEV (the path crosses into another mount), EAGAIN, ...: try the
+        // file's own mount below. A missing component is a final answer: the
+        // walk reached it without leaving the root mount.
+        match openat2(
+            libc::AT_FDCWD,
+            &full,
+            READ_FLAGS,
+            RESOLVE_CACHED | RESOLVE_NO_XDEV,
+        ) {
+            Ok(fd) => return opened(fd),
+            Err(e) => {
+                note_unsupported(e);
+                if let Some(e) = final_error(e) {
+                    return Nowait::Done(Err(e));
+                }
+                if !SUPPORTED.load(Ordering::Relaxed) {
+                    return Nowait::Pool(None);
+                }
+            }
+        }
+    }
     let (Ok(dir), Ok(name)) = (CString::new(dir), CString::new(name)) else {
         return Nowait::Pool(None);
     };
@@ -208,13 +246,18 @@ pub fn try_open(path: &Path) -> Nowait {
     let fd = match openat2(
         dfd.as_raw_fd(),
         &name,
-        libc::O_RDONLY | libc::O_NONBLOCK | libc::O_CLOEXEC | libc::O_NOCTTY,
+        READ_FLAGS,
         RESOLVE_CACHED | RESOLVE_NO_XDEV,
     ) {
         Ok(fd) => fd,
         Err(e) => return final_error(e).map_or(Nowait::Pool(None), |e| Nowait::Done(Err(e))),
     };
     drop(dfd);
+    opened(fd)
+}
+
+/// The answer for a descriptor opened inline: fstat on it.
+fn opened(fd: OwnedFd) -> Nowait {
     let f = File::from(fd);
     let Ok(m) = f.metadata() else {
         return Nowait::Pool(None);
@@ -275,10 +318,22 @@ pub fn classify(key: MountKey) {
     if verdict(key).is_some() {
         return;
     }
-    let local = std::fs::read_to_string("/proc/self/mountinfo")
+    let info = std::fs::read_to_string("/proc/self/mountinfo").unwrap_or_default();
+    let local = fstype_in(&info, key.0).is_some_and(is_local_fs);
+    if ROOT_LOCAL.load(Ordering::Relaxed) == 0 {
+        let root = openat2(
+            libc::AT_FDCWD,
+            c"/",
+            libc::O_PATH | libc::O_DIRECTORY | libc::O_CLOEXEC,
+            0,
+        )
         .ok()
-        .and_then(|m| fstype_in(&m, key.0).map(is_local_fs))
-        .unwrap_or(false);
+        .and_then(|fd| mount_of(&fd));
+        if let Some((id, _)) = root {
+            let yes = fstype_in(&info, id).is_some_and(is_local_fs);
+            ROOT_LOCAL.store(if yes { 1 } else { 2 }, Ordering::Relaxed);
+        }
+    }
     if let Ok(mut v) = VERDICTS.write() {
         let map = v.get_or_insert_with(HashMap::new);
         if map.len() >= MAX_VERDICTS {
