@@ -2,12 +2,35 @@
 //! the real binary, with `openssl s_client -sess_out/-sess_in` as the client:
 //! nginx's defaults resume by ticket, a cache without tickets resumes by
 //! session id (TLS 1.2) or stateful ticket (TLS 1.3), and neither resumes
-//! nothing, on TLS 1.2 and 1.3. Skipped when openssl is not installed.
+//! nothing, on TLS 1.2 and 1.3; the TOML front end, and a bad cache value as
+//! a file:line config error. Skipped when openssl is not installed.
 
 mod common;
 use common::*;
 use std::path::Path;
 use std::process::{Command, Stdio};
+
+/// A self-signed ECDSA P-256 certificate and key in `dir`.
+fn make_cert(dir: &Path) {
+    let made = Command::new("openssl")
+        .args([
+            "req",
+            "-x509",
+            "-newkey",
+            "ec",
+            "-pkeyopt",
+            "ec_paramgen_curve:P-256",
+            "-nodes",
+        ])
+        .args(["-days", "2", "-subj", "/CN=localhost", "-keyout"])
+        .arg(dir.join("key.pem"))
+        .arg("-out")
+        .arg(dir.join("cert.pem"))
+        .stderr(Stdio::null())
+        .status()
+        .is_ok_and(|s| s.success());
+    assert!(made, "openssl could not make a certificate");
+}
 
 fn openssl_available() -> bool {
     Command::new("openssl")
@@ -73,24 +96,7 @@ fn session_cache_and_tickets() {
     }
     let dir = TempDir::new("tls-sessions");
     let d = dir.path().to_path_buf();
-    let made = Command::new("openssl")
-        .args([
-            "req",
-            "-x509",
-            "-newkey",
-            "ec",
-            "-pkeyopt",
-            "ec_paramgen_curve:P-256",
-            "-nodes",
-        ])
-        .args(["-days", "2", "-subj", "/CN=localhost", "-keyout"])
-        .arg(d.join("key.pem"))
-        .arg("-out")
-        .arg(d.join("cert.pem"))
-        .stderr(Stdio::null())
-        .status()
-        .is_ok_and(|s| s.success());
-    assert!(made, "openssl could not make a certificate");
+    make_cert(&d);
     let ports = [free_port(), free_port(), free_port()];
     let text = format!(
         r#"
@@ -143,4 +149,55 @@ http {{
             assert_eq!(second, want, "{port} {version}");
         }
     }
+}
+
+/// The TOML front end: the same settings, and a bad value is a config
+/// error naming the file, line and directive.
+#[test]
+fn toml_front_end() {
+    if !openssl_available() {
+        eprintln!("skipped: openssl not installed");
+        return;
+    }
+    let server = |cache: &str| {
+        format!(
+            "worker_processes = 1\nerror_log = \"logs/error.log info\"\n\n[http]\naccess_log = \"off\"\n\n\
+             [[http.server]]\nlisten = [\"127.0.0.1:@PORT@ ssl\"]\nssl_certificate = \"cert.pem\"\n\
+             ssl_certificate_key = \"key.pem\"\nssl_protocols = [\"TLSv1.2\"]\n\
+             ssl_session_cache = \"{cache}\"\nssl_session_tickets = false\n\n\
+             [[http.server.location]]\nmatch = \"/\"\nreturn = [200, \"resumed ok\\n\"]\n"
+        )
+    };
+    // Tickets off, a builtin cache: TLS 1.2 resumes by session id.
+    let dir = TempDir::new("tls-sessions-toml");
+    let d = dir.path().to_path_buf();
+    make_cert(&d);
+    let port = free_port();
+    let conf = d.join("rampart.toml");
+    std::fs::write(&conf, server("builtin:10").replace("@PORT@", &port.to_string())).unwrap();
+    let r = Rampart::run_file(dir, port, conf.clone());
+    let sess = d.join("sess");
+    assert_eq!(connect(port, "-tls1_2", &sess, false), "New");
+    assert_eq!(connect(port, "-tls1_2", &sess, true), "Reused");
+    // A bad cache value fails `-t` with file:line and the directive.
+    let conf = d.join("bad.toml");
+    std::fs::write(
+        &conf,
+        server("shared:SSL").replace("@PORT@", &free_port().to_string()),
+    )
+    .unwrap();
+    let out = Command::new(RAMPART)
+        .arg("-p")
+        .arg(&d)
+        .arg("-t")
+        .arg("-c")
+        .arg(&conf)
+        .output()
+        .expect("rampart -t");
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(!out.status.success(), "{err}");
+    assert!(err.contains("invalid session cache \"shared:SSL\""), "{err}");
+    assert!(err.contains("bad.toml:"), "{err}");
+    assert!(err.contains("ssl_session_cache"), "{err}");
+    drop(r);
 }
