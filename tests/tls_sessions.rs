@@ -1,8 +1,8 @@
 //! TLS session resumption (`ssl_session_cache`, `ssl_session_tickets`) over
 //! the real binary, with `openssl s_client -sess_out/-sess_in` as the client:
 //! nginx's defaults resume by ticket, a cache without tickets resumes by
-//! session id (TLS 1.2) or stateful ticket (TLS 1.3), and neither resumes
-//! nothing, on TLS 1.2 and 1.3; the TOML front end, and a bad cache value as
+//! session id (TLS 1.2) or stateful ticket (TLS 1.3), and with neither
+//! nothing resumes, on TLS 1.2 and 1.3; the TOML front end, and a bad cache value as
 //! a file:line config error. Skipped when openssl is not installed.
 
 mod common;
