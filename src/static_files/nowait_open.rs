@@ -26,6 +26,14 @@
 //!    once per mount on the blocking pool by the first request that finds it
 //!    unknown (that request takes the pool path, like every one on NFS).
 //!
+//! When the mount of "/" itself is local (the common case: the document
+//! root on the system disk or a container's overlay), the open is first
+//! tried in one call, `openat2(AT_FDCWD, path, RESOLVE_CACHED |
+//! RESOLVE_NO_XDEV)`: a path that stays on the root mount needs no per-mount
+//! check, and one that crosses into another mount fails with EXDEV and takes
+//! the per-mount route above. Per request that is openat2 + fstat + close,
+//! nginx's open + fstat + close.
+//!
 //! The attributes of an inline-opened file come from fstat(2) on the open
 //! descriptor, as nginx's `ngx_fd_info`: on the local file systems of the
 //! whitelist the inode is authoritative, so this never waits and is never
