@@ -151,6 +151,37 @@ fn large_file_streams_whole() {
     assert!(resp.body == data);
 }
 
+/// Bodies of a cached local file go out with sendfile once the file is
+/// opened inline (the second request on): whole, ranged and HEAD answers are
+/// byte-exact, and keep-alive continues after them.
+#[test]
+fn sendfile_bodies_are_exact() {
+    let r = start("");
+    let data: Vec<u8> = (0..2_500_000u32).map(|i| (i % 253) as u8).collect();
+    std::fs::write(r.dir.path().join("www/sf.bin"), &data).unwrap();
+    for _ in 0..3 {
+        let resp = get(r.addr(), "/sf.bin");
+        assert_eq!(resp.status, 200);
+        assert!(resp.body == data, "{} bytes", resp.body.len());
+    }
+    let mut s = common::connect(r.addr());
+    let mut rd = std::io::BufReader::new(s.try_clone().unwrap());
+    let req =
+        |range: &str| format!("GET /sf.bin HTTP/1.1\r\nHost: localhost\r\nRange: bytes={range}\r\n\r\n");
+    for (range, from, to) in [
+        ("100000-899999", 100_000, 900_000),
+        ("-70000", 2_430_000, 2_500_000),
+    ] {
+        std::io::Write::write_all(&mut s, req(range).as_bytes()).unwrap();
+        let resp = common::read_response(&mut rd, false).unwrap();
+        assert_eq!(resp.status, 206);
+        assert!(resp.body == data[from..to], "{range}");
+    }
+    std::io::Write::write_all(&mut s, b"HEAD /sf.bin HTTP/1.1\r\nHost: localhost\r\n\r\n").unwrap();
+    let resp = common::read_response(&mut rd, true).unwrap();
+    assert_eq!(resp.header("content-length"), Some("2500000"));
+}
+
 #[test]
 fn stalled_readers_of_a_big_file_neither_block_others_nor_buffer_it() {
     let r = start("");

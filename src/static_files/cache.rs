@@ -30,6 +30,9 @@ pub struct FileInfo {
     pub mtime: i64,
     pub is_dir: bool,
     pub is_file: bool,
+    /// Opened inline (super::nowait_open): on a local file system, so a
+    /// body whose pages are all cached may go out with sendfile(2).
+    pub local: bool,
 }
 
 /// A lookup error, classified as nginx's static handler does.
@@ -70,6 +73,7 @@ pub fn open_blocking(path: &Path) -> Result<FileInfo, OpenError> {
         mtime: m.mtime(),
         is_dir: m.is_dir(),
         is_file,
+        local: false,
     })
 }
 
@@ -189,6 +193,7 @@ impl OpenFileCache {
                     mtime: i.mtime,
                     is_dir: i.is_dir,
                     is_file: i.is_file,
+                    local: i.local,
                 })),
                 other => other.clone(),
             };

@@ -277,6 +277,7 @@ fn opened(fd: OwnedFd) -> Nowait {
         mtime: m.mtime(),
         is_dir: m.is_dir(),
         is_file,
+        local: true,
     }))
 }
 
