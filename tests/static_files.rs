@@ -180,6 +180,11 @@ fn sendfile_bodies_are_exact() {
     std::io::Write::write_all(&mut s, b"HEAD /sf.bin HTTP/1.1\r\nHost: localhost\r\n\r\n").unwrap();
     let resp = common::read_response(&mut rd, true).unwrap();
     assert_eq!(resp.header("content-length"), Some("2500000"));
+    // $body_bytes_sent counts what sendfile sent.
+    common::wait_for("the access log", Duration::from_secs(5), || {
+        let log = r.read_log("access.log");
+        (log.matches("\"GET /sf.bin HTTP/1.1\" 200 2500000 ").count() == 3).then_some(())
+    });
 }
 
 #[test]
