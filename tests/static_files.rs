@@ -151,9 +151,9 @@ fn large_file_streams_whole() {
     assert!(resp.body == data);
 }
 
-/// Bodies of a cached local file go out with sendfile once the file is
-/// opened inline (the second request on): whole, ranged and HEAD answers are
-/// byte-exact, and keep-alive continues after them.
+/// Bodies of a local file whose pages are in memory go out with sendfile:
+/// whole, ranged and HEAD answers are byte-exact, keep-alive continues after
+/// them, and the access log counts their bytes.
 #[test]
 fn sendfile_bodies_are_exact() {
     let r = start("");

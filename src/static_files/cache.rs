@@ -30,8 +30,9 @@ pub struct FileInfo {
     pub mtime: i64,
     pub is_dir: bool,
     pub is_file: bool,
-    /// Opened inline (super::nowait_open): on a local file system, so a
-    /// body whose pages are all cached may go out with sendfile(2).
+    /// On a local file system (opened inline by super::nowait_open, or
+    /// checked after a pool open), so a body whose pages are all cached may
+    /// go out with sendfile(2).
     pub local: bool,
 }
 
@@ -88,7 +89,10 @@ pub async fn open(path: PathBuf) -> Result<Arc<FileInfo>, OpenError> {
         if let Some(key) = classify {
             super::nowait_open::classify(key);
         }
-        open_blocking(&path)
+        open_blocking(&path).map(|mut i| {
+            i.local = i.file.as_deref().is_some_and(super::nowait_open::is_local);
+            i
+        })
     };
     match tokio::task::spawn_blocking(task).await {
         Ok(r) => r.map(Arc::new),

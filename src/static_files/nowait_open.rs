@@ -169,8 +169,8 @@ fn split(path: &[u8]) -> Option<(&[u8], &[u8])> {
     (!name.is_empty() && name.first() != Some(&b'/')).then_some((dir, name))
 }
 
-/// The mount of an open directory, from cached attributes only.
-fn mount_of(dir: &OwnedFd) -> Option<MountKey> {
+/// The mount of an open file or directory, from cached attributes only.
+fn mount_of(dir: &impl AsRawFd) -> Option<MountKey> {
     // SAFETY: an all-zero statx is a valid value for the kernel to fill.
     let mut stx: libc::statx = unsafe { std::mem::zeroed() };
     // SAFETY: "" with AT_EMPTY_PATH stats the descriptor itself; `stx` is
@@ -279,6 +279,17 @@ fn opened(fd: OwnedFd) -> Nowait {
         is_file,
         local: true,
     }))
+}
+
+/// Whether a file opened on the blocking pool is on a local file system
+/// (blocking: may classify its mount), so that its cached pages may be sent
+/// with sendfile like an inline-opened file's.
+pub fn is_local(f: &File) -> bool {
+    let Some(key) = mount_of(f) else {
+        return false;
+    };
+    classify(key);
+    verdict(key) == Some(true)
 }
 
 /// File systems whose open, fstat and page-cache reads involve no remote

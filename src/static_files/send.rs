@@ -267,8 +267,8 @@ pub async fn send(
     };
     for (ph, s, e) in parts {
         out.extend_from_slice(&ph);
-        // sendfile for a whole part of a file opened inline (a local file
-        // system) on plain TCP, when every page is already in memory: then it
+        // sendfile for a whole part of a file on a local file system on
+        // plain TCP, when every page is already in memory: then it
         // copies from the page cache to the socket without waiting on storage.
         if ph.is_empty()
             && info.local
