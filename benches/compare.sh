@@ -30,7 +30,8 @@ IDLE_BIN="$ROOT/target/release/examples/idle_clients"
 
 # Load scenarios, one per line: name|nginx template|rampart template|path|extra wrk arguments.
 # Templates live in benches/nginx/ and benches/rampart/; the extra arguments are word-split by
-# `eval`, so quote inside them. To add one, add a line (and templates if the config differs), e.g.
+# `eval`, so quote inside them. A path written `https:/PATH` is fetched over TLS (the templates
+# listen with `ssl` on the certificate the script generates: @CERT@, @KEY@). To add one, add a line (and templates if the config differs), e.g.
 #   "proxy-close-1k|proxy.conf.in|proxy.toml.in|/size/1024|-H 'Connection: close'"
 SCENARIOS=(
   "proxy-keepalive-1k|proxy.conf.in|proxy.toml.in|/size/1024|"
@@ -39,8 +40,12 @@ SCENARIOS=(
   "proxy-keepalive-1k-metrics|proxy.conf.in|proxy-metrics.toml.in|/size/1024|"
   "static-1k|static.conf.in|static.toml.in|/1k.bin|"
   "static-1m|static.conf.in|static.toml.in|/1m.bin|"
+  "static-1k-nocache|static-nocache.conf.in|static-nocache.toml.in|/1k.bin|"
+  "static-1m-nocache|static-nocache.conf.in|static-nocache.toml.in|/1m.bin|"
   "gzip-100k-l1|gzip1.conf.in|gzip1.toml.in|/100k.html|-H 'Accept-Encoding: gzip'"
   "gzip-100k-l2|gzip2.conf.in|gzip2.toml.in|/100k.html|-H 'Accept-Encoding: gzip'"
+  "tls-handshake|tls-handshake.conf.in|tls-handshake.toml.in|https:/1k.bin|-H 'Connection: close'"
+  "tls-keepalive-1k|tls.conf.in|tls.toml.in|https:/1k.bin|"
 )
 # The idle-memory scenario (idle-10k by default) is run after the load scenarios; see run_idle.
 
@@ -138,7 +143,7 @@ if [ ${#missing[@]} -gt 0 ]; then
   apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq "${missing[@]}" >&2 \
     || die "apt-get install ${missing[*]} failed"
 fi
-for tool in taskset ss curl; do command -v "$tool" >/dev/null || die "$tool is missing"; done
+for tool in taskset ss curl openssl; do command -v "$tool" >/dev/null || die "$tool is missing"; done
 [ "$(nproc)" -ge 2 ] || die "needs 2 CPUs (proxy on CPU 0, wrk and backend on CPU 1)"
 for port in $NGINX_PORT $RAMPART_PORT $BACKEND_PORT $BACKEND2_PORT; do
   port_free "$port" || die "port $port is in use; free it or edit the ports at the top of $0"
@@ -201,15 +206,21 @@ STATIC="$WORK/static"
 mkdir -p "$STATIC"
 head -c 1024 /dev/urandom >"$STATIC/1k.bin"
 head -c 1048576 /dev/urandom >"$STATIC/1m.bin"
+# (Through a file, not a pipe into head: under pipefail, awk's SIGPIPE would end the script.)
 awk 'BEGIN { srand(7); printf "<html><body>"; while (n < 102400) { w = sprintf("<p class=\"c%d\">word%d text %d</p>\n", int(rand()*50), int(rand()*997), int(rand()*100000)); printf "%s", w; n += length(w) } }' \
   >"$STATIC/100k.full"
-# (Truncated from a file, not through a pipe: `head` closing the pipe early
-# killed awk with SIGPIPE now and then, and pipefail aborted the run.)
 head -c 102400 "$STATIC/100k.full" >"$STATIC/100k.html"
+rm -f "$STATIC/100k.full"
+
+# The certificate of the TLS scenarios (same for both proxies): ECDSA P-256, self-signed.
+TLS_DIR="$WORK/tls"
+mkdir -p "$TLS_DIR"
+openssl req -x509 -newkey ec -pkeyopt ec_paramgen_curve:P-256 -nodes -days 30 -subj /CN=localhost \
+  -keyout "$TLS_DIR/key.pem" -out "$TLS_DIR/cert.pem" 2>/dev/null || die "openssl could not make the TLS certificate"
 
 render() {
   sed -e "s|@DIR@|$2|g" -e "s|@PORT@|$3|g" -e "s|@BACKEND@|$BACKEND|g" -e "s|@BACKEND2@|$BACKEND2|g" \
-      -e "s|@STATIC@|$STATIC|g" "$1"
+      -e "s|@STATIC@|$STATIC|g" -e "s|@CERT@|$TLS_DIR/cert.pem|g" -e "s|@KEY@|$TLS_DIR/key.pem|g" "$1"
 }
 
 # ---------------------------------------------------------------- the backend
@@ -265,7 +276,8 @@ measure() {
   local scen=$1 proxy=$2 round=$3 path=$4 template=$5; shift 5
   start_proxy "$proxy" "$template"
   local url="http://127.0.0.1:$PROXY_PORT$path" out="$WORK/$RUN-$proxy/wrk.txt"
-  curl -fsS -o /dev/null "$url" || die "$proxy: GET $url failed"
+  case "$path" in https:*) url="https://127.0.0.1:$PROXY_PORT${path#https:}" ;; esac
+  curl -fsSk -o /dev/null "$url" || die "$proxy: GET $url failed"
   taskset -c 1 wrk -t1 -c"$CONNS" -d"${WARMUP}s" "$@" "$url" >/dev/null 2>&1 || true
   local t0 t1 s0 s1
   t0=$(cpu_ticks "$PROXY_PID"); s0=$(date +%s.%N)

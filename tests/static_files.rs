@@ -1,13 +1,15 @@
 //! The static handler end to end (TOML front end): path traversal, a file
-//! replaced by rename under open_file_cache, and a large file streamed.
+//! replaced by rename under open_file_cache, a large file streamed, and
+//! storage that stalls (a FUSE mount that never answers, like a hung NFS
+//! server) delaying nobody else.
 
 mod common;
 
 use common::{config, get, raw_all, Rampart};
 use std::time::{Duration, Instant};
 
-/// Starts rampart on a tree `@DIR@/www` with `@DIR@/secret.txt` outside it.
-fn start(http_extra: &str) -> Rampart {
+/// The config of `start`.
+fn start_config(http_extra: &str) -> String {
     let locs = r#"
 root = "www"
 
@@ -23,7 +25,12 @@ alias = "www/sub/"
 match = "~ ^/rx/(.*)$"
 alias = "www/$1"
 "#;
-    let r = Rampart::start(&config(http_extra, locs));
+    config(http_extra, locs)
+}
+
+/// Starts rampart on a tree `@DIR@/www` with `@DIR@/secret.txt` outside it.
+fn start(http_extra: &str) -> Rampart {
+    let r = Rampart::start(&start_config(http_extra));
     let www = r.dir.path().join("www");
     std::fs::create_dir_all(www.join("img")).unwrap();
     std::fs::create_dir_all(www.join("sub")).unwrap();
@@ -144,6 +151,42 @@ fn large_file_streams_whole() {
     assert!(resp.body == data);
 }
 
+/// Bodies of a local file whose pages are in memory go out with sendfile:
+/// whole, ranged and HEAD answers are byte-exact, keep-alive continues after
+/// them, and the access log counts their bytes.
+#[test]
+fn sendfile_bodies_are_exact() {
+    let r = start("");
+    let data: Vec<u8> = (0..2_500_000u32).map(|i| (i % 253) as u8).collect();
+    std::fs::write(r.dir.path().join("www/sf.bin"), &data).unwrap();
+    for _ in 0..3 {
+        let resp = get(r.addr(), "/sf.bin");
+        assert_eq!(resp.status, 200);
+        assert!(resp.body == data, "{} bytes", resp.body.len());
+    }
+    let mut s = common::connect(r.addr());
+    let mut rd = std::io::BufReader::new(s.try_clone().unwrap());
+    let req =
+        |range: &str| format!("GET /sf.bin HTTP/1.1\r\nHost: localhost\r\nRange: bytes={range}\r\n\r\n");
+    for (range, from, to) in [
+        ("100000-899999", 100_000, 900_000),
+        ("-70000", 2_430_000, 2_500_000),
+    ] {
+        std::io::Write::write_all(&mut s, req(range).as_bytes()).unwrap();
+        let resp = common::read_response(&mut rd, false).unwrap();
+        assert_eq!(resp.status, 206);
+        assert!(resp.body == data[from..to], "{range}");
+    }
+    std::io::Write::write_all(&mut s, b"HEAD /sf.bin HTTP/1.1\r\nHost: localhost\r\n\r\n").unwrap();
+    let resp = common::read_response(&mut rd, true).unwrap();
+    assert_eq!(resp.header("content-length"), Some("2500000"));
+    // $body_bytes_sent counts what sendfile sent.
+    common::wait_for("the access log", Duration::from_secs(5), || {
+        let log = r.read_log("access.log");
+        (log.matches("\"GET /sf.bin HTTP/1.1\" 200 2500000 ").count() == 3).then_some(())
+    });
+}
+
 #[test]
 fn stalled_readers_of_a_big_file_neither_block_others_nor_buffer_it() {
     let r = start("");
@@ -191,4 +234,237 @@ fn gzip_of_a_file_larger_than_one_compression_step() {
         assert!(back == page, "HTTP/{version}");
         assert!(resp.body.len() < page.len() / 3);
     }
+}
+
+/// A FUSE file system that stalls like a hung NFSv4 server: its daemon (a
+/// thread here) answers INIT and every LOOKUP at once (any name is a 5-byte
+/// file, cached by the kernel for an hour, so a later path walk finds every
+/// component in the dentry cache), but never answers OPEN or OPENDIR: the
+/// open itself waits, as an NFSv4 OPEN round trip to a dead server does.
+/// Each OPEN it holds is reported on `opens`. Releasing it aborts the
+/// connection (the waiters get ENOTCONN); it is detached on drop.
+struct StalledMount {
+    target: std::ffi::CString,
+    stop: std::sync::Arc<std::sync::atomic::AtomicBool>,
+    daemon: Option<std::thread::JoinHandle<()>>,
+    opens: std::sync::mpsc::Receiver<u32>,
+}
+
+mod fuse {
+    pub const LOOKUP: u32 = 1;
+    pub const FORGET: u32 = 2;
+    pub const GETATTR: u32 = 3;
+    pub const OPEN: u32 = 14;
+    pub const INIT: u32 = 26;
+    pub const OPENDIR: u32 = 27;
+    pub const INTERRUPT: u32 = 36;
+    pub const BATCH_FORGET: u32 = 42;
+
+    /// struct fuse_attr (include/uapi/linux/fuse.h), 88 bytes.
+    pub fn attr(ino: u64, mode: u32, size: u64) -> Vec<u8> {
+        let mut a = Vec::with_capacity(88);
+        for v in [ino, size, 1, 0, 0, 0] {
+            a.extend_from_slice(&v.to_ne_bytes());
+        }
+        for v in [0u32, 0, 0, mode, 1, 0, 0, 0, 4096, 0] {
+            a.extend_from_slice(&v.to_ne_bytes());
+        }
+        a
+    }
+
+    /// A reply: fuse_out_header then the body.
+    pub fn reply(unique: u64, error: i32, body: &[u8]) -> Vec<u8> {
+        let mut r = Vec::with_capacity(16 + body.len());
+        r.extend_from_slice(&((16 + body.len()) as u32).to_ne_bytes());
+        r.extend_from_slice(&error.to_ne_bytes());
+        r.extend_from_slice(&unique.to_ne_bytes());
+        r.extend_from_slice(body);
+        r
+    }
+}
+
+impl StalledMount {
+    /// Needs CAP_SYS_ADMIN and /dev/fuse; the reason when not possible.
+    fn mount(target: &std::path::Path) -> Result<StalledMount, String> {
+        use std::os::fd::{AsRawFd, FromRawFd, OwnedFd};
+        use std::os::unix::ffi::OsStrExt;
+        use std::sync::atomic::Ordering;
+        // SAFETY: a plain open of a NUL-terminated path.
+        let fd = unsafe { libc::open(c"/dev/fuse".as_ptr(), libc::O_RDWR | libc::O_CLOEXEC) };
+        if fd < 0 {
+            return Err(format!("open /dev/fuse: {}", std::io::Error::last_os_error()));
+        }
+        // SAFETY: a fresh descriptor that nothing else owns.
+        let dev = unsafe { OwnedFd::from_raw_fd(fd) };
+        let target = std::ffi::CString::new(target.as_os_str().as_bytes()).unwrap();
+        let opts = std::ffi::CString::new(format!(
+            "fd={},rootmode=40000,user_id=0,group_id=0",
+            dev.as_raw_fd()
+        ))
+        .unwrap();
+        // SAFETY: all pointers are NUL-terminated strings that outlive the call.
+        let r = unsafe {
+            libc::mount(
+                c"rampart-stall".as_ptr(),
+                target.as_ptr(),
+                c"fuse".as_ptr(),
+                libc::MS_NOSUID | libc::MS_NODEV,
+                opts.as_ptr().cast(),
+            )
+        };
+        if r != 0 {
+            return Err(format!("mount fuse: {}", std::io::Error::last_os_error()));
+        }
+        let stop = std::sync::Arc::new(std::sync::atomic::AtomicBool::new(false));
+        let (tx, opens) = std::sync::mpsc::channel();
+        let flag = stop.clone();
+        let daemon = std::thread::spawn(move || {
+            let mut buf = vec![0u8; 256 * 1024];
+            while !flag.load(Ordering::Relaxed) {
+                let mut p = libc::pollfd {
+                    fd: dev.as_raw_fd(),
+                    events: libc::POLLIN,
+                    revents: 0,
+                };
+                // SAFETY: one valid pollfd.
+                if unsafe { libc::poll(&mut p, 1, 20) } <= 0 {
+                    continue;
+                }
+                // SAFETY: reads into `buf`, at most its length.
+                let n = unsafe { libc::read(dev.as_raw_fd(), buf.as_mut_ptr().cast(), buf.len()) };
+                let Ok(n) = usize::try_from(n) else { continue };
+                if n < 40 {
+                    continue;
+                }
+                let u32_at = |o: usize| u32::from_ne_bytes(buf[o..o + 4].try_into().unwrap());
+                let u64_at = |o: usize| u64::from_ne_bytes(buf[o..o + 8].try_into().unwrap());
+                let (opcode, unique, node) = (u32_at(4), u64_at(8), u64_at(16));
+                let out = match opcode {
+                    fuse::INIT => {
+                        // fuse_init_out: major 7, minor 31, max_write 4096, time_gran 1.
+                        let mut b = vec![0u8; 64];
+                        b[0..4].copy_from_slice(&7u32.to_ne_bytes());
+                        b[4..8].copy_from_slice(&31u32.to_ne_bytes());
+                        b[16..20].copy_from_slice(&4096u32.to_ne_bytes());
+                        b[20..24].copy_from_slice(&1u32.to_ne_bytes());
+                        fuse::reply(unique, 0, &b)
+                    }
+                    fuse::LOOKUP => {
+                        // fuse_entry_out: nodeid, generation, entry/attr valid for an hour.
+                        let mut b = Vec::new();
+                        for v in [2u64, 0, 3600, 3600] {
+                            b.extend_from_slice(&v.to_ne_bytes());
+                        }
+                        b.extend_from_slice(&[0u8; 8]);
+                        b.extend_from_slice(&fuse::attr(2, libc::S_IFREG | 0o644, 5));
+                        fuse::reply(unique, 0, &b)
+                    }
+                    fuse::GETATTR => {
+                        let mut b = Vec::new();
+                        b.extend_from_slice(&3600u64.to_ne_bytes());
+                        b.extend_from_slice(&[0u8; 8]);
+                        let (mode, size) = if node == 1 {
+                            (libc::S_IFDIR | 0o755, 0)
+                        } else {
+                            (libc::S_IFREG | 0o644, 5)
+                        };
+                        b.extend_from_slice(&fuse::attr(node, mode, size));
+                        fuse::reply(unique, 0, &b)
+                    }
+                    fuse::OPEN | fuse::OPENDIR => {
+                        let _ = tx.send(opcode);
+                        continue;
+                    }
+                    fuse::FORGET | fuse::BATCH_FORGET | fuse::INTERRUPT => continue,
+                    _ => fuse::reply(unique, -libc::ENOSYS, &[]),
+                };
+                // SAFETY: writes `out`, a whole reply, to the device.
+                unsafe { libc::write(dev.as_raw_fd(), out.as_ptr().cast(), out.len()) };
+            }
+            // Dropping the last descriptor of the device aborts the connection.
+            drop(dev);
+        });
+        Ok(StalledMount {
+            target,
+            stop,
+            daemon: Some(daemon),
+            opens,
+        })
+    }
+
+    /// Aborts the connection: every waiting and later request fails.
+    fn release(&mut self) {
+        self.stop.store(true, std::sync::atomic::Ordering::Relaxed);
+        if let Some(d) = self.daemon.take() {
+            let _ = d.join();
+        }
+    }
+}
+
+impl Drop for StalledMount {
+    fn drop(&mut self) {
+        // SAFETY: a NUL-terminated path; MNT_DETACH needs no answer from the daemon.
+        unsafe { libc::umount2(self.target.as_ptr(), libc::MNT_DETACH) };
+        self.release();
+    }
+}
+
+#[test]
+fn stalled_storage_delays_no_other_file() {
+    // One worker: an open that blocked its event loop would stall everything.
+    let cfg = start_config("").replace("worker_processes = 2", "worker_processes = 1");
+    let r = Rampart::start(&cfg);
+    let www = r.dir.path().join("www");
+    std::fs::create_dir_all(www.join("stall")).unwrap();
+    std::fs::write(www.join("a.txt"), b"inside\n").unwrap();
+    // Warm the path (and classify the local mount) before the stall.
+    assert_eq!(get(r.addr(), "/a.txt").text(), "inside\n");
+    let mut mount = match StalledMount::mount(&www.join("stall")) {
+        Ok(m) => m,
+        Err(e) => {
+            eprintln!("skipped: cannot make a stalled FUSE mount ({e}); needs root and /dev/fuse");
+            return;
+        }
+    };
+    // Readers of files on the stalled mount, one after the other, each once
+    // its OPEN reached the daemon: the first walks the path on the blocking
+    // pool (LOOKUP answered, now cached); the later ones find every component
+    // in the dentry cache, so only the file-system check keeps their open,
+    // which waits, off the event loop. "/stall/" is an index lookup.
+    let (tx, rx) = std::sync::mpsc::channel();
+    for path in ["/stall/x.bin", "/stall/x.bin", "/stall/", "/stall/y.bin"] {
+        let tx = tx.clone();
+        let addr = r.addr();
+        std::thread::spawn(move || {
+            let _ = tx.send((path, get(addr, path).status));
+        });
+        let op = mount.opens.recv_timeout(Duration::from_secs(5));
+        assert!(op.is_ok(), "{path}: no OPEN reached the stalled file system");
+    }
+    drop(tx);
+    let t0 = Instant::now();
+    for _ in 0..20 {
+        assert_eq!(get(r.addr(), "/a.txt").text(), "inside\n");
+    }
+    let took = t0.elapsed();
+    assert!(
+        rx.try_recv().is_err(),
+        "a request on the stalled mount was answered"
+    );
+    assert!(
+        took < Duration::from_secs(2),
+        "20 requests for another file took {took:?}"
+    );
+    // The connection is aborted: the stalled requests end with 500
+    // (ECONNABORTED or ENOTCONN, by kernel version).
+    mount.release();
+    let mut answered = Vec::new();
+    while let Ok((path, status)) = rx.recv_timeout(Duration::from_secs(5)) {
+        answered.push((path, status));
+    }
+    assert_eq!(answered.len(), 4, "{answered:?}");
+    assert!(answered.iter().all(|&(_, s)| s == 500), "{answered:?}");
+    let log = r.read_log("error.log");
+    assert!(log.contains("stall/x.bin\" failed (10"), "{log}");
+    assert_eq!(get(r.addr(), "/a.txt").text(), "inside\n");
 }

@@ -674,7 +674,6 @@ fn compile_server(
     conn_s.inherit(http_conn);
     let conn = conn_conf(ctx, line, &conn_s)?;
     let cert = load_server_cert(ctx, line, &conn_s)?;
-
     let mut specs = Vec::new();
     for loc in &srv.location {
         specs.push(compile_location(ctx, loc, &settings, upstreams)?);

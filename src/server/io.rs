@@ -298,6 +298,57 @@ impl ClientIo {
         }
         Ok(())
     }
+
+    /// Sends `len` bytes of `file` from `off` with sendfile(2) on a plain TCP
+    /// connection without `limit_rate`; the bytes sent (fewer when the file
+    /// ended early). The caller makes sure the pages are in memory and the
+    /// file is local: sendfile reads them on this thread.
+    pub async fn sendfile(
+        &mut self,
+        file: &std::fs::File,
+        mut off: u64,
+        len: u64,
+        send_timeout: Duration,
+    ) -> Result<u64, IoFail> {
+        use std::os::fd::AsRawFd;
+        let ClientStream::Plain(s) = &self.stream else {
+            return Err(IoFail::Error(io::ErrorKind::Unsupported.into()));
+        };
+        let (start, end) = (off, off.saturating_add(len));
+        while off < end {
+            let want = usize::try_from(end - off).unwrap_or(usize::MAX).min(1 << 30);
+            let Ok(mut at) = libc::off_t::try_from(off) else {
+                break;
+            };
+            let r = s.try_io(tokio::io::Interest::WRITABLE, || {
+                // SAFETY: both descriptors are open for the call; `at` is a
+                // valid off_t the kernel advances.
+                let n = unsafe { libc::sendfile(s.as_raw_fd(), file.as_raw_fd(), &mut at, want) };
+                usize::try_from(n).map_err(|_| io::Error::last_os_error())
+            });
+            match r {
+                Ok(0) => break,
+                Ok(n) => {
+                    off += n as u64;
+                    self.written += n as u64;
+                }
+                Err(e) if e.kind() == io::ErrorKind::WouldBlock => {
+                    match timeout(send_timeout, s.writable()).await {
+                        Err(_) => return Err(IoFail::Timeout),
+                        Ok(Err(e)) => return Err(IoFail::Error(e)),
+                        Ok(Ok(())) => {}
+                    }
+                }
+                Err(e) => return Err(IoFail::Error(e)),
+            }
+        }
+        Ok(off - start)
+    }
+
+    /// Whether sendfile can carry a body on this connection now.
+    pub fn can_sendfile(&self) -> bool {
+        matches!(self.stream, ClientStream::Plain(_)) && self.limit.is_none()
+    }
 }
 
 #[cfg(test)]

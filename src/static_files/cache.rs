@@ -1,10 +1,12 @@
 //! Opening files off the event loop, and `open_file_cache` (nginx/nginx:
 //! src/core/ngx_open_file_cache.c).
 //!
-//! Every open/fstat runs on tokio's blocking pool (bounded by the runtime's
-//! `max_blocking_threads`), so a stalled NFS server ties up a pool thread,
-//! never an event-loop thread. Files are opened with O_NONBLOCK as nginx does
-//! (`NGX_FILE_NONBLOCK`), so a FIFO does not hang the open.
+//! An open/fstat runs on the event loop only when it provably cannot wait on
+//! storage (super::nowait_open: the whole path in the dentry cache, a local
+//! file system); every other one runs on tokio's blocking pool (bounded by
+//! the runtime's `max_blocking_threads`), so a stalled NFS server ties up a
+//! pool thread, never an event-loop thread. Files are opened with O_NONBLOCK
+//! as nginx does (`NGX_FILE_NONBLOCK`), so a FIFO does not hang the open.
 //!
 //! A cached entry holds the open descriptor with the size and mtime read
 //! from *that* descriptor; bodies are read with `pread` on it, so a file
@@ -28,6 +30,10 @@ pub struct FileInfo {
     pub mtime: i64,
     pub is_dir: bool,
     pub is_file: bool,
+    /// On a local file system (opened inline by super::nowait_open, or
+    /// checked after a pool open), so a body whose pages are all cached may
+    /// go out with sendfile(2).
+    pub local: bool,
 }
 
 /// A lookup error, classified as nginx's static handler does.
@@ -68,12 +74,27 @@ pub fn open_blocking(path: &Path) -> Result<FileInfo, OpenError> {
         mtime: m.mtime(),
         is_dir: m.is_dir(),
         is_file,
+        local: false,
     })
 }
 
-/// Opens `path` on the blocking pool.
+/// Opens `path` inline when that cannot wait on storage, else on the
+/// blocking pool (which also classifies a mount met for the first time).
 pub async fn open(path: PathBuf) -> Result<Arc<FileInfo>, OpenError> {
-    match tokio::task::spawn_blocking(move || open_blocking(&path)).await {
+    let classify = match super::nowait_open::try_open(&path) {
+        super::nowait_open::Nowait::Done(r) => return r.map(Arc::new),
+        super::nowait_open::Nowait::Pool(c) => c,
+    };
+    let task = move || {
+        if let Some(key) = classify {
+            super::nowait_open::classify(key);
+        }
+        open_blocking(&path).map(|mut i| {
+            i.local = i.file.as_deref().is_some_and(super::nowait_open::is_local);
+            i
+        })
+    };
+    match tokio::task::spawn_blocking(task).await {
         Ok(r) => r.map(Arc::new),
         Err(_) => Err(OpenError::Other(0)),
     }
@@ -176,6 +197,7 @@ impl OpenFileCache {
                     mtime: i.mtime,
                     is_dir: i.is_dir,
                     is_file: i.is_file,
+                    local: i.local,
                 })),
                 other => other.clone(),
             };

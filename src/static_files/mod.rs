@@ -7,6 +7,7 @@
 pub mod cache;
 pub mod cond;
 pub mod mime;
+pub mod nowait_open;
 mod send;
 
 use crate::filters::expires::Expires;
