@@ -315,12 +315,23 @@ fn start(bin: &str, dir: &Path, port: u16, up: SocketAddr, nginx: bool) -> Proc 
         .arg("-c")
         .arg(&path)
         .stdout(Stdio::null())
-        .stderr(Stdio::null())
+        .stderr(Stdio::piped())
         .spawn()
         .unwrap();
-    let addr: SocketAddr = format!("127.0.0.1:{port}").parse().unwrap();
+    let mut child = child;
+    // Ready when the pid file appears (written after every listener is
+    // bound); a server that exits first (say, its port was taken in the
+    // meantime) fails here with its own error instead of a later connect.
+    let pid = dir.join("nginx.pid");
     wait_for("server up", Duration::from_secs(10), || {
-        TcpStream::connect(addr).ok().map(|_| ())
+        if let Ok(Some(status)) = child.try_wait() {
+            let mut err = String::new();
+            if let Some(e) = child.stderr.as_mut() {
+                let _ = std::io::Read::read_to_string(e, &mut err);
+            }
+            panic!("{bin} exited early ({status}): {err}");
+        }
+        pid.exists().then_some(())
     });
     Proc(child)
 }
