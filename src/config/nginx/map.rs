@@ -716,17 +716,7 @@ fn loc_setting(d: &Directive, s: &mut LocSettings) -> R<bool> {
         }
         "proxy_buffering" => once(&mut s.proxy_buffering, values::flag(d)?, d)?,
         "proxy_request_buffering" => once(&mut s.proxy_request_buffering, values::flag(d)?, d)?,
-        "proxy_buffers" => {
-            // ngx_conf_set_bufs_slot: a positive number and a positive size.
-            let n = values::number(arg(d, 0)).filter(|&n| n > 0);
-            let size = crate::config::units::parse_size(arg(d, 1))
-                .ok()
-                .filter(|s| s.0 > 0);
-            if n.is_none() || size.is_none() {
-                return Err(values::invalid_value(d));
-            }
-            once(&mut s.proxy_buffers, d.args.join(" "), d)?
-        }
+        "proxy_buffers" => once(&mut s.proxy_buffers, values::bufs(d)?, d)?,
         "proxy_busy_buffers_size" => once(&mut s.proxy_busy_buffers_size, values::size(d)?, d)?,
         "proxy_max_temp_file_size" => once(&mut s.proxy_max_temp_file_size, values::size(d)?, d)?,
         "proxy_temp_file_write_size" => once(&mut s.proxy_temp_file_write_size, values::size(d)?, d)?,
@@ -917,17 +907,7 @@ fn loc_setting(d: &Directive, s: &mut LocSettings) -> R<bool> {
 fn conn_setting(d: &Directive, s: &mut ConnSettings) -> R<bool> {
     match d.name.as_str() {
         "client_header_buffer_size" => once(&mut s.client_header_buffer_size, values::size(d)?, d)?,
-        "large_client_header_buffers" => {
-            // ngx_conf_set_bufs_slot: a number and a size.
-            let n = values::number(arg(d, 0)).filter(|&n| n > 0);
-            let size = crate::config::units::parse_size(arg(d, 1))
-                .ok()
-                .filter(|s| s.0 > 0);
-            if n.is_none() || size.is_none() {
-                return Err(values::invalid_value(d));
-            }
-            once(&mut s.large_client_header_buffers, d.args.join(" "), d)?
-        }
+        "large_client_header_buffers" => once(&mut s.large_client_header_buffers, values::bufs(d)?, d)?,
         "client_header_timeout" => once(&mut s.client_header_timeout, values::msec(d)?, d)?,
         "merge_slashes" => once(&mut s.merge_slashes, values::flag(d)?, d)?,
         "ignore_invalid_headers" => once(&mut s.ignore_invalid_headers, values::flag(d)?, d)?,
