@@ -299,12 +299,13 @@ impl ClientIo {
         Ok(())
     }
 
-    /// Sends `len` bytes of `file` from `off` with sendfile(2) on a plain TCP
+    /// Sends `head`, then `len` bytes of `file` from `off` with sendfile(2) on a plain TCP
     /// connection without `limit_rate`; the bytes sent (fewer when the file
     /// ended early). The caller makes sure the pages are in memory and the
     /// file is local: sendfile reads them on this thread.
     pub async fn sendfile(
         &mut self,
+        head: &[u8],
         file: &std::fs::File,
         mut off: u64,
         len: u64,
@@ -314,6 +315,39 @@ impl ClientIo {
         let ClientStream::Plain(s) = &self.stream else {
             return Err(IoFail::Error(io::ErrorKind::Unsupported.into()));
         };
+        // The head goes with MSG_MORE, so the kernel holds it back and sends
+        // it in full segments with the file's first pages (what nginx gets
+        // from tcp_nopush), instead of a small segment of its own.
+        let mut head = head;
+        while !head.is_empty() {
+            let r = s.try_io(tokio::io::Interest::WRITABLE, || {
+                // SAFETY: the pointer and length describe `head`, alive for the call.
+                let n = unsafe {
+                    libc::send(
+                        s.as_raw_fd(),
+                        head.as_ptr().cast(),
+                        head.len(),
+                        libc::MSG_MORE | libc::MSG_NOSIGNAL,
+                    )
+                };
+                usize::try_from(n).map_err(|_| io::Error::last_os_error())
+            });
+            match r {
+                Ok(0) => return Err(IoFail::Closed),
+                Ok(n) => {
+                    self.written += n as u64;
+                    head = &head[n..];
+                }
+                Err(e) if e.kind() == io::ErrorKind::WouldBlock => {
+                    match timeout(send_timeout, s.writable()).await {
+                        Err(_) => return Err(IoFail::Timeout),
+                        Ok(Err(e)) => return Err(IoFail::Error(e)),
+                        Ok(Ok(())) => {}
+                    }
+                }
+                Err(e) => return Err(IoFail::Error(e)),
+            }
+        }
         let (start, end) = (off, off.saturating_add(len));
         while off < end {
             let want = usize::try_from(end - off).unwrap_or(usize::MAX).min(1 << 30);

@@ -282,13 +282,9 @@ pub async fn send(
             && ex.io.can_sendfile()
             && all_cached(&file, s, e - s)
         {
-            if !out.is_empty() {
-                if ex.io.write_all(&out, t).await.is_err() {
-                    return Reply::Sent { reusable: false };
-                }
-                out.clear();
-            }
-            match ex.io.sendfile(&file, s, e - s, t).await {
+            let sent = ex.io.sendfile(&out, &file, s, e - s, t).await;
+            out.clear();
+            match sent {
                 Ok(n) if n == e - s => continue,
                 Ok(_) => {
                     crate::log::error_log::log(
