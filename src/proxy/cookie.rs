@@ -54,12 +54,7 @@ pub fn compile(attr: Attr, name: &str, entries: &[Vec<String>]) -> Result<Vec<Ru
                     }
                 };
                 let replacement = Template::compile(&strip(replacement)).map_err(|e| e.to_string())?;
-                rules.push(if let Some(p) = pattern.strip_prefix('~') {
-                    let (p, caseless) = match p.strip_prefix('*') {
-                        Some(p) => (p, true),
-                        None => (p, false),
-                    };
-                    let re = PcreRegex::compile(p, caseless).map_err(|e| format!("{e} in \"{p}\""))?;
+                rules.push(if let Some(re) = super::redirect::tilde_regex(pattern)? {
                     Rule::Regex { re, replacement }
                 } else {
                     let pattern = Template::compile(&strip(pattern)).map_err(|e| e.to_string())?;

@@ -74,12 +74,7 @@ pub fn compile(entries: &[Vec<String>]) -> Result<Redirects, String> {
             [w] => return Err(format!("invalid parameter \"{w}\"")),
             [pattern, replacement] => {
                 let replacement = Template::compile(replacement).map_err(|e| e.to_string())?;
-                let rule = if let Some(p) = pattern.strip_prefix('~') {
-                    let (p, caseless) = match p.strip_prefix('*') {
-                        Some(p) => (p, true),
-                        None => (p, false),
-                    };
-                    let re = PcreRegex::compile(p, caseless).map_err(|e| format!("{e} in \"{p}\""))?;
+                let rule = if let Some(re) = tilde_regex(pattern)? {
                     Rule::Regex { re, replacement }
                 } else {
                     let pattern = Template::compile(pattern).map_err(|e| e.to_string())?;
@@ -197,6 +192,21 @@ impl VarSource for WithCaptures<'_> {
             None => false,
         }
     }
+}
+
+/// A `~regex` (case-sensitive) or `~*regex` (caseless) pattern of
+/// proxy_redirect / proxy_cookie_*, compiled; `None` for a plain one.
+pub(crate) fn tilde_regex(pattern: &str) -> Result<Option<PcreRegex>, String> {
+    let Some(p) = pattern.strip_prefix('~') else {
+        return Ok(None);
+    };
+    let (p, caseless) = match p.strip_prefix('*') {
+        Some(p) => (p, true),
+        None => (p, false),
+    };
+    PcreRegex::compile(p, caseless)
+        .map(Some)
+        .map_err(|e| format!("{e} in \"{p}\""))
 }
 
 #[cfg(test)]

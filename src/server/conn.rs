@@ -378,17 +378,8 @@ impl Conn {
             self.requests += 1;
             counters::count_request();
         }
-        let conn = ConnInfo {
-            number: self.number,
-            peer: self.peer,
-            tcp_peer: self.peer,
-            proxy: self.proxy.as_deref().copied(),
-            realip_done: false,
-            tls: self.tls.clone(),
-            local: self.local.unwrap_or(self.listen_addr),
-            requests: self.requests,
-            http2: None,
-        };
+        let conn = self.conn_info();
+        let io = &mut self.io;
         self.gauge.set(ConnState::Writing);
         let end = match end {
             Ok(end) => end,

@@ -338,13 +338,7 @@ impl ClientIo {
                     self.written += n as u64;
                     head = &head[n..];
                 }
-                Err(e) if e.kind() == io::ErrorKind::WouldBlock => {
-                    match timeout(send_timeout, s.writable()).await {
-                        Err(_) => return Err(IoFail::Timeout),
-                        Ok(Err(e)) => return Err(IoFail::Error(e)),
-                        Ok(Ok(())) => {}
-                    }
-                }
+                Err(e) if e.kind() == io::ErrorKind::WouldBlock => writable(s, send_timeout).await?,
                 Err(e) => return Err(IoFail::Error(e)),
             }
         }
@@ -366,13 +360,7 @@ impl ClientIo {
                     off += n as u64;
                     self.written += n as u64;
                 }
-                Err(e) if e.kind() == io::ErrorKind::WouldBlock => {
-                    match timeout(send_timeout, s.writable()).await {
-                        Err(_) => return Err(IoFail::Timeout),
-                        Ok(Err(e)) => return Err(IoFail::Error(e)),
-                        Ok(Ok(())) => {}
-                    }
-                }
+                Err(e) if e.kind() == io::ErrorKind::WouldBlock => writable(s, send_timeout).await?,
                 Err(e) => return Err(IoFail::Error(e)),
             }
         }
@@ -382,6 +370,15 @@ impl ClientIo {
     /// Whether sendfile can carry a body on this connection now.
     pub fn can_sendfile(&self) -> bool {
         matches!(self.stream, ClientStream::Plain(_)) && self.limit.is_none()
+    }
+}
+
+/// Waits until `s` can take more bytes, at most `send_timeout`.
+async fn writable(s: &TcpStream, send_timeout: Duration) -> Result<(), IoFail> {
+    match timeout(send_timeout, s.writable()).await {
+        Err(_) => Err(IoFail::Timeout),
+        Ok(Err(e)) => Err(IoFail::Error(e)),
+        Ok(Ok(())) => Ok(()),
     }
 }
 
