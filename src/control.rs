@@ -148,10 +148,14 @@ impl Cli {
 /// nginx modules rampart implements, and nginx's default modules it lacks, in
 /// `nginx -V`'s `configure arguments:` shape, so tooling that inspects the
 /// module list learns the truth.
-const WITH_MODULES: &[&str] = &["http_stub_status_module"];
+const WITH_MODULES: &[&str] = &[
+    "http_ssl_module",
+    "http_v2_module",
+    "http_realip_module",
+    "http_gzip_static_module",
+    "http_stub_status_module",
+];
 const WITHOUT_MODULES: &[&str] = &[
-    "http_charset_module",
-    "http_gzip_module",
     "http_ssi_module",
     "http_userid_module",
     "http_mirror_module",
@@ -179,7 +183,13 @@ pub fn version_text(verbose: bool) -> String {
         env!("CARGO_PKG_VERSION")
     );
     if verbose {
-        s.push_str("\nbuilt with rustc; TLS: not built in yet\nconfigure arguments:");
+        s.push_str("\nbuilt with rustc; TLS: rustls (ring); gzip: ");
+        s.push_str(if crate::filters::isal::AVAILABLE {
+            "ISA-L igzip (level 1), libdeflate, zlib-rs"
+        } else {
+            "libdeflate, zlib-rs (built without ISA-L)"
+        });
+        s.push_str("\nconfigure arguments:");
         for m in WITH_MODULES {
             s.push_str(" --with-");
             s.push_str(m);

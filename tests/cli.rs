@@ -488,6 +488,25 @@ fn v_prints_the_version() {
     }
 }
 
+/// `-V` names the gzip encoders built in. Where ISA-L's header is installed
+/// (CI installs libisal-dev), the build must have found it: a silent
+/// fall-back to libdeflate would halve gzip level 1's speed unnoticed.
+#[test]
+fn big_v_names_the_gzip_encoders() {
+    let out = rampart_cmd(&[OsStr::new("-V")]);
+    assert_eq!(out.code, Some(0));
+    assert!(out.stderr.contains("gzip: "), "{:?}", out.stderr);
+    assert!(
+        !out.stderr.contains("--without-http_gzip_module"),
+        "{:?}",
+        out.stderr
+    );
+    let have_isal = std::path::Path::new("/usr/include/isa-l/igzip_lib.h").exists();
+    if have_isal && std::env::var_os("RAMPART_NO_ISAL").is_none() {
+        assert!(out.stderr.contains("ISA-L igzip (level 1)"), "{:?}", out.stderr);
+    }
+}
+
 /// `daemon = true`: the command returns 0 once the detached server is ready
 /// (its pid, in the pid file, is not the launcher's), it serves, and
 /// `-s quit` stops it; a start-up error is reported by the launcher with

@@ -17,7 +17,7 @@ use std::cell::RefCell;
 
 /// nginx's gzip header (`gzheader` in ngx_http_gzip_filter_module.c):
 /// deflate, no flags, no mtime, no extra flags, OS 3 (Unix).
-const HEADER: [u8; 10] = [0x1f, 0x8b, 8, 0, 0, 0, 0, 0, 0, 3];
+pub(crate) const HEADER: [u8; 10] = [0x1f, 0x8b, 8, 0, 0, 0, 0, 0, 0, 3];
 
 /// Idle deflate states kept per thread: enough for the responses one
 /// thread compresses back to back, small enough not to matter in RSS.
@@ -67,6 +67,10 @@ fn whole_level(level: u32) -> i32 {
 pub fn gzip_whole(level: u32, data: &[u8], out: &mut Vec<u8>) -> bool {
     if data.len() > WHOLE_MAX {
         return false;
+    }
+    // Level 1: ISA-L when built in, twice libdeflate's speed (see isal.rs).
+    if level <= 1 && super::isal::gzip_level1(data, out) {
+        return true;
     }
     let lvl = whole_level(level);
     WHOLE.with(|w| {

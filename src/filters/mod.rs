@@ -3,5 +3,6 @@
 pub mod expires;
 pub mod gzip;
 pub mod gzip_encoder;
+pub mod isal;
 pub mod special;
 pub mod user_agent;

@@ -1,0 +1,40 @@
+/*
+ * The one call rampart makes into Intel's ISA-L (libisal, igzip): compress a
+ * whole buffer at igzip level 1 into a gzip body without header. Compiled
+ * against the system's <isa-l/igzip_lib.h> by build.rs, so struct isal_zstream
+ * is laid out by the header of the library we link, never by hand.
+ */
+#include <stddef.h>
+#include <stdint.h>
+#include <isa-l/igzip_lib.h>
+
+/* Bytes the caller allocates (8-aligned) for one stream state. */
+size_t rampart_isal_stream_size(void) { return sizeof(struct isal_zstream); }
+
+/* Bytes of the level-1 work buffer (hash table and token buffer). */
+size_t rampart_isal_level_buf_size(void) { return ISAL_DEF_LVL1_LARGE; }
+
+/*
+ * Raw deflate of in[0..in_len) at level 1 followed by the gzip trailer
+ * (CRC-32, ISIZE): the caller writes the 10-byte header itself. Returns the
+ * bytes written to out, or 0 when out is too small or igzip refuses.
+ */
+size_t rampart_isal_gzip_body(void *stream, uint8_t *level_buf, uint32_t level_buf_size,
+                              const uint8_t *in, uint32_t in_len, uint8_t *out,
+                              uint32_t out_cap) {
+    struct isal_zstream *s = stream;
+    isal_deflate_stateless_init(s);
+    s->level = 1;
+    s->level_buf = level_buf;
+    s->level_buf_size = level_buf_size;
+    s->gzip_flag = IGZIP_GZIP_NO_HDR;
+    s->end_of_stream = 1;
+    s->flush = NO_FLUSH;
+    s->next_in = (uint8_t *)in;
+    s->avail_in = in_len;
+    s->next_out = out;
+    s->avail_out = out_cap;
+    if (isal_deflate_stateless(s) != COMP_OK || s->avail_in != 0)
+        return 0;
+    return s->total_out;
+}
