@@ -5,7 +5,7 @@
 
 mod common;
 
-use common::{config, get, raw_all, Rampart};
+use common::{config, get, rampart_cmd, raw_all, wait_log, Rampart, TempDir};
 use std::time::{Duration, Instant};
 
 /// The config of `start`.
@@ -467,4 +467,95 @@ fn stalled_storage_delays_no_other_file() {
     let log = r.read_log("error.log");
     assert!(log.contains("stall/x.bin\" failed (10"), "{log}");
     assert_eq!(get(r.addr(), "/a.txt").text(), "inside\n");
+}
+
+/// `disable_symlinks` from the TOML front end: a link inside the root is
+/// refused with 403 and nginx's error line, plain files still serve, and
+/// `from=` trusts the links before it. (tests/static_nginx.rs compares the
+/// nginx.conf form with nginx itself.)
+#[test]
+fn disable_symlinks_refuses_links() {
+    let r = start("disable_symlinks = \"on\"");
+    let www = r.dir.path().join("www");
+    std::os::unix::fs::symlink("a.txt", www.join("ln")).unwrap();
+    assert_eq!(get(r.addr(), "/a.txt").text(), "inside\n");
+    assert_eq!(get(r.addr(), "/ln").status, 403);
+    wait_log(
+        &r,
+        "error.log",
+        "ln\" failed (40: Too many levels of symbolic links)",
+    );
+    let off = start("");
+    std::os::unix::fs::symlink("a.txt", off.dir.path().join("www/ln")).unwrap();
+    assert_eq!(get(off.addr(), "/ln").text(), "inside\n");
+    // from= naming the root: the link under it is still checked; a link in
+    // the root's own path is not (the test prefix itself is reached by one).
+    let dir = TempDir::new("symfrom");
+    std::fs::create_dir_all(dir.path().join("real")).unwrap();
+    std::fs::write(dir.path().join("real/f.txt"), b"f\n").unwrap();
+    std::os::unix::fs::symlink(dir.path().join("real"), dir.path().join("via")).unwrap();
+    let via = dir.path().join("via");
+    let cfg = "disable_symlinks = \"on from=$document_root\"";
+    let r = Rampart::start(&config(cfg, &format!("root = \"{}\"", via.display())));
+    assert_eq!(get(r.addr(), "/f.txt").text(), "f\n");
+    let strict = Rampart::start(&config(
+        "disable_symlinks = \"on\"",
+        &format!("root = \"{}\"", via.display()),
+    ));
+    assert_eq!(
+        get(strict.addr(), "/f.txt").status,
+        404,
+        "a linked directory on the way is ENOTDIR, as nginx"
+    );
+}
+
+/// Bad `disable_symlinks` values and `autoindex on` are config errors that
+/// name the directive; `autoindex off` (nginx's default) loads.
+#[test]
+fn disable_symlinks_and_autoindex_config_errors() {
+    let dir = TempDir::new("symcfg");
+    let check = |name: &str, text: &str| {
+        let p = dir.path().join(name);
+        std::fs::write(&p, text).unwrap();
+        rampart_cmd(&[
+            std::ffi::OsStr::new("-t"),
+            std::ffi::OsStr::new("-p"),
+            dir.path().as_os_str(),
+            std::ffi::OsStr::new("-c"),
+            p.as_os_str(),
+        ])
+    };
+    let nginx = |body: &str| {
+        format!("events {{}}\nhttp {{\n server {{\n  listen 127.0.0.1:1;\n  location / {{\n   {body}\n  }}\n }}\n}}\n")
+    };
+    let bad = [
+        ("a.conf", nginx("disable_symlinks yes;"), "disable_symlinks"),
+        (
+            "b.conf",
+            nginx("disable_symlinks off from=/x;"),
+            "disable_symlinks",
+        ),
+        ("c.conf", nginx("autoindex on;"), "autoindex"),
+        (
+            "d.toml",
+            "[http]\ndisable_symlinks = \"sometimes\"\n[[http.server]]\nlisten = [\"127.0.0.1:1\"]\n"
+                .to_string(),
+            "disable_symlinks",
+        ),
+    ];
+    for (name, text, key) in bad {
+        let out = check(name, &text);
+        assert_eq!(out.code, Some(1), "{name}: {}", out.stderr);
+        assert!(out.stderr.contains(key), "{name}: {}", out.stderr);
+    }
+    for (name, text) in [
+        (
+            "e.conf",
+            nginx("autoindex off; disable_symlinks if_not_owner from=$document_root;"),
+        ),
+        ("f.conf", nginx("disable_symlinks off;")),
+    ] {
+        let out = check(name, &text);
+        assert_eq!(out.code, Some(0), "{name}: {}", out.stderr);
+    }
 }

@@ -61,8 +61,12 @@ http {
         location /gsa/ { alias @WWW@/; gzip_static always; }
         location /r301/ { expires 1h; return 301 /a.txt; }
         location /r200/ { expires 1h; return 200 "hi"; }
+        location /rt/ { return 200 "typed by the URI's extension, with charset"; }
         location /r404/ { expires 1h; return 404; }
         location /gzd/ { alias @WWW@/; gzip on; gzip_disable "curl"; gzip_vary on; }
+        location /sl/ { alias @WWW@/lnk/; disable_symlinks on; autoindex off; }
+        location /slf/ { alias @WWW@/lnk/; disable_symlinks on from=$document_root; }
+        location /slo/ { alias @WWW@/lnk/; disable_symlinks if_not_owner; }
     }
 }
 "#;
@@ -71,6 +75,27 @@ http {
 /// Last-Modified of /a.txt.
 const MATRIX: &[(&str, &str, &[&str])] = &[
     ("GET", "/a.txt", &[]),
+    // disable_symlinks on / from= / if_not_owner, and off (the default).
+    ("GET", "/sl/real/f.txt", &[]),
+    ("GET", "/sl/filelink", &[]),
+    ("GET", "/sl/dirlink", &[]),
+    ("GET", "/sl/dirlink/", &[]),
+    ("GET", "/sl/dirlink/f.txt", &[]),
+    ("GET", "/sl/real/", &[]),
+    ("HEAD", "/sl/filelink", &[]),
+    ("GET", "/slf/real/f.txt", &[]),
+    ("GET", "/slf/filelink", &[]),
+    ("GET", "/slf/dirlink/f.txt", &[]),
+    ("GET", "/slo/filelink", &[]),
+    ("GET", "/slo/dirlink/f.txt", &[]),
+    ("GET", "/lnk/filelink", &[]),
+    ("GET", "/lnk/dirlink/f.txt", &[]),
+    ("GET", "/lnk/loop1", &[]),
+    // `return` text: Content-Type from the URI's extension, and charset.
+    ("GET", "/rt/a.html", &[]),
+    ("GET", "/rt/s.css", &[]),
+    ("GET", "/rt/noext", &[]),
+    ("GET", "/rt/x.unknown", &[]),
     ("HEAD", "/a.txt", &[]),
     ("GET", "/", &[]),
     ("GET", "/index.html", &[]),
@@ -287,6 +312,16 @@ fn tree(www: &Path) {
     std::fs::create_dir_all(www.join("noidx")).unwrap();
     std::fs::create_dir_all(www.join("tf")).unwrap();
     let _ = std::os::unix::fs::symlink("/etc/hostname", www.join("link"));
+    // disable_symlinks: a linked directory and file, and a loop.
+    w("lnk/real/f.txt", b"real\n");
+    for (link, to) in [
+        ("dirlink", "real"),
+        ("filelink", "real/f.txt"),
+        ("loop1", "loop2"),
+        ("loop2", "loop1"),
+    ] {
+        let _ = std::os::unix::fs::symlink(to, www.join("lnk").join(link));
+    }
 }
 
 fn start(bin: &str, dir: &Path, port: u16, www: &Path, nginx: bool) -> Proc {

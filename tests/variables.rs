@@ -119,6 +119,10 @@ http {{
         }}
         location ~ ^/re/(\w+)/(?<nm>\w+)$ {{ return 200 "$1|$2|$nm|$name\n"; }}
         location = /srvcap {{ return 200 "$name|$1|$2|$host\n"; }}
+        location /dr/ {{ root /srv/www/; return 200 "[$document_root][$request_filename]\n"; }}
+        location /da/ {{ alias /srv/alias/; return 200 "[$document_root][$request_filename]\n"; }}
+        location ~ ^/dx/(\w+)$ {{ alias /srv/x/$1.txt; return 200 "[$document_root][$request_filename]\n"; }}
+        location /dv/ {{ root /srv/$arg_a; return 200 "[$document_root][$request_filename]\n"; }}
         location /p/ {{
             proxy_pass http://{upstream};
             proxy_set_header X-V "$proxy_host|$proxy_port|$host|$uri|$args|$request_uri|$remote_addr|$server_name|$scheme|$http_x_test|$request_method";
@@ -189,6 +193,18 @@ fn variables_match_nginx() {
         let got = r.ask(&q);
         assert!(got.starts_with("HTTP/1.1 200 OK"), "{v}: {got}");
         check(format!("${v}"), got, n.as_ref().map(|n| n.ask(&q)));
+    }
+    // $document_root and $request_filename under root, alias, a regex
+    // alias with a capture, and a root with a variable.
+    for target in ["/dr/a/b.html", "/dr/", "/da/x/y", "/da/", "/dx/abc", "/dv/f?a=q"] {
+        let q = req(target, "localhost");
+        let got = r.ask(&q);
+        assert!(got.starts_with("HTTP/1.1 200 OK"), "{target}: {got}");
+        check(
+            format!("document_root {target}"),
+            got,
+            n.as_ref().map(|n| n.ask(&q)),
+        );
     }
     for (v, shape) in SHAPED {
         let q = req(&format!("/v/{v}"), "localhost");
@@ -271,11 +287,12 @@ fn variables_match_nginx() {
     check("pipelined".into(), got, n.as_ref().map(|n| n.ask(pipelined)));
 
     // The access log with every variable: same fields, clocks by shape.
-    // one line per request above: the variables, 6 pinned, 10 + 2 + 1 + 1 more, 3 pipelined
-    let count = EXACT.len() + SHAPED.len() + 23;
+    // one line per request above: the variables, 6 document_root, 6 pinned, 10 + 2 + 1 + 1 more,
+    // 3 pipelined
+    let count = EXACT.len() + SHAPED.len() + 6 + 23;
     let rl = wait_lines(&r.path("logs/vars.log"), count);
     // `if=$arg_a`: only the requests with a non-empty, non-"0" `a` argument.
-    let with_a = EXACT.len() + 6 + 1;
+    let with_a = EXACT.len() + 1 + 6 + 1;
     let rc = wait_lines(&r.path("logs/cond.log"), with_a);
     assert_eq!(rc.len(), with_a);
     assert!(rc.iter().all(|l| l.contains("a=")), "{rc:?}");

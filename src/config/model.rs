@@ -471,6 +471,8 @@ config_levels! {
         max_ranges: u64,
         /// `log_not_found` (default on): log a missing file at error level.
         log_not_found: bool,
+        /// `disable_symlinks off | on | if_not_owner [from=PART]`, as written.
+        disable_symlinks: String,
         /// `expires [modified] TIME | epoch | max | off | @TIME`, as written.
         expires: String,
         /// `open_file_cache "max=N [inactive=T]" | "off"`.

@@ -633,6 +633,11 @@ fn static_conf(
             crate::filters::expires::Expires::parse(e).map_err(|m| ctx.err(line, m).directive("expires"))?
         }
     };
+    let symlinks = match s.disable_symlinks.as_deref() {
+        None => crate::static_files::symlinks::Symlinks::default(),
+        Some(v) => crate::static_files::symlinks::Symlinks::parse(v)
+            .map_err(|m| ctx.err(line, m).directive("disable_symlinks"))?,
+    };
     let cache = match s.open_file_cache.as_deref() {
         None => None,
         Some(v) => cache::CacheConf::parse(v)
@@ -661,6 +666,7 @@ fn static_conf(
         log_not_found: s.log_not_found.unwrap_or(true),
         expires,
         cache,
+        symlinks,
         gzip_static: match s.gzip_static.as_deref() {
             Some("on") => 1,
             Some("always") => 2,

@@ -548,7 +548,11 @@ fn do_return(ex: &mut Exchange<'_>, r: &ReturnRt) -> Reply {
         },
         (code, Some(body)) => {
             let mut head = ResponseHead::new(code);
-            head.content_type = Some(ex.req.loc.conf.default_type.clone());
+            head.content_type = Some(crate::static_files::content_type(
+                &ex.req,
+                &ex.req.loc.conf.stat,
+                &ex.req.uri,
+            ));
             Reply::Full { head, body }
         }
         (code, None) if code >= 300 => special(code),

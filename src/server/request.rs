@@ -529,6 +529,16 @@ impl VarSource for Request {
             },
             // rampart never writes request bodies to temp files.
             Var::RequestBodyFile => return false,
+            Var::DocumentRoot => {
+                out.extend_from_slice(&crate::static_files::document_root(self, &self.loc.conf.stat))
+            }
+            Var::RequestFilename => {
+                use std::os::unix::ffi::OsStrExt;
+                match crate::static_files::map_path(self, &self.loc.conf.stat, &self.uri) {
+                    Some(p) => out.extend_from_slice(p.as_os_str().as_bytes()),
+                    None => return false,
+                }
+            }
         }
         true
     }

@@ -13,6 +13,7 @@
 //! replaced by rename is served whole from the old inode until the entry is
 //! revalidated (after `open_file_cache_valid`), then whole from the new one.
 
+use super::symlinks::{Check, Mode};
 use std::collections::HashMap;
 use std::fs::File;
 use std::io;
@@ -43,6 +44,8 @@ pub enum OpenError {
     NotFound,
     /// EACCES: 403.
     Forbidden,
+    /// ELOOP, EMLINK (a symlink `disable_symlinks` refuses, or a loop): 403.
+    Loop,
     /// Anything else: 500.
     Other(i32),
 }
@@ -52,6 +55,7 @@ impl From<&io::Error> for OpenError {
         match e.raw_os_error() {
             Some(libc::ENOENT | libc::ENOTDIR | libc::ENAMETOOLONG) => OpenError::NotFound,
             Some(libc::EACCES) => OpenError::Forbidden,
+            Some(libc::ELOOP | libc::EMLINK) => OpenError::Loop,
             Some(n) => OpenError::Other(n),
             None if e.kind() == io::ErrorKind::NotFound => OpenError::NotFound,
             None => OpenError::Other(0),
@@ -66,21 +70,36 @@ pub fn open_blocking(path: &Path) -> Result<FileInfo, OpenError> {
         .custom_flags(libc::O_NONBLOCK)
         .open(path)
         .map_err(|e| OpenError::from(&e))?;
-    let m = f.metadata().map_err(|e| OpenError::from(&e))?;
-    let is_file = m.file_type().is_file();
-    Ok(FileInfo {
-        file: is_file.then(|| Arc::new(f)),
-        size: m.len(),
-        mtime: m.mtime(),
-        is_dir: m.is_dir(),
-        is_file,
-        local: false,
-    })
+    FileInfo::stat(f)
+}
+
+impl FileInfo {
+    /// fstat on an opened file; a regular file keeps its descriptor.
+    pub fn stat(f: File) -> Result<FileInfo, OpenError> {
+        let m = f.metadata().map_err(|e| OpenError::from(&e))?;
+        let is_file = m.file_type().is_file();
+        Ok(FileInfo {
+            file: is_file.then(|| Arc::new(f)),
+            size: m.len(),
+            mtime: m.mtime(),
+            is_dir: m.is_dir(),
+            is_file,
+            local: false,
+        })
+    }
 }
 
 /// Opens `path` inline when that cannot wait on storage, else on the
 /// blocking pool (which also classifies a mount met for the first time).
-pub async fn open(path: PathBuf) -> Result<Arc<FileInfo>, OpenError> {
+/// A `disable_symlinks` walk always runs on the pool.
+pub async fn open(path: PathBuf, check: Check) -> Result<Arc<FileInfo>, OpenError> {
+    if check.mode != Mode::Off {
+        let task = move || super::symlinks::open_checked(&path, check);
+        return match tokio::task::spawn_blocking(task).await {
+            Ok(r) => r.map(Arc::new),
+            Err(_) => Err(OpenError::Other(0)),
+        };
+    }
     let classify = match super::nowait_open::try_open(&path) {
         super::nowait_open::Nowait::Done(r) => return r.map(Arc::new),
         super::nowait_open::Nowait::Pool(c) => c,
@@ -138,6 +157,8 @@ impl CacheConf {
 }
 
 struct Entry {
+    /// The `disable_symlinks` rules this entry was opened under.
+    check: Check,
     found: Result<Arc<FileInfo>, OpenError>,
     validated: Instant,
     accessed: Instant,
@@ -165,12 +186,14 @@ impl OpenFileCache {
         }
     }
 
-    pub async fn open(&self, path: &Path) -> Result<Arc<FileInfo>, OpenError> {
+    pub async fn open(&self, path: &Path, check: Check) -> Result<Arc<FileInfo>, OpenError> {
         let now = Instant::now();
         let mut uses = 1;
         if let Ok(mut m) = self.map.lock() {
             if let Some(e) = m.get_mut(path) {
-                if now.duration_since(e.accessed) < self.conf.inactive {
+                // An entry found under other symlink rules is a miss, as
+                // nginx reopens when `disable_symlinks` differs.
+                if e.check == check && now.duration_since(e.accessed) < self.conf.inactive {
                     uses = e.uses + 1;
                     if now.duration_since(e.validated) < self.valid {
                         e.accessed = now;
@@ -188,7 +211,7 @@ impl OpenFileCache {
                 }
             }
         }
-        let found = open(path.to_path_buf()).await;
+        let found = open(path.to_path_buf(), check).await;
         if found.is_ok() || self.errors {
             let keep = match &found {
                 Ok(i) if i.is_file && uses < self.min_uses => Ok(Arc::new(FileInfo {
@@ -208,6 +231,7 @@ impl OpenFileCache {
                 m.insert(
                     path.to_path_buf(),
                     Entry {
+                        check,
                         found: keep,
                         validated: now,
                         accessed: now,
@@ -274,25 +298,25 @@ mod tests {
             1,
             false,
         );
-        let first = c.open(&a).await.unwrap();
+        let first = c.open(&a, Check::OFF).await.unwrap();
         assert_eq!(first.size, 3);
         // Replaced by rename: the cached entry (old inode) is served until `valid` passes.
         let tmp = dir.join("a.tmp");
         std::fs::write(&tmp, b"newer").unwrap();
         std::fs::rename(&tmp, &a).unwrap();
-        assert_eq!(c.open(&a).await.unwrap().size, 3);
+        assert_eq!(c.open(&a, Check::OFF).await.unwrap().size, 3);
         tokio::time::sleep(Duration::from_millis(250)).await;
-        assert_eq!(c.open(&a).await.unwrap().size, 5);
+        assert_eq!(c.open(&a, Check::OFF).await.unwrap().size, 5);
         // Errors are not cached by default.
         assert_eq!(
-            c.open(&dir.join("missing")).await.unwrap_err(),
+            c.open(&dir.join("missing"), Check::OFF).await.unwrap_err(),
             OpenError::NotFound
         );
         assert_eq!(c.len(), 1);
         std::fs::write(dir.join("b"), b"b").unwrap();
         std::fs::write(dir.join("c"), b"c").unwrap();
-        c.open(&dir.join("b")).await.unwrap();
-        c.open(&dir.join("c")).await.unwrap();
+        c.open(&dir.join("b"), Check::OFF).await.unwrap();
+        c.open(&dir.join("c"), Check::OFF).await.unwrap();
         assert_eq!(c.len(), 2);
         std::fs::remove_dir_all(&dir).unwrap();
     }

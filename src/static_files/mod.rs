@@ -9,10 +9,12 @@ pub mod cond;
 pub mod mime;
 pub mod nowait_open;
 mod send;
+pub mod symlinks;
 
 use crate::filters::expires::Expires;
 use crate::server::pipeline::{Exchange, Reply};
-use crate::vars::Template;
+use crate::server::request::Request;
+use crate::vars::{Template, Var, VarSource};
 use bytes::Bytes;
 use cache::{FileInfo, OpenError, OpenFileCache};
 use std::path::PathBuf;
@@ -38,6 +40,8 @@ pub struct StaticConf {
     pub log_not_found: bool,
     pub expires: Expires,
     pub cache: Option<Arc<OpenFileCache>>,
+    /// `disable_symlinks`.
+    pub symlinks: symlinks::Symlinks,
     /// `gzip_static`: 0 off, 1 on, 2 always.
     pub gzip_static: u8,
 }
@@ -68,21 +72,64 @@ fn special(status: u16) -> Outcome {
     })
 }
 
-/// `ngx_http_map_uri_to_path`: root + `$uri`, or alias + `$uri` after the
-/// location prefix (a regex location's alias is the whole path). None when
-/// the result would step outside the root or alias: a `..` segment (only
-/// reachable through alias/prefix mismatches, nginx's known traversal trap)
-/// or a NUL byte.
-pub fn map_path(ex: &Exchange<'_>, conf: &StaticConf, uri: &[u8]) -> Option<PathBuf> {
-    let mut p = conf.root.eval_to_vec(&ex.req);
+/// The Content-Type of a response for `uri`: the `types` entry of its
+/// extension or `default_type` (ngx_http_set_content_type), and the same
+/// with `charset` appended when the type is one of `charset_types` (the
+/// charset filter). nginx types `return 200 "text"` this way too.
+pub fn content_type(req: &Request, conf: &StaticConf, uri: &[u8]) -> Bytes {
+    let ext = if req.uri_changed {
+        crate::routing::uri::extension_of_changed_uri(uri)
+    } else {
+        crate::routing::uri::extension(uri)
+    };
+    let base = ext
+        .and_then(|e| conf.types.lookup(e).cloned())
+        .unwrap_or_else(|| req.loc.conf.default_type.clone());
+    mime::with_charset(&base, conf.charset.as_ref(), &conf.charset_types).unwrap_or(base)
+}
+
+/// root/alias's own variables: everything but the two defined by it.
+struct RootVars<'a>(&'a Request);
+
+impl VarSource for RootVars<'_> {
+    fn var(&self, var: &Var, out: &mut Vec<u8>) -> bool {
+        match var {
+            Var::DocumentRoot | Var::RequestFilename => false,
+            v => self.0.var(v, out),
+        }
+    }
+}
+
+/// `$document_root`: the root (without its trailing slash) or alias (as
+/// written) evaluated for `req`, a relative one resolved against the prefix.
+pub fn document_root(req: &Request, conf: &StaticConf) -> Vec<u8> {
+    let mut p = conf.root.eval_to_vec(&RootVars(req));
     if conf.root.is_static() && !conf.is_alias && p.ends_with(b"/") {
         p.pop();
     }
+    if p.first() == Some(&b'/') {
+        return p;
+    }
+    use std::os::unix::ffi::OsStrExt;
+    let mut full = conf.prefix.as_os_str().as_bytes().to_vec();
+    if !full.ends_with(b"/") {
+        full.push(b'/');
+    }
+    full.extend_from_slice(&p);
+    full
+}
+
+/// `ngx_http_map_uri_to_path`: `$document_root` + `$uri`, or alias + `$uri`
+/// after the location prefix (a regex location's alias is the whole path).
+/// None when the result would step outside the root or alias: a `..`
+/// segment (only reachable through alias/prefix mismatches, nginx's known
+/// traversal trap) or a NUL byte. `$request_filename` is this for `$uri`.
+pub fn map_path(req: &Request, conf: &StaticConf, uri: &[u8]) -> Option<PathBuf> {
+    let mut p = document_root(req, conf);
     let base_len = p.len();
     if conf.is_alias {
-        let loc = ex.loc();
-        if loc.prefix_len > 0 {
-            p.extend_from_slice(uri.get(loc.prefix_len..).unwrap_or_default());
+        if req.loc.prefix_len > 0 {
+            p.extend_from_slice(uri.get(req.loc.prefix_len..).unwrap_or_default());
         }
     } else {
         p.extend_from_slice(uri);
@@ -95,18 +142,16 @@ pub fn map_path(ex: &Exchange<'_>, conf: &StaticConf, uri: &[u8]) -> Option<Path
         return None;
     }
     use std::os::unix::ffi::OsStringExt;
-    let path = PathBuf::from(std::ffi::OsString::from_vec(p));
-    Some(if path.is_absolute() {
-        path
-    } else {
-        conf.prefix.join(path)
-    })
+    Some(PathBuf::from(std::ffi::OsString::from_vec(p)))
 }
 
-async fn lookup(conf: &StaticConf, path: PathBuf) -> Result<Arc<FileInfo>, OpenError> {
+/// Opens `path` through the location's open_file_cache, if any, under its
+/// `disable_symlinks` rules (`from=` evaluated for this request).
+async fn lookup(ex: &Exchange<'_>, conf: &StaticConf, path: PathBuf) -> Result<Arc<FileInfo>, OpenError> {
+    let check = conf.symlinks.check(&ex.req, &path);
     match &conf.cache {
-        Some(c) => c.open(&path).await,
-        None => cache::open(path).await,
+        Some(c) => c.open(&path, check).await,
+        None => cache::open(path, check).await,
     }
 }
 
@@ -127,10 +172,10 @@ pub async fn handle(ex: &mut Exchange<'_>, conf: &StaticConf) -> Outcome {
                 // handler answers 301 (the test path drops it too).
                 name.pop();
             }
-            let Some(path) = map_path(ex, conf, &name) else {
+            let Some(path) = map_path(&ex.req, conf, &name) else {
                 continue;
             };
-            if let Ok(info) = lookup(conf, path).await {
+            if let Ok(info) = lookup(ex, conf, path).await {
                 if info.is_dir == want_dir {
                     hit = Some(name);
                     break;
@@ -163,10 +208,10 @@ pub async fn handle(ex: &mut Exchange<'_>, conf: &StaticConf) -> Outcome {
     if uri.ends_with(b"/") {
         return index(ex, conf, &uri).await;
     }
-    let Some(path) = map_path(ex, conf, &uri) else {
+    let Some(path) = map_path(&ex.req, conf, &uri) else {
         return special(404);
     };
-    let info = match lookup(conf, path.clone()).await {
+    let info = match lookup(ex, conf, path.clone()).await {
         Ok(i) => i,
         Err(e) => return open_failed(ex, conf, &path, e),
     };
@@ -239,7 +284,7 @@ async fn gzip_static(
     }
     let mut p = path.as_os_str().to_os_string();
     p.push(".gz");
-    match lookup(conf, PathBuf::from(p)).await {
+    match lookup(ex, conf, PathBuf::from(p)).await {
         Ok(info) if info.is_file && ok => GzStatic::Sent(send::send(ex, conf, uri, &info, true, false).await),
         Ok(info) if info.is_file => GzStatic::Vary,
         _ => GzStatic::No,
@@ -269,6 +314,17 @@ fn open_failed(ex: &Exchange<'_>, conf: &StaticConf, path: &std::path::Path, e: 
             );
             special(403)
         }
+        OpenError::Loop => {
+            log_err(
+                ex,
+                crate::log::Level::Error,
+                format_args!(
+                    "open() \"{}\" failed (40: Too many levels of symbolic links)",
+                    path.display()
+                ),
+            );
+            special(403)
+        }
         OpenError::Other(n) => {
             log_err(
                 ex,
@@ -294,19 +350,19 @@ async fn index(ex: &mut Exchange<'_>, conf: &StaticConf, uri: &[u8]) -> Outcome 
         }
         let mut full = uri.to_vec();
         full.extend_from_slice(&name);
-        let Some(path) = map_path(ex, conf, &full) else {
+        let Some(path) = map_path(&ex.req, conf, &full) else {
             return special(404);
         };
-        match lookup(conf, path.clone()).await {
+        match lookup(ex, conf, path.clone()).await {
             Ok(_) => return Outcome::Redirect(full),
             Err(OpenError::NotFound) => continue,
             Err(e) => return open_failed(ex, conf, &path, e),
         }
     }
-    let Some(dir) = map_path(ex, conf, uri) else {
+    let Some(dir) = map_path(&ex.req, conf, uri) else {
         return special(404);
     };
-    match lookup(conf, dir.clone()).await {
+    match lookup(ex, conf, dir.clone()).await {
         Ok(i) if i.is_dir => {
             log_err(
                 ex,

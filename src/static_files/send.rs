@@ -43,17 +43,7 @@ pub async fn send(
     vary: bool,
 ) -> Reply {
     let mut head = ResponseHead::new(200);
-    let ext = if ex.req.uri_changed {
-        crate::routing::uri::extension_of_changed_uri(uri)
-    } else {
-        crate::routing::uri::extension(uri)
-    };
-    let base_ct = ext
-        .and_then(|e| conf.types.lookup(e).cloned())
-        .unwrap_or_else(|| ex.req.loc.conf.default_type.clone());
-    let cs = conf.charset.as_ref();
-    head.content_type =
-        Some(mime::with_charset(&base_ct, cs, &conf.charset_types).unwrap_or(base_ct.clone()));
+    head.content_type = Some(super::content_type(&ex.req, conf, uri));
     let lm = info.mtime;
     head.last_modified = Some(Bytes::from(crate::filters::expires::http_time(lm)));
     let etag = conf.etag.then(|| cond::etag(lm, info.size));

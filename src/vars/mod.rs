@@ -78,6 +78,10 @@ pub enum Var {
     SslServerName,
     RequestBody,
     RequestBodyFile,
+    /// `root`/`alias` as evaluated for the request (ngx_http_variable_document_root).
+    DocumentRoot,
+    /// The file the static handler would map `$uri` to (root or alias + URI).
+    RequestFilename,
     /// `$http_NAME`: a request header; NAME is lowercase with `_` for `-`.
     Http(String),
     /// `$sent_http_NAME`: a response header.
@@ -180,6 +184,8 @@ impl Var {
             "connections_waiting" => ConnectionsWaiting,
             "request_body" => RequestBody,
             "request_body_file" => RequestBodyFile,
+            "document_root" => DocumentRoot,
+            "request_filename" => RequestFilename,
             other => Named(other.to_string()),
         }
     }
@@ -190,9 +196,7 @@ impl Var {
 pub fn nginx_only(name: &str) -> bool {
     const NAMES: &[&str] = &[
         "binary_remote_addr",
-        "document_root",
         "realpath_root",
-        "request_filename",
         "limit_rate",
         "request_completion",
         "gzip_ratio",

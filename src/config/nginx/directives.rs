@@ -212,6 +212,7 @@ const MAPPED: &[Spec] = &[
     m("if_modified_since", HSL, Exactly(1)),
     m("max_ranges", HSL, Exactly(1)),
     m("log_not_found", HSL, Exactly(1)),
+    m("disable_symlinks", HSL, Range(1, 2)),
     m("expires", HSL, Range(1, 2)),
     m("open_file_cache", HSL, Range(1, 2)),
     m("open_file_cache_valid", HSL, Exactly(1)),

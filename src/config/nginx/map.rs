@@ -103,6 +103,7 @@ macro_rules! put_loc {
             if_modified_since,
             max_ranges,
             log_not_found,
+            disable_symlinks,
             expires,
             open_file_cache,
             open_file_cache_valid,
@@ -186,6 +187,7 @@ macro_rules! put_loc {
         d.if_modified_since = if_modified_since;
         d.max_ranges = max_ranges;
         d.log_not_found = log_not_found;
+        d.disable_symlinks = disable_symlinks;
         d.expires = expires;
         d.open_file_cache = open_file_cache;
         d.open_file_cache_valid = open_file_cache_valid;
@@ -321,6 +323,11 @@ impl Mapper {
             }
             Lookup::Found(s) => s,
         };
+        // Directory listings are not built, but `autoindex off` asks for
+        // nginx's default (a directory without an index is 403): accepted.
+        if d.name == "autoindex" && d.args.len() == 1 && d.args.first().is_some_and(|a| a == "off") {
+            return Ok(false);
+        }
         match spec.kind {
             Kind::NotImplemented => {
                 self.not_implemented
@@ -854,6 +861,12 @@ fn loc_setting(d: &Directive, s: &mut LocSettings) -> R<bool> {
             once(&mut s.max_ranges, n, d)?
         }
         "log_not_found" => once(&mut s.log_not_found, values::flag(d)?, d)?,
+        "disable_symlinks" => {
+            let v = d.args.join(" ");
+            crate::static_files::symlinks::Symlinks::parse(&v)
+                .map_err(|e| d.err(format!("{e} in \"disable_symlinks\" directive")))?;
+            once(&mut s.disable_symlinks, v, d)?
+        }
         "expires" => {
             let v = d.args.join(" ");
             crate::filters::expires::Expires::parse(&v).map_err(|e| d.err(e))?;
