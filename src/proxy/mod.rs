@@ -18,6 +18,7 @@ use crate::http1::parse_response_head;
 use crate::log::Level;
 use crate::runtime::ProxyTarget;
 use crate::server::body::BodyError;
+use crate::server::buf_pool::PooledBuf;
 use crate::server::io::IoFail;
 use crate::server::pipeline::{Exchange, Reply};
 use crate::server::response::{ConnHeader, Framing};
@@ -565,7 +566,7 @@ async fn exchange(
     let conf = ex.req.loc.conf.proxy.clone();
     let mut sent: u64 = 0;
     // Send the head with the first piece of body in one write.
-    let mut out = Vec::with_capacity(head.len() + 4096);
+    let mut out = PooledBuf::take(head.len() + 4096);
     out.extend_from_slice(head);
     if let Some(b) = buffered {
         out.extend_from_slice(b);
@@ -604,7 +605,7 @@ async fn exchange(
     ex.req.upstream.current().sent = Some(sent);
 
     // Read the response head (skipping interim 1xx other than 101).
-    let mut buf: Vec<u8> = Vec::with_capacity(conf.buffer_size.min(16 * 1024));
+    let mut buf = PooledBuf::take(conf.buffer_size.min(16 * 1024));
     let uhead = loop {
         match parse_response_head(&buf, conf.buffer_size) {
             Ok(Some(h)) => {
@@ -625,7 +626,7 @@ async fn exchange(
         }
         let want = conf.buffer_size.saturating_sub(buf.len()).clamp(1, 16 * 1024);
         buf.reserve(want);
-        let mut limited = bytes::BufMut::limit(&mut buf, want);
+        let mut limited = bytes::BufMut::limit(&mut *buf, want);
         let watch_client = !conf.ignore_client_abort;
         let r = tokio::select! {
             r = tokio::time::timeout(conf.read_timeout, up.read_buf(&mut limited)) => r,
@@ -757,7 +758,8 @@ async fn exchange(
         ex.close_after = true;
     }
     let conn_header = ex.conn_header();
-    let mut out = Vec::with_capacity(512 + buf.len());
+    drop(out);
+    let mut out = PooledBuf::take(512 + buf.len());
     if !http09 {
         h.write(cframing, conn_header, ex.req.loc.conf.server_tokens, &mut out);
     }

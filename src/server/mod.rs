@@ -5,6 +5,7 @@
 //! runs in production.
 
 pub mod body;
+pub mod buf_pool;
 pub mod conn;
 mod drain;
 pub mod h2;
