@@ -493,3 +493,29 @@ async fn lingering_close(io: &mut ClientIo, linger: bool) {
         }
     }
 }
+
+#[cfg(test)]
+mod tests {
+    /// The future of `serve` is what every idle keep-alive connection
+    /// keeps (its task); setup, HTTP/2 and requests are boxed. This bound
+    /// catches a future that grows by inlining them again (the HTTP/2
+    /// state once made it several KiB: idle-10k went 1.9 -> 4.5 KB per
+    /// connection). The bench (`benches/compare.sh --scenarios idle`)
+    /// measures the whole per-connection cost.
+    #[test]
+    fn idle_connection_task_stays_small() {
+        let rt = tokio::runtime::Builder::new_current_thread()
+            .enable_all()
+            .build()
+            .expect("runtime");
+        rt.block_on(async {
+            let l = tokio::net::TcpListener::bind("127.0.0.1:0").await.expect("bind");
+            let addr = l.local_addr().expect("addr");
+            let _client = tokio::net::TcpStream::connect(addr).await.expect("connect");
+            let (s, peer) = l.accept().await.expect("accept");
+            let fut = super::serve(s, peer, addr, 1);
+            let size = std::mem::size_of_val(&fut);
+            assert!(size <= 1024, "serve's future is {size} bytes");
+        });
+    }
+}
