@@ -1,6 +1,7 @@
 //! The gzip stream encoder behind the gzip filter: raw deflate (flate2 with
-//! its zlib-rs backend) framed by nginx's 10-byte gzip header and the CRC-32 /
-//! ISIZE trailer, written straight into the caller's buffer.
+//! its zlib-rs backend; ISA-L's igzip at level 1 when built in) framed by
+//! nginx's 10-byte gzip header and the CRC-32 / ISIZE trailer, written
+//! straight into the caller's buffer.
 //!
 //! Why not `flate2::write::GzEncoder`: it buffers into its own Vec that then
 //! has to be handed over, and every request allocated a fresh deflate state
@@ -108,6 +109,9 @@ pub fn gzip_whole(level: u32, data: &[u8], out: &mut Vec<u8>) -> bool {
 /// One gzip stream.
 pub struct Gzip {
     z: Option<Compress>,
+    /// Level 1 with ISA-L built in: igzip instead of zlib-rs (about twice
+    /// as fast at a ratio better than zlib's level 1; see isal.rs).
+    isal: Option<super::isal::Stream>,
     level: u32,
     crc: Crc,
     started: bool,
@@ -117,6 +121,17 @@ impl Gzip {
     /// An encoder for `gzip_comp_level` `level`, reusing an idle deflate
     /// state of this thread when there is one.
     pub fn new(level: u32) -> Gzip {
+        if level <= 1 {
+            if let Some(isal) = super::isal::Stream::new() {
+                return Gzip {
+                    z: None,
+                    isal: Some(isal),
+                    level,
+                    crc: Crc::new(),
+                    started: false,
+                };
+            }
+        }
         let level = backend_level(level);
         let cached = CACHE.with(|c| {
             let mut c = c.try_borrow_mut().ok()?;
@@ -132,6 +147,7 @@ impl Gzip {
         };
         Gzip {
             z: Some(z),
+            isal: None,
             level,
             crc: Crc::new(),
             started: false,
@@ -150,6 +166,13 @@ impl Gzip {
     /// zlib does between buffer flushes).
     pub fn feed_into(&mut self, mut data: &[u8], out: &mut Vec<u8>) {
         self.header(out);
+        if let Some(s) = self.isal.as_mut() {
+            if !s.feed_into(data, out) {
+                // Broken: the body ends short, as after a zlib error.
+                self.isal = None;
+            }
+            return;
+        }
         self.crc.update(data);
         let Some(z) = self.z.as_mut() else {
             return;
@@ -168,6 +191,11 @@ impl Gzip {
     /// Ends the stream: the rest of the deflate output and the trailer.
     pub fn finish_into(&mut self, out: &mut Vec<u8>) {
         self.header(out);
+        if let Some(mut s) = self.isal.take() {
+            // igzip writes the trailer itself.
+            s.finish_into(out);
+            return;
+        }
         let Some(z) = self.z.as_mut() else {
             return;
         };

@@ -38,3 +38,41 @@ size_t rampart_isal_gzip_body(void *stream, uint8_t *level_buf, uint32_t level_b
         return 0;
     return s->total_out;
 }
+
+/* Bytes of the level-1 work buffer of a stream (smaller than the whole-body
+ * one: a stream's state lives as long as its response). */
+size_t rampart_isal_stream_level_buf_size(void) { return ISAL_DEF_LVL1_MEDIUM; }
+
+/* Starts (or restarts) a level-1 gzip stream without header. */
+void rampart_isal_stream_init(void *stream, uint8_t *level_buf, uint32_t level_buf_size) {
+    struct isal_zstream *s = stream;
+    isal_deflate_init(s);
+    s->level = 1;
+    s->level_buf = level_buf;
+    s->level_buf_size = level_buf_size;
+    s->gzip_flag = IGZIP_GZIP_NO_HDR;
+    s->flush = NO_FLUSH;
+    s->end_of_stream = 0;
+}
+
+/*
+ * One step: compresses from in[0..in_len) into out[0..out_cap); `end` asks
+ * for the end of the stream (the trailer is written by igzip). Reports the
+ * bytes used and written, and whether the stream has ended. Returns 0, or
+ * igzip's error code.
+ */
+int rampart_isal_stream_deflate(void *stream, const uint8_t *in, uint32_t in_len, uint8_t *out,
+                                uint32_t out_cap, int end, uint32_t *used, uint32_t *written,
+                                int *done) {
+    struct isal_zstream *s = stream;
+    s->next_in = (uint8_t *)in;
+    s->avail_in = in_len;
+    s->next_out = out;
+    s->avail_out = out_cap;
+    s->end_of_stream = end ? 1 : 0;
+    int r = isal_deflate(s);
+    *used = in_len - s->avail_in;
+    *written = out_cap - s->avail_out;
+    *done = s->internal_state.state == ZSTATE_END;
+    return r;
+}
