@@ -107,6 +107,18 @@ mod imp {
         level_buf: Vec<u8>,
     }
 
+    impl State {
+        /// A zeroed stream state and a work buffer of `level_buf` bytes.
+        fn new(level_buf: usize) -> State {
+            // SAFETY: a plain size query without arguments.
+            let words = unsafe { rampart_isal_stream_size() }.div_ceil(8);
+            State {
+                stream: vec![0u64; words],
+                level_buf: vec![0u8; level_buf],
+            }
+        }
+    }
+
     thread_local! {
         static STATE: RefCell<Option<State>> = const { RefCell::new(None) };
         /// Idle stream states of this thread (see `Stream`).
@@ -124,19 +136,9 @@ mod imp {
     impl Stream {
         pub fn new() -> Option<Stream> {
             let reused = STREAMS.with(|c| c.try_borrow_mut().ok()?.pop());
-            let mut st = reused.unwrap_or_else(|| {
-                // SAFETY: plain size queries without arguments.
-                let (words, lb) = unsafe {
-                    (
-                        rampart_isal_stream_size().div_ceil(8),
-                        rampart_isal_stream_level_buf_size(),
-                    )
-                };
-                State {
-                    stream: vec![0u64; words],
-                    level_buf: vec![0u8; lb],
-                }
-            });
+            // SAFETY: a plain size query without arguments.
+            let mut st =
+                reused.unwrap_or_else(|| State::new(unsafe { rampart_isal_stream_level_buf_size() }));
             let lb_len = u32::try_from(st.level_buf.len()).ok()?;
             // SAFETY: `stream` is at least sizeof(struct isal_zstream)
             // bytes, 8-aligned; `level_buf` is `lb_len` bytes and outlives
@@ -228,19 +230,8 @@ mod imp {
             let Ok(mut st) = st.try_borrow_mut() else {
                 return false;
             };
-            let st = st.get_or_insert_with(|| {
-                // SAFETY: plain size queries without arguments.
-                let (words, lb) = unsafe {
-                    (
-                        rampart_isal_stream_size().div_ceil(8),
-                        rampart_isal_level_buf_size(),
-                    )
-                };
-                State {
-                    stream: vec![0u64; words],
-                    level_buf: vec![0u8; lb],
-                }
-            });
+            // SAFETY: a plain size query without arguments.
+            let st = st.get_or_insert_with(|| State::new(unsafe { rampart_isal_level_buf_size() }));
             let Ok(lb_len) = u32::try_from(st.level_buf.len()) else {
                 return false;
             };

@@ -1,8 +1,9 @@
 /*
- * The one call rampart makes into Intel's ISA-L (libisal, igzip): compress a
- * whole buffer at igzip level 1 into a gzip body without header. Compiled
- * against the system's <isa-l/igzip_lib.h> by build.rs, so struct isal_zstream
- * is laid out by the header of the library we link, never by hand.
+ * The calls rampart makes into Intel's ISA-L (libisal, igzip): level-1 gzip
+ * bodies without header, of a whole buffer (stateless) or fed piece by piece
+ * (a stream). Compiled against the system's <isa-l/igzip_lib.h> by build.rs,
+ * so struct isal_zstream is laid out by the header of the library we link,
+ * never by hand.
  */
 #include <stddef.h>
 #include <stdint.h>
@@ -19,17 +20,21 @@ size_t rampart_isal_level_buf_size(void) { return ISAL_DEF_LVL1_LARGE; }
  * (CRC-32, ISIZE): the caller writes the 10-byte header itself. Returns the
  * bytes written to out, or 0 when out is too small or igzip refuses.
  */
+static void level1_gzip(struct isal_zstream *s, uint8_t *level_buf, uint32_t level_buf_size) {
+    s->level = 1;
+    s->level_buf = level_buf;
+    s->level_buf_size = level_buf_size;
+    s->gzip_flag = IGZIP_GZIP_NO_HDR;
+    s->flush = NO_FLUSH;
+}
+
 size_t rampart_isal_gzip_body(void *stream, uint8_t *level_buf, uint32_t level_buf_size,
                               const uint8_t *in, uint32_t in_len, uint8_t *out,
                               uint32_t out_cap) {
     struct isal_zstream *s = stream;
     isal_deflate_stateless_init(s);
-    s->level = 1;
-    s->level_buf = level_buf;
-    s->level_buf_size = level_buf_size;
-    s->gzip_flag = IGZIP_GZIP_NO_HDR;
+    level1_gzip(s, level_buf, level_buf_size);
     s->end_of_stream = 1;
-    s->flush = NO_FLUSH;
     s->next_in = (uint8_t *)in;
     s->avail_in = in_len;
     s->next_out = out;
@@ -47,11 +52,7 @@ size_t rampart_isal_stream_level_buf_size(void) { return ISAL_DEF_LVL1_MEDIUM; }
 void rampart_isal_stream_init(void *stream, uint8_t *level_buf, uint32_t level_buf_size) {
     struct isal_zstream *s = stream;
     isal_deflate_init(s);
-    s->level = 1;
-    s->level_buf = level_buf;
-    s->level_buf_size = level_buf_size;
-    s->gzip_flag = IGZIP_GZIP_NO_HDR;
-    s->flush = NO_FLUSH;
+    level1_gzip(s, level_buf, level_buf_size);
     s->end_of_stream = 0;
 }
 
