@@ -16,11 +16,10 @@
 
 mod common;
 
-use common::{connect, free_port, read_response, wait_for, TempDir, RAMPART};
+use common::{connect, free_port, read_response, serve_nginx_conf, ConfProc, TempDir, RAMPART};
 use std::io::{BufReader, Read, Write};
 use std::net::{SocketAddr, TcpListener, TcpStream};
 use std::path::Path;
-use std::process::{Child, Command, Stdio};
 use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
@@ -286,54 +285,12 @@ fn serve(mut s: TcpStream, release: &AtomicBool) {
     }
 }
 
-struct Proc(Child);
-impl Drop for Proc {
-    fn drop(&mut self) {
-        let _ = self.0.kill();
-        let _ = self.0.wait();
-    }
-}
-
-fn start(bin: &str, dir: &Path, port: u16, up: SocketAddr, nginx: bool) -> Proc {
-    std::fs::create_dir_all(dir.join("logs")).unwrap();
-    let mut conf = CONF
+fn start(bin: &str, dir: &Path, port: u16, up: SocketAddr, nginx: bool) -> ConfProc {
+    let conf = CONF
         .replace("PFX", &dir.display().to_string())
         .replace("PORT", &port.to_string())
         .replace("UP", &up.to_string());
-    if !nginx {
-        conf = conf
-            .lines()
-            .filter(|l| !l.contains("_temp_path"))
-            .collect::<Vec<_>>()
-            .join("\n");
-    }
-    let path = dir.join("nginx.conf");
-    std::fs::write(&path, conf).unwrap();
-    let child = Command::new(bin)
-        .arg("-p")
-        .arg(dir)
-        .arg("-c")
-        .arg(&path)
-        .stdout(Stdio::null())
-        .stderr(Stdio::piped())
-        .spawn()
-        .unwrap();
-    let mut child = child;
-    // Ready when the pid file appears (written after every listener is
-    // bound); a server that exits first (say, its port was taken in the
-    // meantime) fails here with its own error instead of a later connect.
-    let pid = dir.join("nginx.pid");
-    wait_for("server up", Duration::from_secs(10), || {
-        if let Ok(Some(status)) = child.try_wait() {
-            let mut err = String::new();
-            if let Some(e) = child.stderr.as_mut() {
-                let _ = std::io::Read::read_to_string(e, &mut err);
-            }
-            panic!("{bin} exited early ({status}): {err}");
-        }
-        pid.exists().then_some(())
-    });
-    Proc(child)
+    serve_nginx_conf(bin, dir, &conf, nginx)
 }
 
 fn ask(port: u16, method: &str, target: &str, version: &str, headers: &[&str]) -> common::Resp {
@@ -523,7 +480,7 @@ fn proxied_gzip_matches_nginx() {
     );
 }
 
-fn rampart(up: SocketAddr) -> (TempDir, Proc, u16) {
+fn rampart(up: SocketAddr) -> (TempDir, ConfProc, u16) {
     let d = TempDir::new("gzip-proxy");
     let port = free_port();
     let p = start(RAMPART, d.path(), port, up, false);

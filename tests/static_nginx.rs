@@ -10,12 +10,10 @@
 
 mod common;
 
-use common::{connect, free_port, read_response, wait_for, TempDir, RAMPART};
+use common::{connect, free_port, read_response, serve_nginx_conf, ConfProc, TempDir, RAMPART};
 use std::io::{BufReader, Write};
 use std::net::SocketAddr;
 use std::path::Path;
-use std::process::{Child, Command, Stdio};
-use std::time::Duration;
 
 const NGINX: &str = "/usr/sbin/nginx";
 
@@ -272,14 +270,6 @@ const COMPARED: &[&str] = &[
     "location",
 ];
 
-struct Proc(Child);
-impl Drop for Proc {
-    fn drop(&mut self) {
-        let _ = self.0.kill();
-        let _ = self.0.wait();
-    }
-}
-
 fn tree(www: &Path) {
     let w = |p: &str, b: &[u8]| {
         let f = www.join(p);
@@ -324,35 +314,12 @@ fn tree(www: &Path) {
     }
 }
 
-fn start(bin: &str, dir: &Path, port: u16, www: &Path, nginx: bool) -> Proc {
-    std::fs::create_dir_all(dir.join("logs")).unwrap();
-    let mut conf = CONF
+fn start(bin: &str, dir: &Path, port: u16, www: &Path, nginx: bool) -> ConfProc {
+    let conf = CONF
         .replace("PFX", &dir.display().to_string())
         .replace("PORT", &port.to_string())
         .replace("@WWW@", &www.display().to_string());
-    if !nginx {
-        conf = conf
-            .lines()
-            .filter(|l| !l.contains("_temp_path"))
-            .collect::<Vec<_>>()
-            .join("\n");
-    }
-    let path = dir.join("nginx.conf");
-    std::fs::write(&path, conf).unwrap();
-    let child = Command::new(bin)
-        .arg("-p")
-        .arg(dir)
-        .arg("-c")
-        .arg(&path)
-        .stdout(Stdio::null())
-        .stderr(Stdio::null())
-        .spawn()
-        .unwrap();
-    let addr: SocketAddr = format!("127.0.0.1:{port}").parse().unwrap();
-    wait_for("server up", Duration::from_secs(10), || {
-        std::net::TcpStream::connect(addr).ok().map(|_| ())
-    });
-    Proc(child)
+    serve_nginx_conf(bin, dir, &conf, nginx)
 }
 
 fn ask(port: u16, method: &str, target: &str, headers: &[String]) -> common::Resp {

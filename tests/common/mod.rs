@@ -647,3 +647,54 @@ pub fn connections_to(port: u16) -> usize {
         })
         .count()
 }
+
+/// A server process started by `serve_nginx_conf`, killed by PID on drop.
+pub struct ConfProc(pub Child);
+
+impl Drop for ConfProc {
+    fn drop(&mut self) {
+        let _ = self.0.kill();
+        let _ = self.0.wait();
+    }
+}
+
+/// Starts `bin` (nginx or rampart) on the nginx.conf text `conf`, written to
+/// `dir/nginx.conf`, with `-p dir`; for rampart the `*_temp_path` lines
+/// (nginx-only housekeeping) are dropped. The config must write its pid
+/// file to `dir/nginx.pid`: the server is ready when it appears (both write
+/// it after binding every listener), and one that exits first (a port taken
+/// in the meantime) fails here with its own stderr.
+pub fn serve_nginx_conf(bin: &str, dir: &Path, conf: &str, nginx: bool) -> ConfProc {
+    std::fs::create_dir_all(dir.join("logs")).expect("logs dir");
+    let conf = if nginx {
+        conf.to_string()
+    } else {
+        conf.lines()
+            .filter(|l| !l.contains("_temp_path"))
+            .collect::<Vec<_>>()
+            .join("\n")
+    };
+    let path = dir.join("nginx.conf");
+    std::fs::write(&path, conf).expect("write nginx.conf");
+    let mut child = Command::new(bin)
+        .arg("-p")
+        .arg(dir)
+        .arg("-c")
+        .arg(&path)
+        .stdout(Stdio::null())
+        .stderr(Stdio::piped())
+        .spawn()
+        .expect("start server");
+    let pid = dir.join("nginx.pid");
+    wait_for("server up", Duration::from_secs(10), || {
+        if let Ok(Some(status)) = child.try_wait() {
+            let mut err = String::new();
+            if let Some(e) = child.stderr.as_mut() {
+                let _ = e.read_to_string(&mut err);
+            }
+            panic!("{bin} exited early ({status}): {err}");
+        }
+        pid.exists().then_some(())
+    });
+    ConfProc(child)
+}
