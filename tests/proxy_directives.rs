@@ -116,21 +116,23 @@ fn shape(addr: SocketAddr, path: &str) -> String {
     out.replace(&format!(":{}", addr.port()), ":PORT")
 }
 
+/// Starts rampart on an nginx.conf whose `http` block `http(port)` makes.
+fn rampart_on(tag: &str, http: impl Fn(u16) -> String) -> Rampart {
+    let dir = TempDir::new(tag);
+    let port = free_port();
+    let conf = dir.path().join("nginx.conf");
+    let text = format!(
+        "daemon off;\npid logs/rampart.pid;\nerror_log logs/error.log info;\nevents {{}}\n{}",
+        http(port)
+    );
+    std::fs::write(&conf, text).unwrap();
+    Rampart::run_file(dir, port, conf)
+}
+
 #[test]
 fn proxy_redirect_matches_nginx() {
     let up = redirecting_upstream();
-    let dir = TempDir::new("redirect");
-    let port = free_port();
-    let conf = dir.path().join("nginx.conf");
-    std::fs::write(
-        &conf,
-        format!(
-            "daemon off;\npid logs/rampart.pid;\nerror_log logs/error.log info;\nevents {{}}\n{}",
-            redirect_http_block(port, up.addr)
-        ),
-    )
-    .unwrap();
-    let r = Rampart::run_file(dir, port, conf);
+    let r = rampart_on("redirect", |port| redirect_http_block(port, up.addr));
 
     // What rampart answers, spelled out for the main cases (independent of nginx).
     let p = |path: &str| shape(r.addr(), path);
@@ -474,18 +476,7 @@ fn upstream_request_matches_nginx() {
         return;
     }
     let (up, rx) = recording_upstream();
-    let dir = TempDir::new("upreq");
-    let port = free_port();
-    let conf = dir.path().join("nginx.conf");
-    std::fs::write(
-        &conf,
-        format!(
-            "daemon off;\npid logs/rampart.pid;\nerror_log logs/error.log info;\nevents {{}}\n{}",
-            request_http_block(port, up)
-        ),
-    )
-    .unwrap();
-    let r = Rampart::run_file(dir, port, conf);
+    let r = rampart_on("upreq", |port| request_http_block(port, up));
     let nport = free_port();
     let at = std::path::Path::new("@DIR@");
     let n = Nginx::start(&format!(
@@ -556,18 +547,7 @@ fn proxy_cookie_rewrites_match_nginx() {
           Set-Cookie: noeq; Path=/app/\r\nSet-Cookie: d=4; Domain=x.internal; Path=/apps\r\n\
           Content-Length: 0\r\nConnection: close\r\n\r\n",
     );
-    let dir = TempDir::new("cookie");
-    let port = free_port();
-    let conf = dir.path().join("nginx.conf");
-    std::fs::write(
-        &conf,
-        format!(
-            "daemon off;\npid logs/rampart.pid;\nerror_log logs/error.log info;\nevents {{}}\n{}",
-            cookie_http_block(port, up.addr)
-        ),
-    )
-    .unwrap();
-    let r = Rampart::run_file(dir, port, conf);
+    let r = rampart_on("cookie", |port| cookie_http_block(port, up.addr));
     let cookies = |addr: SocketAddr, path: &str| -> Vec<String> {
         let resp = raw(
             addr,
