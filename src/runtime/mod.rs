@@ -5,7 +5,7 @@
 pub mod defaults;
 pub mod listen;
 pub mod loc_conf;
-mod proxy_buffers;
+pub(crate) mod proxy_buffers;
 mod server;
 
 pub use listen::ListenOpts;

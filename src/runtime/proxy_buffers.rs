@@ -35,12 +35,7 @@ pub fn validate(s: &LocSettings) -> Result<(), Error> {
     let size = s.proxy_buffer_size.map_or(d::PROXY_BUFFER_SIZE, |v| v.0).max(one);
     let busy = s.proxy_busy_buffers_size.map_or(2 * size, |v| v.0);
     if busy < size {
-        return Err((
-            "proxy_busy_buffers_size",
-            "\"proxy_busy_buffers_size\" must be equal to or greater than the maximum of the value of \
-             \"proxy_buffer_size\" and one of the \"proxy_buffers\""
-                .into(),
-        ));
+        return Err(below_buffer("proxy_busy_buffers_size"));
     }
     if busy > (num - 1) * one {
         return Err((
@@ -50,12 +45,7 @@ pub fn validate(s: &LocSettings) -> Result<(), Error> {
     }
     let write = s.proxy_temp_file_write_size.map_or(2 * size, |v| v.0);
     if write < size {
-        return Err((
-            "proxy_temp_file_write_size",
-            "\"proxy_temp_file_write_size\" must be equal to or greater than the maximum of the value of \
-             \"proxy_buffer_size\" and one of the \"proxy_buffers\""
-                .into(),
-        ));
+        return Err(below_buffer("proxy_temp_file_write_size"));
     }
     let max_temp = s.proxy_max_temp_file_size.map_or(1024 * 1024 * 1024, |v| v.0);
     if max_temp != 0 && max_temp < size {
@@ -70,10 +60,28 @@ pub fn validate(s: &LocSettings) -> Result<(), Error> {
     Ok(())
 }
 
-/// `"N SIZE"` (ngx_conf_set_bufs_slot): both positive.
-fn parse_bufs(v: &str) -> Option<(u64, u64)> {
+/// nginx's error for a size below one buffer.
+fn below_buffer(name: &'static str) -> Error {
+    (
+        name,
+        format!(
+            "\"{name}\" must be equal to or greater than the maximum of the value of \
+             \"proxy_buffer_size\" and one of the \"proxy_buffers\""
+        ),
+    )
+}
+
+/// `"N SIZE"` (ngx_conf_set_bufs_slot): both positive. The nginx front end
+/// checks its directives with it too (`values::bufs`).
+pub(crate) fn parse_bufs(v: &str) -> Option<(u64, u64)> {
     let mut it = v.split_whitespace();
-    let n = it.next()?.parse::<u64>().ok().filter(|&n| n > 0)?;
+    // Digits only, as ngx_atoi: no sign.
+    let n = it
+        .next()
+        .filter(|w| w.bytes().all(|b| b.is_ascii_digit()))?
+        .parse::<u64>()
+        .ok()
+        .filter(|&n| n > 0)?;
     let size = crate::config::units::parse_size(it.next()?).ok()?.0;
     (size > 0 && it.next().is_none()).then_some((n, size))
 }

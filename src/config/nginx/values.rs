@@ -59,14 +59,11 @@ pub fn msec(d: &Directive) -> R<Dur> {
 /// `N SIZE` as ngx_conf_set_bufs_slot reads it (a positive number and a
 /// positive size), kept as written.
 pub fn bufs(d: &Directive) -> R<String> {
-    let n = number(d.args.first().map_or("", String::as_str)).filter(|&n| n > 0);
-    let size = crate::config::units::parse_size(d.args.get(1).map_or("", String::as_str))
-        .ok()
-        .filter(|s| s.0 > 0);
-    if n.is_none() || size.is_none() {
-        return Err(invalid_value(d));
+    let v = d.args.join(" ");
+    match crate::runtime::proxy_buffers::parse_bufs(&v) {
+        Some(_) => Ok(v),
+        None => Err(invalid_value(d)),
     }
-    Ok(d.args.join(" "))
 }
 
 pub fn flag(d: &Directive) -> R<bool> {
