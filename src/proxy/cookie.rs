@@ -13,7 +13,7 @@
 
 use crate::routing::PcreRegex;
 use crate::server::request::Request;
-use crate::vars::{Template, Var, VarSource};
+use crate::vars::Template;
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Attr {
@@ -178,7 +178,7 @@ fn rewrite_value(attr: Attr, rules: &[Rule], req: &Request, v: &[u8]) -> Option<
                 if !re.exec(v, &mut caps) {
                     continue;
                 }
-                let src = Caps {
+                let src = super::redirect::WithCaptures {
                     req,
                     caps: &caps,
                     subject: v,
@@ -188,28 +188,6 @@ fn rewrite_value(attr: Attr, rules: &[Rule], req: &Request, v: &[u8]) -> Option<
         }
     }
     None
-}
-
-/// The request's variables with `$1..$9` from this match.
-struct Caps<'a> {
-    req: &'a Request,
-    caps: &'a crate::routing::Captures,
-    subject: &'a [u8],
-}
-
-impl VarSource for Caps<'_> {
-    fn var(&self, var: &Var, out: &mut Vec<u8>) -> bool {
-        let Var::Capture(n) = var else {
-            return self.req.var(var, out);
-        };
-        match self.caps.get(*n as usize).and_then(|r| self.subject.get(r)) {
-            Some(s) => {
-                out.extend_from_slice(s);
-                true
-            }
-            None => false,
-        }
-    }
 }
 
 #[cfg(test)]

@@ -170,10 +170,10 @@ pub fn refresh_url_start(value: &[u8]) -> Option<usize> {
 
 /// The request's variables, with `$1..$9` (and named groups) from this
 /// rule's regex match, as nginx's `ngx_http_regex_exec` sets them.
-struct WithCaptures<'a> {
-    req: &'a Request,
-    caps: &'a Captures,
-    subject: &'a [u8],
+pub(crate) struct WithCaptures<'a> {
+    pub req: &'a Request,
+    pub caps: &'a Captures,
+    pub subject: &'a [u8],
 }
 
 impl VarSource for WithCaptures<'_> {
