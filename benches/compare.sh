@@ -44,6 +44,8 @@ SCENARIOS=(
   "static-1m-nocache|static-nocache.conf.in|static-nocache.toml.in|/1m.bin|"
   "gzip-100k-l1|gzip1.conf.in|gzip1.toml.in|/100k.html|-H 'Accept-Encoding: gzip'"
   "gzip-100k-l2|gzip2.conf.in|gzip2.toml.in|/100k.html|-H 'Accept-Encoding: gzip'"
+  "gzip-proxy-100k-l1|gzip-proxy1.conf.in|gzip-proxy1.toml.in|/page/102400|-H 'Accept-Encoding: gzip'"
+  "gzip-proxy-100k-l2|gzip-proxy2.conf.in|gzip-proxy2.toml.in|/page/102400|-H 'Accept-Encoding: gzip'"
   "tls-handshake|tls-handshake.conf.in|tls-handshake.toml.in|https:/1k.bin|-H 'Connection: close'"
   "tls-keepalive-1k|tls.conf.in|tls.toml.in|https:/1k.bin|"
 )

@@ -11,6 +11,8 @@
 //! Every response carries `X-Backend: <id>`. Endpoints (the query string is ignored):
 //! - `/size/N` — N bytes of `x` with Content-Length; `/chunked/N` — the same, chunked (N ≤ 100 MiB,
 //!   streamed in 64 KiB frames from one static buffer, so no size costs memory)
+//! - `/page/N` — the first N bytes (N ≤ 1 MiB) of an HTML page of varied words (`text/html`, with
+//!   Content-Length; compresses like real markup, for the proxied-gzip benchmark)
 //! - `/echo[/...]` — the request body streamed back frame by frame, plus `X-Request-Method`,
 //!   `X-Request-Uri` (the request target), `X-Request-Host` (absent when the request had no Host)
 //!   and `X-Echo-Headers` (`name: value; ...`, lowercase names in arrival order per name)
@@ -67,6 +69,32 @@ const BACKLOG: u32 = 4096;
 
 static XS: [u8; FRAME] = [b'x'; FRAME];
 
+/// The largest `/page/N`.
+const PAGE_MAX: usize = 1024 * 1024;
+
+/// The `/page/` text, made once: paragraphs of random class numbers, words
+/// and numbers, like benches/compare.sh's static 100k.html (same shape, not
+/// the same bytes), so gzip works as hard as on real markup.
+fn page() -> &'static Bytes {
+    static PAGE: std::sync::OnceLock<Bytes> = std::sync::OnceLock::new();
+    PAGE.get_or_init(|| {
+        let mut x = 0x9e37_79b9u32;
+        let mut rand = |n: u32| {
+            x ^= x << 13;
+            x ^= x >> 17;
+            x ^= x << 5;
+            x % n
+        };
+        let mut v = b"<html><body>".to_vec();
+        while v.len() < PAGE_MAX {
+            let p = format!("<p class=\"c{}\">word{} text {}</p>\n", rand(50), rand(997), rand(100_000));
+            v.extend_from_slice(p.as_bytes());
+        }
+        v.truncate(PAGE_MAX);
+        Bytes::from(v)
+    })
+}
+
 /// What a request path asks for.
 #[derive(Debug, PartialEq, Eq)]
 enum Route {
@@ -74,6 +102,7 @@ enum Route {
     Id,
     Size(u64),
     Chunked(u64),
+    Page(u64),
     Echo,
     Sink,
     Headers,
@@ -114,6 +143,11 @@ fn route(path: &str) -> Route {
         match num(n) {
             Some(n) if n <= MAX_SIZE => Route::Chunked(n),
             _ => Route::Bad("size must be 0..=104857600"),
+        }
+    } else if let Some(n) = sub("/page/") {
+        match num(n) {
+            Some(n) if n <= PAGE_MAX as u64 => Route::Page(n),
+            _ => Route::Bad("page size must be 0..=1048576"),
         }
     } else if let Some(c) = sub("/status/") {
         match num(c) {
@@ -437,6 +471,10 @@ async fn plain(r: Route, req: &Request<Incoming>, id: &Ident) -> Response<RespBo
                 exact: false,
             },
         ),
+        Route::Page(n) => {
+            let body = page().slice(..usize::try_from(n).unwrap_or(PAGE_MAX).min(PAGE_MAX));
+            response(id, StatusCode::OK, "text/html", RespBody::Full(Some(body)))
+        }
         Route::Headers => text(id, StatusCode::OK, headers_dump(req)),
         Route::Status(code) => {
             let status = StatusCode::from_u16(code).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR);
@@ -637,6 +675,8 @@ mod tests {
             ("/size/0", Route::Size(0)),
             ("/size/104857600", Route::Size(MAX_SIZE)),
             ("/chunked/7", Route::Chunked(7)),
+            ("/page/102400", Route::Page(102_400)),
+            ("/page/1048577", Route::Bad("page size must be 0..=1048576")),
             ("/status/200", Route::Status(200)),
             ("/status/599", Route::Status(599)),
             ("/delay/0", Route::Delay(0)),

@@ -10,8 +10,9 @@
 //! decompressed body must be identical. Then rampart alone: upstream
 //! keep-alive survives compressed bodies, the body streams (the client gets
 //! compressed bytes before the upstream has sent its last one), a client
-//! that leaves mid-body does not hurt the next request, and limit_rate still
-//! paces the compressed body. The nginx part is skipped (with a message)
+//! that leaves mid-body does not hurt the next request, limit_rate still
+//! paces the compressed body, and a body within 128 KiB is compressed in
+//! one piece. The nginx part is skipped (with a message)
 //! when nginx is not installed.
 
 mod common;
@@ -515,6 +516,32 @@ fn upstream_keepalive_survives_compressed_bodies() {
         1,
         "one upstream connection for all"
     );
+}
+
+/// A body that ends within 128 KiB is compressed in one piece (the bytes of
+/// `gzip_whole`, whatever the upstream framing); a longer one streams (nginx's
+/// gzip header opens it). Both at the default level 1 and at level 9.
+#[test]
+fn small_bodies_are_compressed_in_one_piece() {
+    use rampart::filters::gzip_encoder::{gzip_whole, HEADER};
+    let up = Upstream::start();
+    let (_d, _p, port) = rampart(up.addr);
+    for (path, level, body) in [
+        ("/html", 1, html(20_000)),
+        ("/chunked", 1, html(30_000)),
+        ("/close", 1, html(25_000)),
+        ("/l9/chunked", 9, html(30_000)),
+    ] {
+        let r = ask(port, "GET", path, "1.1", &[GZ]);
+        assert_eq!(r.header("content-encoding"), Some("gzip"), "{path}");
+        let mut whole = Vec::new();
+        assert!(gzip_whole(level, &body, &mut whole));
+        assert_eq!(r.body, whole, "{path}: one gzip_whole call");
+    }
+    // `big` is any other name: 300 KB, chunked.
+    let r = ask(port, "GET", "/all/big", "1.1", &[GZ]);
+    assert_eq!(&r.body[..10], &HEADER, "a 300 KB body streams");
+    assert_eq!(gunzip(&r), html(300_000));
 }
 
 #[test]

@@ -6,7 +6,8 @@
 //! `ngx_http_gzip_ok` (Accept-Encoding, HTTP version, `gzip_disable`, and
 //! `gzip_proxied` when the request came through a proxy, judged on the
 //! response's Expires / Cache-Control / Last-Modified / ETag). The body is
-//! then compressed chunk by chunk as it arrives (see `relay::BodyRelay`).
+//! then compressed on its way through `relay::BodyRelay`: in one piece when
+//! it ends within 128 KiB, else chunk by chunk as it arrives.
 
 use crate::filters::gzip::{ClientSide, Gzip, RespSide};
 use crate::server::pipeline::Exchange;
@@ -76,10 +77,12 @@ pub(super) enum Decision {
 }
 
 impl Decision {
-    /// The encoder, unless there is no body to compress.
-    pub(super) fn encoder(&self, no_body: bool) -> Option<Gzip> {
+    /// The encoder, unless there is no body to compress. `up_len` is the
+    /// upstream Content-Length: a body known or still likely to fit in one
+    /// piece is compressed whole when it ends (see `Gzip::buffered`).
+    pub(super) fn encoder(&self, no_body: bool, up_len: Option<u64>) -> Option<Gzip> {
         match self {
-            Decision::Compress(level) if !no_body => Some(Gzip::new(*level)),
+            Decision::Compress(level) if !no_body => Some(Gzip::buffered(*level, up_len)),
             _ => None,
         }
     }

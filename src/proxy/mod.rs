@@ -770,7 +770,12 @@ async fn exchange(
     let mut received = buf.len() as u64;
     let body_start = buf.get(head_len..).unwrap_or(&[]).to_vec();
     drop(buf);
-    let mut relay = BodyRelay::new(&uhead, no_body, cframing, gz.encoder(no_body));
+    let mut relay = BodyRelay::new(
+        &uhead,
+        no_body,
+        cframing,
+        gz.encoder(no_body, uhead.content_length()),
+    );
     let mut body_bytes: u64 = 0;
     // The head and the body bytes that came with it go out in one write.
     let done = relay

@@ -1,8 +1,9 @@
 //! The upstream response body on its way to the client: passed through when
 //! length-delimited, decoded when chunked, and re-chunked for HTTP/1.1
 //! clients when the length is unknown; gzip-compressed on the way when the
-//! gzip filter chose to (each upstream read is compressed as it arrives, so
-//! memory stays at one read plus the deflate state).
+//! gzip filter chose to (a body of up to 128 KiB is held and compressed in
+//! one piece when it ends, a longer one as each upstream read arrives, so
+//! memory stays bounded: see `Gzip::buffered`).
 
 use crate::filters::gzip::Gzip;
 use crate::http1::{ChunkedDecoder, ResponseHead as UpHead};

@@ -849,7 +849,7 @@ fn gzip_full(ex: &mut Exchange<'_>, head: &mut ResponseHead, body: Vec<u8>) -> (
         bytes::Bytes::from_static(b"Content-Encoding"),
         bytes::Bytes::from_static(b"gzip"),
     ));
-    let mut enc = crate::filters::gzip::Gzip::new(gz.level);
+    let mut enc = crate::filters::gzip::Gzip::buffered(gz.level, Some(body.len() as u64));
     let mut z = enc.feed(&body);
     z.extend(enc.finish());
     if ex.req.is_head() {
