@@ -500,8 +500,10 @@ mod tests {
     /// keeps (its task); setup, HTTP/2 and requests are boxed. This bound
     /// catches a future that grows by inlining them again (the HTTP/2
     /// state once made it several KiB: idle-10k went 1.9 -> 4.5 KB per
-    /// connection). The bench (`benches/compare.sh --scenarios idle`)
-    /// measures the whole per-connection cost.
+    /// connection). It is 776 bytes: `Conn` (296) and the idle wait (a
+    /// timer, 112, and the drain waiter, 88). The bench
+    /// (`benches/compare.sh --scenarios idle`) measures the whole
+    /// per-connection cost.
     #[test]
     fn idle_connection_task_stays_small() {
         let rt = tokio::runtime::Builder::new_current_thread()
@@ -515,7 +517,7 @@ mod tests {
             let (s, peer) = l.accept().await.expect("accept");
             let fut = super::serve(s, peer, addr, 1);
             let size = std::mem::size_of_val(&fut);
-            assert!(size <= 1024, "serve's future is {size} bytes");
+            assert!(size <= 800, "serve's future is {size} bytes");
         });
     }
 }

@@ -233,11 +233,15 @@ impl ClientIo {
             // holds: read for real, into a small buffer (an idle TLS
             // connection then holds 1 KiB here besides rustls's own buffers;
             // the head reader grows it as nginx's client_header_buffer_size would).
-            let drain = super::state::drain_signal();
-            return tokio::select! {
-                r = self.read_more(1024, deadline) => r.map(|_| ()),
-                _ = drain => Err(IoFail::Closed),
-            };
+            // Boxed: plain connections (most idle ones) keep no room for it.
+            return Box::pin(async {
+                let drain = super::state::drain_signal();
+                tokio::select! {
+                    r = self.read_more(1024, deadline) => r.map(|_| ()),
+                    _ = drain => Err(IoFail::Closed),
+                }
+            })
+            .await;
         }
         let stream = match &self.stream {
             ClientStream::Plain(s) => s,

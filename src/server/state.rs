@@ -8,13 +8,17 @@ use crate::runtime::Snapshot;
 use arc_swap::ArcSwapOption;
 use std::cell::Cell;
 use std::sync::atomic::{AtomicBool, Ordering};
-use std::sync::Arc;
+use std::sync::{Arc, Mutex, PoisonError};
 use tokio::sync::Notify;
 
 static SNAPSHOT: ArcSwapOption<Snapshot> = ArcSwapOption::const_empty();
 static PROBES_FAILING: AtomicBool = AtomicBool::new(false);
 static DRAINING: AtomicBool = AtomicBool::new(false);
-static DRAIN: Notify = Notify::const_new();
+/// The `THREAD_DRAIN` of every thread that has waited for a drain: a
+/// process-wide drain wakes each. (One shared `Notify` instead would put
+/// every idle wait of every worker behind one mutex, and cost each idle
+/// connection a second waiter.)
+static THREAD_DRAINS: Mutex<Vec<&'static Notify>> = Mutex::new(Vec::new());
 
 /// The snapshot requests should use now.
 pub fn snapshot() -> Option<Arc<Snapshot>> {
@@ -41,10 +45,14 @@ thread_local! {
     /// This worker thread alone is draining: a reload lowered
     /// `worker_processes` and retired it (the others go on serving).
     static THREAD_DRAINING: Cell<bool> = const { Cell::new(false) };
-    /// Wakes this thread's idle connections when it is retired. Leaked so
-    /// that a `Notified` can outlive the thread-local borrow: one small
-    /// allocation per worker thread.
-    static THREAD_DRAIN: &'static Notify = Box::leak(Box::new(Notify::new()));
+    /// Wakes this thread's idle connections when the process drains or this
+    /// thread is retired. Leaked so that a `Notified` can outlive the
+    /// thread-local borrow: one small allocation per worker thread.
+    static THREAD_DRAIN: &'static Notify = {
+        let n: &'static Notify = Box::leak(Box::new(Notify::new()));
+        THREAD_DRAINS.lock().unwrap_or_else(PoisonError::into_inner).push(n);
+        n
+    };
 }
 
 /// Whether the drain proper has begun (after the grace time) for the whole
@@ -65,21 +73,19 @@ pub fn start_thread_drain() {
 pub fn start_drain() {
     PROBES_FAILING.store(true, Ordering::SeqCst);
     DRAINING.store(true, Ordering::SeqCst);
-    DRAIN.notify_waiters();
+    for n in THREAD_DRAINS.lock().unwrap_or_else(PoisonError::into_inner).iter() {
+        n.notify_waiters();
+    }
 }
 
 /// Completes once a drain has started (for the process or this thread).
 pub async fn drain_signal() {
-    let global = DRAIN.notified();
     let local = THREAD_DRAIN.with(|n| *n).notified();
-    tokio::pin!(global, local);
-    global.as_mut().enable();
+    tokio::pin!(local);
+    // Registered before the check: a drain that starts in between wakes it.
     local.as_mut().enable();
     if draining() {
         return;
     }
-    tokio::select! {
-        _ = global => {}
-        _ = local => {}
-    }
+    local.await;
 }
