@@ -87,7 +87,12 @@ fn page() -> &'static Bytes {
         };
         let mut v = b"<html><body>".to_vec();
         while v.len() < PAGE_MAX {
-            let p = format!("<p class=\"c{}\">word{} text {}</p>\n", rand(50), rand(997), rand(100_000));
+            let p = format!(
+                "<p class=\"c{}\">word{} text {}</p>\n",
+                rand(50),
+                rand(997),
+                rand(100_000)
+            );
             v.extend_from_slice(p.as_bytes());
         }
         v.truncate(PAGE_MAX);

@@ -57,6 +57,8 @@ http {
         location /ka/ { proxy_http_version 1.1; proxy_set_header Connection ""; proxy_pass http://ka; }
         location /lr/ { limit_rate 40k; proxy_pass http://UP; }
         location /all/ { gzip_types *; proxy_pass http://UP; }
+        location /nb/ { proxy_buffering off; proxy_pass http://UP; }
+        location /nb9/ { proxy_buffering off; gzip_comp_level 9; proxy_pass http://UP; }
     }
 }
 "#;
@@ -173,6 +175,12 @@ fn route(seg: &str) -> (u16, Vec<(&'static str, String)>, Vec<u8>, Frame) {
             Frame::Length,
         ),
         "weak" => (200, vec![html_ct, h("ETag", "W/\"w1\"")], page, Frame::Length),
+        "accel-no" => (
+            200,
+            vec![html_ct, h("X-Accel-Buffering", "no")],
+            html(30_000),
+            Frame::Chunked,
+        ),
         "badetag" => (200, vec![html_ct, h("ETag", "unquoted")], page, Frame::Length),
         "vary" => (200, vec![html_ct, h("Vary", "Cookie")], page, Frame::Length),
         "empty" => (200, vec![html_ct], Vec::new(), Frame::Chunked),
@@ -194,8 +202,9 @@ fn route(seg: &str) -> (u16, Vec<(&'static str, String)>, Vec<u8>, Frame) {
 }
 
 /// The test upstream: HTTP/1.1 with keep-alive (except close-delimited
-/// bodies), HEAD answered with the GET headers. `/stall/` bodies send 1 MiB,
-/// then wait (bounded) for `release` before the rest.
+/// bodies), HEAD answered with the GET headers. Chunked `/stall/` bodies
+/// send ~1 MiB, `/trickle/` ones their first 7000-byte chunk, then wait
+/// (bounded) for `release` before the rest.
 struct Upstream {
     addr: SocketAddr,
     conns: Arc<AtomicUsize>,
@@ -253,7 +262,13 @@ fn serve(mut s: TcpStream, release: &AtomicBool) {
         }
         out.push_str("\r\n");
         let mut out = out.into_bytes();
-        let stall = path.contains("/stall/");
+        let stall_after = if path.contains("/stall/") {
+            Some(150)
+        } else if path.contains("/trickle/") {
+            Some(0)
+        } else {
+            None
+        };
         if method != "HEAD" {
             match frame {
                 Frame::Chunked => {
@@ -261,7 +276,7 @@ fn serve(mut s: TcpStream, release: &AtomicBool) {
                         out.extend_from_slice(format!("{:x}\r\n", c.len()).as_bytes());
                         out.extend_from_slice(c);
                         out.extend_from_slice(b"\r\n");
-                        if stall && i == 150 {
+                        if stall_after == Some(i) {
                             if s.write_all(&out).is_err() {
                                 return;
                             }
@@ -542,6 +557,86 @@ fn small_bodies_are_compressed_in_one_piece() {
     let r = ask(port, "GET", "/all/big", "1.1", &[GZ]);
     assert_eq!(&r.body[..10], &HEADER, "a 300 KB body streams");
     assert_eq!(gunzip(&r), html(300_000));
+}
+
+/// Reads from `s` (bounded) until the gzip body of a chunked response
+/// decompresses to at least `want` bytes; returns them all.
+fn read_gunzipped_prefix(s: &mut TcpStream, want: usize) -> Vec<u8> {
+    let t = Instant::now();
+    let mut raw = Vec::new();
+    let mut b = [0u8; 65536];
+    loop {
+        let plain = chunked_gzip_prefix(&raw);
+        if plain.len() >= want {
+            return plain;
+        }
+        assert!(
+            t.elapsed() < Duration::from_secs(8),
+            "only {} of {want} bytes decompressible before the upstream's end",
+            plain.len()
+        );
+        match s.read(&mut b) {
+            Ok(0) | Err(_) => panic!("closed early"),
+            Ok(n) => raw.extend_from_slice(&b[..n]),
+        }
+    }
+}
+
+/// What the chunks received so far of a gzip response decompress to.
+fn chunked_gzip_prefix(raw: &[u8]) -> Vec<u8> {
+    let Some(head) = raw.windows(4).position(|w| w == b"\r\n\r\n") else {
+        return Vec::new();
+    };
+    let mut rest = &raw[head + 4..];
+    let mut gz = Vec::new();
+    while let Some(eol) = rest.windows(2).position(|w| w == b"\r\n") {
+        let n = usize::from_str_radix(std::str::from_utf8(&rest[..eol]).unwrap().trim(), 16).unwrap();
+        if rest.len() < eol + 2 + n {
+            break;
+        }
+        gz.extend_from_slice(&rest[eol + 2..eol + 2 + n]);
+        rest = &rest[(eol + 2 + n + 2).min(rest.len())..];
+    }
+    if gz.len() <= 10 {
+        return Vec::new();
+    }
+    let mut z = flate2::Decompress::new(false);
+    let mut out = Vec::with_capacity(1 << 20);
+    let _ = z.decompress_vec(&gz[10..], &mut out, flate2::FlushDecompress::Sync);
+    out
+}
+
+/// `proxy_buffering off`, or `X-Accel-Buffering: no` from the upstream:
+/// each upstream read leaves compressed and sync-flushed, so the client can
+/// decompress the first chunk while the upstream still holds the rest (as
+/// nginx does: its gzip filter flushes on the flush buffers it then gets).
+/// Checked against nginx too when it is installed.
+#[test]
+fn unbuffered_responses_flush_each_read() {
+    let mut servers = vec![(RAMPART, false)];
+    if Path::new(NGINX).exists() {
+        servers.push((NGINX, true));
+    }
+    for (bin, nginx) in servers {
+        // Level 1 (igzip when built in) and 9 (zlib-rs).
+        for target in ["/nb/trickle/chunked", "/nb9/trickle/chunked", "/trickle/accel-no"] {
+            let up = Upstream::start();
+            let d = TempDir::new("gzip-proxy-flush");
+            let port = free_port();
+            let _p = start(bin, d.path(), port, up.addr, nginx);
+            let mut s = connect(format!("127.0.0.1:{port}").parse().unwrap());
+            s.write_all(
+                format!("GET {target} HTTP/1.1\r\nHost: x\r\nConnection: close\r\n{GZ}\r\n\r\n").as_bytes(),
+            )
+            .unwrap();
+            let first = read_gunzipped_prefix(&mut s, 7000);
+            assert_eq!(first, html(30_000)[..7000], "{bin} {target}");
+            assert!(!up.release.load(Ordering::SeqCst));
+            up.release.store(true, Ordering::SeqCst);
+            let mut rest = Vec::new();
+            let _ = s.read_to_end(&mut rest);
+        }
+    }
 }
 
 #[test]

@@ -36,13 +36,26 @@ impl Stream {
     /// Compresses `data`, appending what igzip emits to `out`. False on an
     /// igzip error (the response is then cut short, as a zlib error is).
     pub fn feed_into(&mut self, data: &[u8], out: &mut Vec<u8>) -> bool {
-        self.0.step(data, false, out)
+        self.0.step(data, Step::Feed, out)
+    }
+
+    /// Sync flush: everything fed so far comes out, byte-aligned.
+    pub fn flush_into(&mut self, out: &mut Vec<u8>) -> bool {
+        self.0.step(&[], Step::Sync, out)
     }
 
     /// Ends the stream: the rest of the deflate data and the trailer.
     pub fn finish_into(&mut self, out: &mut Vec<u8>) -> bool {
-        self.0.step(&[], true, out)
+        self.0.step(&[], Step::End, out)
     }
+}
+
+/// What a call into igzip asks for besides compressing its input.
+#[derive(Clone, Copy, PartialEq, Eq)]
+enum Step {
+    Feed,
+    Sync,
+    End,
 }
 
 #[cfg(not(rampart_isal))]
@@ -59,7 +72,7 @@ mod imp {
             None
         }
 
-        pub fn step(&mut self, _data: &[u8], _end: bool, _out: &mut Vec<u8>) -> bool {
+        pub fn step(&mut self, _data: &[u8], _step: super::Step, _out: &mut Vec<u8>) -> bool {
             false
         }
     }
@@ -67,6 +80,7 @@ mod imp {
 
 #[cfg(rampart_isal)]
 mod imp {
+    use super::Step;
     use crate::filters::gzip_encoder::HEADER;
     use std::cell::RefCell;
 
@@ -83,6 +97,7 @@ mod imp {
             out: *mut u8,
             out_cap: u32,
             end: libc::c_int,
+            sync: libc::c_int,
             used: *mut u32,
             written: *mut u32,
             done: *mut libc::c_int,
@@ -153,14 +168,18 @@ mod imp {
             })
         }
 
-        /// Runs igzip until `data` is used up (and, with `end`, until the
-        /// stream has ended), growing `out` as it fills.
-        pub fn step(&mut self, mut data: &[u8], end: bool, out: &mut Vec<u8>) -> bool {
+        /// Runs igzip until `data` is used up (and, with `Step::Sync`, until
+        /// the flush is complete; with `Step::End`, until the stream has
+        /// ended), growing `out` as it fills.
+        pub fn step(&mut self, mut data: &[u8], step: Step, out: &mut Vec<u8>) -> bool {
             let Some(st) = self.st.as_mut() else {
                 return false;
             };
+            let end = step == Step::End;
+            // A sync flush takes at least one call, even without input.
+            let mut flushed = step != Step::Sync;
             loop {
-                if self.done || (data.is_empty() && !end) {
+                if self.done || (data.is_empty() && !end && flushed) {
                     return true;
                 }
                 out.reserve(data.len() / 2 + 4096);
@@ -181,6 +200,7 @@ mod imp {
                         out.as_mut_ptr().add(out.len()),
                         cap,
                         libc::c_int::from(end && chunk == data.len()),
+                        libc::c_int::from(step == Step::Sync),
                         &mut used,
                         &mut written,
                         &mut done,
@@ -194,6 +214,8 @@ mod imp {
                 unsafe { out.set_len(out.len() + written) };
                 data = data.get(used..).unwrap_or_default();
                 self.done = done != 0;
+                // igzip: the flush is complete once a call leaves output room.
+                flushed = flushed || (data.is_empty() && written < cap as usize);
                 if used == 0 && written == 0 && !self.done {
                     // No progress with room to spare would loop forever.
                     return false;

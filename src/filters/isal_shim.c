@@ -58,14 +58,16 @@ void rampart_isal_stream_init(void *stream, uint8_t *level_buf, uint32_t level_b
 
 /*
  * One step: compresses from in[0..in_len) into out[0..out_cap); `end` asks
- * for the end of the stream (the trailer is written by igzip). Reports the
- * bytes used and written, and whether the stream has ended. Returns 0, or
- * igzip's error code.
+ * for the end of the stream (the trailer is written by igzip), `sync` for a
+ * sync flush (byte-aligned, everything so far out; complete once a call
+ * leaves room in out). Reports the bytes used and written, and whether the
+ * stream has ended. Returns 0, or igzip's error code.
  */
 int rampart_isal_stream_deflate(void *stream, const uint8_t *in, uint32_t in_len, uint8_t *out,
-                                uint32_t out_cap, int end, uint32_t *used, uint32_t *written,
-                                int *done) {
+                                uint32_t out_cap, int end, int sync, uint32_t *used,
+                                uint32_t *written, int *done) {
     struct isal_zstream *s = stream;
+    s->flush = sync ? SYNC_FLUSH : NO_FLUSH;
     s->next_in = (uint8_t *)in;
     s->avail_in = in_len;
     s->next_out = out;

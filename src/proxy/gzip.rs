@@ -78,11 +78,13 @@ pub(super) enum Decision {
 
 impl Decision {
     /// The encoder, unless there is no body to compress. `up_len` is the
-    /// upstream Content-Length: a body known or still likely to fit in one
-    /// piece is compressed whole when it ends (see `Gzip::buffered`).
-    pub(super) fn encoder(&self, no_body: bool, up_len: Option<u64>) -> Option<Gzip> {
+    /// upstream Content-Length: a buffered body known or still likely to fit
+    /// in one piece is compressed whole when it ends (see `Gzip::buffered`);
+    /// an unbuffered one streams (and is flushed after each read).
+    pub(super) fn encoder(&self, no_body: bool, up_len: Option<u64>, buffering: bool) -> Option<Gzip> {
         match self {
-            Decision::Compress(level) if !no_body => Some(Gzip::buffered(*level, up_len)),
+            Decision::Compress(level) if !no_body && buffering => Some(Gzip::buffered(*level, up_len)),
+            Decision::Compress(level) if !no_body => Some(Gzip::new(*level)),
             _ => None,
         }
     }

@@ -770,12 +770,16 @@ async fn exchange(
     let mut received = buf.len() as u64;
     let body_start = buf.get(head_len..).unwrap_or(&[]).to_vec();
     drop(buf);
+    let buffering = buffering(conf.buffering, uhead.header(b"x-accel-buffering"));
     let mut relay = BodyRelay::new(
         &uhead,
         no_body,
         cframing,
-        gz.encoder(no_body, uhead.content_length()),
+        gz.encoder(no_body, uhead.content_length(), buffering),
     );
+    if !buffering {
+        relay.flush_each_read();
+    }
     let mut body_bytes: u64 = 0;
     // The head and the body bytes that came with it go out in one write.
     let done = relay
@@ -887,4 +891,36 @@ async fn exchange(
         },
         keep.then_some(up),
     ))
+}
+
+/// Whether the response is buffered: `proxy_buffering`, unless the upstream
+/// says otherwise with `X-Accel-Buffering: yes|no` (case-insensitive; any
+/// other value changes nothing), as ngx_http_upstream_process_buffering.
+fn buffering(conf: bool, accel: Option<&[u8]>) -> bool {
+    match accel {
+        Some(v) if v.eq_ignore_ascii_case(b"no") => false,
+        Some(v) if v.eq_ignore_ascii_case(b"yes") => true,
+        _ => conf,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    #[test]
+    fn x_accel_buffering_overrides_proxy_buffering() {
+        // (proxy_buffering, X-Accel-Buffering, buffered?)
+        let cases: [(bool, Option<&[u8]>, bool); 8] = [
+            (true, None, true),
+            (false, None, false),
+            (true, Some(b"no"), false),
+            (true, Some(b"NO"), false),
+            (false, Some(b"yes"), true),
+            (false, Some(b"Yes"), true),
+            (false, Some(b"maybe"), false),
+            (true, Some(b"no "), true),
+        ];
+        for (conf, accel, want) in cases {
+            assert_eq!(super::buffering(conf, accel), want, "{conf} {accel:?}");
+        }
+    }
 }

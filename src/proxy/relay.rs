@@ -18,6 +18,8 @@ pub(super) struct BodyRelay {
     counted: u64,
     /// The gzip encoder when the response is compressed.
     gzip: Option<Gzip>,
+    /// Sync-flush the gzip stream after each upstream read (unbuffered).
+    flush: bool,
     /// Compressed bytes of one step, before chunk framing (reused).
     zbuf: Vec<u8>,
 }
@@ -45,8 +47,15 @@ impl BodyRelay {
             client,
             counted: 0,
             gzip: if no_body { None } else { gzip },
+            flush: false,
             zbuf: Vec::new(),
         }
+    }
+
+    /// Unbuffered (`proxy_buffering off`): what each upstream read brings
+    /// leaves compressed before the next read, as with nginx.
+    pub(super) fn flush_each_read(&mut self) {
+        self.flush = true;
     }
 
     /// Body bytes still expected, when the upstream gave a length.
@@ -66,36 +75,52 @@ impl BodyRelay {
             return;
         }
         self.counted += data.len() as u64;
-        match self.gzip.as_mut() {
-            Some(z) if self.client == Framing::Chunked => {
-                self.zbuf.clear();
-                z.feed_into(data, &mut self.zbuf);
-                frame_chunk(&self.zbuf, out);
-            }
-            Some(z) => z.feed_into(data, out),
-            None if self.client == Framing::Chunked => frame_chunk(data, out),
-            None => out.extend_from_slice(data),
+        if self.gzip.is_some() {
+            self.compressed(out, |z, o| z.feed_into(data, o));
+        } else if self.client == Framing::Chunked {
+            frame_chunk(data, out);
+        } else {
+            out.extend_from_slice(data);
+        }
+    }
+
+    /// Runs one step of the gzip stream (if any) into `out`, as one chunk
+    /// for a chunked client.
+    fn compressed(&mut self, out: &mut Vec<u8>, step: impl FnOnce(&mut Gzip, &mut Vec<u8>)) {
+        let Some(z) = self.gzip.as_mut() else {
+            return;
+        };
+        if self.client == Framing::Chunked {
+            self.zbuf.clear();
+            step(z, &mut self.zbuf);
+            frame_chunk(&self.zbuf, out);
+        } else {
+            step(z, out);
         }
     }
 
     /// The body ended: the rest of the gzip stream, then the last chunk.
     fn end(&mut self, out: &mut Vec<u8>) {
-        if let Some(mut z) = self.gzip.take() {
-            if self.client == Framing::Chunked {
-                self.zbuf.clear();
-                z.finish_into(&mut self.zbuf);
-                frame_chunk(&self.zbuf, out);
-            } else {
-                z.finish_into(out);
-            }
-        }
+        self.compressed(out, |z, o| z.finish_into(o));
+        // Gives the deflate state back to this thread now.
+        self.gzip = None;
         if self.client == Framing::Chunked {
             out.extend_from_slice(crate::http1::LAST_CHUNK);
         }
     }
 
-    /// Returns true when the body is complete.
-    pub(super) fn feed(&mut self, mut input: &[u8], out: &mut Vec<u8>) -> Result<bool, ()> {
+    /// Returns true when the body is complete. Unbuffered, the compressed
+    /// bytes of this read are flushed out with it.
+    pub(super) fn feed(&mut self, input: &[u8], out: &mut Vec<u8>) -> Result<bool, ()> {
+        let before = self.counted;
+        let done = self.feed_read(input, out)?;
+        if self.flush && !done && self.counted > before {
+            self.compressed(out, |z, o| z.flush_into(o));
+        }
+        Ok(done)
+    }
+
+    fn feed_read(&mut self, mut input: &[u8], out: &mut Vec<u8>) -> Result<bool, ()> {
         loop {
             match &mut self.mode {
                 RelayMode::None => return Ok(true),

@@ -150,6 +150,11 @@ pub struct ProxyConf {
     pub pass_request_body: bool,
     /// `proxy_set_body`: the upstream request body instead of the client's.
     pub set_body: Option<Template>,
+    /// `proxy_buffering` (default on), which the upstream's
+    /// `X-Accel-Buffering` overrides. rampart relays every read at once
+    /// either way; off also sync-flushes the gzip stream after each read,
+    /// as nginx's gzip filter does for the flush buffers it then gets.
+    pub buffering: bool,
 }
 
 #[derive(Debug, Clone)]
@@ -446,6 +451,7 @@ pub fn resolve(ctx: &mut CompileCtx, s: &LocSettings, line: usize) -> Result<Loc
             pass_request_body: s.proxy_pass_request_body.unwrap_or(true),
             ignore_client_abort: s.proxy_ignore_client_abort.unwrap_or(false),
             set_body,
+            buffering: s.proxy_buffering.unwrap_or(true),
         }),
         add_header,
         error_pages,

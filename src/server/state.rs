@@ -73,7 +73,11 @@ pub fn start_thread_drain() {
 pub fn start_drain() {
     PROBES_FAILING.store(true, Ordering::SeqCst);
     DRAINING.store(true, Ordering::SeqCst);
-    for n in THREAD_DRAINS.lock().unwrap_or_else(PoisonError::into_inner).iter() {
+    for n in THREAD_DRAINS
+        .lock()
+        .unwrap_or_else(PoisonError::into_inner)
+        .iter()
+    {
         n.notify_waiters();
     }
 }
