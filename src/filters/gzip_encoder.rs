@@ -496,6 +496,47 @@ mod tests {
         }
     }
 
+    /// Random mixes of pieces, flushes and both modes around WHOLE_MAX: the
+    /// result always decompresses to exactly what was fed, and after every
+    /// flush the output so far decompresses to everything fed so far.
+    #[test]
+    fn random_feed_flush_sequences_round_trip() {
+        let data = markup(2 * WHOLE_MAX);
+        let mut x = 0x1234_5678u32;
+        let mut rand = |n: u32| {
+            x ^= x << 13;
+            x ^= x >> 17;
+            x ^= x << 5;
+            x % n
+        };
+        for round in 0..24 {
+            let level = [1, 2, 6][round % 3];
+            let total = [0, 1, 5000, WHOLE_MAX, WHOLE_MAX + 1, 2 * WHOLE_MAX][rand(6) as usize];
+            let mut g = match rand(3) {
+                0 => Gzip::new(level),
+                1 => Gzip::buffered(level, None),
+                _ => Gzip::buffered(level, Some(total as u64)),
+            };
+            let mut out = Vec::new();
+            let mut fed = 0;
+            while fed < total {
+                let n = (rand(40_000) as usize).min(total - fed);
+                g.feed_into(&data[fed..fed + n], &mut out);
+                fed += n;
+                if rand(4) == 0 {
+                    g.flush_into(&mut out);
+                    assert_eq!(inflate_prefix(&out), data[..fed], "round {round}, level {level}");
+                }
+            }
+            g.finish_into(&mut out);
+            assert_eq!(
+                gunzip(&out),
+                data[..total],
+                "round {round}, level {level}, {total} B"
+            );
+        }
+    }
+
     #[test]
     fn whole_bodies_in_one_piece() {
         assert_eq!(
