@@ -64,8 +64,12 @@ pub async fn serve(stream: TcpStream, peer: SocketAddr, listen_addr: SocketAddr,
     }
     drop(hosts);
     loop {
-        let Some(hosts) = c.hosts() else { return };
-        let Some(deadline) = c.wait_for_request(&hosts).await else {
+        // Only the timeout is kept across the idle wait: an idle connection
+        // must not keep a reloaded-away config (its VirtualHosts) alive.
+        let Some(header_timeout) = c.hosts().map(|h| h.conn.header_timeout) else {
+            return;
+        };
+        let Some(deadline) = c.wait_for_request(header_timeout).await else {
             return;
         };
         // A reload may have happened while the connection sat idle: the
@@ -337,9 +341,8 @@ impl Conn {
     /// a new connection (the same timer then bounds the whole head, as
     /// nginx's does), keepalive_timeout between requests. Returns the deadline
     /// for reading the head, or None when the connection should close.
-    async fn wait_for_request(&mut self, hosts: &VirtualHosts) -> Option<Instant> {
+    async fn wait_for_request(&mut self, header_timeout: Duration) -> Option<Instant> {
         self.gauge.set(ConnState::Waiting);
-        let header_timeout = hosts.conn.header_timeout;
         let wait_deadline = match self.idle_timeout {
             None => self.accepted + header_timeout,
             Some(t) => Instant::now() + t,
