@@ -12,7 +12,8 @@
 //! compressed bytes before the upstream has sent its last one), a client
 //! that leaves mid-body does not hurt the next request, limit_rate still
 //! paces the compressed body, and a body within 128 KiB is compressed in
-//! one piece. The nginx part is skipped (with a message)
+//! one piece. With `proxy_buffering off` or `X-Accel-Buffering: no`, each
+//! upstream read leaves sync-flushed (checked against nginx too). The nginx part is skipped (with a message)
 //! when nginx is not installed.
 
 mod common;

@@ -217,8 +217,10 @@ mod imp {
                 // igzip: the flush is complete once a call leaves output room.
                 flushed = flushed || (data.is_empty() && written < cap as usize);
                 if used == 0 && written == 0 && !self.done {
-                    // No progress with room to spare would loop forever.
-                    return false;
+                    // A flush with nothing left to write is complete (the
+                    // previous call filled the room exactly); any other call
+                    // without progress would loop forever.
+                    return step == Step::Sync && data.is_empty();
                 }
             }
         }
