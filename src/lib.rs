@@ -21,3 +21,6 @@ pub mod static_files;
 pub mod status;
 pub mod upstream;
 pub mod vars;
+
+#[cfg(test)]
+mod hostile_input_tests;
