@@ -35,7 +35,8 @@ pid PFX/nginx.pid;
 error_log PFX/logs/error.log;
 events { worker_connections 64; }
 http {
-    access_log off;
+    log_format gz '$request_method $request_uri $gzip_ratio';
+    access_log PFX/logs/gz.log gz;
     client_body_temp_path PFX/tmp1; proxy_temp_path PFX/tmp2; fastcgi_temp_path PFX/tmp3; uwsgi_temp_path PFX/tmp4; scgi_temp_path PFX/tmp5;
     gzip on;
     gzip_min_length 100;
@@ -451,9 +452,12 @@ fn proxied_gzip_matches_nginx() {
     let _r = start(RAMPART, &d.path().join("r"), rp, up.addr, false);
     let mut failures = Vec::new();
     let mut compressed = 0;
+    // rampart's (decoded, sent) body sizes, for its $gzip_ratio.
+    let mut sizes = Vec::new();
     for (m, t, v, hs) in MATRIX {
         let a = ask(np, m, t, v, hs);
         let b = ask(rp, m, t, v, hs);
+        sizes.push((gunzip(&b).len() as u64, b.body.len() as u64));
         let mut diffs = Vec::new();
         if a.status != b.status {
             diffs.push(format!("status {} vs {}", a.status, b.status));
@@ -495,6 +499,10 @@ fn proxied_gzip_matches_nginx() {
         compressed >= 15,
         "only {compressed} compressed responses in the matrix"
     );
+    // $gzip_ratio, where and as nginx logs it (see check_gzip_ratios).
+    let log = |side: &str| common::log_lines(&d.path().join(side).join("logs/gz.log"), MATRIX.len());
+    let ratios = common::check_gzip_ratios(&log("n"), &log("r"), &sizes);
+    assert!(ratios >= 15, "only {ratios} responses logged a $gzip_ratio");
 }
 
 fn rampart(up: SocketAddr) -> (TempDir, ConfProc, u16) {

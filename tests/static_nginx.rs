@@ -24,7 +24,8 @@ pid PFX/nginx.pid;
 error_log PFX/logs/error.log;
 events { worker_connections 64; }
 http {
-    access_log off;
+    log_format gz '$request_method $request_uri $gzip_ratio';
+    access_log PFX/logs/gz.log gz;
     types { text/html html; text/plain txt; text/css css; application/javascript js; image/png png; }
     default_type application/octet-stream;
     charset utf-8;
@@ -367,6 +368,8 @@ fn static_matrix_matches_nginx() {
     let et = first.header("etag").unwrap().to_string();
     let lm = first.header("last-modified").unwrap().to_string();
     let mut failures = Vec::new();
+    // rampart's (decoded, sent) body sizes, for its $gzip_ratio.
+    let mut sizes = Vec::new();
     for (m, t, hs) in MATRIX {
         let hs: Vec<String> = hs
             .iter()
@@ -374,6 +377,7 @@ fn static_matrix_matches_nginx() {
             .collect();
         let a = ask(np, m, t, &hs);
         let b = ask(rp, m, t, &hs);
+        sizes.push((gunzip(&b).len() as u64, b.body.len() as u64));
         let mut diffs = Vec::new();
         if a.status != b.status {
             diffs.push(format!("status {} vs {}", a.status, b.status));
@@ -412,4 +416,9 @@ fn static_matrix_matches_nginx() {
         MATRIX.len(),
         failures.join("\n")
     );
+    // $gzip_ratio, where and as nginx logs it (see check_gzip_ratios); nginx's
+    // log starts with the HEAD that fetched the validators.
+    let log = |side: &str, n| common::log_lines(&d.path().join(side).join("logs/gz.log"), n);
+    let ratios = common::check_gzip_ratios(&log("n", MATRIX.len() + 1)[1..], &log("r", MATRIX.len()), &sizes);
+    assert!(ratios >= 5, "only {ratios} responses logged a $gzip_ratio");
 }

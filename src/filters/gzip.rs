@@ -241,9 +241,44 @@ fn msie6(ua: &[u8]) -> bool {
     }
 }
 
+/// `$gzip_ratio` of `zin` bytes compressed to `zout` (> 0): two decimals,
+/// the third rounding half up, as ngx_http_gzip_ratio_variable computes it
+/// in integers ("2.125" -> "2.13").
+pub fn ratio(zin: u64, zout: u64) -> String {
+    let zout = zout.max(1);
+    let (mut int, mut frac) = (zin / zout, zin.saturating_mul(100) / zout % 100);
+    if zin.saturating_mul(1000) / zout % 10 > 4 {
+        frac += 1;
+        if frac > 99 {
+            int += 1;
+            frac = 0;
+        }
+    }
+    format!("{int}.{frac:02}")
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn gzip_ratio_rounds_as_nginx() {
+        // (in, out, nginx's text): integer division, the third decimal rounds half up.
+        let cases = [
+            (100, 40, "2.50"),
+            (2125, 1000, "2.13"),
+            (2124, 1000, "2.12"),
+            (1999, 1000, "2.00"),
+            (19995, 10000, "2.00"),
+            (1, 3, "0.33"),
+            (2, 3, "0.67"),
+            (0, 18, "0.00"),
+            (102400, 22407, "4.57"),
+        ];
+        for (zin, zout, want) in cases {
+            assert_eq!(ratio(zin, zout), want, "{zin}/{zout}");
+        }
+    }
 
     #[test]
     fn accept_encoding_like_nginx() {

@@ -120,6 +120,9 @@ pub struct Gzip {
     /// The input so far, while it may still be compressed in one piece by
     /// [`gzip_whole`] (see [`Gzip::buffered`]); None once streaming.
     held: Option<Vec<u8>>,
+    /// Bytes fed in and written out so far (header and trailer included).
+    zin: u64,
+    zout: u64,
 }
 
 impl Gzip {
@@ -135,6 +138,8 @@ impl Gzip {
                     crc: Crc::new(),
                     started: false,
                     held: None,
+                    zin: 0,
+                    zout: 0,
                 };
             }
         }
@@ -158,6 +163,8 @@ impl Gzip {
             crc: Crc::new(),
             started: false,
             held: None,
+            zin: 0,
+            zout: 0,
         }
     }
 
@@ -188,14 +195,24 @@ impl Gzip {
             crc: Crc::new(),
             started: false,
             held: Some(Vec::with_capacity(cap)),
+            zin: 0,
+            zout: 0,
         }
     }
 
     /// Leaves the held mode: the encoder becomes a stream that has been fed
     /// what was held (its output appended to `out`).
     fn stream_held(&mut self, held: &[u8], out: &mut Vec<u8>) {
+        let (zin, zout) = (self.zin, self.zout);
         *self = Gzip::new(self.level);
-        self.feed_into(held, out);
+        (self.zin, self.zout) = (zin, zout);
+        self.feed_uncounted(held, out);
+    }
+
+    /// Bytes fed in and gzip bytes written out so far (nginx's `zin` and
+    /// `zout`, header and trailer included: `$gzip_ratio`).
+    pub fn totals(&self) -> (u64, u64) {
+        (self.zin, self.zout)
     }
 
     fn header(&mut self, out: &mut Vec<u8>) {
@@ -208,7 +225,14 @@ impl Gzip {
     /// Compresses `data`, appending whatever deflate emits to `out` (often
     /// nothing: deflate holds output until its block is full, as nginx's
     /// zlib does between buffer flushes).
-    pub fn feed_into(&mut self, mut data: &[u8], out: &mut Vec<u8>) {
+    pub fn feed_into(&mut self, data: &[u8], out: &mut Vec<u8>) {
+        let start = out.len();
+        self.zin += data.len() as u64;
+        self.feed_uncounted(data, out);
+        self.zout += (out.len() - start) as u64;
+    }
+
+    fn feed_uncounted(&mut self, mut data: &[u8], out: &mut Vec<u8>) {
         if let Some(held) = self.held.as_mut() {
             if held.len() + data.len() <= WHOLE_MAX {
                 held.extend_from_slice(data);
@@ -245,6 +269,12 @@ impl Gzip {
     /// the body ends (nginx's gzip filter does this for a flush buffer, as
     /// with `proxy_buffering off`). Costs ratio: use it only where asked.
     pub fn flush_into(&mut self, out: &mut Vec<u8>) {
+        let start = out.len();
+        self.flush_uncounted(out);
+        self.zout += (out.len() - start) as u64;
+    }
+
+    fn flush_uncounted(&mut self, out: &mut Vec<u8>) {
         if let Some(held) = self.held.take() {
             self.stream_held(&held, out);
         }
@@ -274,6 +304,12 @@ impl Gzip {
 
     /// Ends the stream: the rest of the deflate output and the trailer.
     pub fn finish_into(&mut self, out: &mut Vec<u8>) {
+        let start = out.len();
+        self.finish_uncounted(out);
+        self.zout += (out.len() - start) as u64;
+    }
+
+    fn finish_uncounted(&mut self, out: &mut Vec<u8>) {
         if let Some(held) = self.held.take() {
             if gzip_whole(self.level, &held, out) {
                 return;

@@ -876,6 +876,7 @@ async fn exchange(
     }
     ex.req.upstream.current().response = Some(t0.elapsed());
     ex.req.upstream.current().length = Some(body_bytes);
+    ex.req.gzip = relay.gzip_totals();
     ex.req.upstream.current().received = Some(received);
     // nginx's keep-alive test: `u->keepalive` is set only for an HTTP/1.1
     // response without `Connection: close` whose body ended by its framing.

@@ -22,6 +22,8 @@ pub(super) struct BodyRelay {
     flush: bool,
     /// Compressed bytes of one step, before chunk framing (reused).
     zbuf: Vec<u8>,
+    /// The gzip stream's bytes in and out, once it ended (`$gzip_ratio`).
+    gzip_totals: Option<(u64, u64)>,
 }
 
 enum RelayMode {
@@ -49,6 +51,7 @@ impl BodyRelay {
             gzip: if no_body { None } else { gzip },
             flush: false,
             zbuf: Vec::new(),
+            gzip_totals: None,
         }
     }
 
@@ -56,6 +59,12 @@ impl BodyRelay {
     /// leaves compressed before the next read, as with nginx.
     pub(super) fn flush_each_read(&mut self) {
         self.flush = true;
+    }
+
+    /// The gzip stream's bytes in and out once it ended, for `$gzip_ratio`
+    /// (None for a plain body or one cut short, as nginx's is "-").
+    pub(super) fn gzip_totals(&self) -> Option<(u64, u64)> {
+        self.gzip_totals
     }
 
     /// Body bytes still expected, when the upstream gave a length.
@@ -103,7 +112,9 @@ impl BodyRelay {
     fn end(&mut self, out: &mut Vec<u8>) {
         self.compressed(out, |z, o| z.finish_into(o));
         // Gives the deflate state back to this thread now.
-        self.gzip = None;
+        if let Some(z) = self.gzip.take() {
+            self.gzip_totals = Some(z.totals());
+        }
         if self.client == Framing::Chunked {
             out.extend_from_slice(crate::http1::LAST_CHUNK);
         }

@@ -159,6 +159,7 @@ pub async fn handle(
         uri_rewritten_break: false,
         pipelined: std::mem::take(&mut io.pipelined),
         request_body: None,
+        gzip: None,
     };
     let body = ReqBody::new(&req.head, 0, req.loc.conf.client_body_timeout);
     let written_before = io.written;
@@ -850,11 +851,13 @@ fn gzip_full(ex: &mut Exchange<'_>, head: &mut ResponseHead, body: Vec<u8>) -> (
         bytes::Bytes::from_static(b"gzip"),
     ));
     let mut enc = crate::filters::gzip::Gzip::buffered(gz.level, Some(body.len() as u64));
-    let mut z = enc.feed(&body);
-    z.extend(enc.finish());
+    let mut z = Vec::with_capacity(body.len() / 2 + 64);
+    enc.feed_into(&body, &mut z);
+    enc.finish_into(&mut z);
     if ex.req.is_head() {
         return (Vec::new(), Framing::NoBody);
     }
+    ex.req.gzip = Some(enc.totals());
     if !http11 {
         ex.close_after = true;
         return (z, Framing::Close);

@@ -169,6 +169,9 @@ pub struct Request {
     pub pipelined: bool,
     /// `$request_body`: the body, when proxying read it into memory.
     pub request_body: Option<bytes::Bytes>,
+    /// The gzip filter's bytes in and out (gzip header and trailer
+    /// included, as nginx counts) once its stream ended: `$gzip_ratio`.
+    pub gzip: Option<(u64, u64)>,
 }
 
 fn push_num(out: &mut Vec<u8>, n: u64) {
@@ -522,6 +525,12 @@ impl VarSource for Request {
             Var::Named(name) => match self.vars.iter().find(|(n, _)| **n == **name) {
                 Some((_, v)) => out.extend_from_slice(v),
                 None => return false,
+            },
+            Var::GzipRatio => match self.gzip {
+                Some((zin, zout)) if zout > 0 => {
+                    out.extend_from_slice(crate::filters::gzip::ratio(zin, zout).as_bytes());
+                }
+                _ => return false,
             },
             Var::RequestBody => match &self.request_body {
                 Some(b) => out.extend_from_slice(b),

@@ -543,6 +543,12 @@ async fn send_gzip(ex: &mut Exchange<'_>, head: ResponseHead, info: &Arc<FileInf
             enc.get_or_insert_with(|| crate::filters::gzip::Gzip::new(level))
                 .finish_into(&mut z);
         }
+        if done {
+            ex.req.gzip = match &enc {
+                Some(e) if !whole => Some(e.totals()),
+                _ => Some((size, z.len() as u64)),
+            };
+        }
         if http11 {
             if !z.is_empty() {
                 crate::http1::write_chunk_header(z.len(), &mut frame);

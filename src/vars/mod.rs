@@ -82,6 +82,8 @@ pub enum Var {
     DocumentRoot,
     /// The file the static handler would map `$uri` to (root or alias + URI).
     RequestFilename,
+    /// `$gzip_ratio`: uncompressed / compressed size of a gzipped response.
+    GzipRatio,
     /// `$http_NAME`: a request header; NAME is lowercase with `_` for `-`.
     Http(String),
     /// `$sent_http_NAME`: a response header.
@@ -186,6 +188,7 @@ impl Var {
             "request_body_file" => RequestBodyFile,
             "document_root" => DocumentRoot,
             "request_filename" => RequestFilename,
+            "gzip_ratio" => GzipRatio,
             other => Named(other.to_string()),
         }
     }
@@ -199,7 +202,6 @@ pub fn nginx_only(name: &str) -> bool {
         "realpath_root",
         "limit_rate",
         "request_completion",
-        "gzip_ratio",
         "upstream_cache_status",
         "upstream_queue_time",
         "proxy_protocol_addr",

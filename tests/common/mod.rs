@@ -698,3 +698,35 @@ pub fn serve_nginx_conf(bin: &str, dir: &Path, conf: &str, nginx: bool) -> ConfP
     });
     ConfProc(child)
 }
+
+/// The first `want` lines of the log file at `path`, once it has them (logs
+/// are written in batches: rampart's writer flushes at least every ~100 ms).
+pub fn log_lines(path: &Path, want: usize) -> Vec<String> {
+    wait_for(
+        &format!("{want} lines in {path:?}"),
+        Duration::from_secs(5),
+        || {
+            let s = std::fs::read_to_string(path).ok()?;
+            let v: Vec<String> = s.lines().take(want).map(str::to_string).collect();
+            (v.len() >= want).then_some(v)
+        },
+    )
+}
+
+/// Checks log lines ending in `$gzip_ratio`, request by request: rampart
+/// logs a number exactly where nginx does (the values differ: not the same
+/// compressor), and its number is its own (decoded, sent) body sizes in
+/// `sizes` as nginx would format them. Returns how many lines had a number.
+pub fn check_gzip_ratios(nginx: &[String], rampart: &[String], sizes: &[(u64, u64)]) -> usize {
+    let mut ratios = 0;
+    for ((n, r), (plain, sent)) in nginx.iter().zip(rampart).zip(sizes) {
+        let (rn, rr) = (n.rsplit(' ').next(), r.rsplit(' ').next());
+        assert_eq!(rn == Some("-"), rr == Some("-"), "nginx: {n:?}, rampart: {r:?}");
+        if rr != Some("-") {
+            ratios += 1;
+            let want = rampart::filters::gzip::ratio(*plain, *sent);
+            assert_eq!(rr, Some(want.as_str()), "{r:?}: {plain} bytes sent as {sent}");
+        }
+    }
+    ratios
+}
