@@ -160,6 +160,7 @@ pub async fn handle(
         pipelined: std::mem::take(&mut io.pipelined),
         request_body: None,
         gzip: None,
+        bad_uri: false,
     };
     let body = ReqBody::new(&req.head, 0, req.loc.conf.client_body_timeout);
     let written_before = io.written;
@@ -233,7 +234,10 @@ async fn select_server_and_run(ex: &mut Exchange<'_>, hosts: &VirtualHosts) -> R
             ex.req.uri = u;
             ex.req.args = args.map(<[u8]>::to_vec);
         }
-        Err(_) => return special(400),
+        Err(_) => {
+            ex.req.bad_uri = true;
+            return special(400);
+        }
     }
 
     // 3. The server rewrite phase: the server's rewrite script, then its

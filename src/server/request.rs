@@ -172,6 +172,9 @@ pub struct Request {
     /// The gzip filter's bytes in and out (gzip header and trailer
     /// included, as nginx counts) once its stream ended: `$gzip_ratio`.
     pub gzip: Option<(u64, u64)>,
+    /// The target failed URI normalisation (answered 400). nginx sets
+    /// `$request_uri` only after that parse succeeds, so it logs `-` then.
+    pub bad_uri: bool,
 }
 
 fn push_num(out: &mut Vec<u8>, n: u64) {
@@ -406,6 +409,7 @@ impl VarSource for Request {
             }
             Var::Request => out.extend_from_slice(self.head.request_line()),
             Var::RequestMethod => out.extend_from_slice(self.method()),
+            Var::RequestUri if self.bad_uri => return false,
             Var::RequestUri => out.extend_from_slice(self.head.target()),
             Var::Uri => out.extend_from_slice(&self.uri),
             Var::Args => match &self.args {
