@@ -24,7 +24,7 @@ pid PFX/nginx.pid;
 error_log PFX/logs/error.log;
 events { worker_connections 64; }
 http {
-    log_format gz '$request_method $request_uri $gzip_ratio';
+    log_format gz '$request_method $request_uri $status $uri $args $is_args $content_length $sent_http_content_type $gzip_ratio';
     access_log PFX/logs/gz.log gz;
     types { text/html html; text/plain txt; text/css css; application/javascript js; image/png png; }
     default_type application/octet-stream;
@@ -121,6 +121,16 @@ const MATRIX: &[(&str, &str, &[&str])] = &[
     ("GET", "/e3/a.txt", &[]),
     ("GET", "/e1/missing", &[]),
     ("GET", "/tf/nothing", &[]),
+    // Arguments through redirects: try_files and error_page replace them
+    // with their target's (none: empty), index keeps them; a bare `?` is
+    // no argument for `$is_args`, Location or proxy_pass.
+    ("GET", "/tf/nothing?x=1", &[]),
+    ("GET", "/tf/nothing?", &[]),
+    ("GET", "/ep/missing?y=2", &[]),
+    ("GET", "/dir?", &[]),
+    ("GET", "/dir?z=3", &[]),
+    ("GET", "/a.txt?", &[]),
+    ("GET", "/ix/?q=1", &[]),
     ("GET", "/tf/", &[]),
     ("GET", "/t404/x", &[]),
     ("GET", "/al/", &[]),

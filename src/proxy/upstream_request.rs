@@ -38,8 +38,10 @@ pub fn upstream_uri(req: &Request, target: &ProxyTarget, prefix_len: usize, out:
     }
 }
 
+/// `?ARGS` when there are arguments: nginx tests `r->args.len`, so a bare
+/// `?` (or arguments a redirect emptied) adds nothing.
 fn push_args(req: &Request, out: &mut Vec<u8>) {
-    if let Some(a) = &req.args {
+    if let Some(a) = req.args.as_ref().filter(|a| !a.is_empty()) {
         out.push(b'?');
         out.extend_from_slice(a);
     }

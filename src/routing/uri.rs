@@ -272,7 +272,9 @@ pub fn normalize(raw: &[u8], merge_slashes: bool) -> Result<(Vec<u8>, Option<&[u
     if let Some(start) = args_start {
         let rest = raw.get(start..).unwrap_or_default();
         let end = memchr::memchr(b'#', rest).unwrap_or(rest.len());
-        return Ok((out, rest.get(..end)));
+        // A bare `?` gives no arguments: nginx sets `r->args` only when
+        // `uri_end > args_start`, so `$args` is then not found (`-`).
+        return Ok((out, rest.get(..end).filter(|a| !a.is_empty())));
     }
 
     match state {
@@ -406,7 +408,8 @@ mod tests {
         ("/a/../b?x=/../", true, Some("/b"), Some("x=/../")),  // (n)
         ("/a/..?x", true, Some("/"), Some("x")),               // (n)
         ("/a/.?x", true, Some("/a/"), Some("x")),              // (n)
-        ("/a?", true, Some("/a"), Some("")),                   // (n)
+        ("/a?", true, Some("/a"), None),                       // (n) $args "-"
+        ("/a?#f", true, Some("/a"), None),                     // (n)
         ("/a#frag", true, Some("/a"), None),                   // (n)
         ("/a?b#frag", true, Some("/a"), Some("b")),            // (n)
         ("/a#x?b", true, Some("/a"), None),                    // (n)

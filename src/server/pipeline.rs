@@ -290,7 +290,7 @@ async fn run_location(ex: &mut Exchange<'_>) -> Reply {
                 let mut l = Vec::with_capacity(ex.req.uri.len() + 1);
                 uri::escape_uri(&ex.req.uri, &mut l);
                 l.push(b'/');
-                if let Some(a) = &ex.req.args {
+                if let Some(a) = ex.req.args.as_ref().filter(|a| !a.is_empty()) {
                     l.push(b'?');
                     l.extend_from_slice(a);
                 }
@@ -330,15 +330,7 @@ async fn run_location(ex: &mut Exchange<'_>) -> Reply {
         match error_page_action(ex, &reply) {
             Some(Redirect::Uri(target)) => {
                 // Internal redirect: re-run location matching with the new URI.
-                let (path, args) = match target.iter().position(|&b| b == b'?') {
-                    Some(i) => (target[..i].to_vec(), Some(target[i + 1..].to_vec())),
-                    None => (target, None),
-                };
-                ex.req.uri = path;
-                if args.is_some() {
-                    ex.req.args = args;
-                }
-                ex.req.uri_changed = true;
+                error_page_uri(ex, target);
                 ex.req.method_get_override = true;
                 continue;
             }
@@ -512,11 +504,23 @@ fn error_page_action(ex: &mut Exchange<'_>, reply: &Reply) -> Option<Redirect> {
     }
 }
 
+/// An error_page URI becomes the request's URI and its arguments replace
+/// the request's: none when it has no `?` (ngx_http_send_error_page passes
+/// the page's own, empty, arguments to the internal redirect).
+fn error_page_uri(ex: &mut Exchange<'_>, target: Vec<u8>) {
+    let (path, args) = match target.iter().position(|&b| b == b'?') {
+        Some(i) => (target[..i].to_vec(), Some(target[i + 1..].to_vec())),
+        None => (target, None),
+    };
+    ex.req.uri = path;
+    ex.req.args = args;
+    ex.req.uri_changed = true;
+}
+
 async fn apply_error_page(ex: &mut Exchange<'_>, reply: Reply) -> Reply {
     match error_page_action(ex, &reply) {
         Some(Redirect::Uri(target)) => {
-            ex.req.uri = target;
-            ex.req.uri_changed = true;
+            error_page_uri(ex, target);
             ex.req.method_get_override = true;
             Box::pin(run_location(ex)).await
         }

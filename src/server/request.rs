@@ -416,8 +416,9 @@ impl VarSource for Request {
                 Some(a) => out.extend_from_slice(a),
                 None => return false,
             },
+            // nginx: "?" only when `r->args.len` (a bare `?` has none).
             Var::IsArgs => {
-                if self.args.is_some() {
+                if self.args.as_ref().is_some_and(|a| !a.is_empty()) {
                     out.push(b'?');
                 }
             }

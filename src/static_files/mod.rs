@@ -196,6 +196,13 @@ pub async fn handle(ex: &mut Exchange<'_>, conf: &StaticConf) -> Outcome {
                 if let Some(name) = target.strip_prefix(b"@") {
                     return Outcome::Named(String::from_utf8_lossy(name).into_owned());
                 }
+                // The fallback's arguments replace the request's, and a
+                // fallback without `?` leaves empty ones (`$args` is "", as
+                // ngx_http_split_args leaves them), not the original.
+                let mut target = target;
+                if !target.contains(&b'?') {
+                    target.push(b'?');
+                }
                 return Outcome::Redirect(target);
             }
         }
@@ -220,7 +227,7 @@ pub async fn handle(ex: &mut Exchange<'_>, conf: &StaticConf) -> Outcome {
         let mut l = Vec::with_capacity(uri.len() + 1);
         crate::routing::uri::escape_uri(&uri, &mut l);
         l.push(b'/');
-        if let Some(a) = &ex.req.args {
+        if let Some(a) = ex.req.args.as_ref().filter(|a| !a.is_empty()) {
             l.push(b'?');
             l.extend_from_slice(a);
         }
