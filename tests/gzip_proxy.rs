@@ -35,7 +35,7 @@ pid PFX/nginx.pid;
 error_log PFX/logs/error.log;
 events { worker_connections 64; }
 http {
-    log_format gz '$request_method $request_uri $gzip_ratio';
+    log_format gz '$request_method $request_uri $status $upstream_status $upstream_response_length $uri $args $is_args $sent_http_content_encoding $sent_http_vary $sent_http_transfer_encoding $gzip_ratio';
     access_log PFX/logs/gz.log gz;
     client_body_temp_path PFX/tmp1; proxy_temp_path PFX/tmp2; fastcgi_temp_path PFX/tmp3; uwsgi_temp_path PFX/tmp4; scgi_temp_path PFX/tmp5;
     gzip on;
@@ -499,9 +499,14 @@ fn proxied_gzip_matches_nginx() {
         compressed >= 15,
         "only {compressed} compressed responses in the matrix"
     );
-    // $gzip_ratio, where and as nginx logs it (see check_gzip_ratios).
+    // The log lines: every field but the last the same, and $gzip_ratio where
+    // and as nginx logs it (see check_gzip_ratios).
     let log = |side: &str| common::log_lines(&d.path().join(side).join("logs/gz.log"), MATRIX.len());
-    let ratios = common::check_gzip_ratios(&log("n"), &log("r"), &sizes);
+    let (ln, lr) = (log("n"), log("r"));
+    for (n, r) in ln.iter().zip(&lr) {
+        assert_eq!(n.rsplit_once(' ').map(|p| p.0), r.rsplit_once(' ').map(|p| p.0));
+    }
+    let ratios = common::check_gzip_ratios(&ln, &lr, &sizes);
     assert!(ratios >= 15, "only {ratios} responses logged a $gzip_ratio");
 }
 

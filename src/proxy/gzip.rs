@@ -32,13 +32,7 @@ pub(super) fn decide(ex: &Exchange<'_>, h: &mut ResponseHead, up_len: Option<u64
         return Decision::Plain;
     }
     if gz.vary {
-        h.headers.insert(
-            0,
-            (
-                bytes::Bytes::from_static(b"Vary"),
-                bytes::Bytes::from_static(b"Accept-Encoding"),
-            ),
-        );
+        h.vary_accept_encoding = true;
     }
     let rh = &ex.req.head;
     let client = ClientSide {

@@ -764,7 +764,7 @@ async fn exchange(
         h.write(cframing, conn_header, ex.req.loc.conf.server_tokens, &mut out);
     }
     ex.req.header_bytes = out.len() as u64;
-    crate::server::pipeline::record_sent_headers(&mut ex.req, &h);
+    crate::server::pipeline::record_sent_headers(&mut ex.req, &h, cframing, conn_header);
     let send_t = ex.req.loc.conf.send_timeout;
 
     let mut received = buf.len() as u64;

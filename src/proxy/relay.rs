@@ -15,7 +15,11 @@ use crate::server::response::Framing;
 pub(super) struct BodyRelay {
     mode: RelayMode,
     client: Framing,
+    /// Upstream body bytes consumed, chunk framing included: nginx's
+    /// `$upstream_response_length` (what its pipe read after the header).
     counted: u64,
+    /// This read produced body bytes (for the unbuffered flush).
+    emitted: bool,
     /// The gzip encoder when the response is compressed.
     gzip: Option<Gzip>,
     /// Sync-flush the gzip stream after each upstream read (unbuffered).
@@ -48,6 +52,7 @@ impl BodyRelay {
             mode,
             client,
             counted: 0,
+            emitted: false,
             gzip: if no_body { None } else { gzip },
             flush: false,
             zbuf: Vec::new(),
@@ -83,7 +88,7 @@ impl BodyRelay {
         if data.is_empty() {
             return;
         }
-        self.counted += data.len() as u64;
+        self.emitted = true;
         if self.gzip.is_some() {
             self.compressed(out, |z, o| z.feed_into(data, o));
         } else if self.client == Framing::Chunked {
@@ -123,9 +128,9 @@ impl BodyRelay {
     /// Returns true when the body is complete. Unbuffered, the compressed
     /// bytes of this read are flushed out with it.
     pub(super) fn feed(&mut self, input: &[u8], out: &mut Vec<u8>) -> Result<bool, ()> {
-        let before = self.counted;
+        self.emitted = false;
         let done = self.feed_read(input, out)?;
-        if self.flush && !done && self.counted > before {
+        if self.flush && !done && self.emitted {
             self.compressed(out, |z, o| z.flush_into(o));
         }
         Ok(done)
@@ -139,6 +144,7 @@ impl BodyRelay {
                     let n = (*left).min(input.len() as u64) as usize;
                     *left -= n as u64;
                     let done = *left == 0;
+                    self.counted += n as u64;
                     self.emit(&input[..n], out);
                     if done {
                         self.end(out);
@@ -146,6 +152,7 @@ impl BodyRelay {
                     return Ok(done);
                 }
                 RelayMode::UntilClose => {
+                    self.counted += input.len() as u64;
                     self.emit(input, out);
                     return Ok(false);
                 }
@@ -154,6 +161,7 @@ impl BodyRelay {
                         return Ok(dec.is_done());
                     }
                     let step = dec.decode(input).map_err(|_| ())?;
+                    self.counted += step.consumed as u64;
                     let data = step.data.clone().and_then(|r| input.get(r)).unwrap_or(&[]);
                     let data = data.to_vec();
                     self.emit(&data, out);

@@ -715,7 +715,7 @@ async fn finish(ex: &mut Exchange<'_>, reply: Reply) -> bool {
     let mut out = Vec::with_capacity(256 + body.len());
     head.write(framing, conn, ex.req.loc.conf.server_tokens, &mut out);
     ex.req.header_bytes = out.len() as u64;
-    record_sent_headers(&mut ex.req, &head);
+    record_sent_headers(&mut ex.req, &head, framing, conn);
     let no_body = ex.req.is_head() || matches!(status, 100..=199 | 204 | 304);
     if !no_body {
         out.extend_from_slice(&body);
@@ -728,20 +728,40 @@ async fn finish(ex: &mut Exchange<'_>, reply: Reply) -> bool {
 }
 
 /// Keeps the response headers for `$sent_http_*` (only when a log format might ask).
-pub fn record_sent_headers(req: &mut Request, head: &ResponseHead) {
+pub fn record_sent_headers(req: &mut Request, head: &ResponseHead, framing: Framing, conn: ConnHeader) {
     if req.loc.conf.access_log.is_empty() {
         return;
     }
+    let sent = &mut req.sent_headers;
+    let named = |n: &'static [u8], v: bytes::Bytes| (bytes::Bytes::from_static(n), v);
     if let Some(ct) = &head.content_type {
-        req.sent_headers
-            .push((bytes::Bytes::from_static(b"content-type"), ct.clone()));
+        sent.push(named(b"content-type", ct.clone()));
+    }
+    // The headers ResponseHead::write adds itself, which nginx's
+    // $sent_http_content_length / _last_modified / _transfer_encoding /
+    // _connection report from the response's state.
+    if let Framing::Length(n) = framing {
+        if !matches!(head.status, 100..=199 | 204 | 304) {
+            sent.push(named(b"content-length", n.to_string().into()));
+        }
+    }
+    if let Some(lm) = &head.last_modified {
+        sent.push(named(b"last-modified", lm.clone()));
     }
     if let Some(l) = &head.location {
-        req.sent_headers
-            .push((bytes::Bytes::from_static(b"location"), l.clone()));
+        sent.push(named(b"location", l.clone()));
     }
+    if framing == Framing::Chunked {
+        sent.push(named(b"transfer-encoding", bytes::Bytes::from_static(b"chunked")));
+    }
+    let c: &'static [u8] = match conn {
+        ConnHeader::KeepAlive => b"keep-alive",
+        ConnHeader::Close => b"close",
+        ConnHeader::Upgrade => b"upgrade",
+    };
+    sent.push(named(b"connection", bytes::Bytes::from_static(c)));
     for (n, v) in &head.headers {
-        req.sent_headers.push((n.clone(), v.clone()));
+        sent.push((n.clone(), v.clone()));
     }
 }
 
@@ -826,13 +846,7 @@ fn gzip_full(ex: &mut Exchange<'_>, head: &mut ResponseHead, body: Vec<u8>) -> (
         return (body, Framing::Length(n));
     }
     if gz.vary {
-        head.headers.insert(
-            0,
-            (
-                bytes::Bytes::from_static(b"Vary"),
-                bytes::Bytes::from_static(b"Accept-Encoding"),
-            ),
-        );
+        head.vary_accept_encoding = true;
     }
     let rh = &ex.req.head;
     let http11 = rh.version() == Version::Http11;

@@ -38,6 +38,11 @@ pub struct ResponseHead {
     pub content_type: Option<Bytes>,
     pub location: Option<Bytes>,
     pub last_modified: Option<Bytes>,
+    /// gzip_vary's `Vary: Accept-Encoding`. nginx's header filter writes it
+    /// from a flag (`r->gzip_vary`): once, however many times gzip and
+    /// gzip_static asked, after Connection, and not among the headers that
+    /// `$sent_http_vary` sees.
+    pub vary_accept_encoding: bool,
     /// Every other header, in order. `Bytes` so that upstream headers are
     /// passed on as slices of the upstream head, without copying.
     pub headers: Vec<(Bytes, Bytes)>,
@@ -101,6 +106,9 @@ impl ResponseHead {
             ConnHeader::Close => b"Connection: close\r\n",
             ConnHeader::Upgrade => b"Connection: upgrade\r\n",
         });
+        if self.vary_accept_encoding {
+            out.extend_from_slice(b"Vary: Accept-Encoding\r\n");
+        }
         for (n, v) in &self.headers {
             header(out, n, v);
         }

@@ -89,23 +89,11 @@ pub async fn send(
     let ct_now = head.content_type.clone().unwrap_or_default();
     let mut gzip = false;
     if vary && gz.vary {
-        head.headers.insert(
-            0,
-            (
-                Bytes::from_static(b"Vary"),
-                Bytes::from_static(b"Accept-Encoding"),
-            ),
-        );
+        head.vary_accept_encoding = true;
     }
     if precompressed {
         if gz.vary {
-            head.headers.insert(
-                0,
-                (
-                    Bytes::from_static(b"Vary"),
-                    Bytes::from_static(b"Accept-Encoding"),
-                ),
-            );
+            head.vary_accept_encoding = true;
         }
         head.headers.push((
             Bytes::from_static(b"Content-Encoding"),
@@ -113,13 +101,7 @@ pub async fn send(
         ));
     } else if gz.eligible(head.status, &ct_now, Some(info.size), false) {
         if gz.vary {
-            head.headers.insert(
-                0,
-                (
-                    Bytes::from_static(b"Vary"),
-                    Bytes::from_static(b"Accept-Encoding"),
-                ),
-            );
+            head.vary_accept_encoding = true;
         }
         let rh = &ex.req.head;
         let client = crate::filters::gzip::ClientSide {
@@ -251,7 +233,7 @@ pub async fn send(
         &mut out,
     );
     ex.req.header_bytes = out.len() as u64;
-    record_sent_headers(&mut ex.req, &head);
+    record_sent_headers(&mut ex.req, &head, Framing::Length(len), conn);
     let t = ex.req.loc.conf.send_timeout;
     if ex.req.is_head() || status == 304 {
         return Reply::Sent {
@@ -482,7 +464,7 @@ async fn send_gzip(ex: &mut Exchange<'_>, head: ResponseHead, info: &Arc<FileInf
     let mut out = Vec::with_capacity(512);
     head.write(framing, conn, ex.req.loc.conf.server_tokens, &mut out);
     ex.req.header_bytes = out.len() as u64;
-    record_sent_headers(&mut ex.req, &head);
+    record_sent_headers(&mut ex.req, &head, framing, conn);
     let t = ex.req.loc.conf.send_timeout;
     if ex.req.is_head() {
         if ex.io.write_all(&out, t).await.is_err() {
