@@ -15,7 +15,8 @@ use nginx_diff::*;
 const CONF: &str = r#"
 http {
     @TEMP@
-    access_log off;
+    log_format cmp '$request_method $request_uri $status $uri $args $is_args $sent_http_location $sent_http_content_length $sent_http_connection $sent_http_content_type';
+    access_log logs/cmp.log cmp;
     default_type text/plain;
     server {
         listen 127.0.0.1:@PORT@;
@@ -196,6 +197,21 @@ fn rewrite_cases_match_nginx() {
             let reference = n.ask(&req);
             if got != reference {
                 failures.push(format!("{host}{target}: rampart\n{got}\nnginx\n{reference}"));
+            }
+        }
+    }
+    // The access-log lines too: URI, argument and $sent_http_* variables
+    // after each rewrite, ports aside.
+    if let Some(n) = &n {
+        let log = |s: &Side| {
+            common::log_lines(&s.path("logs/cmp.log"), CASES.len())
+                .into_iter()
+                .map(|l| l.replace(&format!(":{}", s.port), ":PORT"))
+                .collect::<Vec<_>>()
+        };
+        for (a, b) in log(n).iter().zip(&log(&r)) {
+            if a != b {
+                failures.push(format!("log line: nginx {a:?}\n          rampart {b:?}"));
             }
         }
     }

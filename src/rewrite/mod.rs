@@ -328,8 +328,13 @@ fn apply_internal(req: &mut Request, r: &Rewrite, value: Vec<u8>) {
             req.args = Some(a);
         }
         None => {
+            // A final `?` empties the arguments (nginx: `r->args.len = 0`,
+            // its data kept): `$args` is then "" after a request with
+            // arguments, still not found after one without.
             if !r.add_args {
-                req.args = None;
+                if let Some(a) = req.args.as_mut() {
+                    a.clear();
+                }
             }
         }
     }
