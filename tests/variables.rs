@@ -104,7 +104,7 @@ fn conf(upstream: std::net::SocketAddr) -> String {
 http {{
     @TEMP@
     default_type text/plain;
-    log_format all '{all}|$upstream_response_length|$upstream_bytes_received|$upstream_response_time|$upstream_connect_time|$upstream_header_time|$sent_http_x_sent|$name';
+    log_format all '{all}|$upstream_response_length|$upstream_bytes_received|$upstream_response_time|$upstream_connect_time|$upstream_header_time|$sent_http_x_sent|$sent_http_x_two|$sent_http_cache_control|$sent_http_link|$name';
     access_log logs/vars.log all;
     access_log logs/cond.log combined buffer=4k flush=1s if=$arg_a;
     upstream up_block {{ server {upstream}; }}
@@ -114,6 +114,12 @@ http {{
 {locs}
         location = /ah {{
             add_header X-Sent "sent-$uri";
+            add_header X-Two a;
+            add_header X-Two b;
+            add_header Cache-Control c1;
+            add_header Cache-Control c2;
+            add_header Link l1;
+            add_header Link l2;
             add_header X-H "$host|$uri|$args|$arg_a|$request_uri|$http_x_test|$cookie_c|$scheme|$server_name|$status";
             return 200 "ok\n";
         }}

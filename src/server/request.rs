@@ -510,7 +510,10 @@ impl VarSource for Request {
             Var::ConnectionsWriting => push_num(out, counters::snapshot().writing),
             Var::ConnectionsWaiting => push_num(out, counters::snapshot().waiting),
             Var::Http(name) => return self.http_header(name, out),
+            // nginx 1.22: the first header of the name, except Cache-Control
+            // and Link, whose lines it keeps in arrays and joins with ", ".
             Var::SentHttp(name) => {
+                let join = matches!(name.as_str(), "cache_control" | "link");
                 let mut found = false;
                 for (n, v) in &self.sent_headers {
                     if header_var_eq(n, name) {
@@ -519,6 +522,9 @@ impl VarSource for Request {
                         }
                         out.extend_from_slice(v);
                         found = true;
+                        if !join {
+                            break;
+                        }
                     }
                 }
                 return found;
