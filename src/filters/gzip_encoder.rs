@@ -131,16 +131,7 @@ impl Gzip {
     pub fn new(level: u32) -> Gzip {
         if level <= 1 {
             if let Some(isal) = super::isal::Stream::new() {
-                return Gzip {
-                    z: None,
-                    isal: Some(isal),
-                    level,
-                    crc: Crc::new(),
-                    started: false,
-                    held: None,
-                    zin: 0,
-                    zout: 0,
-                };
+                return Gzip::with(level, None, Some(isal), None);
             }
         }
         let level = backend_level(level);
@@ -156,13 +147,22 @@ impl Gzip {
             }
             None => Compress::new(Compression::new(level), false),
         };
+        Gzip::with(level, Some(z), None, None)
+    }
+
+    fn with(
+        level: u32,
+        z: Option<Compress>,
+        isal: Option<super::isal::Stream>,
+        held: Option<Vec<u8>>,
+    ) -> Gzip {
         Gzip {
-            z: Some(z),
-            isal: None,
+            z,
+            isal,
             level,
             crc: Crc::new(),
             started: false,
-            held: None,
+            held,
             zin: 0,
             zout: 0,
         }
@@ -188,16 +188,7 @@ impl Gzip {
             Some(n) => usize::try_from(n).unwrap_or(WHOLE_MAX),
             None => 0,
         };
-        Gzip {
-            z: None,
-            isal: None,
-            level,
-            crc: Crc::new(),
-            started: false,
-            held: Some(Vec::with_capacity(cap)),
-            zin: 0,
-            zout: 0,
-        }
+        Gzip::with(level, None, None, Some(Vec::with_capacity(cap)))
     }
 
     /// Leaves the held mode: the encoder becomes a stream that has been fed
@@ -226,9 +217,14 @@ impl Gzip {
     /// nothing: deflate holds output until its block is full, as nginx's
     /// zlib does between buffer flushes).
     pub fn feed_into(&mut self, data: &[u8], out: &mut Vec<u8>) {
-        let start = out.len();
         self.zin += data.len() as u64;
-        self.feed_uncounted(data, out);
+        self.counted(out, |g, out| g.feed_uncounted(data, out));
+    }
+
+    /// Runs one step, adding what it wrote to `zout`.
+    fn counted(&mut self, out: &mut Vec<u8>, step: impl FnOnce(&mut Gzip, &mut Vec<u8>)) {
+        let start = out.len();
+        step(self, out);
         self.zout += (out.len() - start) as u64;
     }
 
@@ -269,9 +265,7 @@ impl Gzip {
     /// the body ends (nginx's gzip filter does this for a flush buffer, as
     /// with `proxy_buffering off`). Costs ratio: use it only where asked.
     pub fn flush_into(&mut self, out: &mut Vec<u8>) {
-        let start = out.len();
-        self.flush_uncounted(out);
-        self.zout += (out.len() - start) as u64;
+        self.counted(out, Gzip::flush_uncounted);
     }
 
     fn flush_uncounted(&mut self, out: &mut Vec<u8>) {
@@ -304,9 +298,7 @@ impl Gzip {
 
     /// Ends the stream: the rest of the deflate output and the trailer.
     pub fn finish_into(&mut self, out: &mut Vec<u8>) {
-        let start = out.len();
-        self.finish_uncounted(out);
-        self.zout += (out.len() - start) as u64;
+        self.counted(out, Gzip::finish_uncounted);
     }
 
     fn finish_uncounted(&mut self, out: &mut Vec<u8>) {
@@ -335,20 +327,6 @@ impl Gzip {
         out.extend_from_slice(&self.crc.sum().to_le_bytes());
         out.extend_from_slice(&self.crc.amount().to_le_bytes());
         self.release();
-    }
-
-    /// Compresses `data`; returns what is ready to send (may be empty).
-    pub fn feed(&mut self, data: &[u8]) -> Vec<u8> {
-        let mut out = Vec::with_capacity(data.len() / 2 + 64);
-        self.feed_into(data, &mut out);
-        out
-    }
-
-    /// The rest of the stream, trailer included.
-    pub fn finish(mut self) -> Vec<u8> {
-        let mut out = Vec::with_capacity(4096);
-        self.finish_into(&mut out);
-        out
     }
 
     /// Gives the deflate state to this thread's cache (reset on reuse).
@@ -392,9 +370,9 @@ mod tests {
         let mut g = Gzip::new(1);
         let mut out = Vec::new();
         for c in data.chunks(7000) {
-            out.extend(g.feed(c));
+            g.feed_into(c, &mut out);
         }
-        out.extend(g.finish());
+        g.finish_into(&mut out);
         assert_eq!(&out[..10], &HEADER);
         assert_eq!(gunzip(&out), data);
         assert!(out.len() < data.len() / 10);
@@ -415,7 +393,8 @@ mod tests {
             g.finish_into(&mut out);
             assert_eq!(gunzip(&out), b"hello hello hello hello");
         }
-        let empty = Gzip::new(3).finish();
+        let mut empty = Vec::new();
+        Gzip::new(3).finish_into(&mut empty);
         assert_eq!(gunzip(&empty), b"");
     }
 

@@ -38,10 +38,9 @@ pub fn upstream_uri(req: &Request, target: &ProxyTarget, prefix_len: usize, out:
     }
 }
 
-/// `?ARGS` when there are arguments: nginx tests `r->args.len`, so a bare
-/// `?` (or arguments a redirect emptied) adds nothing.
+/// `?ARGS` when there are arguments (see [`Request::query`]).
 fn push_args(req: &Request, out: &mut Vec<u8>) {
-    if let Some(a) = req.args.as_ref().filter(|a| !a.is_empty()) {
+    if let Some(a) = req.query() {
         out.push(b'?');
         out.extend_from_slice(a);
     }

@@ -186,7 +186,7 @@ pub fn run<'a>(ops: &'a [Op], req: &mut Request) -> End<'a> {
                 if redirect {
                     let mut location = unescape_redirect(&value);
                     if r.add_args {
-                        if let Some(a) = req.args.as_ref().filter(|a| !a.is_empty()) {
+                        if let Some(a) = req.query() {
                             location.push(if r.has_args { b'&' } else { b'?' });
                             location.extend_from_slice(a);
                         }
@@ -320,7 +320,7 @@ fn apply_internal(req: &mut Request, r: &Rewrite, value: Vec<u8>) {
     match new_args {
         Some(mut a) => {
             if r.add_args {
-                if let Some(old) = req.args.as_ref().filter(|o| !o.is_empty()) {
+                if let Some(old) = req.query() {
                     a.push(b'&');
                     a.extend_from_slice(old);
                 }

@@ -2,9 +2,11 @@
 //! src/http/modules/ngx_http_proxy_module.c, `ngx_http_proxy_merge_loc_conf`).
 //!
 //! rampart streams every response and request body through one bounded
-//! buffer and never writes temp files, so `proxy_buffering`,
-//! `proxy_request_buffering`, `proxy_buffers`, `proxy_busy_buffers_size`,
-//! `proxy_max_temp_file_size` and `proxy_temp_file_write_size` tune nothing.
+//! buffer and never writes temp files, so `proxy_request_buffering`,
+//! `proxy_buffers`, `proxy_busy_buffers_size`, `proxy_max_temp_file_size`
+//! and `proxy_temp_file_write_size` tune nothing, and `proxy_buffering`
+//! only decides whether gzip flushes after each upstream read
+//! (`ProxyConf::buffering`).
 //! They are still checked as nginx checks them, so that a config rampart
 //! accepts is one nginx accepts too.
 

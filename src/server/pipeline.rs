@@ -153,6 +153,7 @@ pub async fn handle(
         upstream: UpstreamLog::default(),
         proxy_host: None,
         sent_headers: Vec::new(),
+        sent_framing: None,
         redirects: 0,
         error_page_used: false,
         vars: Vec::new(),
@@ -290,7 +291,7 @@ async fn run_location(ex: &mut Exchange<'_>) -> Reply {
                 let mut l = Vec::with_capacity(ex.req.uri.len() + 1);
                 uri::escape_uri(&ex.req.uri, &mut l);
                 l.push(b'/');
-                if let Some(a) = ex.req.args.as_ref().filter(|a| !a.is_empty()) {
+                if let Some(a) = ex.req.query() {
                     l.push(b'?');
                     l.extend_from_slice(a);
                 }
@@ -316,10 +317,9 @@ async fn run_location(ex: &mut Exchange<'_>) -> Reply {
                 return special(500);
             }
             ex.req.redirects += 1;
-            let (path, args) = match target.iter().position(|&b| b == b'?') {
-                Some(i) => (target[..i].to_vec(), Some(target[i + 1..].to_vec())),
-                None => (target, None),
-            };
+            // try_files' fallback carries its `?` (its arguments replace the
+            // request's); index's names have none (the arguments stay).
+            let (path, args) = split_args(target);
             ex.req.uri = path;
             if args.is_some() {
                 ex.req.args = args;
@@ -504,14 +504,24 @@ fn error_page_action(ex: &mut Exchange<'_>, reply: &Reply) -> Option<Redirect> {
     }
 }
 
+/// A redirect target's path and the arguments after its first `?`
+/// (ngx_http_split_args).
+fn split_args(mut target: Vec<u8>) -> (Vec<u8>, Option<Vec<u8>>) {
+    match target.iter().position(|&b| b == b'?') {
+        Some(i) => {
+            let args = target.split_off(i + 1);
+            target.truncate(i);
+            (target, Some(args))
+        }
+        None => (target, None),
+    }
+}
+
 /// An error_page URI becomes the request's URI and its arguments replace
 /// the request's: none when it has no `?` (ngx_http_send_error_page passes
 /// the page's own, empty, arguments to the internal redirect).
 fn error_page_uri(ex: &mut Exchange<'_>, target: Vec<u8>) {
-    let (path, args) = match target.iter().position(|&b| b == b'?') {
-        Some(i) => (target[..i].to_vec(), Some(target[i + 1..].to_vec())),
-        None => (target, None),
-    };
+    let (path, args) = split_args(target);
     ex.req.uri = path;
     ex.req.args = args;
     ex.req.uri_changed = true;
@@ -732,34 +742,25 @@ pub fn record_sent_headers(req: &mut Request, head: &ResponseHead, framing: Fram
     if req.loc.conf.access_log.is_empty() {
         return;
     }
+    // Content-Length, Transfer-Encoding and Connection come from these when
+    // a `$sent_http_*` asks (Request::sent_by_writer), not from copies.
+    // (ResponseHead::write sends no Content-Length for these statuses.)
+    let framing = match framing {
+        Framing::Length(_) if matches!(head.status, 100..=199 | 204 | 304) => Framing::NoBody,
+        f => f,
+    };
+    req.sent_framing = Some((framing, conn));
     let sent = &mut req.sent_headers;
-    let named = |n: &'static [u8], v: bytes::Bytes| (bytes::Bytes::from_static(n), v);
+    let named = |n: &'static [u8], v: &bytes::Bytes| (bytes::Bytes::from_static(n), v.clone());
     if let Some(ct) = &head.content_type {
-        sent.push(named(b"content-type", ct.clone()));
-    }
-    // The headers ResponseHead::write adds itself, which nginx's
-    // $sent_http_content_length / _last_modified / _transfer_encoding /
-    // _connection report from the response's state.
-    if let Framing::Length(n) = framing {
-        if !matches!(head.status, 100..=199 | 204 | 304) {
-            sent.push(named(b"content-length", n.to_string().into()));
-        }
+        sent.push(named(b"content-type", ct));
     }
     if let Some(lm) = &head.last_modified {
-        sent.push(named(b"last-modified", lm.clone()));
+        sent.push(named(b"last-modified", lm));
     }
     if let Some(l) = &head.location {
-        sent.push(named(b"location", l.clone()));
+        sent.push(named(b"location", l));
     }
-    if framing == Framing::Chunked {
-        sent.push(named(b"transfer-encoding", bytes::Bytes::from_static(b"chunked")));
-    }
-    let c: &'static [u8] = match conn {
-        ConnHeader::KeepAlive => b"keep-alive",
-        ConnHeader::Close => b"close",
-        ConnHeader::Upgrade => b"upgrade",
-    };
-    sent.push(named(b"connection", bytes::Bytes::from_static(c)));
     for (n, v) in &head.headers {
         sent.push((n.clone(), v.clone()));
     }

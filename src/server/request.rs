@@ -129,7 +129,8 @@ pub struct Request {
     pub start_msec: u64,
     /// `$uri`: normalised, decoded path.
     pub uri: Vec<u8>,
-    /// `$args`.
+    /// `$args`: None when not found (`-`), Some("") when found empty (after
+    /// try_files or `rewrite ... ?`). What adds a `?` uses [`Request::query`].
     pub args: Option<Vec<u8>>,
     /// Set once the URI was changed by an internal redirect (then proxy_pass
     /// without a URI part sends `$uri`, not the raw request target).
@@ -153,6 +154,12 @@ pub struct Request {
     pub proxy_host: Option<ProxyHost>,
     /// Response headers sent, for `$sent_http_*`.
     pub sent_headers: Vec<(bytes::Bytes, bytes::Bytes)>,
+    /// How the response head was written (for the `$sent_http_*` of the
+    /// headers the writer adds itself).
+    pub sent_framing: Option<(
+        crate::server::response::Framing,
+        crate::server::response::ConnHeader,
+    )>,
     /// Internal redirects so far (nginx stops at 10).
     pub redirects: u8,
     /// error_page was already applied (no recursion without recursive_error_pages).
@@ -182,6 +189,46 @@ fn push_num(out: &mut Vec<u8>, n: u64) {
 }
 
 impl Request {
+    /// The arguments when there are any: nginx tests `r->args.len` before it
+    /// writes `?ARGS` (a Location, `$is_args`, the upstream URI, a rewrite),
+    /// so empty ones count as none there.
+    pub fn query(&self) -> Option<&[u8]> {
+        self.args.as_deref().filter(|a| !a.is_empty())
+    }
+
+    /// `$sent_http_content_length`, `_transfer_encoding` and `_connection`:
+    /// the headers ResponseHead::write adds from the framing, which nginx's
+    /// variables report from the response's state. None for other names.
+    fn sent_by_writer(&self, name: &str, out: &mut Vec<u8>) -> Option<bool> {
+        use crate::server::response::{ConnHeader, Framing};
+        let (framing, conn) = self.sent_framing?;
+        Some(match name {
+            "content_length" => match framing {
+                Framing::Length(n) => {
+                    push_num(out, n);
+                    true
+                }
+                _ => false,
+            },
+            "transfer_encoding" => {
+                let chunked = framing == Framing::Chunked;
+                if chunked {
+                    out.extend_from_slice(b"chunked");
+                }
+                chunked
+            }
+            "connection" => {
+                out.extend_from_slice(match conn {
+                    ConnHeader::KeepAlive => b"keep-alive".as_slice(),
+                    ConnHeader::Close => b"close",
+                    ConnHeader::Upgrade => b"upgrade",
+                });
+                true
+            }
+            _ => return None,
+        })
+    }
+
     pub fn method(&self) -> &[u8] {
         if self.method_get_override && self.head.method() != b"HEAD" {
             b"GET"
@@ -418,7 +465,7 @@ impl VarSource for Request {
             },
             // nginx: "?" only when `r->args.len` (a bare `?` has none).
             Var::IsArgs => {
-                if self.args.as_ref().is_some_and(|a| !a.is_empty()) {
+                if self.query().is_some() {
                     out.push(b'?');
                 }
             }
@@ -513,6 +560,9 @@ impl VarSource for Request {
             // nginx 1.22: the first header of the name, except Cache-Control
             // and Link, whose lines it keeps in arrays and joins with ", ".
             Var::SentHttp(name) => {
+                if let Some(found) = self.sent_by_writer(name, out) {
+                    return found;
+                }
                 let join = matches!(name.as_str(), "cache_control" | "link");
                 let mut found = false;
                 for (n, v) in &self.sent_headers {

@@ -227,7 +227,7 @@ pub async fn handle(ex: &mut Exchange<'_>, conf: &StaticConf) -> Outcome {
         let mut l = Vec::with_capacity(uri.len() + 1);
         crate::routing::uri::escape_uri(&uri, &mut l);
         l.push(b'/');
-        if let Some(a) = ex.req.args.as_ref().filter(|a| !a.is_empty()) {
+        if let Some(a) = ex.req.query() {
             l.push(b'?');
             l.extend_from_slice(a);
         }

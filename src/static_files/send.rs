@@ -88,21 +88,16 @@ pub async fn send(
     let gz = &ex.req.loc.conf.gzip;
     let ct_now = head.content_type.clone().unwrap_or_default();
     let mut gzip = false;
-    if vary && gz.vary {
-        head.vary_accept_encoding = true;
-    }
+    let eligible = !precompressed && gz.eligible(head.status, &ct_now, Some(info.size), false);
+    // gzip_static (with a .gz or sending it) and gzip (on an eligible
+    // response) each set nginx's one `r->gzip_vary` flag.
+    head.vary_accept_encoding = gz.vary && (vary || precompressed || eligible);
     if precompressed {
-        if gz.vary {
-            head.vary_accept_encoding = true;
-        }
         head.headers.push((
             Bytes::from_static(b"Content-Encoding"),
             Bytes::from_static(b"gzip"),
         ));
-    } else if gz.eligible(head.status, &ct_now, Some(info.size), false) {
-        if gz.vary {
-            head.vary_accept_encoding = true;
-        }
+    } else if eligible {
         let rh = &ex.req.head;
         let client = crate::filters::gzip::ClientSide {
             accept_encoding: rh.header(b"accept-encoding"),
