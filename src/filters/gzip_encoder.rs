@@ -41,7 +41,7 @@ pub fn backend_level(level: u32) -> u32 {
 
 /// libdeflate compressors of one thread by level, and the output buffer
 /// they write into (kept at its largest size: no zeroing per call).
-type WholeCache = (Vec<(i32, libdeflater::Compressor)>, Vec<u8>);
+type WholeCache = (Vec<(i32, super::libdeflate::Compressor)>, Vec<u8>);
 
 thread_local! {
     static WHOLE: RefCell<WholeCache> = const { RefCell::new((Vec::new(), Vec::new())) };
@@ -82,26 +82,26 @@ pub fn gzip_whole(level: u32, data: &[u8], out: &mut Vec<u8>) -> bool {
         let i = match comps.iter().position(|(l, _)| *l == lvl) {
             Some(i) => i,
             None => {
-                let Ok(cl) = libdeflater::CompressionLvl::new(lvl) else {
+                let Some(c) = super::libdeflate::Compressor::new(lvl) else {
                     return false;
                 };
-                comps.push((lvl, libdeflater::Compressor::new(cl)));
+                comps.push((lvl, c));
                 comps.len() - 1
             }
         };
         let Some((_, c)) = comps.get_mut(i) else {
             return false;
         };
-        let bound = c.gzip_compress_bound(data.len());
+        let bound = c.gzip_bound(data.len());
         if buf.len() < bound {
             buf.resize(bound, 0);
         }
-        match c.gzip_compress(data, buf) {
-            Ok(n) => {
+        match c.gzip(data, buf) {
+            Some(n) => {
                 out.extend_from_slice(buf.get(..n).unwrap_or_default());
                 true
             }
-            Err(_) => false,
+            None => false,
         }
     })
 }

@@ -4,5 +4,6 @@ pub mod expires;
 pub mod gzip;
 pub mod gzip_encoder;
 pub mod isal;
+pub mod libdeflate;
 pub mod special;
 pub mod user_agent;
