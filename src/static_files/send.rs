@@ -6,6 +6,7 @@ use super::cache::FileInfo;
 use super::cond::{self, Cond, Conditionals, Ranges};
 use super::{mime, StaticConf};
 use crate::filters::gzip_encoder::gzip_whole;
+use crate::server::buf_pool::PooledBuf;
 use crate::server::pipeline::{add_headers, record_sent_headers, Exchange, Reply};
 use crate::server::response::{push_u64, ConnHeader, Framing, ResponseHead};
 use bytes::Bytes;
@@ -22,6 +23,9 @@ pub const CHUNK: usize = 256 * 1024;
 /// response holds the event loop (nginx compresses up to its 128 KiB of
 /// gzip_buffers at a time) and the memory per response.
 const GZIP_CHUNK: usize = crate::filters::gzip_encoder::WHOLE_MAX;
+/// The frame and output buffers' first size: a compressed step of markup
+/// (~22 KiB for 100 KiB of HTML); a larger one grows them.
+const FRAME_CAP: usize = 32 * 1024;
 
 /// Bodies at least this big go out with sendfile(2) when they may (see
 /// `all_cached`); smaller ones are read and written with their headers in one
@@ -456,13 +460,16 @@ async fn send_gzip(ex: &mut Exchange<'_>, head: ResponseHead, info: &Arc<FileInf
     };
     ex.req.status = head.status;
     let conn = ex.conn_header();
-    let mut out = Vec::with_capacity(512);
-    head.write(framing, conn, ex.req.loc.conf.server_tokens, &mut out);
-    ex.req.header_bytes = out.len() as u64;
+    // The frame buffer (head, then each compressed step), the read buffer
+    // and the compressor's output: pooled per thread, so a response of the
+    // usual sizes allocates none of them (see buf_pool.rs).
+    let mut frame = PooledBuf::take(FRAME_CAP);
+    head.write(framing, conn, ex.req.loc.conf.server_tokens, &mut frame);
+    ex.req.header_bytes = frame.len() as u64;
     record_sent_headers(&mut ex.req, &head, framing, conn);
     let t = ex.req.loc.conf.send_timeout;
     if ex.req.is_head() {
-        if ex.io.write_all(&out, t).await.is_err() {
+        if ex.io.write_all(&frame, t).await.is_err() {
             return Reply::Sent { reusable: false };
         }
         return Reply::Sent {
@@ -477,12 +484,11 @@ async fn send_gzip(ex: &mut Exchange<'_>, head: ResponseHead, info: &Arc<FileInf
     let mut enc: Option<crate::filters::gzip::Gzip> = None;
     let mut off = 0u64;
     let size = info.size;
-    // One read buffer and one frame buffer for the whole body.
-    let mut raw: Vec<u8> = Vec::new();
-    // The head goes out with the first compressed bytes: one send, one
-    // segment, one wake-up of the client instead of two.
-    let mut frame: Vec<u8> = out;
-    let mut z: Vec<u8> = Vec::new();
+    // One read buffer and one output buffer for the whole body. The head
+    // goes out with the first compressed bytes: one send, one segment, one
+    // wake-up of the client instead of two.
+    let mut raw = PooledBuf::take(GZIP_CHUNK.min(usize::try_from(info.size).unwrap_or(GZIP_CHUNK)));
+    let mut z = PooledBuf::take(FRAME_CAP);
     loop {
         z.clear();
         let mut whole = false;
@@ -493,9 +499,9 @@ async fn send_gzip(ex: &mut Exchange<'_>, head: ResponseHead, info: &Arc<FileInf
             // anything else on the blocking pool, so NFS never stalls the loop.
             let got = match read_cached(&file, &mut raw, want, off) {
                 Some(n) => n,
-                None => match spawn_read(file.clone(), std::mem::take(&mut raw), want, off).await {
+                None => match spawn_read(file.clone(), std::mem::take(&mut *raw), want, off).await {
                     Ok((buf, n)) => {
-                        raw = buf;
+                        *raw = buf;
                         n
                     }
                     Err(_) => return Reply::Sent { reusable: false },
@@ -536,7 +542,7 @@ async fn send_gzip(ex: &mut Exchange<'_>, head: ResponseHead, info: &Arc<FileInf
                 frame.extend_from_slice(crate::http1::LAST_CHUNK);
             }
         } else if frame.is_empty() {
-            std::mem::swap(&mut frame, &mut z);
+            std::mem::swap(&mut *frame, &mut *z);
         } else {
             frame.extend_from_slice(&z);
         }

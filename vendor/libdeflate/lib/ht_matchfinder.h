@@ -48,7 +48,13 @@
 #include "matchfinder_common.h"
 
 #define HT_MATCHFINDER_HASH_ORDER	15
-#define HT_MATCHFINDER_BUCKET_SIZE	2
+/*
+ * rampart: 3 entries per bucket (upstream: 2), and no insertions for the
+ * positions inside matches longer than HT_MATCHFINDER_MAX_INSERT_LEN (see
+ * ht_matchfinder_skip_bytes() and ../README.rampart.md).
+ */
+#define HT_MATCHFINDER_BUCKET_SIZE	3
+#define HT_MATCHFINDER_MAX_INSERT_LEN	6
 
 #define HT_MATCHFINDER_MIN_MATCH_LEN	4
 /* Minimum value of max_len for ht_matchfinder_longest_match() */
@@ -93,8 +99,10 @@ ht_matchfinder_longest_match(struct ht_matchfinder * const mf,
 	mf_pos_t cur_node;
 	const u8 *matchptr;
 #if HT_MATCHFINDER_BUCKET_SIZE > 1
-	mf_pos_t to_insert;
 	u32 len;
+#endif
+#if HT_MATCHFINDER_BUCKET_SIZE > 1 && HT_MATCHFINDER_BUCKET_SIZE != 3
+	mf_pos_t to_insert;
 #endif
 #if HT_MATCHFINDER_BUCKET_SIZE > 2
 	int i;
@@ -168,6 +176,53 @@ ht_matchfinder_longest_match(struct ht_matchfinder * const mf,
 			best_matchptr = matchptr;
 		}
 	}
+#elif HT_MATCHFINDER_BUCKET_SIZE == 3
+	/*
+	 * rampart: hand-unrolled version for BUCKET_SIZE == 3, written like the
+	 * one for 2.  A later entry is extended only if it also matches the 4
+	 * bytes ending at the current best length, as only then can it be longer.
+	 */
+	{
+	mf_pos_t next_node, last_node;
+
+	cur_node = mf->hash_tab[hash][0];
+	mf->hash_tab[hash][0] = cur_pos;
+	if (cur_node <= cutoff)
+		goto out;
+	next_node = mf->hash_tab[hash][1];
+	mf->hash_tab[hash][1] = cur_node;
+	last_node = mf->hash_tab[hash][2];
+	mf->hash_tab[hash][2] = next_node;
+
+	matchptr = &in_base[cur_node];
+	if (load_u32_unaligned(matchptr) == seq) {
+		best_len = lz_extend(in_next, matchptr, 4, max_len);
+		best_matchptr = matchptr;
+		if (best_len >= nice_len)
+			goto out;
+	}
+	for (i = 0; i < 2; i++) {
+		cur_node = i == 0 ? next_node : last_node;
+		if (cur_node <= cutoff)
+			goto out;
+		matchptr = &in_base[cur_node];
+		if (load_u32_unaligned(matchptr) != seq)
+			continue;
+		if (best_len == 0) {
+			best_len = lz_extend(in_next, matchptr, 4, max_len);
+			best_matchptr = matchptr;
+		} else if (load_u32_unaligned(matchptr + best_len - 3) ==
+			   load_u32_unaligned(in_next + best_len - 3)) {
+			len = lz_extend(in_next, matchptr, 4, max_len);
+			if (len <= best_len)
+				continue;
+			best_len = len;
+			best_matchptr = matchptr;
+		}
+		if (best_len >= nice_len)
+			goto out;
+	}
+	}
 #else
 	/* Generic version for HT_MATCHFINDER_BUCKET_SIZE > 2 */
 	to_insert = cur_pos;
@@ -216,6 +271,18 @@ ht_matchfinder_skip_bytes(struct ht_matchfinder * const mf,
 		cur_pos -= MATCHFINDER_WINDOW_SIZE;
 	}
 
+	/*
+	 * rampart: like zlib's max_insert_length, a longer match inserts none of
+	 * the positions it covers; the next search starts after it.  These
+	 * insertions were about a third of level 1's time, and the third bucket
+	 * entry buys back most of the ratio they gave (benches/README.md).
+	 */
+	if (count >= HT_MATCHFINDER_MAX_INSERT_LEN) {
+		hash = lz_hash(get_unaligned_le32(in_next + count),
+			       HT_MATCHFINDER_HASH_ORDER);
+		goto done;
+	}
+
 	hash = *next_hash;
 	do {
 		for (i = HT_MATCHFINDER_BUCKET_SIZE - 1; i > 0; i--)
@@ -226,6 +293,7 @@ ht_matchfinder_skip_bytes(struct ht_matchfinder * const mf,
 			       HT_MATCHFINDER_HASH_ORDER);
 		cur_pos++;
 	} while (--remaining);
+done:
 
 	prefetchw(&mf->hash_tab[hash]);
 	*next_hash = hash;
