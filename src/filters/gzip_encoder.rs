@@ -13,6 +13,7 @@
 //! per response in flight plus at most `CACHE_PER_THREAD` idle ones per
 //! thread.
 
+use crate::server::buf_pool::PooledBuf;
 use flate2::{Compress, Compression, Crc, FlushCompress, Status};
 use std::cell::RefCell;
 
@@ -120,7 +121,7 @@ pub struct Gzip {
     started: bool,
     /// The input so far, while it may still be compressed in one piece by
     /// [`gzip_whole`] (see [`Gzip::buffered`]); None once streaming.
-    held: Option<Vec<u8>>,
+    held: Option<PooledBuf>,
     /// Bytes fed in and written out so far (header and trailer included).
     zin: u64,
     zout: u64,
@@ -155,7 +156,7 @@ impl Gzip {
         level: u32,
         z: Option<Compress>,
         isal: Option<super::isal::Stream>,
-        held: Option<Vec<u8>>,
+        held: Option<PooledBuf>,
     ) -> Gzip {
         Gzip {
             z,
@@ -189,7 +190,9 @@ impl Gzip {
             Some(n) => usize::try_from(n).unwrap_or(WHOLE_MAX),
             None => 0,
         };
-        Gzip::with(level, None, None, Some(Vec::with_capacity(cap)))
+        // Pooled: a fresh 100 KiB block per response went back to the
+        // kernel when freed and faulted in again (see buf_pool.rs).
+        Gzip::with(level, None, None, Some(PooledBuf::take(cap)))
     }
 
     /// Leaves the held mode: the encoder becomes a stream that has been fed
@@ -235,8 +238,9 @@ impl Gzip {
                 held.extend_from_slice(data);
                 return;
             }
-            let held = self.held.take().unwrap_or_default();
-            self.stream_held(&held, out);
+            if let Some(held) = self.held.take() {
+                self.stream_held(&held, out);
+            }
         }
         self.header(out);
         if let Some(s) = self.isal.as_mut() {
