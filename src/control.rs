@@ -185,9 +185,16 @@ pub fn version_text(verbose: bool) -> String {
     if verbose {
         s.push_str("\nbuilt with rustc; TLS: rustls (ring); gzip: ");
         s.push_str(if crate::filters::isal::AVAILABLE {
-            "ISA-L igzip (level 1), libdeflate, zlib-rs"
+            "ISA-L igzip (level 1), libdeflate"
         } else {
-            "libdeflate, zlib-rs (built without ISA-L)"
+            "libdeflate"
+        });
+        s.push_str(" (");
+        s.push_str(crate::filters::libdeflate::build().name);
+        s.push_str(if crate::filters::isal::AVAILABLE {
+            "), zlib-rs"
+        } else {
+            "), zlib-rs (built without ISA-L)"
         });
         s.push_str("\nconfigure arguments:");
         for m in WITH_MODULES {
