@@ -19,6 +19,7 @@ use std::fs::File;
 use std::io;
 use std::os::unix::fs::{MetadataExt, OpenOptionsExt};
 use std::path::{Path, PathBuf};
+use std::sync::atomic::AtomicU64;
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
@@ -35,6 +36,10 @@ pub struct FileInfo {
     /// checked after a pool open), so a body whose pages are all cached may
     /// go out with sendfile(2).
     pub local: bool,
+    /// When the whole file was last found in the page cache (unix ms, 0:
+    /// never); see `send::resident`. Shared by the requests of one
+    /// open_file_cache entry.
+    pub resident_at: AtomicU64,
 }
 
 /// A lookup error, classified as nginx's static handler does.
@@ -85,6 +90,7 @@ impl FileInfo {
             is_dir: m.is_dir(),
             is_file,
             local: false,
+            resident_at: AtomicU64::new(0),
         })
     }
 }
@@ -221,6 +227,7 @@ impl OpenFileCache {
                     is_dir: i.is_dir,
                     is_file: i.is_file,
                     local: i.local,
+                    resident_at: AtomicU64::new(0),
                 })),
                 other => other.clone(),
             };

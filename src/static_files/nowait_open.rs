@@ -278,6 +278,7 @@ fn opened(fd: OwnedFd) -> Nowait {
         is_dir: m.is_dir(),
         is_file,
         local: true,
+        resident_at: std::sync::atomic::AtomicU64::new(0),
     }))
 }
 

@@ -251,7 +251,7 @@ pub async fn send(
             && info.local
             && e - s >= SENDFILE_MIN
             && ex.io.can_sendfile()
-            && all_cached(&file, s, e - s)
+            && resident(info, &file, s, e - s)
         {
             let sent = ex.io.sendfile(&out, &file, s, e - s, t).await;
             out.clear();
@@ -377,6 +377,32 @@ pub(super) fn read_cached(
 }
 
 /// Whether every page of `f` in `off..off + len` is in the page cache:
+/// How long a whole-file "all in the page cache" verdict is reused. cachestat
+/// walks every page of the range: ~7 % of the CPU of a 1 MiB response. A
+/// hot file's pages rarely leave memory within this window; if one did, that
+/// one sendfile would wait on a local disk read, which nginx's sendfile may
+/// do on every request.
+const RESIDENT_REUSE_MS: u64 = 100;
+
+/// Whether `len` bytes at `off` of the file of `info` are all in the page
+/// cache: `all_cached`, or the file's whole-file verdict of the last
+/// `RESIDENT_REUSE_MS`.
+fn resident(info: &FileInfo, f: &std::fs::File, off: u64, len: u64) -> bool {
+    let now = crate::log::clock::now().unix_millis();
+    let last = info.resident_at.load(Ordering::Relaxed);
+    if last != 0 && now.wrapping_sub(last) < RESIDENT_REUSE_MS {
+        return true;
+    }
+    if off != 0 || len != info.size {
+        return all_cached(f, off, len);
+    }
+    let all = all_cached(f, 0, len);
+    if all {
+        info.resident_at.store(now.max(1), Ordering::Relaxed);
+    }
+    all
+}
+
 /// cachestat(2) (Linux 6.5+), which only counts and never waits. False when
 /// the kernel lacks it, so the body is then read with `read_cached` or the
 /// blocking pool instead of sendfile.
@@ -594,6 +620,47 @@ mod tests {
             }
         }
         std::fs::remove_file(p).unwrap();
+    }
+
+    #[test]
+    fn a_whole_file_verdict_is_reused_for_a_short_while() {
+        use std::os::unix::io::AsRawFd;
+        let data = vec![3u8; 200_000];
+        let (p, f) = temp_file("reuse", &data);
+        if !all_cached(&f, 0, 200_000) {
+            // A kernel without cachestat: never sendfile, nothing to reuse.
+            assert!(!resident(&info_of(&f, 200_000), &f, 0, 200_000));
+            return;
+        }
+        let info = info_of(&f, 200_000);
+        assert!(resident(&info, &f, 0, 200_000));
+        assert_ne!(info.resident_at.load(Ordering::Relaxed), 0);
+        // Evicted (clean pages go with DONTNEED): the verdict still stands...
+        f.sync_all().unwrap();
+        // SAFETY: plain advice on an open descriptor.
+        unsafe { libc::posix_fadvise(f.as_raw_fd(), 0, 0, libc::POSIX_FADV_DONTNEED) };
+        assert!(resident(&info, &f, 0, 200_000));
+        assert!(resident(&info, &f, 70_000, 100_000), "any part of the file");
+        // ...until it is older than the window; then the pages are counted again.
+        let old = crate::log::clock::now().unix_millis() - RESIDENT_REUSE_MS - 1;
+        info.resident_at.store(old, Ordering::Relaxed);
+        if !all_cached(&f, 0, 200_000) {
+            assert!(!resident(&info, &f, 0, 200_000));
+            assert_eq!(info.resident_at.load(Ordering::Relaxed), old);
+        }
+        std::fs::remove_file(p).unwrap();
+    }
+
+    fn info_of(f: &Arc<std::fs::File>, size: u64) -> FileInfo {
+        FileInfo {
+            file: Some(f.clone()),
+            size,
+            mtime: 0,
+            is_dir: false,
+            is_file: true,
+            local: true,
+            resident_at: AtomicU64::new(0),
+        }
     }
 
     #[test]
