@@ -397,18 +397,45 @@ fn gunzip(r: &common::Resp) -> Vec<u8> {
     out
 }
 
+/// nginx and rampart serving `tree` on the same config, on their own ports.
+struct Pair {
+    nginx: u16,
+    rampart: u16,
+    www: std::path::PathBuf,
+    _procs: (ConfProc, ConfProc),
+    /// Dropped after the servers.
+    dir: TempDir,
+}
+
+impl Pair {
+    /// None (with a message) when nginx is not installed.
+    fn start(name: &str) -> Option<Pair> {
+        if !Path::new(NGINX).exists() {
+            eprintln!("skipped: {NGINX} not installed");
+            return None;
+        }
+        let d = TempDir::new(name);
+        let www = d.path().join("www");
+        tree(&www);
+        let (np, rp) = (free_port(), free_port());
+        let n = start(NGINX, &d.path().join("n"), np, &www, true);
+        let r = start(RAMPART, &d.path().join("r"), rp, &www, false);
+        Some(Pair {
+            nginx: np,
+            rampart: rp,
+            www,
+            _procs: (n, r),
+            dir: d,
+        })
+    }
+}
+
 #[test]
 fn static_matrix_matches_nginx() {
-    if !Path::new(NGINX).exists() {
-        eprintln!("skipped: {NGINX} not installed");
+    let Some(pair) = Pair::start("static-nginx") else {
         return;
-    }
-    let d = TempDir::new("static-nginx");
-    let www = d.path().join("www");
-    tree(&www);
-    let (np, rp) = (free_port(), free_port());
-    let _n = start(NGINX, &d.path().join("n"), np, &www, true);
-    let _r = start(RAMPART, &d.path().join("r"), rp, &www, false);
+    };
+    let (np, rp) = (pair.nginx, pair.rampart);
     let first = ask(np, "HEAD", "/a.txt", &[]);
     let et = first.header("etag").unwrap().to_string();
     let lm = first.header("last-modified").unwrap().to_string();
@@ -466,7 +493,7 @@ fn static_matrix_matches_nginx() {
     // itself): every field but the last the same (ports aside), and
     // $gzip_ratio where and as nginx logs it (see check_gzip_ratios). nginx's
     // log starts with the HEAD that fetched the validators.
-    let log = |side: &str, n| common::log_lines(&d.path().join(side).join("logs/gz.log"), n);
+    let log = |side: &str, n| common::log_lines(&pair.dir.path().join(side).join("logs/gz.log"), n);
     let (ln, lr) = (log("n", MATRIX.len() + 1), log("r", MATRIX.len()));
     let ln = &ln[1..];
     for (n, r) in ln.iter().zip(&lr) {
@@ -485,16 +512,10 @@ fn static_matrix_matches_nginx() {
 /// out a little larger: deflate encoders trade differently per file).
 #[test]
 fn gzip_compresses_no_worse_than_nginx() {
-    if !Path::new(NGINX).exists() {
-        eprintln!("skipped: {NGINX} not installed");
+    let Some(pair) = Pair::start("gzip-ratio") else {
         return;
-    }
-    let d = TempDir::new("gzip-ratio");
-    let www = d.path().join("www");
-    tree(&www);
-    let (np, rp) = (free_port(), free_port());
-    let _n = start(NGINX, &d.path().join("n"), np, &www, true);
-    let _r = start(RAMPART, &d.path().join("r"), rp, &www, false);
+    };
+    let (np, rp, www) = (pair.nginx, pair.rampart, &pair.www);
     let gz = ["Accept-Encoding: gzip".to_string()];
     let mut names: Vec<String> = std::fs::read_dir(www.join("ratio"))
         .unwrap()

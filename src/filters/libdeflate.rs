@@ -12,33 +12,39 @@ type Free = unsafe extern "C" fn(*mut c_void);
 type Compress = unsafe extern "C" fn(*mut c_void, *const c_void, usize, *mut c_void, usize) -> usize;
 type Bound = unsafe extern "C" fn(*mut c_void, usize) -> usize;
 
-extern "C" {
-    fn libdeflate_alloc_compressor(level: c_int) -> *mut c_void;
-    fn libdeflate_free_compressor(c: *mut c_void);
-    fn libdeflate_gzip_compress(
-        c: *mut c_void,
-        input: *const c_void,
-        in_nbytes: usize,
-        out: *mut c_void,
-        out_nbytes_avail: usize,
-    ) -> usize;
-    fn libdeflate_gzip_compress_bound(c: *mut c_void, in_nbytes: usize) -> usize;
+/// Declares one build's four entry points (the same C functions, renamed
+/// in the x86-64-v3 copy).
+macro_rules! entry_points {
+    ($alloc:ident, $free:ident, $compress:ident, $bound:ident) => {
+        extern "C" {
+            fn $alloc(level: c_int) -> *mut c_void;
+            fn $free(c: *mut c_void);
+            fn $compress(
+                c: *mut c_void,
+                input: *const c_void,
+                in_nbytes: usize,
+                out: *mut c_void,
+                out_nbytes_avail: usize,
+            ) -> usize;
+            fn $bound(c: *mut c_void, in_nbytes: usize) -> usize;
+        }
+    };
 }
 
-// The same four functions from the copy compiled for x86-64-v3 (build.rs).
+entry_points!(
+    libdeflate_alloc_compressor,
+    libdeflate_free_compressor,
+    libdeflate_gzip_compress,
+    libdeflate_gzip_compress_bound
+);
+
 #[cfg(rampart_deflate_v3)]
-extern "C" {
-    fn rampart_v3_alloc_compressor(level: c_int) -> *mut c_void;
-    fn rampart_v3_free_compressor(c: *mut c_void);
-    fn rampart_v3_gzip_compress(
-        c: *mut c_void,
-        input: *const c_void,
-        in_nbytes: usize,
-        out: *mut c_void,
-        out_nbytes_avail: usize,
-    ) -> usize;
-    fn rampart_v3_gzip_compress_bound(c: *mut c_void, in_nbytes: usize) -> usize;
-}
+entry_points!(
+    rampart_v3_alloc_compressor,
+    rampart_v3_free_compressor,
+    rampart_v3_gzip_compress,
+    rampart_v3_gzip_compress_bound
+);
 
 /// One build of the compressor: its entry points.
 pub struct Build {
