@@ -28,7 +28,7 @@ const GZIP_CHUNK: usize = crate::filters::gzip_encoder::WHOLE_MAX;
 const FRAME_CAP: usize = 32 * 1024;
 
 /// Bodies at least this big go out with sendfile(2) when they may (see
-/// `all_cached`); smaller ones are read and written with their headers in one
+/// `resident`); smaller ones are read and written with their headers in one
 /// send, which costs less than a separate header write plus sendfile.
 const SENDFILE_MIN: u64 = 64 * 1024;
 
@@ -376,7 +376,6 @@ pub(super) fn read_cached(
     }
 }
 
-/// Whether every page of `f` in `off..off + len` is in the page cache:
 /// How long a whole-file "all in the page cache" verdict is reused. cachestat
 /// walks every page of the range: ~7 % of the CPU of a 1 MiB response. A
 /// hot file's pages rarely leave memory within this window; if one did, that
@@ -403,6 +402,7 @@ fn resident(info: &FileInfo, f: &std::fs::File, off: u64, len: u64) -> bool {
     all
 }
 
+/// Whether every page of `f` in `off..off + len` is in the page cache:
 /// cachestat(2) (Linux 6.5+), which only counts and never waits. False when
 /// the kernel lacks it, so the body is then read with `read_cached` or the
 /// blocking pool instead of sendfile.
