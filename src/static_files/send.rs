@@ -387,7 +387,11 @@ const RESIDENT_REUSE_MS: u64 = 100;
 /// cache: `all_cached`, or the file's whole-file verdict of the last
 /// `RESIDENT_REUSE_MS`.
 fn resident(info: &FileInfo, f: &std::fs::File, off: u64, len: u64) -> bool {
-    let now = crate::log::clock::now().unix_millis();
+    resident_at(info, f, off, len, crate::log::clock::now().unix_millis())
+}
+
+/// `resident` at `now` (unix ms).
+fn resident_at(info: &FileInfo, f: &std::fs::File, off: u64, len: u64, now: u64) -> bool {
     let last = info.resident_at.load(Ordering::Relaxed);
     if last != 0 && now.wrapping_sub(last) < RESIDENT_REUSE_MS {
         return true;
@@ -627,26 +631,30 @@ mod tests {
         use std::os::unix::io::AsRawFd;
         let data = vec![3u8; 200_000];
         let (p, f) = temp_file("reuse", &data);
+        let info = info_of(&f, 200_000);
+        // Times are given, so a slow test machine cannot age the verdict.
+        let t0 = 1_000_000;
         if !all_cached(&f, 0, 200_000) {
             // A kernel without cachestat: never sendfile, nothing to reuse.
-            assert!(!resident(&info_of(&f, 200_000), &f, 0, 200_000));
+            assert!(!resident_at(&info, &f, 0, 200_000, t0));
             return;
         }
-        let info = info_of(&f, 200_000);
-        assert!(resident(&info, &f, 0, 200_000));
-        assert_ne!(info.resident_at.load(Ordering::Relaxed), 0);
+        assert!(resident_at(&info, &f, 0, 200_000, t0));
+        assert_eq!(info.resident_at.load(Ordering::Relaxed), t0);
         // Evicted (clean pages go with DONTNEED): the verdict still stands...
         f.sync_all().unwrap();
         // SAFETY: plain advice on an open descriptor.
         unsafe { libc::posix_fadvise(f.as_raw_fd(), 0, 0, libc::POSIX_FADV_DONTNEED) };
-        assert!(resident(&info, &f, 0, 200_000));
-        assert!(resident(&info, &f, 70_000, 100_000), "any part of the file");
-        // ...until it is older than the window; then the pages are counted again.
-        let old = crate::log::clock::now().unix_millis() - RESIDENT_REUSE_MS - 1;
-        info.resident_at.store(old, Ordering::Relaxed);
+        let late = t0 + RESIDENT_REUSE_MS - 1;
+        assert!(resident_at(&info, &f, 0, 200_000, late));
+        assert!(
+            resident_at(&info, &f, 70_000, 100_000, late),
+            "any part of the file"
+        );
+        // ...until it is as old as the window; then the pages are counted again.
         if !all_cached(&f, 0, 200_000) {
-            assert!(!resident(&info, &f, 0, 200_000));
-            assert_eq!(info.resident_at.load(Ordering::Relaxed), old);
+            assert!(!resident_at(&info, &f, 0, 200_000, t0 + RESIDENT_REUSE_MS));
+            assert_eq!(info.resident_at.load(Ordering::Relaxed), t0);
         }
         std::fs::remove_file(p).unwrap();
     }
