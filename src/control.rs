@@ -183,19 +183,15 @@ pub fn version_text(verbose: bool) -> String {
         env!("CARGO_PKG_VERSION")
     );
     if verbose {
-        s.push_str("\nbuilt with rustc; TLS: rustls (ring); gzip: ");
-        s.push_str(if crate::filters::isal::AVAILABLE {
-            "ISA-L igzip (level 1), libdeflate"
+        let (isal, without) = if crate::filters::isal::AVAILABLE {
+            ("ISA-L igzip (level 1), ", "")
         } else {
-            "libdeflate"
-        });
-        s.push_str(" (");
-        s.push_str(crate::filters::libdeflate::build().name);
-        s.push_str(if crate::filters::isal::AVAILABLE {
-            "), zlib-rs"
-        } else {
-            "), zlib-rs (built without ISA-L)"
-        });
+            ("", " (built without ISA-L)")
+        };
+        let libdeflate = crate::filters::libdeflate::build().name;
+        s.push_str(&format!(
+            "\nbuilt with rustc; TLS: rustls (ring); gzip: {isal}libdeflate ({libdeflate}), zlib-rs{without}"
+        ));
         s.push_str("\nconfigure arguments:");
         for m in WITH_MODULES {
             s.push_str(" --with-");

@@ -508,17 +508,14 @@ fn big_v_names_the_gzip_encoders() {
     // The libdeflate copy built for x86-64-v3 runs where the CPU has its features.
     #[cfg(target_arch = "x86_64")]
     {
-        let v3 = ["avx2", "bmi1", "bmi2", "fma", "lzcnt", "movbe", "f16c"];
-        let has = |f: &str| match f {
-            "avx2" => std::is_x86_feature_detected!("avx2"),
-            "bmi1" => std::is_x86_feature_detected!("bmi1"),
-            "bmi2" => std::is_x86_feature_detected!("bmi2"),
-            "fma" => std::is_x86_feature_detected!("fma"),
-            "lzcnt" => std::is_x86_feature_detected!("lzcnt"),
-            "movbe" => std::is_x86_feature_detected!("movbe"),
-            _ => std::is_x86_feature_detected!("f16c"),
-        };
-        let want = if v3.iter().all(|f| has(f)) {
+        let v3 = std::is_x86_feature_detected!("avx2")
+            && std::is_x86_feature_detected!("bmi1")
+            && std::is_x86_feature_detected!("bmi2")
+            && std::is_x86_feature_detected!("fma")
+            && std::is_x86_feature_detected!("lzcnt")
+            && std::is_x86_feature_detected!("movbe")
+            && std::is_x86_feature_detected!("f16c");
+        let want = if v3 {
             "libdeflate (x86-64-v3)"
         } else {
             "libdeflate (baseline)"

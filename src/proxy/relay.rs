@@ -162,9 +162,9 @@ impl BodyRelay {
                     }
                     let step = dec.decode(input).map_err(|_| ())?;
                     self.counted += step.consumed as u64;
+                    // The data is a slice of `input`, not of the decoder: no copy.
                     let data = step.data.clone().and_then(|r| input.get(r)).unwrap_or(&[]);
-                    let data = data.to_vec();
-                    self.emit(&data, out);
+                    self.emit(data, out);
                     input = input.get(step.consumed..).unwrap_or(&[]);
                     if step.done {
                         self.end(out);

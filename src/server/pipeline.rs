@@ -288,16 +288,9 @@ async fn run_location(ex: &mut Exchange<'_>) -> Reply {
             }
             Found::AutoRedirect { data } => {
                 ex.req.loc = data.clone();
-                let mut l = Vec::with_capacity(ex.req.uri.len() + 1);
-                uri::escape_uri(&ex.req.uri, &mut l);
-                l.push(b'/');
-                if let Some(a) = ex.req.query() {
-                    l.push(b'?');
-                    l.extend_from_slice(a);
-                }
                 return Reply::Special {
                     status: 301,
-                    location: Some(l),
+                    location: Some(ex.req.slash_location()),
                 };
             }
             Found::None => ex.req.loc = server.server_loc.clone(),

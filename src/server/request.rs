@@ -196,6 +196,20 @@ impl Request {
         self.args.as_deref().filter(|a| !a.is_empty())
     }
 
+    /// The Location of a 301 that adds the missing slash to a directory's
+    /// URI (the static handler's and a location's auto-redirect): the URI
+    /// escaped, `/`, then `?ARGS` when there are arguments.
+    pub fn slash_location(&self) -> Vec<u8> {
+        let mut l = Vec::with_capacity(self.uri.len() + 1);
+        crate::routing::uri::escape_uri(&self.uri, &mut l);
+        l.push(b'/');
+        if let Some(a) = self.query() {
+            l.push(b'?');
+            l.extend_from_slice(a);
+        }
+        l
+    }
+
     /// `$sent_http_content_length`, `_transfer_encoding` and `_connection`:
     /// the headers ResponseHead::write adds from the framing, which nginx's
     /// variables report from the response's state. None for other names.

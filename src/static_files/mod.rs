@@ -224,16 +224,9 @@ pub async fn handle(ex: &mut Exchange<'_>, conf: &StaticConf) -> Outcome {
     };
     if info.is_dir {
         // ngx_http_static_handler: 301 to the URI with a slash, even for POST.
-        let mut l = Vec::with_capacity(uri.len() + 1);
-        crate::routing::uri::escape_uri(&uri, &mut l);
-        l.push(b'/');
-        if let Some(a) = ex.req.query() {
-            l.push(b'?');
-            l.extend_from_slice(a);
-        }
         return Outcome::Reply(Reply::Special {
             status: 301,
-            location: Some(l),
+            location: Some(ex.req.slash_location()),
         });
     }
     if !info.is_file {
