@@ -31,7 +31,10 @@ IDLE_BIN="$ROOT/target/release/examples/idle_clients"
 # Load scenarios, one per line: name|nginx template|rampart template|path|extra wrk arguments.
 # Templates live in benches/nginx/ and benches/rampart/; the extra arguments are word-split by
 # `eval`, so quote inside them. A path written `https:/PATH` is fetched over TLS (the templates
-# listen with `ssl` on the certificate the script generates: @CERT@, @KEY@). To add one, add a line (and templates if the config differs), e.g.
+# listen with `ssl` on the certificate the script generates: @CERT@, @KEY@). A path written `h2c:/PATH`
+# is loaded by h2load over cleartext HTTP/2 (prior knowledge), `h2:/PATH` over TLS with ALPN h2,
+# with $H2_CONNS connections of $H2_STREAMS concurrent streams each (h2load reports the mean
+# request time, shown as p50, and no p99). To add one, add a line (and templates if the config differs), e.g.
 #   "proxy-close-1k|proxy.conf.in|proxy.toml.in|/size/1024|-H 'Connection: close'"
 SCENARIOS=(
   "proxy-keepalive-1k|proxy.conf.in|proxy.toml.in|/size/1024|"
@@ -48,7 +51,13 @@ SCENARIOS=(
   "gzip-proxy-100k-l2|gzip-proxy2.conf.in|gzip-proxy2.toml.in|/page/102400|-H 'Accept-Encoding: gzip'"
   "tls-handshake|tls-handshake.conf.in|tls-handshake.toml.in|https:/1k.bin|-H 'Connection: close'"
   "tls-keepalive-1k|tls.conf.in|tls.toml.in|https:/1k.bin|"
+  "h2c-static-1k|h2c-static.conf.in|h2c-static.toml.in|h2c:/1k.bin|"
+  "h2c-proxy-1k|h2c-proxy.conf.in|h2c-proxy.toml.in|h2c:/size/1024|"
+  "h2-static-1k|h2-static.conf.in|h2-static.toml.in|h2:/1k.bin|"
+  "h2-proxy-1k|h2-proxy.conf.in|h2-proxy.toml.in|h2:/size/1024|"
 )
+H2_CONNS=16       # h2load connections of the HTTP/2 scenarios
+H2_STREAMS=10     # h2load concurrent streams per connection
 # The idle-memory scenario (idle-10k by default) is run after the load scenarios; see run_idle.
 
 log() { printf '%s\n' "$*" >&2; }
@@ -140,6 +149,7 @@ ulimit -n 20000 || die "cannot raise the open-file limit to 20000 (ulimit -Hn is
 missing=()
 [ -x "$NGINX" ] || missing+=(nginx)
 command -v wrk >/dev/null || missing+=(wrk)
+command -v h2load >/dev/null || missing+=(nghttp2-client)
 if [ ${#missing[@]} -gt 0 ]; then
   log "installing ${missing[*]} with apt-get"
   apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq "${missing[@]}" >&2 \
@@ -273,21 +283,52 @@ parse_wrk() {
   ' "$1"
 }
 
-# measure SCENARIO PROXY ROUND PATH EXTRA...: one fresh proxy, warm-up, one measured wrk run.
+# parse_h2load FILE: prints "requests rps mean_us - errors" from h2load output.
+parse_h2load() {
+  awk '
+    function us(s,  v, u) { v = s + 0; u = s; sub(/^[0-9.]+/, "", u)
+      if (u == "ms") return v * 1000; if (u == "s") return v * 1e6; return v }
+    /^finished in/ { rps = $4 }
+    /^requests:/ { reqs = $2; errs += $10 + $12 + $14 }
+    /^status codes:/ { errs += $5 + $7 + $9 }
+    /^time for request:/ { mean = us($6) }
+    END { if (reqs == "" || rps == "") exit 1; printf "%s %s %s - %d\n", reqs, rps, mean, errs }
+  ' "$1"
+}
+
+# measure SCENARIO PROXY ROUND PATH EXTRA...: one fresh proxy, warm-up, one measured wrk run
+# (h2load for the HTTP/2 paths).
 measure() {
   local scen=$1 proxy=$2 round=$3 path=$4 template=$5; shift 5
   start_proxy "$proxy" "$template"
-  local url="http://127.0.0.1:$PROXY_PORT$path" out="$WORK/$RUN-$proxy/wrk.txt"
-  case "$path" in https:*) url="https://127.0.0.1:$PROXY_PORT${path#https:}" ;; esac
-  curl -fsSk -o /dev/null "$url" || die "$proxy: GET $url failed"
-  taskset -c 1 wrk -t1 -c"$CONNS" -d"${WARMUP}s" "$@" "$url" >/dev/null 2>&1 || true
+  local url="http://127.0.0.1:$PROXY_PORT$path" out="$WORK/$RUN-$proxy/wrk.txt" tool=wrk curl_mode=""
+  case "$path" in
+    https:*) url="https://127.0.0.1:$PROXY_PORT${path#https:}" ;;
+    h2c:*) url="http://127.0.0.1:$PROXY_PORT${path#h2c:}"; tool=h2load; curl_mode=--http2-prior-knowledge ;;
+    h2:*) url="https://127.0.0.1:$PROXY_PORT${path#h2:}"; tool=h2load; curl_mode=--http2 ;;
+  esac
+  curl -fsSk $curl_mode -o /dev/null "$url" || die "$proxy: GET $url failed"
+  if [ "$tool" = h2load ]; then
+    taskset -c 1 h2load -t1 -c"$H2_CONNS" -m"$H2_STREAMS" -D"$WARMUP" "$@" "$url" >/dev/null 2>&1 || true
+  else
+    taskset -c 1 wrk -t1 -c"$CONNS" -d"${WARMUP}s" "$@" "$url" >/dev/null 2>&1 || true
+  fi
   local t0 t1 s0 s1
   t0=$(cpu_ticks "$PROXY_PID"); s0=$(date +%s.%N)
-  taskset -c 1 wrk -t1 -c"$CONNS" -d"${DURATION}s" --latency "$@" "$url" >"$out" 2>&1 \
-    || die "wrk failed against $proxy: $(cat "$out")"
+  if [ "$tool" = h2load ]; then
+    taskset -c 1 h2load -t1 -c"$H2_CONNS" -m"$H2_STREAMS" -D"$DURATION" "$@" "$url" >"$out" 2>&1 \
+      || die "h2load failed against $proxy: $(cat "$out")"
+  else
+    taskset -c 1 wrk -t1 -c"$CONNS" -d"${DURATION}s" --latency "$@" "$url" >"$out" 2>&1 \
+      || die "wrk failed against $proxy: $(cat "$out")"
+  fi
   t1=$(cpu_ticks "$PROXY_PID"); s1=$(date +%s.%N)
   local reqs rps p50 p99 errs
-  read -r reqs rps p50 p99 errs < <(parse_wrk "$out") || die "cannot parse wrk output $out"
+  if [ "$tool" = h2load ]; then
+    read -r reqs rps p50 p99 errs < <(parse_h2load "$out") || die "cannot parse h2load output $out"
+  else
+    read -r reqs rps p50 p99 errs < <(parse_wrk "$out") || die "cannot parse wrk output $out"
+  fi
   [ "$reqs" -gt 0 ] || die "$proxy served no requests in $scen"
   stop "$PROXY_PID"
   local cpu util

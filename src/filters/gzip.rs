@@ -5,6 +5,8 @@
 //! bounded by the deflate state plus one output chunk, whatever the body size.
 
 pub use super::gzip_encoder::Gzip;
+use crate::http1::{RequestHead, Version};
+use crate::server::response::ResponseHead;
 use bytes::Bytes;
 
 /// A location's gzip settings.
@@ -109,6 +111,62 @@ impl GzipConf {
         }
         true
     }
+}
+
+/// The gzip header filter (`ngx_http_gzip_header_filter`), the one decision
+/// for every response, whoever made it (static files, proxied responses,
+/// `return` text and nginx's own pages): nginx runs it after `expires` and
+/// `add_header`, before the range and chunked filters. The response must
+/// qualify (status 200/403/404, no Content-Encoding yet, `len` — the body
+/// length when known — at least `gzip_min_length`, a type in `gzip_types`);
+/// then `gzip_vary` adds Vary whatever the client, and `ngx_http_gzip_ok`
+/// judges the client (Accept-Encoding, HTTP version, `gzip_disable`, and
+/// `gzip_proxied` when the request came through a proxy, on the response's
+/// Expires / Cache-Control / Last-Modified / ETag). When it compresses, the
+/// head changes as nginx changes it (`compressed_headers`) and the level is
+/// returned; the caller then frames the body without a length. A HEAD
+/// response gets the same headers (nginx sets `header_only` only in its
+/// last header filter).
+pub fn decide(conf: &GzipConf, req: &RequestHead, head: &mut ResponseHead, len: Option<u64>) -> Option<u32> {
+    if !conf.on {
+        return None;
+    }
+    let ct = head.content_type.as_deref().unwrap_or_default();
+    let encoded = head
+        .headers
+        .iter()
+        .any(|(n, v)| n.eq_ignore_ascii_case(b"content-encoding") && !v.is_empty());
+    if !conf.eligible(head.status, ct, len, encoded) {
+        return None;
+    }
+    if conf.vary {
+        head.vary_accept_encoding = true;
+    }
+    let client = ClientSide {
+        accept_encoding: req.header(b"accept-encoding"),
+        user_agent: req.header(b"user-agent"),
+        http11: req.version() == Version::Http11,
+        via: req.header(b"via").is_some(),
+        authorization: req.header(b"authorization").is_some(),
+    };
+    let header = |name: &'static [u8]| {
+        head.headers
+            .iter()
+            .filter(move |(n, _)| n.eq_ignore_ascii_case(name))
+            .map(|(_, v)| &v[..])
+    };
+    let resp = RespSide {
+        expires: header(b"expires").next(),
+        cache_control: header(b"cache-control").collect(),
+        last_modified: head.last_modified.is_some(),
+        etag: header(b"etag").next().is_some(),
+        now: crate::log::clock::now().unix_secs(),
+    };
+    if !conf.client_ok(&client, &resp) {
+        return None;
+    }
+    compressed_headers(&mut head.headers);
+    Some(conf.level)
 }
 
 /// The header changes of a compressed response (`ngx_http_gzip_header_filter`):

@@ -21,7 +21,8 @@ use crate::server::body::BodyError;
 use crate::server::buf_pool::PooledBuf;
 use crate::server::io::IoFail;
 use crate::server::pipeline::{Exchange, Reply};
-use crate::server::response::{ConnHeader, Framing};
+use crate::server::respond;
+use crate::server::response::Framing;
 use crate::upstream::{Outcome, UpConn};
 use next_upstream as nu;
 use relay::BodyRelay;
@@ -705,15 +706,12 @@ async fn exchange(
     if status == 101 && ex.req.head.upgrade().is_some() {
         let mut h = response_filter::client_head(ex, &uhead);
         h.status = 101;
+        // The headers filter runs on a 101 too (only `always` add_headers apply).
+        respond::header_filters(&ex.req, &mut h, None);
         let mut out = Vec::new();
-        h.write(
-            Framing::Length(0),
-            ConnHeader::Upgrade,
-            ex.req.loc.conf.server_tokens,
-            &mut out,
-        );
-        ex.req.header_bytes = out.len() as u64;
-        ex.req.status = 101;
+        if respond::begin(ex, &h, Framing::Length(0), &mut out).is_none() {
+            return Ok((Reply::Sent { reusable: false }, None));
+        }
         let rest = buf.get(head_len..).unwrap_or(&[]).to_vec();
         if ex.io.write_all(&out, ex.req.loc.conf.send_timeout).await.is_err() {
             return Ok((Reply::Sent { reusable: false }, None));
@@ -727,8 +725,7 @@ async fn exchange(
     if let Some(s) = ex.override_status {
         h.status = s;
     }
-    crate::server::pipeline::apply_expires(&ex.req, &mut h);
-    crate::server::pipeline::add_headers(&ex.req, h.status, &mut h);
+    respond::header_filters(&ex.req, &mut h, None);
     ex.req.status = h.status;
 
     // Framing towards the client.
@@ -740,12 +737,12 @@ async fn exchange(
         uhead.content_length()
     };
     let gz = if http09 {
-        gzip::Decision::Plain
+        None
     } else {
-        gzip::decide(ex, &mut h, up_len)
+        crate::filters::gzip::decide(&ex.req.loc.conf.gzip, &ex.req.head, &mut h, up_len)
     };
     // gzip removes the length: chunked to HTTP/1.1, close-delimited to 1.0.
-    let len = if gz.compresses() { None } else { up_len };
+    let len = if gz.is_some() { None } else { up_len };
     let cframing = match (no_body, len) {
         _ if http09 => Framing::Close,
         (true, Some(n)) => Framing::Length(n),
@@ -757,14 +754,16 @@ async fn exchange(
     if cframing == Framing::Close {
         ex.close_after = true;
     }
-    let conn_header = ex.conn_header();
     drop(out);
     let mut out = PooledBuf::take(512 + buf.len());
-    if !http09 {
-        h.write(cframing, conn_header, ex.req.loc.conf.server_tokens, &mut out);
+    // An HTTP/0.9 reply is relayed without a head of ours (see above).
+    if http09 {
+        let conn_header = ex.conn_header();
+        respond::record_sent_headers(&mut ex.req, &h, cframing, conn_header);
+    } else if respond::begin(ex, &h, cframing, &mut out).is_none() {
+        ex.req.upstream.current().response = Some(t0.elapsed());
+        return Ok((Reply::Sent { reusable: false }, None));
     }
-    ex.req.header_bytes = out.len() as u64;
-    crate::server::pipeline::record_sent_headers(&mut ex.req, &h, cframing, conn_header);
     let send_t = ex.req.loc.conf.send_timeout;
 
     let mut received = buf.len() as u64;
@@ -774,8 +773,8 @@ async fn exchange(
     let mut relay = BodyRelay::new(
         &uhead,
         no_body,
-        cframing,
-        gz.encoder(no_body, uhead.content_length(), buffering),
+        ex.io.chunks(cframing),
+        gzip::encoder(gz, no_body, uhead.content_length(), buffering),
     );
     if !buffering {
         relay.flush_each_read();
@@ -786,6 +785,9 @@ async fn exchange(
         .feed(&body_start, &mut out)
         .map_err(|_| Failure::InvalidHeader("reading upstream"))?;
     body_bytes += relay.take_counted();
+    if done {
+        ex.io.end_body(cframing, &mut out);
+    }
     if ex.io.write_all(&out, send_t).await.is_err() {
         ex.req.upstream.current().response = Some(t0.elapsed());
         return Ok((Reply::Sent { reusable: false }, None));
@@ -845,8 +847,11 @@ async fn exchange(
             }
             out.clear();
             relay.finish(&mut out);
-            if !out.is_empty() && complete {
-                let _ = ex.io.write_all(&out, send_t).await;
+            if complete {
+                ex.io.end_body(cframing, &mut out);
+                if !out.is_empty() {
+                    let _ = ex.io.write_all(&out, send_t).await;
+                }
             }
             break;
         }
@@ -854,7 +859,12 @@ async fn exchange(
         let fed = relay.feed(&rbuf[..n], &mut out);
         body_bytes += relay.take_counted();
         match fed {
-            Ok(d) => complete = d,
+            Ok(d) => {
+                complete = d;
+                if d {
+                    ex.io.end_body(cframing, &mut out);
+                }
+            }
             Err(_) => {
                 log_upstream(
                     ex,

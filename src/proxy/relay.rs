@@ -7,14 +7,14 @@
 
 use crate::filters::gzip::Gzip;
 use crate::http1::{ChunkedDecoder, ResponseHead as UpHead};
-use crate::server::response::Framing;
 
 /// Turns upstream body bytes into client body bytes: passes length-delimited
 /// bodies through, decodes chunked, and re-chunks for HTTP/1.1 clients when
 /// the length is unknown.
 pub(super) struct BodyRelay {
     mode: RelayMode,
-    client: Framing,
+    /// The client takes the body in HTTP/1.1 chunks (`ClientIo::chunks`).
+    chunked: bool,
     /// Upstream body bytes consumed, chunk framing included: nginx's
     /// `$upstream_response_length` (what its pipe read after the header).
     counted: u64,
@@ -38,7 +38,7 @@ enum RelayMode {
 }
 
 impl BodyRelay {
-    pub(super) fn new(h: &UpHead, no_body: bool, client: Framing, gzip: Option<Gzip>) -> BodyRelay {
+    pub(super) fn new(h: &UpHead, no_body: bool, chunked: bool, gzip: Option<Gzip>) -> BodyRelay {
         let mode = if no_body {
             RelayMode::None
         } else if h.chunked() {
@@ -50,7 +50,7 @@ impl BodyRelay {
         };
         BodyRelay {
             mode,
-            client,
+            chunked,
             counted: 0,
             emitted: false,
             gzip: if no_body { None } else { gzip },
@@ -91,7 +91,7 @@ impl BodyRelay {
         self.emitted = true;
         if self.gzip.is_some() {
             self.compressed(out, |z, o| z.feed_into(data, o));
-        } else if self.client == Framing::Chunked {
+        } else if self.chunked {
             frame_chunk(data, out);
         } else {
             out.extend_from_slice(data);
@@ -104,7 +104,7 @@ impl BodyRelay {
         let Some(z) = self.gzip.as_mut() else {
             return;
         };
-        if self.client == Framing::Chunked {
+        if self.chunked {
             self.zbuf.clear();
             step(z, &mut self.zbuf);
             frame_chunk(&self.zbuf, out);
@@ -113,15 +113,13 @@ impl BodyRelay {
         }
     }
 
-    /// The body ended: the rest of the gzip stream, then the last chunk.
+    /// The body ended: the rest of the gzip stream (the caller ends the
+    /// client's body framing: `ClientIo::end_body`).
     fn end(&mut self, out: &mut Vec<u8>) {
         self.compressed(out, |z, o| z.finish_into(o));
         // Gives the deflate state back to this thread now.
         if let Some(z) = self.gzip.take() {
             self.gzip_totals = Some(z.totals());
-        }
-        if self.client == Framing::Chunked {
-            out.extend_from_slice(crate::http1::LAST_CHUNK);
         }
     }
 
@@ -183,7 +181,7 @@ impl BodyRelay {
         matches!(self.mode, RelayMode::UntilClose | RelayMode::None)
     }
 
-    /// Bytes to send after a proper end by close (the last chunk).
+    /// Bytes to send after a proper end by close (the gzip stream's end).
     pub(super) fn finish(&mut self, out: &mut Vec<u8>) {
         if matches!(self.mode, RelayMode::UntilClose) {
             self.end(out);

@@ -48,6 +48,11 @@ impl From<IoFail> for BodyError {
 enum Kind {
     Length(u64),
     Chunked(ChunkedDecoder),
+    /// An HTTP/2 body of unknown length: the bytes as they come, until the
+    /// stream ends (the head says `chunked`, as nginx's
+    /// `r->headers_in.chunked` does for such a body, so that it is passed on
+    /// chunked; the frames themselves carry no chunk framing).
+    Stream,
     Done,
 }
 
@@ -63,8 +68,11 @@ pub struct ReqBody {
 }
 
 impl ReqBody {
-    pub fn new(head: &RequestHead, max: u64, timeout: Duration) -> ReqBody {
-        let kind = if head.chunked() {
+    /// `framed_by_stream`: the connection delimits the body itself (HTTP/2).
+    pub fn new(head: &RequestHead, max: u64, timeout: Duration, framed_by_stream: bool) -> ReqBody {
+        let kind = if head.chunked() && framed_by_stream {
+            Kind::Stream
+        } else if head.chunked() {
             Kind::Chunked(ChunkedDecoder::new())
         } else {
             match head.content_length() {
@@ -99,12 +107,14 @@ impl ReqBody {
         match self.kind {
             Kind::Length(n) => Some(n + self.received),
             Kind::Done => Some(self.received),
-            Kind::Chunked(_) => None,
+            Kind::Chunked(_) | Kind::Stream => None,
         }
     }
 
+    /// The length is unknown until the body ends (chunked, or an HTTP/2
+    /// body without content-length).
     pub fn is_chunked(&self) -> bool {
-        matches!(self.kind, Kind::Chunked(_))
+        matches!(self.kind, Kind::Chunked(_) | Kind::Stream)
     }
 
     /// Sends `100 Continue` once, when the client asked and the body is wanted.
@@ -114,8 +124,7 @@ impl ReqBody {
     async fn continue_if_expected(&mut self, io: &mut ClientIo) -> Result<(), BodyError> {
         if self.expect_continue {
             self.expect_continue = false;
-            io.write_all(b"HTTP/1.1 100 Continue\r\n\r\n", self.timeout)
-                .await?;
+            io.send_continue(self.timeout).await?;
         }
         Ok(())
     }
@@ -143,6 +152,28 @@ impl ReqBody {
                     if *left == 0 {
                         self.kind = Kind::Done;
                     }
+                    return Ok(true);
+                }
+                Kind::Stream => {
+                    if io.pending().is_empty() {
+                        match io.read_more(BODY_CHUNK, Instant::now() + self.timeout).await {
+                            Err(IoFail::Closed) => {
+                                self.kind = Kind::Done;
+                                return Ok(false);
+                            }
+                            r => r?,
+                        };
+                        continue;
+                    }
+                    let avail = io.pending();
+                    let n = avail.len().min(BODY_CHUNK);
+                    self.received += n as u64;
+                    if self.max > 0 && self.received > self.max {
+                        return Err(BodyError::TooLarge);
+                    }
+                    out.extend_from_slice(&avail[..n]);
+                    io.consume(n);
+                    self.wire_bytes += n as u64;
                     return Ok(true);
                 }
                 Kind::Chunked(_) if io.pending().is_empty() => {

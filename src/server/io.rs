@@ -15,14 +15,18 @@ use tokio::io::{AsyncRead, AsyncReadExt, AsyncWrite, AsyncWriteExt, ReadBuf};
 use tokio::net::TcpStream;
 use tokio::time::{timeout, Instant};
 
+use super::response::{ConnHeader, Framing, ResponseHead};
+
 /// The client connection: plain TCP, TLS over it (`listen ... ssl`), or one
-/// HTTP/2 stream seen as an HTTP/1.1 exchange (server::h2::pipe).
+/// HTTP/2 stream (server::h2::stream), which has no byte stream of its own:
+/// it is read and written through `ClientIo`'s request-body and response
+/// calls only.
 /// An enum rather than a boxed trait object so that the plain path stays a
 /// direct call after one predictable branch.
 pub enum ClientStream {
     Plain(TcpStream),
     Tls(Box<tokio_rustls::server::TlsStream<TcpStream>>),
-    H2(Box<super::h2::pipe::StreamPipe>),
+    H2(Box<super::h2::stream::H2Stream>),
 }
 
 impl ClientStream {
@@ -55,7 +59,7 @@ impl AsyncRead for ClientStream {
         match self.get_mut() {
             ClientStream::Plain(s) => Pin::new(s).poll_read(cx, buf),
             ClientStream::Tls(t) => Pin::new(t.as_mut()).poll_read(cx, buf),
-            ClientStream::H2(p) => Pin::new(p.as_mut()).poll_read(cx, buf),
+            ClientStream::H2(_) => Poll::Ready(Err(no_bytes())),
         }
     }
 }
@@ -65,23 +69,29 @@ impl AsyncWrite for ClientStream {
         match self.get_mut() {
             ClientStream::Plain(s) => Pin::new(s).poll_write(cx, buf),
             ClientStream::Tls(t) => Pin::new(t.as_mut()).poll_write(cx, buf),
-            ClientStream::H2(p) => Pin::new(p.as_mut()).poll_write(cx, buf),
+            ClientStream::H2(_) => Poll::Ready(Err(no_bytes())),
         }
     }
     fn poll_flush(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
         match self.get_mut() {
             ClientStream::Plain(s) => Pin::new(s).poll_flush(cx),
             ClientStream::Tls(t) => Pin::new(t.as_mut()).poll_flush(cx),
-            ClientStream::H2(p) => Pin::new(p.as_mut()).poll_flush(cx),
+            ClientStream::H2(_) => Poll::Ready(Err(no_bytes())),
         }
     }
     fn poll_shutdown(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
         match self.get_mut() {
             ClientStream::Plain(s) => Pin::new(s).poll_shutdown(cx),
             ClientStream::Tls(t) => Pin::new(t.as_mut()).poll_shutdown(cx),
-            ClientStream::H2(p) => Pin::new(p.as_mut()).poll_shutdown(cx),
+            ClientStream::H2(_) => Poll::Ready(Err(no_bytes())),
         }
     }
+}
+
+/// An HTTP/2 stream is not a byte stream (the upgrade tunnel and lingering
+/// close are HTTP/1 only).
+fn no_bytes() -> io::Error {
+    io::ErrorKind::Unsupported.into()
 }
 
 pub struct ClientIo {
@@ -164,9 +174,9 @@ impl ClientIo {
     }
 
     /// One HTTP/2 stream's request body in and response out.
-    pub fn h2(pipe: super::h2::pipe::StreamPipe) -> ClientIo {
+    pub fn h2(stream: super::h2::stream::H2Stream) -> ClientIo {
         ClientIo {
-            stream: ClientStream::H2(Box::new(pipe)),
+            stream: ClientStream::H2(Box::new(stream)),
             buf: Vec::new(),
             pos: 0,
             written: 0,
@@ -209,6 +219,9 @@ impl ClientIo {
     pub async fn read_more(&mut self, max_chunk: usize, deadline: Instant) -> Result<usize, IoFail> {
         use bytes::BufMut;
         self.compact();
+        if let ClientStream::H2(s) = &mut self.stream {
+            return s.read(&mut self.buf, deadline).await;
+        }
         let max_chunk = max_chunk.max(1);
         self.buf.reserve(max_chunk);
         // read_buf fills spare capacity without zeroing it first.
@@ -282,6 +295,12 @@ impl ClientIo {
                 }
                 chunk = &data[..data.len().min(usize::try_from(n).unwrap_or(usize::MAX))];
             }
+            if let ClientStream::H2(s) = &mut self.stream {
+                s.send_data(chunk, send_timeout).await?;
+                self.written += chunk.len() as u64;
+                data = &data[chunk.len()..];
+                continue;
+            }
             match timeout(send_timeout, self.stream.write(chunk)).await {
                 Err(_) => return Err(IoFail::Timeout),
                 Ok(Err(e)) => return Err(IoFail::Error(e)),
@@ -301,6 +320,75 @@ impl ClientIo {
             }
         }
         Ok(())
+    }
+
+    /// Starts the response: the one place a response head goes to the
+    /// client. On HTTP/1 the head is appended to `out` (written with the
+    /// first body bytes, one send); on HTTP/2 it goes out as HEADERS now.
+    /// Returns the head's size (`$bytes_sent` less the body).
+    pub fn begin_response(
+        &mut self,
+        head: &ResponseHead,
+        framing: Framing,
+        conn: ConnHeader,
+        server_tokens: bool,
+        out: &mut Vec<u8>,
+    ) -> Result<u64, IoFail> {
+        match &mut self.stream {
+            ClientStream::H2(s) => {
+                let n = s.send_head(head, framing, server_tokens)?;
+                self.written += n;
+                Ok(n)
+            }
+            _ => {
+                let before = out.len();
+                head.write(framing, conn, server_tokens, out);
+                Ok((out.len() - before) as u64)
+            }
+        }
+    }
+
+    /// Whether a body of this framing is written in HTTP/1.1 chunks here
+    /// (HTTP/2 frames the body itself: its DATA frames carry it as is).
+    pub fn chunks(&self, framing: Framing) -> bool {
+        framing == Framing::Chunked && !matches!(self.stream, ClientStream::H2(_))
+    }
+
+    /// Appends `data` to `out` as the body framing wants it: one HTTP/1.1
+    /// chunk (nothing for no data: that would be the last chunk), or as is.
+    pub fn frame_body(&self, framing: Framing, data: &[u8], out: &mut Vec<u8>) {
+        if self.chunks(framing) {
+            if data.is_empty() {
+                return;
+            }
+            crate::http1::write_chunk_header(data.len(), out);
+            out.extend_from_slice(data);
+            out.extend_from_slice(b"\r\n");
+        } else {
+            out.extend_from_slice(data);
+        }
+    }
+
+    /// The body is complete: appends the last chunk to `out` on HTTP/1.1
+    /// chunked, and lets an HTTP/2 stream end with END_STREAM.
+    pub fn end_body(&mut self, framing: Framing, out: &mut Vec<u8>) {
+        if self.chunks(framing) {
+            out.extend_from_slice(crate::http1::LAST_CHUNK);
+        }
+        if let ClientStream::H2(s) = &mut self.stream {
+            s.end_body();
+        }
+    }
+
+    /// `100 Continue`: a status line on HTTP/1.1, informational HEADERS on HTTP/2.
+    pub async fn send_continue(&mut self, send_timeout: Duration) -> Result<(), IoFail> {
+        match &mut self.stream {
+            ClientStream::H2(s) => s.send_continue(),
+            _ => {
+                self.write_all(b"HTTP/1.1 100 Continue\r\n\r\n", send_timeout)
+                    .await
+            }
+        }
     }
 
     /// Sends `head`, then `len` bytes of `file` from `off` with sendfile(2) on a plain TCP

@@ -16,6 +16,7 @@ pub mod pipeline;
 pub mod proxy_protocol;
 pub mod reject_log;
 pub mod request;
+pub mod respond;
 pub mod response;
 pub mod state;
 pub mod tls;

@@ -17,6 +17,7 @@ use super::body::ReqBody;
 use super::handlers;
 use super::io::ClientIo;
 use super::request::{ConnInfo, Request, UpstreamLog};
+use super::respond;
 use super::response::{ConnHeader, Framing, ResponseHead};
 use crate::filters::special;
 use crate::http1::{RequestHead, Version};
@@ -163,7 +164,12 @@ pub async fn handle(
         gzip: None,
         bad_uri: false,
     };
-    let body = ReqBody::new(&req.head, 0, req.loc.conf.client_body_timeout);
+    let body = ReqBody::new(
+        &req.head,
+        0,
+        req.loc.conf.client_body_timeout,
+        req.conn.http2.is_some(),
+    );
     let written_before = io.written;
     let mut ex = Exchange {
         io,
@@ -608,43 +614,6 @@ pub fn absolute_location(req: &Request, path: Vec<u8>) -> Vec<u8> {
     out
 }
 
-/// `add_header` (nginx/nginx: src/http/modules/ngx_http_headers_filter_module.c):
-/// without `always` only for 200, 201, 204, 206, 301, 302, 303, 304, 307, 308.
-pub fn add_headers(req: &Request, status: u16, head: &mut ResponseHead) {
-    let safe = matches!(status, 200 | 201 | 204 | 206 | 301 | 302 | 303 | 304 | 307 | 308);
-    for h in &req.loc.conf.add_header {
-        if !h.always && !safe {
-            continue;
-        }
-        let v = h.value.eval_to_vec(req);
-        if v.is_empty() {
-            continue;
-        }
-        head.headers.push((h.name.clone(), bytes::Bytes::from(v)));
-    }
-}
-
-/// `expires` (the headers filter runs it just before `add_header`), on
-/// proxied responses and nginx's own replies; the static handler calls
-/// it itself with the file's mtime.
-pub fn apply_expires(req: &Request, head: &mut ResponseHead) {
-    let e = req.loc.conf.stat.expires;
-    if e == crate::filters::expires::Expires::Off {
-        return;
-    }
-    let lm = head
-        .last_modified
-        .as_deref()
-        .or_else(|| {
-            head.headers
-                .iter()
-                .find(|(n, _)| n.eq_ignore_ascii_case(b"last-modified"))
-                .map(|(_, v)| &v[..])
-        })
-        .and_then(crate::static_files::cond::parse_http_time);
-    e.apply(head, crate::log::clock::now().unix_secs(), 0, lm);
-}
-
 /// Phase 8 for replies not already written. Returns whether the connection may be reused.
 async fn finish(ex: &mut Exchange<'_>, reply: Reply) -> bool {
     let (mut head, body) = match reply {
@@ -710,53 +679,23 @@ async fn finish(ex: &mut Exchange<'_>, reply: Reply) -> bool {
             .push((bytes::Bytes::from_static(b"WWW-Authenticate"), w.clone()));
     }
     let status = head.status;
-    apply_expires(&ex.req, &mut head);
-    add_headers(&ex.req, status, &mut head);
+    respond::header_filters(&ex.req, &mut head, None);
     ex.req.status = status;
     let (body, framing) = gzip_full(ex, &mut head, body);
-    let conn = ex.conn_header();
     let mut out = Vec::with_capacity(256 + body.len());
-    head.write(framing, conn, ex.req.loc.conf.server_tokens, &mut out);
-    ex.req.header_bytes = out.len() as u64;
-    record_sent_headers(&mut ex.req, &head, framing, conn);
+    let Some(conn) = respond::begin(ex, &head, framing, &mut out) else {
+        return false;
+    };
     let no_body = ex.req.is_head() || matches!(status, 100..=199 | 204 | 304);
     if !no_body {
-        out.extend_from_slice(&body);
+        ex.io.frame_body(framing, &body, &mut out);
+        ex.io.end_body(framing, &mut out);
     }
     let t = ex.req.loc.conf.send_timeout;
     if ex.io.write_all(&out, t).await.is_err() {
         return false;
     }
     conn == ConnHeader::KeepAlive
-}
-
-/// Keeps the response headers for `$sent_http_*` (only when a log format might ask).
-pub fn record_sent_headers(req: &mut Request, head: &ResponseHead, framing: Framing, conn: ConnHeader) {
-    if req.loc.conf.access_log.is_empty() {
-        return;
-    }
-    // Content-Length, Transfer-Encoding and Connection come from these when
-    // a `$sent_http_*` asks (Request::sent_by_writer), not from copies.
-    // (ResponseHead::write sends no Content-Length for these statuses.)
-    let framing = match framing {
-        Framing::Length(_) if matches!(head.status, 100..=199 | 204 | 304) => Framing::NoBody,
-        f => f,
-    };
-    req.sent_framing = Some((framing, conn));
-    let sent = &mut req.sent_headers;
-    let named = |n: &'static [u8], v: &bytes::Bytes| (bytes::Bytes::from_static(n), v.clone());
-    if let Some(ct) = &head.content_type {
-        sent.push(named(b"content-type", ct));
-    }
-    if let Some(lm) = &head.last_modified {
-        sent.push(named(b"last-modified", lm));
-    }
-    if let Some(l) = &head.location {
-        sent.push(named(b"location", l));
-    }
-    for (n, v) in &head.headers {
-        sent.push((n.clone(), v.clone()));
-    }
 }
 
 /// Phase 9: one line per access_log of the final location.
@@ -793,15 +732,12 @@ pub async fn reject(
         let body = special::error_page_body(status, conf.server_tokens, false).unwrap_or_default();
         head.content_type = Some(bytes::Bytes::from_static(b"text/html"));
         let mut out = Vec::new();
-        head.write(
-            Framing::Length(body.len() as u64),
-            ConnHeader::Close,
-            conf.server_tokens,
-            &mut out,
-        );
-        header_bytes = out.len() as u64;
-        out.extend_from_slice(&body);
-        let _ = io.write_all(&out, conf.send_timeout).await;
+        let framing = Framing::Length(body.len() as u64);
+        if let Ok(n) = io.begin_response(&head, framing, ConnHeader::Close, conf.server_tokens, &mut out) {
+            header_bytes = n;
+            out.extend_from_slice(&body);
+            let _ = io.write_all(&out, conf.send_timeout).await;
+        }
     }
     let bytes_sent = io.written - written_before;
     crate::status::metrics::record_request(&server.stats, status, bytes_sent, started.elapsed());
@@ -826,47 +762,18 @@ pub async fn reject(
 }
 
 /// The gzip filter for a response held in memory (nginx's own pages,
-/// `return` text): compressed whole, then chunked on HTTP/1.1 or
-/// close-delimited on 1.0, as nginx sends a body whose length gzip removed.
+/// `return` text): compressed whole, then (by the caller) chunked on
+/// HTTP/1.1 or close-delimited on 1.0, as nginx sends a body whose length
+/// gzip removed.
 fn gzip_full(ex: &mut Exchange<'_>, head: &mut ResponseHead, body: Vec<u8>) -> (Vec<u8>, Framing) {
-    let gz = ex.req.loc.conf.gzip.clone();
-    let ct = head.content_type.clone().unwrap_or_default();
-    let encoded = head
-        .headers
-        .iter()
-        .any(|(n, v)| n.eq_ignore_ascii_case(b"content-encoding") && !v.is_empty());
-    if !gz.eligible(head.status, &ct, Some(body.len() as u64), encoded) {
+    let conf = &ex.req.loc.conf.gzip;
+    let len = Some(body.len() as u64);
+    let Some(level) = crate::filters::gzip::decide(conf, &ex.req.head, head, len) else {
         let n = body.len() as u64;
         return (body, Framing::Length(n));
-    }
-    if gz.vary {
-        head.vary_accept_encoding = true;
-    }
-    let rh = &ex.req.head;
-    let http11 = rh.version() == Version::Http11;
-    let client = crate::filters::gzip::ClientSide {
-        accept_encoding: rh.header(b"accept-encoding"),
-        user_agent: rh.header(b"user-agent"),
-        http11,
-        via: rh.header(b"via").is_some(),
-        authorization: rh.header(b"authorization").is_some(),
     };
-    let resp = crate::filters::gzip::RespSide {
-        expires: None,
-        cache_control: Vec::new(),
-        last_modified: head.last_modified.is_some(),
-        etag: false,
-        now: crate::log::clock::now().unix_secs(),
-    };
-    if !gz.client_ok(&client, &resp) {
-        let n = body.len() as u64;
-        return (body, Framing::Length(n));
-    }
-    head.headers.push((
-        bytes::Bytes::from_static(b"Content-Encoding"),
-        bytes::Bytes::from_static(b"gzip"),
-    ));
-    let mut enc = crate::filters::gzip::Gzip::buffered(gz.level, Some(body.len() as u64));
+    let http11 = ex.req.head.version() == Version::Http11;
+    let mut enc = crate::filters::gzip::Gzip::buffered(level, Some(body.len() as u64));
     let mut z = Vec::with_capacity(body.len() / 2 + 64);
     enc.feed_into(&body, &mut z);
     enc.finish_into(&mut z);
@@ -878,8 +785,5 @@ fn gzip_full(ex: &mut Exchange<'_>, head: &mut ResponseHead, body: Vec<u8>) -> (
         ex.close_after = true;
         return (z, Framing::Close);
     }
-    let mut out = format!("{:x}\r\n", z.len()).into_bytes();
-    out.extend_from_slice(&z);
-    out.extend_from_slice(b"\r\n0\r\n\r\n");
-    (out, Framing::Chunked)
+    (z, Framing::Chunked)
 }

@@ -7,7 +7,8 @@ use super::cond::{self, Cond, Conditionals, Ranges};
 use super::{mime, StaticConf};
 use crate::filters::gzip_encoder::gzip_whole;
 use crate::server::buf_pool::PooledBuf;
-use crate::server::pipeline::{add_headers, record_sent_headers, Exchange, Reply};
+use crate::server::pipeline::{Exchange, Reply};
+use crate::server::respond;
 use crate::server::response::{push_u64, ConnHeader, Framing, ResponseHead};
 use bytes::Bytes;
 use std::io;
@@ -84,64 +85,25 @@ pub async fn send(
     if !matches!(head.status, 200 | 206 | 304) {
         head.last_modified = None;
     }
-    let now = crate::log::clock::now().unix_secs();
-    conf.expires.apply(&mut head, now, 0, Some(lm));
-    add_headers(&ex.req, head.status, &mut head);
+    respond::header_filters(&ex.req, &mut head, Some(lm));
     // gzip's header filter runs before the range filter: a compressed body
     // has no length, so it is never ranged (ngx_http_gzip_header_filter).
     let gz = &ex.req.loc.conf.gzip;
-    let ct_now = head.content_type.clone().unwrap_or_default();
-    let mut gzip = false;
-    let eligible = !precompressed && gz.eligible(head.status, &ct_now, Some(info.size), false);
-    // gzip_static (with a .gz or sending it) and gzip (on an eligible
-    // response) each set nginx's one `r->gzip_vary` flag.
-    head.vary_accept_encoding = gz.vary && (vary || precompressed || eligible);
     if precompressed {
+        // gzip_static sending the .gz: gzip itself does not run (the
+        // response has a Content-Encoding), Vary as gzip_vary says.
+        head.vary_accept_encoding = gz.vary;
         head.headers.push((
             Bytes::from_static(b"Content-Encoding"),
             Bytes::from_static(b"gzip"),
         ));
-    } else if eligible {
-        let rh = &ex.req.head;
-        let client = crate::filters::gzip::ClientSide {
-            accept_encoding: rh.header(b"accept-encoding"),
-            user_agent: rh.header(b"user-agent"),
-            http11: rh.version() == crate::http1::Version::Http11,
-            via: rh.header(b"via").is_some(),
-            authorization: rh.header(b"authorization").is_some(),
-        };
-        let resp = crate::filters::gzip::RespSide {
-            expires: head
-                .headers
-                .iter()
-                .find(|(n, _)| n.eq_ignore_ascii_case(b"expires"))
-                .map(|(_, v)| &v[..]),
-            cache_control: head
-                .headers
-                .iter()
-                .filter(|(n, _)| n.eq_ignore_ascii_case(b"cache-control"))
-                .map(|(_, v)| &v[..])
-                .collect(),
-            last_modified: head.last_modified.is_some(),
-            etag: etag.is_some(),
-            now,
-        };
-        gzip = gz.client_ok(&client, &resp);
-    }
-    if gzip {
-        // Content-Length and Accept-Ranges go, the ETag is weakened.
-        for (n, v) in head.headers.iter_mut() {
-            if n.eq_ignore_ascii_case(b"etag") && v.starts_with(b"\"") {
-                let mut w = b"W/".to_vec();
-                w.extend_from_slice(v);
-                *v = Bytes::from(w);
-            }
+    } else {
+        // gzip_static found a .gz this client does not get: it sets nginx's
+        // one `r->gzip_vary` flag too.
+        head.vary_accept_encoding = gz.vary && vary;
+        if let Some(level) = crate::filters::gzip::decide(gz, &ex.req.head, &mut head, Some(info.size)) {
+            return send_gzip(ex, head, info, level).await;
         }
-        head.headers.push((
-            Bytes::from_static(b"Content-Encoding"),
-            Bytes::from_static(b"gzip"),
-        ));
-        return send_gzip(ex, head, info, gz.level).await;
     }
     if head.status == 200 && !precompressed && ex.req.head.version() != crate::http1::Version::Http09 {
         ranges = cond::ranges(
@@ -222,17 +184,10 @@ pub async fn send(
         parts.push((Vec::new(), 0, info.size));
     }
     let status = head.status;
-    ex.req.status = status;
-    let conn = ex.conn_header();
     let mut out = Vec::with_capacity(512);
-    head.write(
-        Framing::Length(len),
-        conn,
-        ex.req.loc.conf.server_tokens,
-        &mut out,
-    );
-    ex.req.header_bytes = out.len() as u64;
-    record_sent_headers(&mut ex.req, &head, Framing::Length(len), conn);
+    let Some(conn) = respond::begin(ex, &head, Framing::Length(len), &mut out) else {
+        return Reply::Sent { reusable: false };
+    };
     let t = ex.req.loc.conf.send_timeout;
     if ex.req.is_head() || status == 304 {
         return Reply::Sent {
@@ -488,15 +443,14 @@ async fn send_gzip(ex: &mut Exchange<'_>, head: ResponseHead, info: &Arc<FileInf
         ex.close_after = true;
         Framing::Close
     };
-    ex.req.status = head.status;
-    let conn = ex.conn_header();
+
     // The frame buffer (head, then each compressed step), the read buffer
     // and the compressor's output: pooled per thread, so a response of the
     // usual sizes allocates none of them (see buf_pool.rs).
     let mut frame = PooledBuf::take(FRAME_CAP);
-    head.write(framing, conn, ex.req.loc.conf.server_tokens, &mut frame);
-    ex.req.header_bytes = frame.len() as u64;
-    record_sent_headers(&mut ex.req, &head, framing, conn);
+    let Some(conn) = respond::begin(ex, &head, framing, &mut frame) else {
+        return Reply::Sent { reusable: false };
+    };
     let t = ex.req.loc.conf.send_timeout;
     if ex.req.is_head() {
         if ex.io.write_all(&frame, t).await.is_err() {
@@ -562,19 +516,13 @@ async fn send_gzip(ex: &mut Exchange<'_>, head: ResponseHead, info: &Arc<FileInf
                 _ => Some((size, z.len() as u64)),
             };
         }
-        if http11 {
-            if !z.is_empty() {
-                crate::http1::write_chunk_header(z.len(), &mut frame);
-                frame.extend_from_slice(&z);
-                frame.extend_from_slice(b"\r\n");
-            }
-            if done {
-                frame.extend_from_slice(crate::http1::LAST_CHUNK);
-            }
-        } else if frame.is_empty() {
+        if frame.is_empty() && !ex.io.chunks(framing) {
             std::mem::swap(&mut *frame, &mut *z);
         } else {
-            frame.extend_from_slice(&z);
+            ex.io.frame_body(framing, &z, &mut frame);
+        }
+        if done {
+            ex.io.end_body(framing, &mut frame);
         }
         if !frame.is_empty() && ex.io.write_all(&frame, t).await.is_err() {
             return Reply::Sent { reusable: false };

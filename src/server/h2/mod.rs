@@ -3,13 +3,14 @@
 //!
 //! The `h2` crate does the framing, HPACK, flow control and the protocol
 //! checks (malformed frames and headers, stream states, concurrency). Each
-//! stream is then served by the very pipeline HTTP/1.1 uses, unchanged: the
-//! stream's request is handed over as an HTTP/1.1 head ([`head`]) and a body
-//! pipe, and the HTTP/1.1 response the pipeline writes is turned back into
-//! HEADERS and DATA ([`respond`]). Routing, limits, error pages, gzip,
-//! proxying, static files and the access log therefore behave the same on
-//! both protocols by construction; the request only knows it is HTTP/2 for
-//! `$server_protocol`, `$request` and `$http2` (ConnInfo::http2).
+//! stream is then served by the pipeline HTTP/1.1 uses: its request head is
+//! checked by the HTTP/1 head reader ([`head`]), and the handlers read the
+//! body and write the response through the same `ClientIo` calls, which on
+//! an HTTP/2 stream ([`stream`]) become DATA reads, one HEADERS frame and
+//! DATA frames. Routing, limits, error pages, gzip, proxying, static files
+//! and the access log therefore behave the same on both protocols; the
+//! request only knows it is HTTP/2 for `$server_protocol`, `$request` and
+//! `$http2` (ConnInfo::http2).
 //!
 //! As in nginx since 1.19.7, the connection's idle time is bounded by
 //! keepalive_timeout, the preface and first frames by client_header_timeout,
@@ -18,9 +19,8 @@
 //! open streams finish.
 
 pub mod head;
-pub mod pipe;
-pub mod respond;
 pub mod rewind;
+pub mod stream;
 
 use super::io::{ClientIo, ClientStream};
 use super::pipeline;
@@ -35,7 +35,6 @@ use std::cell::Cell;
 use std::net::SocketAddr;
 use std::rc::Rc;
 use std::sync::Arc;
-use tokio::io::AsyncWriteExt;
 use tokio::time::Instant;
 
 /// The client connection preface (RFC 9113 §3.4).
@@ -178,7 +177,10 @@ impl Drop for Open {
     }
 }
 
-/// Serves one stream through the HTTP/1.1 pipeline.
+/// Serves one stream through the pipeline: its request head is checked by
+/// the HTTP/1 head reader (the same limits and validation on both
+/// protocols), its body and response go through `ClientIo` over the stream
+/// itself (stream.rs).
 async fn serve_stream(
     req: http::Request<RecvStream>,
     mut respond: SendResponse<Bytes>,
@@ -201,73 +203,22 @@ async fn serve_stream(
         return;
     }
     let has_body = !body.is_end_stream();
-    let (head_bytes, chunked) = head::h1_head(&parts, has_body);
+    let head_bytes = head::h1_head(&parts, has_body);
     let head_request = parts.method == http::Method::HEAD;
-    let (pipe, ends) = pipe::pair();
-    let mut io = ClientIo::h2(pipe);
-    let pipe::AdapterEnds {
-        body: body_in,
-        out: mut out_end,
-    } = ends;
+    let mut io = ClientIo::h2(stream::H2Stream::new(body, respond, head_request));
     info.realip_done = false;
-    let serve = async {
-        match crate::http1::parse_request_head(Bytes::from(head_bytes), &hosts.conn.limits) {
-            Ok(head) => {
-                pipeline::handle(&mut io, head, &hosts, info, started, age).await;
-            }
-            Err(e) => {
-                log_info(&info, e.reason);
-                let line = request_line(&parts);
-                pipeline::reject(&mut io, &hosts, e.status, true, info, &line, started).await;
-            }
+    match crate::http1::parse_request_head(Bytes::from(head_bytes), &hosts.conn.limits) {
+        Ok(head) => {
+            pipeline::handle(&mut io, head, &hosts, info, started, age).await;
         }
-        // Closing the pipe ends a close-delimited response.
-        drop(io);
-    };
-    let feed = feed_body(body, body_in, chunked);
-    let relay = async {
-        let r = respond::relay(&mut out_end, &mut respond, head_request).await;
-        if let Err(f) = &r {
-            respond.send_reset(respond::reason(f));
+        Err(e) => {
+            log_info(&info, e.reason);
+            let line = request_line(&parts);
+            pipeline::reject(&mut io, &hosts, e.status, true, info, &line, started).await;
         }
-        // Drop the reading end so that a pipeline still writing stops at once.
-        drop(out_end);
-    };
-    tokio::join!(serve, feed, relay);
-}
-
-/// Copies the stream's DATA into the pipeline's body pipe, chunked when the
-/// client announced no length. Window is given back only once the pipeline
-/// took the bytes, so a slow reader slows the client down.
-async fn feed_body(mut body: RecvStream, mut to: tokio::io::DuplexStream, chunked: bool) {
-    let mut frame = Vec::new();
-    while let Some(data) = body.data().await {
-        let Ok(data) = data else {
-            // Reset by the client: the pipeline sees the body cut short.
-            return;
-        };
-        let n = data.len();
-        if n == 0 {
-            // An empty DATA frame (often the one carrying END_STREAM): a
-            // zero-size chunk would end the body.
-            continue;
-        }
-        let r = if chunked {
-            frame.clear();
-            crate::http1::write_chunk_header(n, &mut frame);
-            frame.extend_from_slice(&data);
-            frame.extend_from_slice(b"\r\n");
-            to.write_all(&frame).await
-        } else {
-            to.write_all(&data).await
-        };
-        if r.is_err() {
-            return;
-        }
-        let _ = body.flow_control().release_capacity(n);
     }
-    if chunked {
-        let _ = to.write_all(crate::http1::LAST_CHUNK).await;
+    if let super::io::ClientStream::H2(s) = io.stream {
+        s.finish();
     }
 }
 
