@@ -1,6 +1,6 @@
 //! Shared harness for the integration tests: start the real `rampart` binary
 //! on a config written by the test, start real upstreams (the
-//! `rampart-backend` binary), and talk to both over TCP on 127.0.0.1.
+//! `rampart-backend` crate, in-process), and talk to both over TCP on 127.0.0.1.
 //!
 //! Every wait is bounded; every process started here is killed by PID when
 //! its handle drops.
@@ -15,7 +15,6 @@ use std::sync::atomic::{AtomicU32, Ordering};
 use std::time::{Duration, Instant};
 
 pub const RAMPART: &str = env!("CARGO_BIN_EXE_rampart");
-pub const BACKEND: &str = env!("CARGO_BIN_EXE_rampart-backend");
 
 /// A port that was free a moment ago (bind to 0, read it, release it).
 pub fn free_port() -> u16 {
@@ -65,32 +64,27 @@ pub fn wait_for<T>(what: &str, limit: Duration, mut f: impl FnMut() -> Option<T>
     }
 }
 
-/// A running upstream (`rampart-backend`), killed on drop.
+/// A running upstream: the `rampart-backend` library serving in this process
+/// on its own thread and runtime. `kill` (and drop) close its listener and
+/// every connection, as killing a backend process would.
 pub struct Backend {
-    pub child: Child,
+    server: rampart_backend::Server,
     pub addr: SocketAddr,
 }
 
 impl Backend {
     /// Starts a backend on `addr` (use port 0 for any) with identity `id`.
     pub fn start_on(addr: &str, id: &str) -> Backend {
-        let mut child = Command::new(BACKEND)
-            .args(["--listen", addr, "--id", id])
-            .stdout(Stdio::piped())
-            .stderr(Stdio::null())
-            .spawn()
-            .expect("start backend");
-        let stdout = child.stdout.take().expect("stdout");
-        let mut line = String::new();
-        BufReader::new(stdout)
-            .read_line(&mut line)
-            .expect("backend output");
-        let addr: SocketAddr = line
-            .trim()
-            .strip_prefix("listening on ")
-            .and_then(|a| a.parse().ok())
-            .unwrap_or_else(|| panic!("unexpected backend output {line:?}"));
-        Backend { child, addr }
+        static NOFILE: std::sync::Once = std::sync::Once::new();
+        // Its connections are this process's file descriptors now.
+        NOFILE.call_once(rampart_backend::raise_nofile);
+        let want: SocketAddr = addr.parse().expect("backend address");
+        let server = rampart_backend::Server::start(want, Some(id))
+            .unwrap_or_else(|e| panic!("start backend on {addr}: {e}"));
+        Backend {
+            addr: server.addr(),
+            server,
+        }
     }
 
     pub fn start(id: &str) -> Backend {
@@ -98,14 +92,7 @@ impl Backend {
     }
 
     pub fn kill(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
-    }
-}
-
-impl Drop for Backend {
-    fn drop(&mut self) {
-        self.kill();
+        self.server.stop();
     }
 }
 
