@@ -624,8 +624,7 @@ fn logged_ids(node: &Node) -> Vec<(u64, u16)> {
 }
 
 fn drain_one_node_behind_haproxy(check: Check) {
-    if !std::path::Path::new(HAPROXY).exists() {
-        eprintln!("SKIPPED: {HAPROXY} is missing (apt-get install haproxy; .ci/run installs it)");
+    if !require_tool(HAPROXY, "haproxy") {
         return;
     }
     let be = Backend::start("work");

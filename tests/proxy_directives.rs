@@ -174,8 +174,7 @@ fn proxy_redirect_matches_nginx() {
         p("/drel/rel")
     );
 
-    if !nginx_available() {
-        eprintln!("nginx not installed: differential part skipped");
+    if !require_nginx() {
         return;
     }
     let nport = free_port();
@@ -471,8 +470,7 @@ http {{
 
 #[test]
 fn upstream_request_matches_nginx() {
-    if !nginx_available() {
-        eprintln!("nginx not installed: skipped");
+    if !require_nginx() {
         return;
     }
     let (up, rx) = recording_upstream();
@@ -575,8 +573,7 @@ fn proxy_cookie_rewrites_match_nginx() {
         "a=1; Domain=.Internal.test; Path=/app/x; HttpOnly"
     );
 
-    if !nginx_available() {
-        eprintln!("nginx not installed: differential part skipped");
+    if !require_nginx() {
         return;
     }
     let nport = free_port();

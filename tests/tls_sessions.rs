@@ -33,11 +33,7 @@ fn make_cert(dir: &Path) {
 }
 
 fn openssl_available() -> bool {
-    Command::new("openssl")
-        .arg("version")
-        .stdout(Stdio::null())
-        .status()
-        .is_ok_and(|s| s.success())
+    require_tool("openssl", "openssl")
 }
 
 /// One `s_client` connection that sends a request and reads the answer (a
@@ -91,7 +87,6 @@ fn connect(port: u16, version: &str, sess: &Path, reuse: bool) -> String {
 #[test]
 fn session_cache_and_tickets() {
     if !openssl_available() {
-        eprintln!("skipped: openssl not installed");
         return;
     }
     let dir = TempDir::new("tls-sessions");
@@ -156,7 +151,6 @@ http {{
 #[test]
 fn toml_front_end() {
     if !openssl_available() {
-        eprintln!("skipped: openssl not installed");
         return;
     }
     let server = |cache: &str| {

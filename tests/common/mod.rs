@@ -50,6 +50,55 @@ impl Drop for TempDir {
     }
 }
 
+/// The name of the running test (libtest names each test's thread after it).
+pub fn test_name() -> String {
+    match std::thread::current().name() {
+        Some(n) if n != "main" => n.to_string(),
+        _ => "this test".to_string(),
+    }
+}
+
+/// The one answer to "a test cannot run because `tool` is missing": a test
+/// must never pass silently without having run. When `tool` (a name looked up
+/// on PATH, or an absolute path) can be run this returns true. Otherwise it
+/// prints `SKIPPED <test>: needs <tool> (apt-get install <package>)` to
+/// stderr and returns false, so the caller returns (or skips the part that
+/// needs it); under `CI=true` it panics instead, so CI (.ci/run installs every
+/// tool) fails rather than reports `ok`.
+pub fn require_tool(tool: &str, package: &str) -> bool {
+    if find_tool(tool).is_some() {
+        return true;
+    }
+    let msg = format!(
+        "SKIPPED {}: needs {tool} (apt-get install {package})",
+        test_name()
+    );
+    if std::env::var("CI").is_ok_and(|v| v == "true") {
+        panic!("{msg}, and CI=true: a test that cannot run must fail in CI");
+    }
+    // Straight to fd 2 (libtest captures `eprintln!` of passing tests, and
+    // this must show in a plain `cargo test`), on a line of its own even if
+    // libtest is in the middle of one.
+    let _ = write!(std::io::stderr(), "\n{msg}\n");
+    false
+}
+
+/// Where `tool` is: itself when it has a `/`, else the first executable of that
+/// name in PATH.
+pub fn find_tool(tool: &str) -> Option<PathBuf> {
+    use std::os::unix::fs::PermissionsExt as _;
+    let runnable =
+        |p: &Path| std::fs::metadata(p).is_ok_and(|m| m.is_file() && m.permissions().mode() & 0o111 != 0);
+    if tool.contains('/') {
+        let p = PathBuf::from(tool);
+        return runnable(&p).then_some(p);
+    }
+    let path = std::env::var_os("PATH")?;
+    std::env::split_paths(&path)
+        .map(|d| d.join(tool))
+        .find(|p| runnable(p))
+}
+
 /// Polls `f` every 10 ms until it returns Some, or panics after `limit`.
 pub fn wait_for<T>(what: &str, limit: Duration, mut f: impl FnMut() -> Option<T>) -> T {
     let start = Instant::now();
@@ -488,9 +537,10 @@ pub fn wait_log(r: &Rampart, name: &str, needle: &str) -> String {
 /// Debian's nginx 1.22.1, the behaviour reference.
 pub const NGINX: &str = "/usr/sbin/nginx";
 
-/// Whether the reference nginx is installed.
-pub fn nginx_available() -> bool {
-    Path::new(NGINX).exists()
+/// Whether the reference nginx is installed; when it is not, says SKIPPED
+/// (or fails under `CI=true`): see [`require_tool`].
+pub fn require_nginx() -> bool {
+    require_tool(NGINX, "nginx")
 }
 
 /// A running reference nginx (`daemon off; master_process off;`, everything
