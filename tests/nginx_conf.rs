@@ -16,8 +16,6 @@ use std::path::{Path, PathBuf};
 use std::process::{Command, Output, Stdio};
 use std::time::Duration;
 
-const NGINX: &str = "/usr/sbin/nginx";
-
 fn fixtures(sub: &str) -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR"))
         .join("tests/nginx_conf")
@@ -470,21 +468,8 @@ match = "/moved"
 return = [301, "/r"]
 "#;
 
-/// A rampart started on a config file of any name, killed on drop.
-struct Running {
-    child: std::process::Child,
-    _dir: TempDir,
-    addr: std::net::SocketAddr,
-}
-
-impl Drop for Running {
-    fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
-    }
-}
-
-fn start(file_name: &str, template: &str, backend: &str) -> Running {
+/// Writes `template` to `DIR/file_name` and starts rampart on it.
+fn start(file_name: &str, template: &str, backend: &str) -> Rampart {
     let dir = TempDir::new("nginx-twin");
     let port = free_port();
     let conf = dir.path().join(file_name);
@@ -492,27 +477,11 @@ fn start(file_name: &str, template: &str, backend: &str) -> Running {
         .replace("@PORT@", &port.to_string())
         .replace("@BACKEND@", backend);
     std::fs::write(&conf, text).unwrap();
-    let mut child = Command::new(RAMPART)
-        .arg("-p")
-        .arg(dir.path())
-        .arg("-c")
-        .arg(&conf)
-        .stdout(Stdio::null())
-        .stderr(Stdio::null())
-        .spawn()
-        .unwrap();
-    let pid = dir.path().join("logs/rampart.pid");
-    wait_for("the pid file", Duration::from_secs(10), || {
-        if let Ok(Some(s)) = child.try_wait() {
-            panic!("rampart exited early: {s}");
-        }
-        pid.exists().then_some(())
-    });
-    Running {
-        child,
-        _dir: dir,
-        addr: std::net::SocketAddr::from(([127, 0, 0, 1], port)),
-    }
+    let how = Launch {
+        quiet: true,
+        ..Launch::default()
+    };
+    Rampart::launch(dir, port, conf, &how)
 }
 
 #[test]
@@ -545,8 +514,8 @@ fn nginx_conf_serves_exactly_as_its_toml_twin() {
     for (path, status, body) in requests {
         let req = format!("GET {path} HTTP/1.1\r\nHost: localhost\r\nConnection: close\r\n\r\n");
         // Absolute redirects name the listening port, which differs.
-        let ra = without_date(&raw_all(a.addr, req.as_bytes())).replace(&a.addr.port().to_string(), "PORT");
-        let rb = without_date(&raw_all(b.addr, req.as_bytes())).replace(&b.addr.port().to_string(), "PORT");
+        let ra = without_date(&raw_all(a.addr(), req.as_bytes())).replace(&a.port.to_string(), "PORT");
+        let rb = without_date(&raw_all(b.addr(), req.as_bytes())).replace(&b.port.to_string(), "PORT");
         assert_eq!(ra, rb, "{path}");
         assert!(ra.starts_with(&format!("HTTP/1.1 {status} ")), "{path}: {ra}");
         assert!(ra.ends_with(body), "{path}: {ra}");
@@ -555,7 +524,7 @@ fn nginx_conf_serves_exactly_as_its_toml_twin() {
             "{path}: {ra}"
         );
     }
-    let echo = get(a.addr, "/app/echo/x");
+    let echo = get(a.addr(), "/app/echo/x");
     assert_eq!(echo.header("X-Backend"), Some("twin"));
     let sent = echo.header("X-Echo-Headers").unwrap_or_default().to_string();
     assert!(sent.contains("x-twin: a b"), "{sent}");
@@ -598,24 +567,13 @@ fn seed_front_config_starts_and_serves() {
         .and_then(|r| r.split(';').next())
         .and_then(|p| p.parse().ok())
         .unwrap();
-    let mut child = Command::new(RAMPART)
-        .args([
-            "-p",
-            tmp.path().to_str().unwrap(),
-            "-c",
-            path.to_str().unwrap(),
-            "-g",
-            "daemon off;",
-        ])
-        .stdout(Stdio::null())
-        .stderr(Stdio::null())
-        .spawn()
-        .unwrap();
-    let pid = tmp.path().join("logs/nginx.pid");
-    wait_for("the seed config's pid file", Duration::from_secs(10), || {
-        assert!(child.try_wait().unwrap().is_none(), "rampart exited early");
-        pid.exists().then_some(())
-    });
+    let how = Launch {
+        args: vec!["-g".into(), "daemon off;".into()],
+        pid_file: Some(tmp.path().join("logs/nginx.pid")),
+        quiet: true,
+        ..Launch::default()
+    };
+    let r = Rampart::launch(TempDir::at(tmp.path()), port, path.clone(), &how);
     let addr = std::net::SocketAddr::from(([127, 0, 0, 1], port));
 
     let png = get(addr, "/img/a.png");
@@ -651,7 +609,5 @@ fn seed_front_config_starts_and_serves() {
     let down = get(addr, "/img/b.png");
     assert_eq!(down.status, 502);
     assert_eq!(down.text(), "sorry, try again\n", "error_page 502 → /50x.html");
-
-    let _ = child.kill();
-    let _ = child.wait();
+    drop(r);
 }

@@ -10,12 +10,10 @@
 
 mod common;
 
-use common::{connect, free_port, read_response, serve_nginx_conf, ConfProc, TempDir, RAMPART};
+use common::{connect, free_port, read_response, serve_nginx_conf, Server, TempDir};
 use std::io::{BufReader, Write};
 use std::net::SocketAddr;
 use std::path::Path;
-
-const NGINX: &str = "/usr/sbin/nginx";
 
 const CONF: &str = r#"user root;
 daemon off;
@@ -360,12 +358,12 @@ const RATIO_FILES: &[&str] = &[
     "vendor/libdeflate/lib/deflate_compress.c",
 ];
 
-fn start(bin: &str, dir: &Path, port: u16, www: &Path, nginx: bool) -> ConfProc {
+fn start(nginx: bool, dir: &Path, port: u16, www: &Path) -> Server {
     let conf = CONF
         .replace("PFX", &dir.display().to_string())
         .replace("PORT", &port.to_string())
         .replace("@WWW@", &www.display().to_string());
-    serve_nginx_conf(bin, dir, &conf, nginx)
+    serve_nginx_conf(nginx, dir, port, &conf)
 }
 
 fn ask(port: u16, method: &str, target: &str, headers: &[String]) -> common::Resp {
@@ -402,7 +400,7 @@ struct Pair {
     nginx: u16,
     rampart: u16,
     www: std::path::PathBuf,
-    _procs: (ConfProc, ConfProc),
+    _procs: (Server, Server),
     /// Dropped after the servers.
     dir: TempDir,
 }
@@ -417,8 +415,8 @@ impl Pair {
         let www = d.path().join("www");
         tree(&www);
         let (np, rp) = (free_port(), free_port());
-        let n = start(NGINX, &d.path().join("n"), np, &www, true);
-        let r = start(RAMPART, &d.path().join("r"), rp, &www, false);
+        let n = start(true, &d.path().join("n"), np, &www);
+        let r = start(false, &d.path().join("r"), rp, &www);
         Some(Pair {
             nginx: np,
             rampart: rp,

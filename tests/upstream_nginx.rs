@@ -10,49 +10,29 @@ use common::*;
 
 use std::io::{BufReader, Write};
 use std::net::{Ipv4Addr, SocketAddr, SocketAddrV4, TcpStream};
-use std::path::Path;
-use std::process::{Child, Command, Stdio};
 use std::time::Duration;
 
-const NGINX: &str = "/usr/sbin/nginx";
-
-/// nginx in the foreground, single process, everything inside `dir`; killed on drop.
-struct Nginx(Child);
-
-impl Nginx {
-    fn start(dir: &Path, http: &str, ports: &[u16]) -> Nginx {
-        let d = dir.display();
-        let conf = format!(
-            "user root;\ndaemon off;\nmaster_process off;\nworker_processes 1;\npid {d}/nginx.pid;\n\
-             error_log {d}/nginx-error.log;\nevents {{ worker_connections 1024; }}\n\
-             http {{\n access_log off;\n client_body_temp_path {d}/cb;\n proxy_temp_path {d}/pt;\n\
-             fastcgi_temp_path {d}/ft;\n uwsgi_temp_path {d}/ut;\n scgi_temp_path {d}/st;\n{http}\n}}\n"
-        );
-        let path = dir.join("nginx.conf");
-        std::fs::write(&path, conf).expect("write nginx.conf");
-        let child = Command::new(NGINX)
-            .arg("-p")
-            .arg(dir)
-            .arg("-c")
-            .arg(&path)
-            .stdout(Stdio::null())
-            .stderr(Stdio::null())
-            .spawn()
-            .expect("start nginx");
-        for &p in ports {
-            wait_for("nginx to listen", Duration::from_secs(10), || {
-                TcpStream::connect(("127.0.0.1", p)).ok().map(|_| ())
-            });
-        }
-        Nginx(child)
+/// The reference nginx (the common harness) on `http` inside a single
+/// process config, everything inside `dir`; returns once it accepts on `ports`.
+fn start_nginx(dir: TempDir, http: &str, ports: &[u16]) -> Nginx {
+    let d = dir.path().display().to_string();
+    let conf = format!(
+        "user root;\ndaemon off;\nmaster_process off;\nworker_processes 1;\npid {d}/nginx.pid;\n\
+         error_log {d}/nginx-error.log;\nevents {{ worker_connections 1024; }}\n\
+         http {{\n access_log off;\n client_body_temp_path {d}/cb;\n proxy_temp_path {d}/pt;\n\
+         fastcgi_temp_path {d}/ft;\n uwsgi_temp_path {d}/ut;\n scgi_temp_path {d}/st;\n{http}\n}}\n"
+    );
+    let how = Launch {
+        quiet: true,
+        ..Launch::default()
+    };
+    let nginx = Nginx::start_in(dir, &conf, &how);
+    for &p in ports {
+        wait_for("nginx to listen", Duration::from_secs(10), || {
+            TcpStream::connect(("127.0.0.1", p)).ok().map(|_| ())
+        });
     }
-}
-
-impl Drop for Nginx {
-    fn drop(&mut self) {
-        let _ = self.0.kill();
-        let _ = self.0.wait();
-    }
+    nginx
 }
 
 /// GET /id from source address `src`; returns the X-Backend value.
@@ -137,7 +117,7 @@ fn ip_hash_matches_nginx() {
             " server {{ listen 127.0.0.1:{port}; location / {{ proxy_pass http://{name}; }} }}\n"
         ));
     }
-    let _nginx = Nginx::start(dir.path(), &http, &nports);
+    let _nginx = start_nginx(dir, &http, &nports);
 
     let rports: Vec<u16> = ups.iter().map(|_| free_port()).collect();
     let mut toml = String::from("error_log = \"logs/error.log\"\n\n[http]\naccess_log = \"off\"\n\n");
@@ -231,7 +211,7 @@ fn hash_and_consistent_hash_match_nginx() {
             " }}\n server {{ listen 127.0.0.1:{port}; location / {{ proxy_pass http://{name}; }} }}\n"
         ));
     }
-    let _nginx = Nginx::start(dir.path(), &http, &nports);
+    let _nginx = start_nginx(dir, &http, &nports);
     let rports: Vec<u16> = methods.iter().map(|_| free_port()).collect();
     let mut toml = String::from("error_log = \"logs/error.log\"\n\n[http]\naccess_log = \"off\"\n\n");
     let list: Vec<String> = lines.iter().map(|l| format!("\"{l}\"")).collect();

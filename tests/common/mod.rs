@@ -39,6 +39,13 @@ impl TempDir {
         std::fs::create_dir_all(p.join("logs")).expect("temp dir");
         TempDir(p)
     }
+    /// `path` (with a `logs` directory), removed on drop: a server's own
+    /// directory inside a test's [`TempDir`].
+    pub fn at(path: &Path) -> TempDir {
+        std::fs::create_dir_all(path.join("logs")).expect("temp dir");
+        TempDir(path.to_path_buf())
+    }
+
     pub fn path(&self) -> &Path {
         &self.0
     }
@@ -145,12 +152,65 @@ impl Backend {
     }
 }
 
-/// A running `rampart -p DIR -c DIR/rampart.toml`, stopped on drop.
+/// How a server process (rampart or the reference nginx) is started, beyond
+/// `BIN -p DIR -c CONF`: the one launcher, [`launch`], behind [`Rampart`] and
+/// [`Nginx`].
+#[derive(Default, Clone)]
+pub struct Launch {
+    /// `-e DIR/logs/error.log`: start-up errors go to the error log, not stderr.
+    pub error_log: bool,
+    /// Arguments after `-c CONF` (`-g 'daemon off;'`).
+    pub args: Vec<String>,
+    /// The file whose appearance means "every listener is bound" (default:
+    /// `DIR/logs/rampart.pid` for rampart, `DIR/nginx.pid` for nginx).
+    pub pid_file: Option<PathBuf>,
+    /// Discard stderr (default: piped, shown if the server exits early).
+    pub quiet: bool,
+}
+
+/// Starts `bin -p DIR [-e DIR/logs/error.log] -c CONF ARGS...` and waits (10 s)
+/// for `pid_file`: both servers write it once every listener is bound. One
+/// that exits first (a bad config, a port taken in the meantime) fails here
+/// with its stderr and error log.
+pub fn launch(bin: &str, dir: &Path, conf: &Path, pid_file: &Path, how: &Launch) -> Child {
+    let _ = std::fs::create_dir_all(dir.join("logs"));
+    let mut cmd = Command::new(bin);
+    cmd.arg("-p").arg(dir);
+    if how.error_log {
+        cmd.arg("-e").arg(dir.join("logs/error.log"));
+    }
+    cmd.arg("-c")
+        .arg(conf)
+        .args(&how.args)
+        .stdin(Stdio::null())
+        .stdout(Stdio::null())
+        .stderr(if how.quiet { Stdio::null() } else { Stdio::piped() });
+    let mut child = cmd.spawn().unwrap_or_else(|e| panic!("start {bin}: {e}"));
+    wait_for(
+        &format!("{bin}'s pid file {}", pid_file.display()),
+        Duration::from_secs(10),
+        || {
+            if let Ok(Some(status)) = child.try_wait() {
+                let mut err = String::new();
+                if let Some(e) = child.stderr.as_mut() {
+                    let _ = e.read_to_string(&mut err);
+                }
+                let log = std::fs::read_to_string(dir.join("logs/error.log")).unwrap_or_default();
+                panic!("{bin} exited early ({status}): {err}{log}");
+            }
+            pid_file.exists().then_some(())
+        },
+    );
+    child
+}
+
+/// A running `rampart -p DIR -c CONF`, stopped on drop.
 pub struct Rampart {
     pub child: Child,
     pub dir: TempDir,
     pub port: u16,
     pub conf: PathBuf,
+    pid_path: PathBuf,
 }
 
 impl Rampart {
@@ -170,38 +230,48 @@ impl Rampart {
     /// Starts `rampart -p DIR -c CONF` on a config file already written
     /// (listening on `port`); returns once its pid file exists.
     pub fn run_file(dir: TempDir, port: u16, conf: PathBuf) -> Rampart {
-        let child = Command::new(RAMPART)
-            .arg("-p")
-            .arg(dir.path())
-            .arg("-c")
-            .arg(&conf)
-            .stdout(Stdio::null())
-            .stderr(Stdio::piped())
-            .spawn()
-            .expect("start rampart");
-        let mut r = Rampart {
+        Self::launch(dir, port, conf, &Launch::default())
+    }
+
+    /// Writes the nginx.conf text `conf` to `DIR/nginx.conf`, without its
+    /// `*_temp_path` lines (nginx-only housekeeping), and starts rampart on
+    /// it. The config writes its pid file to `DIR/nginx.pid`, as the
+    /// reference nginx's does ([`Nginx::start_in`]).
+    pub fn start_nginx_conf(dir: TempDir, port: u16, conf: &str, how: &Launch) -> Rampart {
+        let text: Vec<&str> = conf.lines().filter(|l| !l.contains("_temp_path")).collect();
+        let file = dir.path().join("nginx.conf");
+        std::fs::write(&file, text.join("\n")).expect("write nginx.conf");
+        let how = Launch {
+            pid_file: Some(
+                how.pid_file
+                    .clone()
+                    .unwrap_or_else(|| dir.path().join("nginx.pid")),
+            ),
+            ..how.clone()
+        };
+        Self::launch(dir, port, file, &how)
+    }
+
+    /// The one way tests start a rampart server: `rampart -p DIR -c CONF` as
+    /// `how` says; returns once its pid file exists.
+    pub fn launch(dir: TempDir, port: u16, conf: PathBuf, how: &Launch) -> Rampart {
+        let pid_path = how
+            .pid_file
+            .clone()
+            .unwrap_or_else(|| dir.path().join("logs/rampart.pid"));
+        let child = launch(RAMPART, dir.path(), &conf, &pid_path, how);
+        Rampart {
             child,
             dir,
             port,
             conf,
-        };
-        let pid_file = r.pid_file();
-        wait_for("the rampart pid file", Duration::from_secs(10), || {
-            if let Ok(Some(status)) = r.child.try_wait() {
-                let mut err = String::new();
-                if let Some(e) = r.child.stderr.as_mut() {
-                    let _ = e.read_to_string(&mut err);
-                }
-                panic!("rampart exited early ({status}): {err}");
-            }
-            pid_file.exists().then_some(())
-        });
-        r
+            pid_path,
+        }
     }
 
-    /// The default pid file location used by test configs (`pid` unset).
+    /// The pid file (`DIR/logs/rampart.pid` unless the config sets `pid`).
     pub fn pid_file(&self) -> PathBuf {
-        self.dir.path().join("logs/rampart.pid")
+        self.pid_path.clone()
     }
 
     pub fn addr(&self) -> SocketAddr {
@@ -544,7 +614,7 @@ pub fn require_nginx() -> bool {
 }
 
 /// A running reference nginx (`daemon off; master_process off;`, everything
-/// under its own temp dir), killed by PID on drop.
+/// under its own temp dir), killed by PID on drop: the one nginx harness.
 pub struct Nginx {
     pub child: Child,
     pub dir: TempDir,
@@ -575,34 +645,29 @@ impl Nginx {
     /// once the pid file exists (nginx writes it after binding every listener).
     pub fn start(conf: &str) -> Nginx {
         let dir = TempDir::new("nginx");
+        let conf = conf.replace("@DIR@", &dir.path().display().to_string());
+        Self::start_in(
+            dir,
+            &conf,
+            &Launch {
+                error_log: true,
+                ..Launch::default()
+            },
+        )
+    }
+
+    /// Writes the nginx.conf text `conf` to `DIR/nginx.conf` as it is and starts
+    /// nginx on it (`-p DIR`, as `how` says); the config must write its pid
+    /// file to `DIR/nginx.pid` unless `how.pid_file` names another.
+    pub fn start_in(dir: TempDir, conf: &str, how: &Launch) -> Nginx {
         let file = dir.path().join("nginx.conf");
-        std::fs::write(&file, conf.replace("@DIR@", &dir.path().display().to_string()))
-            .expect("write nginx.conf");
-        let child = Command::new(NGINX)
-            .arg("-p")
-            .arg(dir.path())
-            .arg("-e")
-            .arg(dir.path().join("logs/error.log"))
-            .arg("-c")
-            .arg(&file)
-            .stdout(Stdio::null())
-            .stderr(Stdio::piped())
-            .spawn()
-            .expect("start nginx");
-        let mut n = Nginx { child, dir };
-        let pid = n.dir.path().join("nginx.pid");
-        wait_for("the nginx pid file", Duration::from_secs(10), || {
-            if let Ok(Some(status)) = n.child.try_wait() {
-                let mut err = String::new();
-                if let Some(e) = n.child.stderr.as_mut() {
-                    let _ = e.read_to_string(&mut err);
-                }
-                let log = std::fs::read_to_string(n.dir.path().join("logs/error.log")).unwrap_or_default();
-                panic!("nginx exited early ({status}): {err}{log}");
-            }
-            pid.exists().then_some(())
-        });
-        n
+        std::fs::write(&file, conf).expect("write nginx.conf");
+        let pid = how
+            .pid_file
+            .clone()
+            .unwrap_or_else(|| dir.path().join("nginx.pid"));
+        let child = launch(NGINX, dir.path(), &file, &pid, how);
+        Nginx { child, dir }
     }
 }
 
@@ -610,6 +675,31 @@ impl Drop for Nginx {
     fn drop(&mut self) {
         let _ = self.child.kill();
         let _ = self.child.wait();
+    }
+}
+
+/// nginx or rampart, started on the same nginx.conf by the differential tests.
+pub enum Server {
+    Nginx(Nginx),
+    Rampart(Rampart),
+}
+
+impl Server {
+    /// The reference nginx (`nginx: true`) or rampart on the nginx.conf text
+    /// `conf` in `dir` (see [`Nginx::start_in`], [`Rampart::start_nginx_conf`]).
+    pub fn start(nginx: bool, dir: TempDir, port: u16, conf: &str, how: &Launch) -> Server {
+        if nginx {
+            Server::Nginx(Nginx::start_in(dir, conf, how))
+        } else {
+            Server::Rampart(Rampart::start_nginx_conf(dir, port, conf, how))
+        }
+    }
+
+    pub fn dir(&self) -> &Path {
+        match self {
+            Server::Nginx(n) => n.dir.path(),
+            Server::Rampart(r) => r.dir.path(),
+        }
     }
 }
 
@@ -685,55 +775,12 @@ pub fn connections_to(port: u16) -> usize {
         .count()
 }
 
-/// A server process started by `serve_nginx_conf`, killed by PID on drop.
-pub struct ConfProc(pub Child);
-
-impl Drop for ConfProc {
-    fn drop(&mut self) {
-        let _ = self.0.kill();
-        let _ = self.0.wait();
-    }
-}
-
-/// Starts `bin` (nginx or rampart) on the nginx.conf text `conf`, written to
-/// `dir/nginx.conf`, with `-p dir`; for rampart the `*_temp_path` lines
-/// (nginx-only housekeeping) are dropped. The config must write its pid
-/// file to `dir/nginx.pid`: the server is ready when it appears (both write
-/// it after binding every listener), and one that exits first (a port taken
-/// in the meantime) fails here with its own stderr.
-pub fn serve_nginx_conf(bin: &str, dir: &Path, conf: &str, nginx: bool) -> ConfProc {
-    std::fs::create_dir_all(dir.join("logs")).expect("logs dir");
-    let conf = if nginx {
-        conf.to_string()
-    } else {
-        conf.lines()
-            .filter(|l| !l.contains("_temp_path"))
-            .collect::<Vec<_>>()
-            .join("\n")
-    };
-    let path = dir.join("nginx.conf");
-    std::fs::write(&path, conf).expect("write nginx.conf");
-    let mut child = Command::new(bin)
-        .arg("-p")
-        .arg(dir)
-        .arg("-c")
-        .arg(&path)
-        .stdout(Stdio::null())
-        .stderr(Stdio::piped())
-        .spawn()
-        .expect("start server");
-    let pid = dir.join("nginx.pid");
-    wait_for("server up", Duration::from_secs(10), || {
-        if let Ok(Some(status)) = child.try_wait() {
-            let mut err = String::new();
-            if let Some(e) = child.stderr.as_mut() {
-                let _ = e.read_to_string(&mut err);
-            }
-            panic!("{bin} exited early ({status}): {err}");
-        }
-        pid.exists().then_some(())
-    });
-    ConfProc(child)
+/// Starts nginx (`nginx: true`) or rampart on the nginx.conf text `conf`,
+/// written to `dir/nginx.conf`, with `-p dir` (see [`Server::start`]). The
+/// config must write its pid file to `dir/nginx.pid`: the server is ready
+/// when it appears.
+pub fn serve_nginx_conf(nginx: bool, dir: &Path, port: u16, conf: &str) -> Server {
+    Server::start(nginx, TempDir::at(dir), port, conf, &Launch::default())
 }
 
 /// The first `want` lines of the log file at `path`, once it has them (logs
