@@ -16,12 +16,52 @@ use std::time::{Duration, Instant};
 
 pub const RAMPART: &str = env!("CARGO_BIN_EXE_rampart");
 
-/// A port that was free a moment ago (bind to 0, read it, release it).
+/// A port that was free a moment ago (bind to 0, read it, release it): for
+/// ports something else binds (nginx, haproxy, a backend, a reload's new
+/// listener) or nothing does (a dead upstream). A port rampart listens on
+/// from its start comes from [`rampart_port`].
 pub fn free_port() -> u16 {
     TcpListener::bind("127.0.0.1:0")
         .and_then(|l| l.local_addr())
         .map(|a| a.port())
         .expect("no free port")
+}
+
+thread_local! {
+    /// Listeners bound by [`rampart_port`] and not yet handed to a rampart.
+    static RESERVED: std::cell::RefCell<Vec<TcpListener>> = const { std::cell::RefCell::new(Vec::new()) };
+}
+
+/// A port for a listener of the next rampart this test starts, with no
+/// bind-then-release race: the harness binds 127.0.0.1:0 and keeps the
+/// socket; [`Rampart::launch`] hands it to rampart as an inherited listener
+/// (`NGINX=fd;`, as nginx's binary upgrade hands sockets over) when the
+/// config names `127.0.0.1:PORT`, and closes its own copy.
+pub fn rampart_port() -> u16 {
+    let l = TcpListener::bind("127.0.0.1:0").expect("bind 127.0.0.1:0");
+    let port = l.local_addr().expect("local addr").port();
+    RESERVED.with(|r| r.borrow_mut().push(l));
+    port
+}
+
+/// This thread's reserved listeners whose `127.0.0.1:PORT` appears in
+/// `config`; the others are closed (a config that names its port otherwise
+/// binds it itself).
+fn take_reserved(config: &str) -> Vec<TcpListener> {
+    RESERVED.with(|r| {
+        r.borrow_mut()
+            .drain(..)
+            .filter(|l| l.local_addr().is_ok_and(|a| names_port(config, a.port())))
+            .collect()
+    })
+}
+
+/// Whether `config` contains `127.0.0.1:PORT` (not followed by a digit).
+fn names_port(config: &str, port: u16) -> bool {
+    let pat = format!("127.0.0.1:{port}");
+    config
+        .match_indices(&pat)
+        .any(|(i, _)| !config[i + pat.len()..].starts_with(|c: char| c.is_ascii_digit()))
 }
 
 /// A private temporary directory, removed on drop.
@@ -171,8 +211,17 @@ pub struct Launch {
 /// Starts `bin -p DIR [-e DIR/logs/error.log] -c CONF ARGS...` and waits (10 s)
 /// for `pid_file`: both servers write it once every listener is bound. One
 /// that exits first (a bad config, a port taken in the meantime) fails here
-/// with its stderr and error log.
-pub fn launch(bin: &str, dir: &Path, conf: &Path, pid_file: &Path, how: &Launch) -> Child {
+/// with its stderr and error log. `inherit`: listening sockets handed to the
+/// child as nginx hands them over (`NGINX=fd;fd;`, the fds left open across
+/// exec in the child only); this process's copies are closed once it runs.
+pub fn launch(
+    bin: &str,
+    dir: &Path,
+    conf: &Path,
+    pid_file: &Path,
+    how: &Launch,
+    inherit: Vec<TcpListener>,
+) -> Child {
     let _ = std::fs::create_dir_all(dir.join("logs"));
     let mut cmd = Command::new(bin);
     cmd.arg("-p").arg(dir);
@@ -185,7 +234,29 @@ pub fn launch(bin: &str, dir: &Path, conf: &Path, pid_file: &Path, how: &Launch)
         .stdin(Stdio::null())
         .stdout(Stdio::null())
         .stderr(if how.quiet { Stdio::null() } else { Stdio::piped() });
+    if !inherit.is_empty() {
+        use std::os::fd::AsRawFd as _;
+        use std::os::unix::process::CommandExt as _;
+        let fds: Vec<i32> = inherit.iter().map(|l| l.as_raw_fd()).collect();
+        let var: String = fds.iter().map(|fd| format!("{fd};")).collect();
+        cmd.env("NGINX", var);
+        // SAFETY: runs in the child between fork and exec, calling only
+        // fcntl (async-signal-safe) on fds that are open in it. Clearing
+        // FD_CLOEXEC there, not here, keeps the sockets out of any other
+        // child this process starts meanwhile.
+        unsafe {
+            cmd.pre_exec(move || {
+                for &fd in &fds {
+                    if libc::fcntl(fd, libc::F_SETFD, 0) == -1 {
+                        return Err(std::io::Error::last_os_error());
+                    }
+                }
+                Ok(())
+            });
+        }
+    }
     let mut child = cmd.spawn().unwrap_or_else(|e| panic!("start {bin}: {e}"));
+    drop(inherit);
     wait_for(
         &format!("{bin}'s pid file {}", pid_file.display()),
         Duration::from_secs(10),
@@ -218,7 +289,7 @@ impl Rampart {
     /// on it; returns once the pid file exists (every listener is bound then).
     pub fn start(config: &str) -> Rampart {
         let dir = TempDir::new("rampart");
-        let port = free_port();
+        let port = rampart_port();
         let conf = dir.path().join("rampart.toml");
         let text = config
             .replace("@PORT@", &port.to_string())
@@ -253,13 +324,16 @@ impl Rampart {
     }
 
     /// The one way tests start a rampart server: `rampart -p DIR -c CONF` as
-    /// `how` says; returns once its pid file exists.
+    /// `how` says; returns once its pid file exists. Every listener this test
+    /// reserved with [`rampart_port`] whose address the config names is
+    /// inherited, not bound by rampart.
     pub fn launch(dir: TempDir, port: u16, conf: PathBuf, how: &Launch) -> Rampart {
         let pid_path = how
             .pid_file
             .clone()
             .unwrap_or_else(|| dir.path().join("logs/rampart.pid"));
-        let child = launch(RAMPART, dir.path(), &conf, &pid_path, how);
+        let text = std::fs::read_to_string(&conf).unwrap_or_default();
+        let child = launch(RAMPART, dir.path(), &conf, &pid_path, how, take_reserved(&text));
         Rampart {
             child,
             dir,
@@ -666,7 +740,7 @@ impl Nginx {
             .pid_file
             .clone()
             .unwrap_or_else(|| dir.path().join("nginx.pid"));
-        let child = launch(NGINX, dir.path(), &file, &pid, how);
+        let child = launch(NGINX, dir.path(), &file, &pid, how, Vec::new());
         Nginx { child, dir }
     }
 }
