@@ -18,7 +18,7 @@
 
 mod common;
 
-use common::{connect, free_port, read_response, serve_nginx_conf, Server, TempDir};
+use common::{connect, free_port, rampart_port, read_response, serve_nginx_conf, Server, TempDir};
 use std::io::{BufReader, Read, Write};
 use std::net::{SocketAddr, TcpListener, TcpStream};
 use std::path::Path;
@@ -444,7 +444,7 @@ fn proxied_gzip_matches_nginx() {
     }
     let up = Upstream::start();
     let d = TempDir::new("gzip-proxy-nginx");
-    let (np, rp) = (free_port(), free_port());
+    let (np, rp) = (free_port(), rampart_port());
     let _n = start(true, &d.path().join("n"), np, up.addr);
     let _r = start(false, &d.path().join("r"), rp, up.addr);
     let mut failures = Vec::new();
@@ -509,7 +509,7 @@ fn proxied_gzip_matches_nginx() {
 
 fn rampart(up: SocketAddr) -> (TempDir, Server, u16) {
     let d = TempDir::new("gzip-proxy");
-    let port = free_port();
+    let port = rampart_port();
     let p = start(false, d.path(), port, up);
     (d, p, port)
 }
@@ -633,7 +633,7 @@ fn unbuffered_responses_flush_each_read() {
         for target in ["/nb/trickle/chunked", "/nb9/trickle/chunked", "/trickle/accel-no"] {
             let up = Upstream::start();
             let d = TempDir::new("gzip-proxy-flush");
-            let port = free_port();
+            let port = if nginx { free_port() } else { rampart_port() };
             let _p = start(nginx, d.path(), port, up.addr);
             let mut s = connect(format!("127.0.0.1:{port}").parse().unwrap());
             s.write_all(

@@ -599,7 +599,7 @@ fn routing_matches_nginx() {
     let be = Backend::start("b1");
     let backend = be.addr.to_string();
     let scs = scenarios();
-    let r_ports: Vec<u16> = scs.iter().map(|_| free_port()).collect();
+    let r_ports: Vec<u16> = scs.iter().map(|_| rampart_port()).collect();
     let rampart_text = rampart_conf(&backend, &r_ports);
     // Rampart::start assigns @PORT@ itself; this config names its ports directly.
     let r = Rampart::start(&rampart_text);

@@ -182,7 +182,7 @@ fn seed(name: &str, tmp: &Path) -> Option<PathBuf> {
     };
     let text = text
         .replace("/usr/local/nginx", &tmp.display().to_string())
-        .replace("listen 80;", &format!("listen 127.0.0.1:{};", free_port()))
+        .replace("listen 80;", &format!("listen 127.0.0.1:{};", rampart_port()))
         .replace("192.168.100.", "127.0.0.");
     let conf = tmp.join("conf");
     std::fs::create_dir_all(conf.join("vhost")).unwrap();
@@ -471,7 +471,7 @@ return = [301, "/r"]
 /// Writes `template` to `DIR/file_name` and starts rampart on it.
 fn start(file_name: &str, template: &str, backend: &str) -> Rampart {
     let dir = TempDir::new("nginx-twin");
-    let port = free_port();
+    let port = rampart_port();
     let conf = dir.path().join(file_name);
     let text = template
         .replace("@PORT@", &port.to_string())

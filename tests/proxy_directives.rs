@@ -119,7 +119,7 @@ fn shape(addr: SocketAddr, path: &str) -> String {
 /// Starts rampart on an nginx.conf whose `http` block `http(port)` makes.
 fn rampart_on(tag: &str, http: impl Fn(u16) -> String) -> Rampart {
     let dir = TempDir::new(tag);
-    let port = free_port();
+    let port = rampart_port();
     let conf = dir.path().join("nginx.conf");
     let text = format!(
         "daemon off;\npid logs/rampart.pid;\nerror_log logs/error.log info;\nevents {{}}\n{}",

@@ -10,7 +10,7 @@
 
 mod common;
 
-use common::{connect, free_port, read_response, serve_nginx_conf, Server, TempDir};
+use common::{connect, free_port, rampart_port, read_response, serve_nginx_conf, Server, TempDir};
 use std::io::{BufReader, Write};
 use std::net::SocketAddr;
 use std::path::Path;
@@ -414,7 +414,7 @@ impl Pair {
         let d = TempDir::new(name);
         let www = d.path().join("www");
         tree(&www);
-        let (np, rp) = (free_port(), free_port());
+        let (np, rp) = (free_port(), rampart_port());
         let n = start(true, &d.path().join("n"), np, &www);
         let r = start(false, &d.path().join("r"), rp, &www);
         Some(Pair {

@@ -104,7 +104,7 @@ fn sni_alpn_variables_and_certificate_reload() {
     let b_cert = dir.path().join("rot.crt");
     std::fs::copy(fixture("b.crt"), &b_cert).unwrap();
     std::fs::copy(fixture("b.key"), dir.path().join("rot.crt.key")).unwrap();
-    let (port, port2) = (free_port(), free_port());
+    let (port, port2) = (rampart_port(), rampart_port());
     let a = |c: &str, k: &str| {
         conf(
             port2,

@@ -75,7 +75,7 @@ fn cipher_choice_matches_nginx() {
         return;
     }
     let (cert, key) = (fixture("a.crt"), fixture("a.key"));
-    let (r1, r2) = (free_port(), free_port());
+    let (r1, r2) = (rampart_port(), rampart_port());
     let dir = TempDir::new("tls-policy");
     let conf = dir.path().join("nginx.conf");
     std::fs::write(
@@ -208,7 +208,7 @@ fn session_conf(extra: &str) -> String {
 }
 
 fn start(extra: &str) -> Rampart {
-    let port = free_port();
+    let port = rampart_port();
     let dir = TempDir::new("tls-session");
     let conf = dir.path().join("nginx.conf");
     std::fs::write(&conf, session_conf(extra).replace("@PORT@", &port.to_string())).unwrap();

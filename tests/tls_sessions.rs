@@ -92,7 +92,7 @@ fn session_cache_and_tickets() {
     let dir = TempDir::new("tls-sessions");
     let d = dir.path().to_path_buf();
     make_cert(&d);
-    let ports = [free_port(), free_port(), free_port()];
+    let ports = [rampart_port(), rampart_port(), rampart_port()];
     let text = format!(
         r#"
 worker_processes 2;
@@ -166,7 +166,7 @@ fn toml_front_end() {
     let dir = TempDir::new("tls-sessions-toml");
     let d = dir.path().to_path_buf();
     make_cert(&d);
-    let port = free_port();
+    let port = rampart_port();
     let conf = d.join("rampart.toml");
     std::fs::write(&conf, server("builtin:10").replace("@PORT@", &port.to_string())).unwrap();
     let r = Rampart::run_file(dir, port, conf.clone());

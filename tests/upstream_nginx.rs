@@ -119,7 +119,7 @@ fn ip_hash_matches_nginx() {
     }
     let _nginx = start_nginx(dir, &http, &nports);
 
-    let rports: Vec<u16> = ups.iter().map(|_| free_port()).collect();
+    let rports: Vec<u16> = ups.iter().map(|_| rampart_port()).collect();
     let mut toml = String::from("error_log = \"logs/error.log\"\n\n[http]\naccess_log = \"off\"\n\n");
     for (name, lines) in &ups {
         let list: Vec<String> = lines.iter().map(|l| format!("\"{l}\"")).collect();
@@ -212,7 +212,7 @@ fn hash_and_consistent_hash_match_nginx() {
         ));
     }
     let _nginx = start_nginx(dir, &http, &nports);
-    let rports: Vec<u16> = methods.iter().map(|_| free_port()).collect();
+    let rports: Vec<u16> = methods.iter().map(|_| rampart_port()).collect();
     let mut toml = String::from("error_log = \"logs/error.log\"\n\n[http]\naccess_log = \"off\"\n\n");
     let list: Vec<String> = lines.iter().map(|l| format!("\"{l}\"")).collect();
     for (name, _, b) in &methods {

@@ -56,10 +56,12 @@ impl Side {
 /// Starts nginx or rampart on `conf` (the whole nginx.conf after the preamble).
 fn start(nginx: bool, name: &'static str, conf: &str) -> Side {
     let dir = TempDir::new(name);
-    let port = free_port();
-    let mut port2 = free_port();
+    // rampart inherits its listeners from the harness (no port race).
+    let pick = if nginx { free_port } else { rampart_port };
+    let port = pick();
+    let mut port2 = pick();
     while port2 == port {
-        port2 = free_port();
+        port2 = pick();
     }
     let d = dir.path().display().to_string();
     let text = format!("{}{}", Nginx::preamble(dir.path()), conf)
