@@ -162,7 +162,8 @@ for port in $NGINX_PORT $RAMPART_PORT $BACKEND_PORT $BACKEND2_PORT; do
 done
 
 if [ "$BUILD" = 1 ]; then
-  targets=(--bin rampart-backend --example idle_clients)
+  # The backend is the workspace member rampart-backend (backend/); -p names both packages.
+  targets=(-p rampart-backend --bin rampart-backend -p rampart --example idle_clients)
   wants_rampart && targets+=(--bin rampart)
   log "building (release): ${targets[*]}"
   (cd "$ROOT" && cargo build --release "${targets[@]}") >&2 || die "cargo build failed"

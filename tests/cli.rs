@@ -5,6 +5,7 @@
 mod common;
 use common::*;
 use std::ffi::OsStr;
+use std::io::Write as _;
 use std::path::PathBuf;
 use std::time::Duration;
 
@@ -607,4 +608,114 @@ fn e_sends_startup_errors_to_a_file() {
         "{text}"
     );
     assert!(!out.stderr.contains("[emerg]"), "{}", out.stderr);
+}
+
+/// A child started by hand, killed by PID on drop.
+struct Kill(std::process::Child);
+
+impl Drop for Kill {
+    fn drop(&mut self) {
+        let _ = self.0.kill();
+        let _ = self.0.wait();
+    }
+}
+
+/// Listening sockets handed over in `NGINX=fd;fd;` (nginx's binary upgrade;
+/// here, a supervisor) are used instead of binding: connections queued on
+/// one before rampart runs are served. One that no listen directive names
+/// is closed. A bad entry ends the list, as in nginx.
+#[test]
+fn inherited_listeners_are_used_and_unclaimed_ones_closed() {
+    let dir = TempDir::new("inherit");
+    let used = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let spare = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let (port, spare_addr) = (used.local_addr().unwrap().port(), spare.local_addr().unwrap());
+    let file = dir.path().join("rampart.toml");
+    let text = conf("", "", "return = [200, \"inherited\"]")
+        .replace("@PORT@", &port.to_string())
+        .replace(
+            "error_log = \"logs/error.log\"",
+            "error_log = \"logs/error.log info\"",
+        );
+    std::fs::write(&file, text).unwrap();
+    // A client that connects before rampart exists waits in the backlog.
+    let addr = std::net::SocketAddr::from(([127, 0, 0, 1], port));
+    let mut early = connect(addr);
+    early
+        .write_all(b"GET / HTTP/1.1\r\nHost: localhost\r\nConnection: close\r\n\r\n")
+        .unwrap();
+    let child = launch(
+        RAMPART,
+        dir.path(),
+        &file,
+        &dir.path().join("logs/rampart.pid"),
+        &Launch::default(),
+        vec![used, spare],
+    );
+    let _r = Kill(child);
+    let resp = read_response(&mut std::io::BufReader::new(early), false).unwrap();
+    assert_eq!((resp.status, resp.text().as_str()), (200, "inherited"));
+    assert_eq!(get(addr, "/").text(), "inherited");
+    // This process's copies are closed: the spare port now refuses.
+    wait_for("the spare socket closed", Duration::from_secs(5), || {
+        std::net::TcpStream::connect(spare_addr).is_err().then_some(())
+    });
+    let log = std::fs::read_to_string(dir.path().join("logs/error.log")).unwrap();
+    assert!(log.contains("[notice] "), "{log}");
+    assert!(log.contains("using inherited sockets from \""), "{log}");
+    assert!(
+        log.contains(&format!(
+            "closing the inherited socket for {spare_addr}: no listen directive uses it"
+        )),
+        "{log}"
+    );
+}
+
+/// nginx's parsing of `NGINX`: a bad number is an [emerg] line that ends the
+/// list; the server still starts and binds what was not inherited.
+#[test]
+fn a_bad_inherited_socket_list_is_reported_and_the_rest_bound() {
+    let c = Conf::new(&conf("", "", "return = [200, \"bound\"]").replace(
+        "error_log = \"logs/error.log\"",
+        "error_log = \"logs/error.log info\"",
+    ));
+    let mut child = std::process::Command::new(RAMPART)
+        .arg("-p")
+        .arg(c.dir.path())
+        .arg("-c")
+        .arg(&c.file)
+        .env("NGINX", "x;7;")
+        .stdin(std::process::Stdio::null())
+        .stdout(std::process::Stdio::null())
+        .stderr(std::process::Stdio::null())
+        .spawn()
+        .unwrap();
+    let pid = c.dir.path().join("logs/rampart.pid");
+    wait_for("the pid file", Duration::from_secs(10), || {
+        assert!(child.try_wait().unwrap().is_none(), "rampart exited");
+        pid.exists().then_some(())
+    });
+    let _r = Kill(child);
+    let log = std::fs::read_to_string(c.dir.path().join("logs/error.log")).unwrap();
+    assert!(log.contains("[emerg] "), "{log}");
+    assert!(
+        log.contains(
+            "invalid socket number \"x;7;\" in NGINX environment variable, \
+             ignoring the rest of the variable"
+        ),
+        "{log}"
+    );
+}
+
+/// The harness's own start ([`Rampart::start`]) hands rampart the listener it
+/// bound for `@PORT@` (no bind-then-release race in the tests).
+#[test]
+fn the_harness_hands_its_listener_over() {
+    let r = Rampart::start(&conf("", "", "return = [200, \"ok\"]").replace(
+        "error_log = \"logs/error.log\"",
+        "error_log = \"logs/error.log info\"",
+    ));
+    assert_eq!(get(r.addr(), "/").text(), "ok");
+    let log = wait_log(&r, "error.log", "using inherited sockets from \"");
+    assert!(!log.contains("closing the inherited socket"), "{log}");
 }

@@ -15,7 +15,7 @@ use std::net::SocketAddr;
 fn start() -> (Rampart, Backend) {
     let be = Backend::start("conf");
     let dir = TempDir::new("h2spec");
-    let port = free_port();
+    let port = rampart_port();
     let text = format!(
         r#"
 worker_processes 1;

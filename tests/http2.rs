@@ -11,19 +11,12 @@ mod h2frames;
 use common::*;
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
-use std::process::{Command, Stdio};
+use std::process::Command;
 
+/// curl, h2load or nghttp can be run; SKIPPED (a failure under CI=true) otherwise.
 fn tool(name: &str) -> bool {
-    let ok = Command::new(name)
-        .arg("--version")
-        .stdout(Stdio::null())
-        .stderr(Stdio::null())
-        .status()
-        .is_ok_and(|s| s.success());
-    if !ok {
-        eprintln!("{name} not installed: skipping (.ci/run installs it)");
-    }
-    ok
+    let package = if name == "curl" { "curl" } else { "nghttp2-client" };
+    require_tool(name, package)
 }
 
 fn fixture(name: &str) -> PathBuf {
@@ -50,8 +43,8 @@ fn start(extra: &str) -> Site {
         .map(|i| format!("line {i} of a compressible text\n"))
         .collect();
     std::fs::write(html.join("big.txt"), text).unwrap();
-    let tls = free_port();
-    let h2c = free_port();
+    let tls = rampart_port();
+    let h2c = rampart_port();
     let conf = format!(
         r#"
 worker_processes 2;
@@ -315,7 +308,7 @@ fn access_log_shows_http2() {
 
 #[test]
 fn multiplexed_streams_all_succeed() {
-    if !tool("h2load") || !tool("nghttp") {
+    if !(tool("h2load") & tool("nghttp")) {
         return;
     }
     let s = start("");
@@ -479,7 +472,7 @@ fn toml_front_end_and_alpn_without_http2() {
     }
     // TOML: the `http2` listen flag on a cleartext address; a TLS address
     // without it offers only http/1.1 by ALPN.
-    let tls = free_port();
+    let tls = rampart_port();
     let cert = fixture("a.crt");
     let key = fixture("a.key");
     let r = Rampart::start(&format!(
@@ -506,7 +499,7 @@ fn toml_front_end_and_alpn_without_http2() {
     );
     // `http2 on;` (nginx 1.25 syntax) turns it on for the server's addresses.
     let dir = TempDir::new("h2on");
-    let port = free_port();
+    let port = rampart_port();
     let conf = dir.path().join("nginx.conf");
     std::fs::write(
         &conf,
@@ -558,7 +551,7 @@ fn idle_connection_closed_after_keepalive_timeout() {
 fn proxy_protocol_before_h2() {
     use h2frames::*;
     let dir = TempDir::new("h2pp");
-    let (clear, tls) = (free_port(), free_port());
+    let (clear, tls) = (rampart_port(), rampart_port());
     let conf = dir.path().join("nginx.conf");
     std::fs::write(
         &conf,
@@ -639,7 +632,7 @@ fn client_body_timeout_ends_only_the_stream() {
 fn reload_applies_to_the_next_stream_of_an_open_connection() {
     use h2frames::*;
     let dir = TempDir::new("h2reload");
-    let port = free_port();
+    let port = rampart_port();
     let conf = dir.path().join("nginx.conf");
     let text = |word: &str| {
         format!(

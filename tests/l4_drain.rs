@@ -86,7 +86,7 @@ const GRACE: Duration = Duration::from_millis(2000);
 #[test]
 fn quit_fails_the_probes_first_serves_through_the_grace_then_drains() {
     let be = Backend::start("slow");
-    let probe_port = free_port();
+    let probe_port = rampart_port();
     let mut r = Rampart::start(&drain_config(
         be.addr,
         probe_port,
@@ -215,7 +215,7 @@ fn worker_shutdown_timeout_bounds_the_drain_after_the_grace() {
     let be = Backend::start("slow");
     let mut r = Rampart::start(&drain_config(
         be.addr,
-        free_port(),
+        rampart_port(),
         "drain_grace_time = \"300ms\"\nworker_shutdown_timeout = \"700ms\"\n",
     ));
     let addr = r.addr();
@@ -265,7 +265,7 @@ fn worker_shutdown_timeout_bounds_the_drain_after_the_grace() {
 #[test]
 fn an_idle_node_exits_when_the_grace_ends() {
     let be = Backend::start("x");
-    let probe_port = free_port();
+    let probe_port = rampart_port();
     let mut r = Rampart::start(&drain_config(
         be.addr,
         probe_port,
@@ -294,7 +294,7 @@ fn term_or_a_second_quit_end_the_grace_early() {
         (libc::SIGTERM, "signal received during drain_grace_time, exiting"),
         (libc::SIGQUIT, "second SIGQUIT, drain_grace_time cut short"),
     ] {
-        let probe_port = free_port();
+        let probe_port = rampart_port();
         let mut r = Rampart::start(&drain_config(be.addr, probe_port, "drain_grace_time = \"30s\"\n"));
         let addr = r.addr();
         r.signal(libc::SIGQUIT);
@@ -340,8 +340,8 @@ struct Node {
 
 fn start_node(name: &str, backend: SocketAddr, check: Check) -> Node {
     let dir = TempDir::new(&format!("l4-{name}"));
-    let port = free_port();
-    let probe_port = free_port();
+    let port = rampart_port();
+    let probe_port = rampart_port();
     let probe_listen = match check {
         Check::TcpProbePort => format!("listen 127.0.0.1:{probe_port} health_probe;"),
         Check::HttpProbeLocation => String::new(),
@@ -624,8 +624,7 @@ fn logged_ids(node: &Node) -> Vec<(u64, u16)> {
 }
 
 fn drain_one_node_behind_haproxy(check: Check) {
-    if !std::path::Path::new(HAPROXY).exists() {
-        eprintln!("SKIPPED: {HAPROXY} is missing (apt-get install haproxy; .ci/run installs it)");
+    if !require_tool(HAPROXY, "haproxy") {
         return;
     }
     let be = Backend::start("work");

@@ -599,17 +599,17 @@ fn routing_matches_nginx() {
     let be = Backend::start("b1");
     let backend = be.addr.to_string();
     let scs = scenarios();
-    let r_ports: Vec<u16> = scs.iter().map(|_| free_port()).collect();
+    let r_ports: Vec<u16> = scs.iter().map(|_| rampart_port()).collect();
     let rampart_text = rampart_conf(&backend, &r_ports);
     // Rampart::start assigns @PORT@ itself; this config names its ports directly.
     let r = Rampart::start(&rampart_text);
 
-    let nginx = if nginx_available() {
+    let nginx = if require_nginx() {
         let n_ports: Vec<u16> = scs.iter().map(|_| free_port()).collect();
         let text = nginx_conf(std::path::Path::new("@DIR@"), &backend, &n_ports);
         Some((Nginx::start(&text), n_ports))
     } else {
-        eprintln!("NOTICE: {NGINX} is absent: rampart is checked against the table only, not against nginx");
+        // SKIPPED (a failure under CI=true): rampart is checked against the table only.
         None
     };
 

@@ -1,5 +1,5 @@
-//! Differential tests against Debian's nginx 1.22.1 (skipped with a notice
-//! when it is not installed): stub_status through a scripted sequence of
+//! Differential tests against Debian's nginx 1.22.1 (SKIPPED, a failure under
+//! CI=true, when it is not installed): stub_status through a scripted sequence of
 //! connections, parsed as nginx-prometheus-exporter and Telegraf parse it,
 //! and auth_basic / allow / deny answers on the same htpasswd file (on
 //! locations without a content handler, so "passed" is nginx's 404: a
@@ -13,11 +13,7 @@ use std::net::{SocketAddr, TcpStream};
 use std::time::Duration;
 
 fn skip() -> bool {
-    if !nginx_available() {
-        eprintln!("NOTICE: {NGINX} not installed; skipping the differential monitoring tests");
-        return true;
-    }
-    false
+    !require_nginx()
 }
 
 /// The seven numbers, read as nginx-prometheus-exporter does: Go's

@@ -119,7 +119,7 @@ fn shape(addr: SocketAddr, path: &str) -> String {
 /// Starts rampart on an nginx.conf whose `http` block `http(port)` makes.
 fn rampart_on(tag: &str, http: impl Fn(u16) -> String) -> Rampart {
     let dir = TempDir::new(tag);
-    let port = free_port();
+    let port = rampart_port();
     let conf = dir.path().join("nginx.conf");
     let text = format!(
         "daemon off;\npid logs/rampart.pid;\nerror_log logs/error.log info;\nevents {{}}\n{}",
@@ -174,8 +174,7 @@ fn proxy_redirect_matches_nginx() {
         p("/drel/rel")
     );
 
-    if !nginx_available() {
-        eprintln!("nginx not installed: differential part skipped");
+    if !require_nginx() {
         return;
     }
     let nport = free_port();
@@ -471,8 +470,7 @@ http {{
 
 #[test]
 fn upstream_request_matches_nginx() {
-    if !nginx_available() {
-        eprintln!("nginx not installed: skipped");
+    if !require_nginx() {
         return;
     }
     let (up, rx) = recording_upstream();
@@ -575,8 +573,7 @@ fn proxy_cookie_rewrites_match_nginx() {
         "a=1; Domain=.Internal.test; Path=/app/x; HttpOnly"
     );
 
-    if !nginx_available() {
-        eprintln!("nginx not installed: differential part skipped");
+    if !require_nginx() {
         return;
     }
     let nport = free_port();

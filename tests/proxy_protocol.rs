@@ -13,8 +13,8 @@ use std::time::Duration;
 /// Starts rampart on an nginx.conf (`@PORT@`, `@PORT2@`, `@DIR@` replaced).
 fn start_conf(text: &str) -> (Rampart, u16) {
     let dir = TempDir::new("pp");
-    let port = free_port();
-    let port2 = free_port();
+    let port = rampart_port();
+    let port2 = rampart_port();
     let conf = dir.path().join("nginx.conf");
     let text = text
         .replace("@PORT@", &port.to_string())

@@ -6,16 +6,14 @@
 //! (multipart boundaries, which are counters in both, are normalised; Expires
 //! and the Date-relative values are compared within the same second or skipped
 //! when the two servers answered in different seconds).
-//! Skipped (with a message) when nginx is not installed.
+//! Skipped (SKIPPED on stderr; a failure under CI=true) when nginx is not installed.
 
 mod common;
 
-use common::{connect, free_port, read_response, serve_nginx_conf, ConfProc, TempDir, RAMPART};
+use common::{connect, free_port, rampart_port, read_response, serve_nginx_conf, Server, TempDir};
 use std::io::{BufReader, Write};
 use std::net::SocketAddr;
 use std::path::Path;
-
-const NGINX: &str = "/usr/sbin/nginx";
 
 const CONF: &str = r#"user root;
 daemon off;
@@ -360,12 +358,12 @@ const RATIO_FILES: &[&str] = &[
     "vendor/libdeflate/lib/deflate_compress.c",
 ];
 
-fn start(bin: &str, dir: &Path, port: u16, www: &Path, nginx: bool) -> ConfProc {
+fn start(nginx: bool, dir: &Path, port: u16, www: &Path) -> Server {
     let conf = CONF
         .replace("PFX", &dir.display().to_string())
         .replace("PORT", &port.to_string())
         .replace("@WWW@", &www.display().to_string());
-    serve_nginx_conf(bin, dir, &conf, nginx)
+    serve_nginx_conf(nginx, dir, port, &conf)
 }
 
 fn ask(port: u16, method: &str, target: &str, headers: &[String]) -> common::Resp {
@@ -402,24 +400,23 @@ struct Pair {
     nginx: u16,
     rampart: u16,
     www: std::path::PathBuf,
-    _procs: (ConfProc, ConfProc),
+    _procs: (Server, Server),
     /// Dropped after the servers.
     dir: TempDir,
 }
 
 impl Pair {
-    /// None (with a message) when nginx is not installed.
+    /// None (SKIPPED, or a failure under CI=true) when nginx is not installed.
     fn start(name: &str) -> Option<Pair> {
-        if !Path::new(NGINX).exists() {
-            eprintln!("skipped: {NGINX} not installed");
+        if !common::require_nginx() {
             return None;
         }
         let d = TempDir::new(name);
         let www = d.path().join("www");
         tree(&www);
-        let (np, rp) = (free_port(), free_port());
-        let n = start(NGINX, &d.path().join("n"), np, &www, true);
-        let r = start(RAMPART, &d.path().join("r"), rp, &www, false);
+        let (np, rp) = (free_port(), rampart_port());
+        let n = start(true, &d.path().join("n"), np, &www);
+        let r = start(false, &d.path().join("r"), rp, &www);
         Some(Pair {
             nginx: np,
             rampart: rp,

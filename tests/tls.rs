@@ -7,7 +7,7 @@
 mod common;
 use common::*;
 use std::path::{Path, PathBuf};
-use std::process::{Command, Stdio};
+use std::process::Command;
 use std::time::Duration;
 
 fn fixture(name: &str) -> PathBuf {
@@ -15,11 +15,7 @@ fn fixture(name: &str) -> PathBuf {
 }
 
 fn curl_available() -> bool {
-    Command::new("curl")
-        .arg("--version")
-        .stdout(Stdio::null())
-        .status()
-        .is_ok_and(|s| s.success())
+    require_tool("curl", "curl")
 }
 
 /// curl -k over TLS to 127.0.0.1:port with `name` as SNI and Host;
@@ -101,7 +97,6 @@ fn start(dir: TempDir, port: u16, text: &str) -> Rampart {
 #[test]
 fn sni_alpn_variables_and_certificate_reload() {
     if !curl_available() {
-        eprintln!("skipped: no curl");
         return;
     }
     let dir = TempDir::new("tls");
@@ -109,7 +104,7 @@ fn sni_alpn_variables_and_certificate_reload() {
     let b_cert = dir.path().join("rot.crt");
     std::fs::copy(fixture("b.crt"), &b_cert).unwrap();
     std::fs::copy(fixture("b.key"), dir.path().join("rot.crt.key")).unwrap();
-    let (port, port2) = (free_port(), free_port());
+    let (port, port2) = (rampart_port(), rampart_port());
     let a = |c: &str, k: &str| {
         conf(
             port2,
@@ -208,7 +203,6 @@ fn sni_alpn_variables_and_certificate_reload() {
 #[test]
 fn toml_front_end() {
     if !curl_available() {
-        eprintln!("skipped: no curl");
         return;
     }
     let cfg = format!(
@@ -234,7 +228,6 @@ fn toml_front_end() {
 #[test]
 fn proxying_over_tls() {
     if !curl_available() {
-        eprintln!("skipped: no curl");
         return;
     }
     let be = Backend::start("b1");

@@ -15,13 +15,9 @@ fn fixture(name: &str) -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/tls").join(name)
 }
 
+/// `curl` or `openssl` can be run; SKIPPED (a failure under CI=true) otherwise.
 fn have(cmd: &str) -> bool {
-    Command::new(cmd)
-        .arg("version")
-        .stdout(Stdio::null())
-        .stderr(Stdio::null())
-        .status()
-        .is_ok()
+    require_tool(cmd, cmd)
 }
 
 /// The suite a TLS 1.2 client offering `ciphers` (in that order) gets from
@@ -74,12 +70,12 @@ fn cipher_http(p1: u16, p2: u16, cert: &Path, key: &Path) -> String {
 
 #[test]
 fn cipher_choice_matches_nginx() {
-    if !have("curl") || !nginx_available() {
-        eprintln!("skipped: needs curl and nginx");
+    // `&`, not `&&`: name every missing tool.
+    if !(have("curl") & require_nginx()) {
         return;
     }
     let (cert, key) = (fixture("a.crt"), fixture("a.key"));
-    let (r1, r2) = (free_port(), free_port());
+    let (r1, r2) = (rampart_port(), rampart_port());
     let dir = TempDir::new("tls-policy");
     let conf = dir.path().join("nginx.conf");
     std::fs::write(
@@ -128,8 +124,7 @@ fn cipher_choice_matches_nginx() {
 /// lists it.
 #[test]
 fn cipher_strings_accepted_as_openssl_lists_them() {
-    if !have("curl") || !have("openssl") {
-        eprintln!("skipped: needs curl and openssl");
+    if !(have("curl") & have("openssl")) {
         return;
     }
     let ecdsa = [
@@ -213,7 +208,7 @@ fn session_conf(extra: &str) -> String {
 }
 
 fn start(extra: &str) -> Rampart {
-    let port = free_port();
+    let port = rampart_port();
     let dir = TempDir::new("tls-session");
     let conf = dir.path().join("nginx.conf");
     std::fs::write(&conf, session_conf(extra).replace("@PORT@", &port.to_string())).unwrap();
@@ -223,7 +218,6 @@ fn start(extra: &str) -> Rampart {
 #[test]
 fn session_resumption() {
     if !have("openssl") {
-        eprintln!("skipped: needs openssl");
         return;
     }
     // nginx's defaults: tickets on, no cache: resumed by ticket.

@@ -33,11 +33,7 @@ fn make_cert(dir: &Path) {
 }
 
 fn openssl_available() -> bool {
-    Command::new("openssl")
-        .arg("version")
-        .stdout(Stdio::null())
-        .status()
-        .is_ok_and(|s| s.success())
+    require_tool("openssl", "openssl")
 }
 
 /// One `s_client` connection that sends a request and reads the answer (a
@@ -91,13 +87,12 @@ fn connect(port: u16, version: &str, sess: &Path, reuse: bool) -> String {
 #[test]
 fn session_cache_and_tickets() {
     if !openssl_available() {
-        eprintln!("skipped: openssl not installed");
         return;
     }
     let dir = TempDir::new("tls-sessions");
     let d = dir.path().to_path_buf();
     make_cert(&d);
-    let ports = [free_port(), free_port(), free_port()];
+    let ports = [rampart_port(), rampart_port(), rampart_port()];
     let text = format!(
         r#"
 worker_processes 2;
@@ -156,7 +151,6 @@ http {{
 #[test]
 fn toml_front_end() {
     if !openssl_available() {
-        eprintln!("skipped: openssl not installed");
         return;
     }
     let server = |cache: &str| {
@@ -172,7 +166,7 @@ fn toml_front_end() {
     let dir = TempDir::new("tls-sessions-toml");
     let d = dir.path().to_path_buf();
     make_cert(&d);
-    let port = free_port();
+    let port = rampart_port();
     let conf = d.join("rampart.toml");
     std::fs::write(&conf, server("builtin:10").replace("@PORT@", &port.to_string())).unwrap();
     let r = Rampart::run_file(dir, port, conf.clone());

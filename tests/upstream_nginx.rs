@@ -2,57 +2,37 @@
 //! client address to the same peer as nginx does, over 2, 3 and 5 weighted
 //! peers (with a `down` one in the last two, which keeps its slot). Clients
 //! bind to distinct 127.x.y.z source addresses (all in 127.0.0.0/8); backends
-//! report who they are in `X-Backend`. Skipped, with a notice, when
-//! /usr/sbin/nginx is absent.
+//! report who they are in `X-Backend`. SKIPPED when /usr/sbin/nginx is
+//! absent (a failure under CI=true).
 
 mod common;
 use common::*;
 
 use std::io::{BufReader, Write};
 use std::net::{Ipv4Addr, SocketAddr, SocketAddrV4, TcpStream};
-use std::path::Path;
-use std::process::{Child, Command, Stdio};
 use std::time::Duration;
 
-const NGINX: &str = "/usr/sbin/nginx";
-
-/// nginx in the foreground, single process, everything inside `dir`; killed on drop.
-struct Nginx(Child);
-
-impl Nginx {
-    fn start(dir: &Path, http: &str, ports: &[u16]) -> Nginx {
-        let d = dir.display();
-        let conf = format!(
-            "user root;\ndaemon off;\nmaster_process off;\nworker_processes 1;\npid {d}/nginx.pid;\n\
-             error_log {d}/nginx-error.log;\nevents {{ worker_connections 1024; }}\n\
-             http {{\n access_log off;\n client_body_temp_path {d}/cb;\n proxy_temp_path {d}/pt;\n\
-             fastcgi_temp_path {d}/ft;\n uwsgi_temp_path {d}/ut;\n scgi_temp_path {d}/st;\n{http}\n}}\n"
-        );
-        let path = dir.join("nginx.conf");
-        std::fs::write(&path, conf).expect("write nginx.conf");
-        let child = Command::new(NGINX)
-            .arg("-p")
-            .arg(dir)
-            .arg("-c")
-            .arg(&path)
-            .stdout(Stdio::null())
-            .stderr(Stdio::null())
-            .spawn()
-            .expect("start nginx");
-        for &p in ports {
-            wait_for("nginx to listen", Duration::from_secs(10), || {
-                TcpStream::connect(("127.0.0.1", p)).ok().map(|_| ())
-            });
-        }
-        Nginx(child)
+/// The reference nginx (the common harness) on `http` inside a single
+/// process config, everything inside `dir`; returns once it accepts on `ports`.
+fn start_nginx(dir: TempDir, http: &str, ports: &[u16]) -> Nginx {
+    let d = dir.path().display().to_string();
+    let conf = format!(
+        "user root;\ndaemon off;\nmaster_process off;\nworker_processes 1;\npid {d}/nginx.pid;\n\
+         error_log {d}/nginx-error.log;\nevents {{ worker_connections 1024; }}\n\
+         http {{\n access_log off;\n client_body_temp_path {d}/cb;\n proxy_temp_path {d}/pt;\n\
+         fastcgi_temp_path {d}/ft;\n uwsgi_temp_path {d}/ut;\n scgi_temp_path {d}/st;\n{http}\n}}\n"
+    );
+    let how = Launch {
+        quiet: true,
+        ..Launch::default()
+    };
+    let nginx = Nginx::start_in(dir, &conf, &how);
+    for &p in ports {
+        wait_for("nginx to listen", Duration::from_secs(10), || {
+            TcpStream::connect(("127.0.0.1", p)).ok().map(|_| ())
+        });
     }
-}
-
-impl Drop for Nginx {
-    fn drop(&mut self) {
-        let _ = self.0.kill();
-        let _ = self.0.wait();
-    }
+    nginx
 }
 
 /// GET /id from source address `src`; returns the X-Backend value.
@@ -90,8 +70,7 @@ fn clients() -> Vec<Ipv4Addr> {
 
 #[test]
 fn ip_hash_matches_nginx() {
-    if !Path::new(NGINX).exists() {
-        eprintln!("NOTICE: {NGINX} not found; skipping the nginx differential ip_hash test");
+    if !require_nginx() {
         return;
     }
     let backends: Vec<Backend> = ["A", "B", "C", "D", "E"]
@@ -138,9 +117,9 @@ fn ip_hash_matches_nginx() {
             " server {{ listen 127.0.0.1:{port}; location / {{ proxy_pass http://{name}; }} }}\n"
         ));
     }
-    let _nginx = Nginx::start(dir.path(), &http, &nports);
+    let _nginx = start_nginx(dir, &http, &nports);
 
-    let rports: Vec<u16> = ups.iter().map(|_| free_port()).collect();
+    let rports: Vec<u16> = ups.iter().map(|_| rampart_port()).collect();
     let mut toml = String::from("error_log = \"logs/error.log\"\n\n[http]\naccess_log = \"off\"\n\n");
     for (name, lines) in &ups {
         let list: Vec<String> = lines.iter().map(|l| format!("\"{l}\"")).collect();
@@ -200,8 +179,7 @@ fn request_id(proxy: SocketAddr, path: &str) -> Resp {
 
 #[test]
 fn hash_and_consistent_hash_match_nginx() {
-    if !Path::new(NGINX).exists() {
-        eprintln!("NOTICE: {NGINX} not found; skipping the nginx differential hash test");
+    if !require_nginx() {
         return;
     }
     let backends: Vec<Backend> = ["A", "B", "C", "D"].iter().map(|id| Backend::start(id)).collect();
@@ -233,8 +211,8 @@ fn hash_and_consistent_hash_match_nginx() {
             " }}\n server {{ listen 127.0.0.1:{port}; location / {{ proxy_pass http://{name}; }} }}\n"
         ));
     }
-    let _nginx = Nginx::start(dir.path(), &http, &nports);
-    let rports: Vec<u16> = methods.iter().map(|_| free_port()).collect();
+    let _nginx = start_nginx(dir, &http, &nports);
+    let rports: Vec<u16> = methods.iter().map(|_| rampart_port()).collect();
     let mut toml = String::from("error_log = \"logs/error.log\"\n\n[http]\naccess_log = \"off\"\n\n");
     let list: Vec<String> = lines.iter().map(|l| format!("\"{l}\"")).collect();
     for (name, _, b) in &methods {

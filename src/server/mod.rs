@@ -139,6 +139,7 @@ impl Server {
             })?;
             sockets.push((l.opts.addr, socks));
         }
+        listener::close_unclaimed();
         let bound: Vec<ListenOpts> = snap.listeners.iter().map(|l| l.opts.clone()).collect();
         let health = snap.health.clone();
         state::install(Arc::new(snap));

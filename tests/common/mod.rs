@@ -1,6 +1,6 @@
 //! Shared harness for the integration tests: start the real `rampart` binary
 //! on a config written by the test, start real upstreams (the
-//! `rampart-backend` binary), and talk to both over TCP on 127.0.0.1.
+//! `rampart-backend` crate, in-process), and talk to both over TCP on 127.0.0.1.
 //!
 //! Every wait is bounded; every process started here is killed by PID when
 //! its handle drops.
@@ -15,14 +15,53 @@ use std::sync::atomic::{AtomicU32, Ordering};
 use std::time::{Duration, Instant};
 
 pub const RAMPART: &str = env!("CARGO_BIN_EXE_rampart");
-pub const BACKEND: &str = env!("CARGO_BIN_EXE_rampart-backend");
 
-/// A port that was free a moment ago (bind to 0, read it, release it).
+/// A port that was free a moment ago (bind to 0, read it, release it): for
+/// ports something else binds (nginx, haproxy, a backend, a reload's new
+/// listener) or nothing does (a dead upstream). A port rampart listens on
+/// from its start comes from [`rampart_port`].
 pub fn free_port() -> u16 {
     TcpListener::bind("127.0.0.1:0")
         .and_then(|l| l.local_addr())
         .map(|a| a.port())
         .expect("no free port")
+}
+
+thread_local! {
+    /// Listeners bound by [`rampart_port`] and not yet handed to a rampart.
+    static RESERVED: std::cell::RefCell<Vec<TcpListener>> = const { std::cell::RefCell::new(Vec::new()) };
+}
+
+/// A port for a listener of the next rampart this test starts, with no
+/// bind-then-release race: the harness binds 127.0.0.1:0 and keeps the
+/// socket; [`Rampart::launch`] hands it to rampart as an inherited listener
+/// (`NGINX=fd;`, as nginx's binary upgrade hands sockets over) when the
+/// config names `127.0.0.1:PORT`, and closes its own copy.
+pub fn rampart_port() -> u16 {
+    let l = TcpListener::bind("127.0.0.1:0").expect("bind 127.0.0.1:0");
+    let port = l.local_addr().expect("local addr").port();
+    RESERVED.with(|r| r.borrow_mut().push(l));
+    port
+}
+
+/// This thread's reserved listeners whose `127.0.0.1:PORT` appears in
+/// `config`; the others are closed (a config that names its port otherwise
+/// binds it itself).
+fn take_reserved(config: &str) -> Vec<TcpListener> {
+    RESERVED.with(|r| {
+        r.borrow_mut()
+            .drain(..)
+            .filter(|l| l.local_addr().is_ok_and(|a| names_port(config, a.port())))
+            .collect()
+    })
+}
+
+/// Whether `config` contains `127.0.0.1:PORT` (not followed by a digit).
+fn names_port(config: &str, port: u16) -> bool {
+    let pat = format!("127.0.0.1:{port}");
+    config
+        .match_indices(&pat)
+        .any(|(i, _)| !config[i + pat.len()..].starts_with(|c: char| c.is_ascii_digit()))
 }
 
 /// A private temporary directory, removed on drop.
@@ -40,6 +79,13 @@ impl TempDir {
         std::fs::create_dir_all(p.join("logs")).expect("temp dir");
         TempDir(p)
     }
+    /// `path` (with a `logs` directory), removed on drop: a server's own
+    /// directory inside a test's [`TempDir`].
+    pub fn at(path: &Path) -> TempDir {
+        std::fs::create_dir_all(path.join("logs")).expect("temp dir");
+        TempDir(path.to_path_buf())
+    }
+
     pub fn path(&self) -> &Path {
         &self.0
     }
@@ -49,6 +95,55 @@ impl Drop for TempDir {
     fn drop(&mut self) {
         let _ = std::fs::remove_dir_all(&self.0);
     }
+}
+
+/// The name of the running test (libtest names each test's thread after it).
+pub fn test_name() -> String {
+    match std::thread::current().name() {
+        Some(n) if n != "main" => n.to_string(),
+        _ => "this test".to_string(),
+    }
+}
+
+/// The one answer to "a test cannot run because `tool` is missing": a test
+/// must never pass silently without having run. When `tool` (a name looked up
+/// on PATH, or an absolute path) can be run this returns true. Otherwise it
+/// prints `SKIPPED <test>: needs <tool> (apt-get install <package>)` to
+/// stderr and returns false, so the caller returns (or skips the part that
+/// needs it); under `CI=true` it panics instead, so CI (.ci/run installs every
+/// tool) fails rather than reports `ok`.
+pub fn require_tool(tool: &str, package: &str) -> bool {
+    if find_tool(tool).is_some() {
+        return true;
+    }
+    let msg = format!(
+        "SKIPPED {}: needs {tool} (apt-get install {package})",
+        test_name()
+    );
+    if std::env::var("CI").is_ok_and(|v| v == "true") {
+        panic!("{msg}, and CI=true: a test that cannot run must fail in CI");
+    }
+    // Straight to fd 2 (libtest captures `eprintln!` of passing tests, and
+    // this must show in a plain `cargo test`), on a line of its own even if
+    // libtest is in the middle of one.
+    let _ = write!(std::io::stderr(), "\n{msg}\n");
+    false
+}
+
+/// Where `tool` is: itself when it has a `/`, else the first executable of that
+/// name in PATH.
+pub fn find_tool(tool: &str) -> Option<PathBuf> {
+    use std::os::unix::fs::PermissionsExt as _;
+    let runnable =
+        |p: &Path| std::fs::metadata(p).is_ok_and(|m| m.is_file() && m.permissions().mode() & 0o111 != 0);
+    if tool.contains('/') {
+        let p = PathBuf::from(tool);
+        return runnable(&p).then_some(p);
+    }
+    let path = std::env::var_os("PATH")?;
+    std::env::split_paths(&path)
+        .map(|d| d.join(tool))
+        .find(|p| runnable(p))
 }
 
 /// Polls `f` every 10 ms until it returns Some, or panics after `limit`.
@@ -65,32 +160,27 @@ pub fn wait_for<T>(what: &str, limit: Duration, mut f: impl FnMut() -> Option<T>
     }
 }
 
-/// A running upstream (`rampart-backend`), killed on drop.
+/// A running upstream: the `rampart-backend` library serving in this process
+/// on its own thread and runtime. `kill` (and drop) close its listener and
+/// every connection, as killing a backend process would.
 pub struct Backend {
-    pub child: Child,
+    server: rampart_backend::Server,
     pub addr: SocketAddr,
 }
 
 impl Backend {
     /// Starts a backend on `addr` (use port 0 for any) with identity `id`.
     pub fn start_on(addr: &str, id: &str) -> Backend {
-        let mut child = Command::new(BACKEND)
-            .args(["--listen", addr, "--id", id])
-            .stdout(Stdio::piped())
-            .stderr(Stdio::null())
-            .spawn()
-            .expect("start backend");
-        let stdout = child.stdout.take().expect("stdout");
-        let mut line = String::new();
-        BufReader::new(stdout)
-            .read_line(&mut line)
-            .expect("backend output");
-        let addr: SocketAddr = line
-            .trim()
-            .strip_prefix("listening on ")
-            .and_then(|a| a.parse().ok())
-            .unwrap_or_else(|| panic!("unexpected backend output {line:?}"));
-        Backend { child, addr }
+        static NOFILE: std::sync::Once = std::sync::Once::new();
+        // Its connections are this process's file descriptors now.
+        NOFILE.call_once(rampart_backend::raise_nofile);
+        let want: SocketAddr = addr.parse().expect("backend address");
+        let server = rampart_backend::Server::start(want, Some(id))
+            .unwrap_or_else(|e| panic!("start backend on {addr}: {e}"));
+        Backend {
+            addr: server.addr(),
+            server,
+        }
     }
 
     pub fn start(id: &str) -> Backend {
@@ -98,23 +188,100 @@ impl Backend {
     }
 
     pub fn kill(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
+        self.server.stop();
     }
 }
 
-impl Drop for Backend {
-    fn drop(&mut self) {
-        self.kill();
-    }
+/// How a server process (rampart or the reference nginx) is started, beyond
+/// `BIN -p DIR -c CONF`: the one launcher, [`launch`], behind [`Rampart`] and
+/// [`Nginx`].
+#[derive(Default, Clone)]
+pub struct Launch {
+    /// `-e DIR/logs/error.log`: start-up errors go to the error log, not stderr.
+    pub error_log: bool,
+    /// Arguments after `-c CONF` (`-g 'daemon off;'`).
+    pub args: Vec<String>,
+    /// The file whose appearance means "every listener is bound" (default:
+    /// `DIR/logs/rampart.pid` for rampart, `DIR/nginx.pid` for nginx).
+    pub pid_file: Option<PathBuf>,
+    /// Discard stderr (default: piped, shown if the server exits early).
+    pub quiet: bool,
 }
 
-/// A running `rampart -p DIR -c DIR/rampart.toml`, stopped on drop.
+/// Starts `bin -p DIR [-e DIR/logs/error.log] -c CONF ARGS...` and waits (10 s)
+/// for `pid_file`: both servers write it once every listener is bound. One
+/// that exits first (a bad config, a port taken in the meantime) fails here
+/// with its stderr and error log. `inherit`: listening sockets handed to the
+/// child as nginx hands them over (`NGINX=fd;fd;`, the fds left open across
+/// exec in the child only); this process's copies are closed once it runs.
+pub fn launch(
+    bin: &str,
+    dir: &Path,
+    conf: &Path,
+    pid_file: &Path,
+    how: &Launch,
+    inherit: Vec<TcpListener>,
+) -> Child {
+    let _ = std::fs::create_dir_all(dir.join("logs"));
+    let mut cmd = Command::new(bin);
+    cmd.arg("-p").arg(dir);
+    if how.error_log {
+        cmd.arg("-e").arg(dir.join("logs/error.log"));
+    }
+    cmd.arg("-c")
+        .arg(conf)
+        .args(&how.args)
+        .stdin(Stdio::null())
+        .stdout(Stdio::null())
+        .stderr(if how.quiet { Stdio::null() } else { Stdio::piped() });
+    if !inherit.is_empty() {
+        use std::os::fd::AsRawFd as _;
+        use std::os::unix::process::CommandExt as _;
+        let fds: Vec<i32> = inherit.iter().map(|l| l.as_raw_fd()).collect();
+        let var: String = fds.iter().map(|fd| format!("{fd};")).collect();
+        cmd.env("NGINX", var);
+        // SAFETY: runs in the child between fork and exec, calling only
+        // fcntl (async-signal-safe) on fds that are open in it. Clearing
+        // FD_CLOEXEC there, not here, keeps the sockets out of any other
+        // child this process starts meanwhile.
+        unsafe {
+            cmd.pre_exec(move || {
+                for &fd in &fds {
+                    if libc::fcntl(fd, libc::F_SETFD, 0) == -1 {
+                        return Err(std::io::Error::last_os_error());
+                    }
+                }
+                Ok(())
+            });
+        }
+    }
+    let mut child = cmd.spawn().unwrap_or_else(|e| panic!("start {bin}: {e}"));
+    drop(inherit);
+    wait_for(
+        &format!("{bin}'s pid file {}", pid_file.display()),
+        Duration::from_secs(10),
+        || {
+            if let Ok(Some(status)) = child.try_wait() {
+                let mut err = String::new();
+                if let Some(e) = child.stderr.as_mut() {
+                    let _ = e.read_to_string(&mut err);
+                }
+                let log = std::fs::read_to_string(dir.join("logs/error.log")).unwrap_or_default();
+                panic!("{bin} exited early ({status}): {err}{log}");
+            }
+            pid_file.exists().then_some(())
+        },
+    );
+    child
+}
+
+/// A running `rampart -p DIR -c CONF`, stopped on drop.
 pub struct Rampart {
     pub child: Child,
     pub dir: TempDir,
     pub port: u16,
     pub conf: PathBuf,
+    pid_path: PathBuf,
 }
 
 impl Rampart {
@@ -122,7 +289,7 @@ impl Rampart {
     /// on it; returns once the pid file exists (every listener is bound then).
     pub fn start(config: &str) -> Rampart {
         let dir = TempDir::new("rampart");
-        let port = free_port();
+        let port = rampart_port();
         let conf = dir.path().join("rampart.toml");
         let text = config
             .replace("@PORT@", &port.to_string())
@@ -134,38 +301,51 @@ impl Rampart {
     /// Starts `rampart -p DIR -c CONF` on a config file already written
     /// (listening on `port`); returns once its pid file exists.
     pub fn run_file(dir: TempDir, port: u16, conf: PathBuf) -> Rampart {
-        let child = Command::new(RAMPART)
-            .arg("-p")
-            .arg(dir.path())
-            .arg("-c")
-            .arg(&conf)
-            .stdout(Stdio::null())
-            .stderr(Stdio::piped())
-            .spawn()
-            .expect("start rampart");
-        let mut r = Rampart {
+        Self::launch(dir, port, conf, &Launch::default())
+    }
+
+    /// Writes the nginx.conf text `conf` to `DIR/nginx.conf`, without its
+    /// `*_temp_path` lines (nginx-only housekeeping), and starts rampart on
+    /// it. The config writes its pid file to `DIR/nginx.pid`, as the
+    /// reference nginx's does ([`Nginx::start_in`]).
+    pub fn start_nginx_conf(dir: TempDir, port: u16, conf: &str, how: &Launch) -> Rampart {
+        let text: Vec<&str> = conf.lines().filter(|l| !l.contains("_temp_path")).collect();
+        let file = dir.path().join("nginx.conf");
+        std::fs::write(&file, text.join("\n")).expect("write nginx.conf");
+        let how = Launch {
+            pid_file: Some(
+                how.pid_file
+                    .clone()
+                    .unwrap_or_else(|| dir.path().join("nginx.pid")),
+            ),
+            ..how.clone()
+        };
+        Self::launch(dir, port, file, &how)
+    }
+
+    /// The one way tests start a rampart server: `rampart -p DIR -c CONF` as
+    /// `how` says; returns once its pid file exists. Every listener this test
+    /// reserved with [`rampart_port`] whose address the config names is
+    /// inherited, not bound by rampart.
+    pub fn launch(dir: TempDir, port: u16, conf: PathBuf, how: &Launch) -> Rampart {
+        let pid_path = how
+            .pid_file
+            .clone()
+            .unwrap_or_else(|| dir.path().join("logs/rampart.pid"));
+        let text = std::fs::read_to_string(&conf).unwrap_or_default();
+        let child = launch(RAMPART, dir.path(), &conf, &pid_path, how, take_reserved(&text));
+        Rampart {
             child,
             dir,
             port,
             conf,
-        };
-        let pid_file = r.pid_file();
-        wait_for("the rampart pid file", Duration::from_secs(10), || {
-            if let Ok(Some(status)) = r.child.try_wait() {
-                let mut err = String::new();
-                if let Some(e) = r.child.stderr.as_mut() {
-                    let _ = e.read_to_string(&mut err);
-                }
-                panic!("rampart exited early ({status}): {err}");
-            }
-            pid_file.exists().then_some(())
-        });
-        r
+            pid_path,
+        }
     }
 
-    /// The default pid file location used by test configs (`pid` unset).
+    /// The pid file (`DIR/logs/rampart.pid` unless the config sets `pid`).
     pub fn pid_file(&self) -> PathBuf {
-        self.dir.path().join("logs/rampart.pid")
+        self.pid_path.clone()
     }
 
     pub fn addr(&self) -> SocketAddr {
@@ -501,13 +681,14 @@ pub fn wait_log(r: &Rampart, name: &str, needle: &str) -> String {
 /// Debian's nginx 1.22.1, the behaviour reference.
 pub const NGINX: &str = "/usr/sbin/nginx";
 
-/// Whether the reference nginx is installed.
-pub fn nginx_available() -> bool {
-    Path::new(NGINX).exists()
+/// Whether the reference nginx is installed; when it is not, says SKIPPED
+/// (or fails under `CI=true`): see [`require_tool`].
+pub fn require_nginx() -> bool {
+    require_tool(NGINX, "nginx")
 }
 
 /// A running reference nginx (`daemon off; master_process off;`, everything
-/// under its own temp dir), killed by PID on drop.
+/// under its own temp dir), killed by PID on drop: the one nginx harness.
 pub struct Nginx {
     pub child: Child,
     pub dir: TempDir,
@@ -538,34 +719,29 @@ impl Nginx {
     /// once the pid file exists (nginx writes it after binding every listener).
     pub fn start(conf: &str) -> Nginx {
         let dir = TempDir::new("nginx");
+        let conf = conf.replace("@DIR@", &dir.path().display().to_string());
+        Self::start_in(
+            dir,
+            &conf,
+            &Launch {
+                error_log: true,
+                ..Launch::default()
+            },
+        )
+    }
+
+    /// Writes the nginx.conf text `conf` to `DIR/nginx.conf` as it is and starts
+    /// nginx on it (`-p DIR`, as `how` says); the config must write its pid
+    /// file to `DIR/nginx.pid` unless `how.pid_file` names another.
+    pub fn start_in(dir: TempDir, conf: &str, how: &Launch) -> Nginx {
         let file = dir.path().join("nginx.conf");
-        std::fs::write(&file, conf.replace("@DIR@", &dir.path().display().to_string()))
-            .expect("write nginx.conf");
-        let child = Command::new(NGINX)
-            .arg("-p")
-            .arg(dir.path())
-            .arg("-e")
-            .arg(dir.path().join("logs/error.log"))
-            .arg("-c")
-            .arg(&file)
-            .stdout(Stdio::null())
-            .stderr(Stdio::piped())
-            .spawn()
-            .expect("start nginx");
-        let mut n = Nginx { child, dir };
-        let pid = n.dir.path().join("nginx.pid");
-        wait_for("the nginx pid file", Duration::from_secs(10), || {
-            if let Ok(Some(status)) = n.child.try_wait() {
-                let mut err = String::new();
-                if let Some(e) = n.child.stderr.as_mut() {
-                    let _ = e.read_to_string(&mut err);
-                }
-                let log = std::fs::read_to_string(n.dir.path().join("logs/error.log")).unwrap_or_default();
-                panic!("nginx exited early ({status}): {err}{log}");
-            }
-            pid.exists().then_some(())
-        });
-        n
+        std::fs::write(&file, conf).expect("write nginx.conf");
+        let pid = how
+            .pid_file
+            .clone()
+            .unwrap_or_else(|| dir.path().join("nginx.pid"));
+        let child = launch(NGINX, dir.path(), &file, &pid, how, Vec::new());
+        Nginx { child, dir }
     }
 }
 
@@ -573,6 +749,31 @@ impl Drop for Nginx {
     fn drop(&mut self) {
         let _ = self.child.kill();
         let _ = self.child.wait();
+    }
+}
+
+/// nginx or rampart, started on the same nginx.conf by the differential tests.
+pub enum Server {
+    Nginx(Nginx),
+    Rampart(Rampart),
+}
+
+impl Server {
+    /// The reference nginx (`nginx: true`) or rampart on the nginx.conf text
+    /// `conf` in `dir` (see [`Nginx::start_in`], [`Rampart::start_nginx_conf`]).
+    pub fn start(nginx: bool, dir: TempDir, port: u16, conf: &str, how: &Launch) -> Server {
+        if nginx {
+            Server::Nginx(Nginx::start_in(dir, conf, how))
+        } else {
+            Server::Rampart(Rampart::start_nginx_conf(dir, port, conf, how))
+        }
+    }
+
+    pub fn dir(&self) -> &Path {
+        match self {
+            Server::Nginx(n) => n.dir.path(),
+            Server::Rampart(r) => r.dir.path(),
+        }
     }
 }
 
@@ -648,55 +849,12 @@ pub fn connections_to(port: u16) -> usize {
         .count()
 }
 
-/// A server process started by `serve_nginx_conf`, killed by PID on drop.
-pub struct ConfProc(pub Child);
-
-impl Drop for ConfProc {
-    fn drop(&mut self) {
-        let _ = self.0.kill();
-        let _ = self.0.wait();
-    }
-}
-
-/// Starts `bin` (nginx or rampart) on the nginx.conf text `conf`, written to
-/// `dir/nginx.conf`, with `-p dir`; for rampart the `*_temp_path` lines
-/// (nginx-only housekeeping) are dropped. The config must write its pid
-/// file to `dir/nginx.pid`: the server is ready when it appears (both write
-/// it after binding every listener), and one that exits first (a port taken
-/// in the meantime) fails here with its own stderr.
-pub fn serve_nginx_conf(bin: &str, dir: &Path, conf: &str, nginx: bool) -> ConfProc {
-    std::fs::create_dir_all(dir.join("logs")).expect("logs dir");
-    let conf = if nginx {
-        conf.to_string()
-    } else {
-        conf.lines()
-            .filter(|l| !l.contains("_temp_path"))
-            .collect::<Vec<_>>()
-            .join("\n")
-    };
-    let path = dir.join("nginx.conf");
-    std::fs::write(&path, conf).expect("write nginx.conf");
-    let mut child = Command::new(bin)
-        .arg("-p")
-        .arg(dir)
-        .arg("-c")
-        .arg(&path)
-        .stdout(Stdio::null())
-        .stderr(Stdio::piped())
-        .spawn()
-        .expect("start server");
-    let pid = dir.join("nginx.pid");
-    wait_for("server up", Duration::from_secs(10), || {
-        if let Ok(Some(status)) = child.try_wait() {
-            let mut err = String::new();
-            if let Some(e) = child.stderr.as_mut() {
-                let _ = e.read_to_string(&mut err);
-            }
-            panic!("{bin} exited early ({status}): {err}");
-        }
-        pid.exists().then_some(())
-    });
-    ConfProc(child)
+/// Starts nginx (`nginx: true`) or rampart on the nginx.conf text `conf`,
+/// written to `dir/nginx.conf`, with `-p dir` (see [`Server::start`]). The
+/// config must write its pid file to `dir/nginx.pid`: the server is ready
+/// when it appears.
+pub fn serve_nginx_conf(nginx: bool, dir: &Path, port: u16, conf: &str) -> Server {
+    Server::start(nginx, TempDir::at(dir), port, conf, &Launch::default())
 }
 
 /// The first `want` lines of the log file at `path`, once it has them (logs

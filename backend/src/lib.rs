@@ -1,12 +1,15 @@
-//! `backend`: a small, fast HTTP/1.1 upstream for rampart's demo config, its integration tests and
-//! the wrk benchmarks (`benches/compare.sh`).
+//! `rampart-backend`: a small, fast HTTP/1.1 upstream for rampart's demo config, its integration
+//! tests and the wrk benchmarks (`benches/compare.sh`). A library (rampart's integration tests start
+//! it in-process with [`Server::start`], one thread and runtime per server, stopped by [`Server::stop`]
+//! or on drop, which closes its listener and every connection as a killed process would) and a
+//! binary:
 //!
 //! ```text
-//! backend [--listen ADDR]... [--id NAME] [--threads N]
+//! rampart-backend [--listen ADDR]... [--id NAME] [--threads N]
 //! ```
 //! Defaults: one listener on 127.0.0.1:9001, 1 runtime thread, and each listener's id is its own bound
 //! address (so one process can stand in for several upstream servers). Prints `listening on ADDR` per
-//! listener once bound; tests wait for that line.
+//! listener once bound; scripts wait for that line.
 //!
 //! Every response carries `X-Backend: <id>`. Endpoints (the query string is ignored):
 //! - `/size/N` — N bytes of `x` with Content-Length; `/chunked/N` — the same, chunked (N ≤ 100 MiB,
@@ -518,6 +521,38 @@ fn bind(addr: SocketAddr) -> std::io::Result<TcpListener> {
     sock.listen(BACKLOG)
 }
 
+/// A bound listening socket and the identity its responses carry.
+pub struct Listener {
+    inner: TcpListener,
+    id: Arc<Ident>,
+}
+
+impl Listener {
+    /// Binds `addr` (SO_REUSEADDR, a deep backlog); the identity is `id`, else the bound address.
+    /// Must run inside a tokio runtime.
+    pub fn bind(addr: SocketAddr, id: Option<&str>) -> std::io::Result<Listener> {
+        let inner = bind(addr)?;
+        let local = inner.local_addr()?;
+        let text = id.map_or_else(|| local.to_string(), str::to_string);
+        let header = HeaderValue::from_str(&text).map_err(|_| {
+            std::io::Error::new(std::io::ErrorKind::InvalidInput, "--id is not a header value")
+        })?;
+        Ok(Listener {
+            inner,
+            id: Arc::new(Ident { text, header }),
+        })
+    }
+
+    pub fn local_addr(&self) -> std::io::Result<SocketAddr> {
+        self.inner.local_addr()
+    }
+
+    /// Accepts forever, one task per connection.
+    pub async fn serve(self) {
+        serve(self.inner, self.id).await
+    }
+}
+
 /// Accepts forever, one task per connection.
 async fn serve(listener: TcpListener, id: Arc<Ident>) {
     let mut builder = http1::Builder::new();
@@ -547,27 +582,17 @@ async fn serve(listener: TcpListener, id: Arc<Ident>) {
     }
 }
 
-/// Binds `addr` and returns the listener with its identity (`id`, else the bound address).
-fn listener(addr: SocketAddr, id: Option<&str>) -> std::io::Result<(TcpListener, Arc<Ident>)> {
-    let l = bind(addr)?;
-    let local = l.local_addr()?;
-    let text = id.map_or_else(|| local.to_string(), str::to_string);
-    let header = HeaderValue::from_str(&text)
-        .map_err(|_| std::io::Error::new(std::io::ErrorKind::InvalidInput, "--id is not a header value"))?;
-    println!("listening on {local}");
-    Ok((l, Arc::new(Ident { text, header })))
-}
-
 #[derive(Debug, PartialEq)]
-struct Args {
-    listen: Vec<SocketAddr>,
-    id: Option<String>,
-    threads: usize,
+pub struct Args {
+    pub listen: Vec<SocketAddr>,
+    pub id: Option<String>,
+    pub threads: usize,
 }
 
-const USAGE: &str = "usage: backend [--listen ADDR]... [--id NAME] [--threads N]";
+pub const USAGE: &str = "usage: rampart-backend [--listen ADDR]... [--id NAME] [--threads N]";
 
-fn parse_args(args: impl IntoIterator<Item = String>) -> Result<Args, String> {
+/// Parses the command line (without the program name).
+pub fn parse_args(args: impl IntoIterator<Item = String>) -> Result<Args, String> {
     let mut out = Args {
         listen: Vec::new(),
         id: None,
@@ -601,7 +626,7 @@ fn parse_args(args: impl IntoIterator<Item = String>) -> Result<Args, String> {
 }
 
 /// Raises the soft open-file limit to the hard one, as nginx's `worker_rlimit_nofile` would.
-fn raise_nofile() {
+pub fn raise_nofile() {
     // SAFETY: getrlimit/setrlimit only read/write the struct we pass.
     unsafe {
         let mut lim = libc::rlimit {
@@ -615,43 +640,78 @@ fn raise_nofile() {
     }
 }
 
-fn main() {
-    let args = match parse_args(std::env::args().skip(1)) {
-        Ok(a) => a,
-        Err(e) => {
-            if !e.is_empty() {
-                eprintln!("backend: {e}");
-            }
-            eprintln!("{USAGE}");
-            std::process::exit(2);
+/// A backend running in this process on its own thread and single-threaded runtime.
+pub struct Server {
+    addr: SocketAddr,
+    stop: Option<tokio::sync::oneshot::Sender<()>>,
+    thread: Option<std::thread::JoinHandle<()>>,
+}
+
+impl Server {
+    /// Binds `addr` (port 0 for any) and serves on it until [`Server::stop`] or drop.
+    pub fn start(addr: SocketAddr, id: Option<&str>) -> std::io::Result<Server> {
+        let id = id.map(str::to_string);
+        let (ready_tx, ready_rx) = std::sync::mpsc::channel();
+        let (stop_tx, stop_rx) = tokio::sync::oneshot::channel::<()>();
+        let thread = std::thread::Builder::new()
+            .name(format!("backend-{addr}"))
+            .spawn(move || {
+                let rt = match tokio::runtime::Builder::new_current_thread().enable_all().build() {
+                    Ok(rt) => rt,
+                    Err(e) => {
+                        let _ = ready_tx.send(Err(e));
+                        return;
+                    }
+                };
+                rt.block_on(async move {
+                    let l = match Listener::bind(addr, id.as_deref()).and_then(|l| Ok((l.local_addr()?, l))) {
+                        Ok((bound, l)) => {
+                            let _ = ready_tx.send(Ok(bound));
+                            l
+                        }
+                        Err(e) => {
+                            let _ = ready_tx.send(Err(e));
+                            return;
+                        }
+                    };
+                    tokio::select! {
+                        _ = l.serve() => {}
+                        _ = stop_rx => {}
+                    }
+                });
+                // Dropping the runtime drops every connection task: their sockets close here.
+                drop(rt);
+            })?;
+        let addr = ready_rx
+            .recv()
+            .map_err(|_| std::io::Error::other("backend thread died"))??;
+        Ok(Server {
+            addr,
+            stop: Some(stop_tx),
+            thread: Some(thread),
+        })
+    }
+
+    /// The bound address.
+    pub fn addr(&self) -> SocketAddr {
+        self.addr
+    }
+
+    /// Stops serving: once this returns, the listener and every connection are closed.
+    pub fn stop(&mut self) {
+        if let Some(tx) = self.stop.take() {
+            let _ = tx.send(());
         }
-    };
-    raise_nofile();
-    let rt = match tokio::runtime::Builder::new_multi_thread()
-        .worker_threads(args.threads)
-        .enable_all()
-        .build()
-    {
-        Ok(rt) => rt,
-        Err(e) => {
-            eprintln!("backend: runtime: {e}");
-            std::process::exit(1);
+        if let Some(t) = self.thread.take() {
+            let _ = t.join();
         }
-    };
-    rt.block_on(async {
-        for addr in &args.listen {
-            match listener(*addr, args.id.as_deref()) {
-                Ok((l, id)) => {
-                    tokio::spawn(serve(l, id));
-                }
-                Err(e) => {
-                    eprintln!("backend: listen {addr}: {e}");
-                    std::process::exit(1);
-                }
-            }
-        }
-        let _ = tokio::signal::ctrl_c().await;
-    });
+    }
+}
+
+impl Drop for Server {
+    fn drop(&mut self) {
+        self.stop();
+    }
 }
 
 #[cfg(test)]
@@ -771,10 +831,30 @@ mod tests {
     }
 
     async fn start() -> SocketAddr {
-        let (l, id) = listener("127.0.0.1:0".parse().unwrap(), Some("t1")).unwrap();
+        let l = Listener::bind("127.0.0.1:0".parse().unwrap(), Some("t1")).unwrap();
         let addr = l.local_addr().unwrap();
-        tokio::spawn(serve(l, id));
+        tokio::spawn(l.serve());
         addr
+    }
+
+    #[test]
+    fn in_process_server_stops_and_closes_its_connections() {
+        use std::io::{Read as _, Write as _};
+        let mut srv = Server::start("127.0.0.1:0".parse().unwrap(), Some("ip")).unwrap();
+        let addr = srv.addr();
+        let mut idle = std::net::TcpStream::connect(addr).unwrap();
+        idle.set_read_timeout(Some(Duration::from_secs(10))).unwrap();
+        idle.write_all(b"GET /id HTTP/1.1\r\nHost: h\r\n\r\n").unwrap();
+        let mut buf = [0u8; 1024];
+        let n = idle.read(&mut buf).unwrap();
+        assert!(String::from_utf8_lossy(&buf[..n]).ends_with("\r\n\r\nip"));
+        srv.stop();
+        // The kept-alive connection is closed and the port refuses, as after a kill.
+        assert_eq!(idle.read(&mut buf).unwrap_or(0), 0);
+        assert!(std::net::TcpStream::connect(addr).is_err());
+        // The same address can be served again at once.
+        let again = Server::start(addr, Some("ip2")).unwrap();
+        assert_eq!(again.addr(), addr);
     }
 
     /// Every wait in these tests is bounded.
