@@ -1,0 +1,344 @@
+//! The import layering of src/ (../shared/DESIGN.md, "Layering"; issue 15):
+//! no cycle between src/'s top-level modules.
+//!
+//! Builds the graph of which top-level module refers to which: `crate::NAME`
+//! paths, the names at the top of `use crate::{..}` groups, and `super::`
+//! paths that climb out of a top-level module (`super::super::NAME` from
+//! src/a/b/c.rs). As ../shared/tools/modgraph.py does, test code is left out
+//! (files whose name ends in `tests.rs`, and everything after a
+//! `#[cfg(test)]` line), and so are `//` comments.
+//!
+//! The edges in `ALLOWED` are the ones still to remove; the graph without
+//! them must have no cycle. An edge of `ALLOWED` that no longer exists fails
+//! the test too, so the list can only shrink.
+
+use std::collections::{BTreeMap, BTreeSet};
+use std::fs;
+use std::path::{Path, PathBuf};
+
+/// Edges still to remove, issue 15; never add to this list.
+/// (Each goes with the response-path rewrite, which moves Request, ConnInfo,
+/// Exchange, ResponseHead, ClientIo and ReqBody out of src/server.)
+const ALLOWED: &[(&str, &str)] = &[
+    ("access", "server"),
+    ("config", "filters"),
+    ("config", "runtime"),
+    ("config", "server"),
+    ("config", "static_files"),
+    ("filters", "server"),
+    ("filters", "static_files"),
+    ("proxy", "runtime"),
+    ("proxy", "server"),
+    ("rewrite", "runtime"),
+    ("rewrite", "server"),
+    ("runtime", "server"),
+    ("static_files", "server"),
+];
+
+/// from -> to -> files (relative to src/) causing the edge.
+type Graph = BTreeMap<String, BTreeMap<String, BTreeSet<String>>>;
+
+fn rs_files(dir: &Path, out: &mut Vec<PathBuf>) {
+    let mut entries: Vec<_> = fs::read_dir(dir).unwrap().map(|e| e.unwrap().path()).collect();
+    entries.sort();
+    for p in entries {
+        if p.is_dir() {
+            rs_files(&p, out);
+        } else if p.extension().is_some_and(|e| e == "rs") {
+            out.push(p);
+        }
+    }
+}
+
+/// The code the graph counts: before the first `#[cfg(test)]`, without `//` comments.
+fn code_of(text: &str) -> String {
+    let text = text.split("#[cfg(test)]").next().unwrap_or_default();
+    text.lines()
+        .map(|l| l.find("//").map_or(l, |i| &l[..i]))
+        .collect::<Vec<_>>()
+        .join("\n")
+}
+
+fn is_ident(b: u8) -> bool {
+    b.is_ascii_alphanumeric() || b == b'_'
+}
+
+fn ident_at(s: &[u8], mut i: usize) -> (String, usize) {
+    while i < s.len() && s[i].is_ascii_whitespace() {
+        i += 1;
+    }
+    let start = i;
+    while i < s.len() && is_ident(s[i]) {
+        i += 1;
+    }
+    (String::from_utf8_lossy(&s[start..i]).into_owned(), i)
+}
+
+/// The top-level modules a file's code names. `module` is the file's module
+/// path below the crate root (`["server", "h2"]` for src/server/h2/mod.rs).
+fn refs(code: &str, module: &[String]) -> BTreeSet<String> {
+    let s = code.as_bytes();
+    let mut out = BTreeSet::new();
+    let mut i = 0;
+    while i < s.len() {
+        let word_start = i == 0 || !is_ident(s[i - 1]);
+        if word_start && s[i..].starts_with(b"crate::") {
+            i += "crate::".len();
+            if s.get(i) == Some(&b'{') {
+                // `crate::{a::X, b::{Y, Z}, c}`: the first name of each item.
+                let mut depth = 0;
+                let mut expect = true;
+                while i < s.len() {
+                    match s[i] {
+                        b'{' => {
+                            depth += 1;
+                            if depth == 1 {
+                                expect = true;
+                            }
+                        }
+                        b'}' => {
+                            depth -= 1;
+                            if depth == 0 {
+                                break;
+                            }
+                        }
+                        b',' if depth == 1 => expect = true,
+                        c if depth == 1 && expect && is_ident(c) => {
+                            let (name, end) = ident_at(s, i);
+                            out.insert(name);
+                            expect = false;
+                            i = end;
+                            continue;
+                        }
+                        _ => {}
+                    }
+                    i += 1;
+                }
+            } else {
+                let (name, end) = ident_at(s, i);
+                out.insert(name);
+                i = end;
+            }
+            continue;
+        }
+        if word_start && s[i..].starts_with(b"super::") {
+            // Count the `super::`s; out of the crate root's children they name a top-level module.
+            let mut ups = 0;
+            while s[i..].starts_with(b"super::") {
+                ups += 1;
+                i += "super::".len();
+            }
+            if ups == module.len() {
+                if s.get(i) == Some(&b'{') {
+                    let group = &code[i + 1..code[i..].find('}').map_or(i + 1, |j| i + j)];
+                    for item in group.split(',') {
+                        let name: String = item
+                            .trim()
+                            .chars()
+                            .take_while(|c| c.is_alphanumeric() || *c == '_')
+                            .collect();
+                        out.insert(name);
+                    }
+                } else {
+                    let (name, end) = ident_at(s, i);
+                    out.insert(name);
+                    i = end;
+                }
+            }
+            continue;
+        }
+        i += 1;
+    }
+    out
+}
+
+fn graph(src: &Path) -> Graph {
+    let mut files = Vec::new();
+    rs_files(src, &mut files);
+    let rel = |p: &Path| p.strip_prefix(src).unwrap().to_string_lossy().into_owned();
+    let top = |r: &str| r.split('/').next().unwrap().trim_end_matches(".rs").to_string();
+    let names: BTreeSet<String> = files
+        .iter()
+        .map(|p| rel(p))
+        .filter(|r| r != "lib.rs" && r != "main.rs")
+        .map(|r| top(&r))
+        .collect();
+    let mut g: Graph = names.iter().map(|n| (n.clone(), BTreeMap::new())).collect();
+    for p in &files {
+        let r = rel(p);
+        if r == "lib.rs" || r == "main.rs" || r.ends_with("tests.rs") {
+            continue;
+        }
+        let from = top(&r);
+        let mut module: Vec<String> = r.trim_end_matches(".rs").split('/').map(String::from).collect();
+        if module.last().is_some_and(|m| m == "mod") {
+            module.pop();
+        }
+        let code = code_of(&fs::read_to_string(p).unwrap());
+        for to in refs(&code, &module) {
+            if to != from && names.contains(&to) {
+                g.get_mut(&from).unwrap().entry(to).or_default().insert(r.clone());
+            }
+        }
+    }
+    g
+}
+
+/// Strongly connected components with more than one module (Tarjan).
+fn cycles(g: &BTreeMap<String, BTreeSet<String>>) -> Vec<Vec<String>> {
+    struct T<'a> {
+        g: &'a BTreeMap<String, BTreeSet<String>>,
+        index: BTreeMap<&'a str, usize>,
+        low: BTreeMap<&'a str, usize>,
+        stack: Vec<&'a str>,
+        on: BTreeSet<&'a str>,
+        out: Vec<Vec<String>>,
+    }
+    impl<'a> T<'a> {
+        fn strong(&mut self, v: &'a str) {
+            let n = self.index.len();
+            self.index.insert(v, n);
+            self.low.insert(v, n);
+            self.stack.push(v);
+            self.on.insert(v);
+            for w in self.g[v].iter().filter(|w| self.g.contains_key(*w)) {
+                let w = w.as_str();
+                if !self.index.contains_key(w) {
+                    self.strong(w);
+                    self.low.insert(v, self.low[v].min(self.low[w]));
+                } else if self.on.contains(w) {
+                    self.low.insert(v, self.low[v].min(self.index[w]));
+                }
+            }
+            if self.low[v] == self.index[v] {
+                let mut c = Vec::new();
+                loop {
+                    let w = self.stack.pop().unwrap();
+                    self.on.remove(w);
+                    c.push(w.to_string());
+                    if w == v {
+                        break;
+                    }
+                }
+                if c.len() > 1 {
+                    c.sort();
+                    self.out.push(c);
+                }
+            }
+        }
+    }
+    let mut t = T {
+        g,
+        index: BTreeMap::new(),
+        low: BTreeMap::new(),
+        stack: Vec::new(),
+        on: BTreeSet::new(),
+        out: Vec::new(),
+    };
+    for v in g.keys() {
+        if !t.index.contains_key(v.as_str()) {
+            t.strong(v);
+        }
+    }
+    t.out
+}
+
+/// The graph's edges minus `allowed`.
+fn without(g: &Graph, allowed: &[(&str, &str)]) -> BTreeMap<String, BTreeSet<String>> {
+    g.iter()
+        .map(|(a, tos)| {
+            let kept = tos
+                .keys()
+                .filter(|b| !allowed.contains(&(a.as_str(), b.as_str())))
+                .cloned()
+                .collect();
+            (a.clone(), kept)
+        })
+        .collect()
+}
+
+/// The report for the cycles found: each module of a cycle, and each edge
+/// inside it with the files causing it (as modgraph.py prints them).
+fn report(g: &Graph, cyc: &[Vec<String>]) -> String {
+    let mut s = String::new();
+    for c in cyc {
+        s += &format!("cycle: {}\n", c.join(" "));
+        for a in c {
+            for (b, files) in &g[a] {
+                if c.contains(b) {
+                    let allowed = if ALLOWED.contains(&(a.as_str(), b.as_str())) {
+                        " (allowed for now)"
+                    } else {
+                        ""
+                    };
+                    let files: Vec<_> = files.iter().map(String::as_str).collect();
+                    s += &format!("   {a} -> {b}{allowed}: {}\n", files.join(", "));
+                }
+            }
+        }
+    }
+    s
+}
+
+#[test]
+fn no_import_cycle_between_top_level_modules() {
+    let src = Path::new(env!("CARGO_MANIFEST_DIR")).join("src");
+    let g = graph(&src);
+    assert!(g.len() > 10, "found only {:?} under {}", g.keys(), src.display());
+    let stale: Vec<_> = ALLOWED
+        .iter()
+        .filter(|(a, b)| !g.get(*a).is_some_and(|t| t.contains_key(*b)))
+        .collect();
+    assert!(
+        stale.is_empty(),
+        "these edges of ALLOWED no longer exist: remove them from the list in tests/layering.rs: {stale:?}"
+    );
+    let cyc = cycles(&without(&g, ALLOWED));
+    if !cyc.is_empty() {
+        // Print the whole component, allowed edges included, so the new edge can be found.
+        let full = cycles(&without(&g, &[]));
+        let edges: usize = g.values().map(BTreeMap::len).sum();
+        panic!(
+            "import cycle between src/'s top-level modules (layers import only downward, \
+             ../shared/DESIGN.md \"Layering\"):\n{}\nwithout the allowed edges:\n{}modules: {}, edges: {edges}",
+            report(&g, &full),
+            report(&g, &cyc),
+            g.len()
+        );
+    }
+}
+
+/// The scanner itself: paths, groups, `super::` out of a module, and a cycle.
+#[test]
+fn the_check_sees_paths_groups_super_and_cycles() {
+    let m = |s: &[&str]| s.iter().map(|x| x.to_string()).collect::<Vec<_>>();
+    let set = |s: &[&str]| s.iter().map(|x| x.to_string()).collect::<BTreeSet<_>>();
+    let code = code_of(
+        "use crate::a::X;\nuse crate::{b::{Y, Z}, c, d::W};\nfn f() { crate::e::g(); }\n\
+         // crate::commented::out\nuse super::super::h::Q;\n#[cfg(test)]\nuse crate::t::T;\n",
+    );
+    assert_eq!(
+        refs(&code, &m(&["k", "sub"])),
+        set(&["a", "b", "c", "d", "e", "h"])
+    );
+    assert_eq!(
+        refs("use super::x::Y;", &m(&["k", "sub"])),
+        set(&[]),
+        "super:: inside k stays in k"
+    );
+    assert_eq!(refs("use super::{x, y::Z};", &m(&["k"])), set(&["x", "y"]));
+    assert_eq!(refs("let v = mycrate::z;", &m(&["k"])), set(&[]));
+    let mut g: Graph = BTreeMap::new();
+    for (a, b) in [("a", "b"), ("b", "c"), ("c", "a"), ("c", "d")] {
+        g.entry(a.into())
+            .or_default()
+            .entry(b.into())
+            .or_default()
+            .insert(format!("{a}/x.rs"));
+        g.entry(b.into()).or_default();
+    }
+    let cyc = cycles(&without(&g, &[]));
+    assert_eq!(cyc, vec![m(&["a", "b", "c"])]);
+    assert!(report(&g, &cyc).contains("   c -> a: c/x.rs\n"));
+    assert!(cycles(&without(&g, &[("c", "a")])).is_empty());
+}
