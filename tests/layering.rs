@@ -21,10 +21,6 @@ use std::path::{Path, PathBuf};
 /// Exchange, ResponseHead, ClientIo and ReqBody out of src/server.)
 const ALLOWED: &[(&str, &str)] = &[
     ("access", "server"),
-    ("config", "filters"),
-    ("config", "runtime"),
-    ("config", "server"),
-    ("config", "static_files"),
     ("filters", "server"),
     ("filters", "static_files"),
     ("proxy", "runtime"),

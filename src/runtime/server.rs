@@ -1,10 +1,10 @@
 //! Compiling `server` and `location` blocks: per-address virtual host tables,
 //! location trees and handlers.
 
-use super::listen::{parse_listen, ListenOpts};
 use super::loc_conf::{resolve, LocConf};
 use super::{defaults, CompileCtx, Listener};
 use crate::config::model::{Config, ConnSettings, LocSettings, Location, ReturnDef, RewriteStep, Server};
+use crate::config::value::listen::{parse_listen, ListenOpts};
 use crate::config::ConfigError;
 use crate::config::Located;
 use crate::http1::HeadLimits;
