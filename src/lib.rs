@@ -10,6 +10,7 @@ pub mod control;
 pub mod daemon;
 pub mod filters;
 pub mod health;
+pub mod http;
 pub mod http1;
 pub mod log;
 pub mod proxy;

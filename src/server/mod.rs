@@ -5,7 +5,8 @@
 //! runs in production.
 
 pub mod body;
-pub mod buf_pool;
+/// The buffer pool moved to the leaf `crate::http`; this keeps `server::buf_pool` paths working.
+pub use crate::http::buf_pool;
 pub mod conn;
 mod drain;
 pub mod h2;
