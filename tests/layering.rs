@@ -25,7 +25,6 @@ const ALLOWED: &[(&str, &str)] = &[
     ("filters", "static_files"),
     ("proxy", "runtime"),
     ("proxy", "server"),
-    ("rewrite", "runtime"),
     ("rewrite", "server"),
     ("runtime", "server"),
     ("static_files", "server"),

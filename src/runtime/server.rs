@@ -8,6 +8,7 @@ use crate::config::value::listen::{parse_listen, ListenOpts};
 use crate::config::ConfigError;
 use crate::config::Located;
 use crate::http1::HeadLimits;
+use crate::rewrite::ReturnRt;
 use crate::routing::location::{LocationError, LocationSpec, LocationTree, Modifier};
 use crate::routing::server_name::NameTable;
 use crate::upstream::Pool;
@@ -101,13 +102,6 @@ pub enum Handler {
     /// No proxy_pass or return: nginx's static, index and try_files
     /// modules (settings in `LocConf::stat`).
     Static,
-}
-
-#[derive(Debug, Clone)]
-pub struct ReturnRt {
-    pub code: u16,
-    /// Body text, or the Location for 301/302/303/307/308.
-    pub text: Option<Template>,
 }
 
 pub struct ProxyTarget {
