@@ -20,6 +20,7 @@ pub mod runtime;
 pub mod server;
 pub mod static_files;
 pub mod status;
+pub mod tls;
 pub mod upstream;
 pub mod vars;
 

@@ -26,7 +26,6 @@ const ALLOWED: &[(&str, &str)] = &[
     ("proxy", "runtime"),
     ("proxy", "server"),
     ("rewrite", "server"),
-    ("runtime", "server"),
     ("static_files", "server"),
 ];
 

@@ -19,9 +19,9 @@ pub mod reject_log;
 pub mod request;
 pub mod response;
 pub mod state;
-pub mod tls;
-pub mod tls_ciphers;
-pub mod tls_session;
+/// TLS is the `crate::tls` module (the listeners' policy is compiled with the
+/// config); this keeps `server::tls` paths working.
+pub use crate::tls;
 pub mod worker;
 
 use crate::config::ConfigError;

@@ -1,5 +1,5 @@
 //! The `ssl_session_cache` value (ngx_http_ssl_session_cache). The session
-//! storage it plans is `crate::server::tls_session`.
+//! storage it plans is `crate::tls::session`.
 
 /// nginx: "one megabyte of the cache contains about 4000 sessions".
 const SESSIONS_PER_MIB: u64 = 4000;
