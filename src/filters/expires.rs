@@ -6,9 +6,9 @@
 //! Expires and the first Cache-Control and drops every other Cache-Control.
 
 pub use crate::config::value::expires::Expires;
+pub use crate::http::date::http_time;
 use crate::server::response::ResponseHead;
 use bytes::Bytes;
-use std::time::{Duration, UNIX_EPOCH};
 
 impl Expires {
     /// Sets Expires and Cache-Control on `head` as nginx does, for the
@@ -59,12 +59,6 @@ impl Expires {
         head.headers
             .push((Bytes::from_static(b"Cache-Control"), Bytes::from(cc)));
     }
-}
-
-/// An IMF-fixdate; times before the epoch print as nginx's `ngx_http_time` would not
-/// need to (it takes time_t); clamp to the epoch.
-pub fn http_time(secs: i64) -> String {
-    httpdate::fmt_http_date(UNIX_EPOCH + Duration::from_secs(secs.max(0) as u64))
 }
 
 #[cfg(test)]

@@ -2,4 +2,6 @@
 //! (../shared/DESIGN.md, "Layering"). It imports nothing of rampart.
 
 pub mod buf_pool;
+pub mod conn;
+pub mod date;
 pub mod status;

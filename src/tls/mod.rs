@@ -16,6 +16,7 @@
 pub mod ciphers;
 pub mod session;
 
+pub use crate::http::conn::TlsInfo;
 use crate::routing::server_name::NameTable;
 use rustls::pki_types::pem::PemObject;
 use rustls::pki_types::{CertificateDer, PrivateKeyDer};
@@ -23,17 +24,6 @@ use rustls::server::{ClientHello, ResolvesServerCert};
 use rustls::sign::CertifiedKey;
 use std::path::Path;
 use std::sync::Arc;
-
-/// What the TLS variables report for a connection.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct TlsInfo {
-    /// `$ssl_protocol`: `TLSv1.2` or `TLSv1.3`.
-    pub protocol: &'static str,
-    /// `$ssl_cipher`, in OpenSSL's naming as nginx prints it.
-    pub cipher: &'static str,
-    /// `$ssl_server_name`: the SNI, if the client sent one.
-    pub server_name: Option<Box<str>>,
-}
 
 /// One server block's TLS settings, already loaded.
 #[derive(Clone)]
