@@ -2,7 +2,7 @@
 //! the signals an operator (or `rampart -s`) sends: HUP reload, USR1 reopen
 //! logs, QUIT graceful stop, TERM/INT fast stop.
 
-use crate::filters::special::NGINX_VERSION;
+use crate::http::status::NGINX_VERSION;
 use crate::server::Server;
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;

@@ -10,6 +10,7 @@ pub mod control;
 pub mod daemon;
 pub mod filters;
 pub mod health;
+pub mod http;
 pub mod http1;
 pub mod log;
 pub mod proxy;
@@ -19,6 +20,7 @@ pub mod runtime;
 pub mod server;
 pub mod static_files;
 pub mod status;
+pub mod tls;
 pub mod upstream;
 pub mod vars;
 

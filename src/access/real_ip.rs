@@ -7,8 +7,8 @@
 //! the request, so the ip_hash key, `$proxy_add_x_forwarded_for` and the logs
 //! follow it; `$realip_remote_addr` keeps the TCP peer.
 
+use crate::http::conn::ProxyAddrs;
 use crate::http1::RequestHead;
-use crate::server::proxy_protocol::ProxyAddrs;
 use std::net::{IpAddr, Ipv4Addr, Ipv6Addr, SocketAddr, ToSocketAddrs};
 
 /// One `set_real_ip_from` network.

@@ -9,6 +9,7 @@ pub mod located;
 pub mod model;
 pub mod nginx;
 pub mod units;
+pub mod value;
 
 pub use error::ConfigError;
 pub use located::Located;

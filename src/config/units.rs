@@ -106,6 +106,61 @@ pub fn parse_duration(s: &str) -> Result<Dur, String> {
     Ok(Dur(Duration::from_millis(total_ms)))
 }
 
+/// `ngx_parse_time(.., 1)`: `1y2M3w4d5h6m7s`, a bare number is seconds; each
+/// unit at most once and in descending order.
+pub fn parse_seconds(s: &str) -> Option<i64> {
+    if s.is_empty() {
+        return None;
+    }
+    let mut total: i64 = 0;
+    let mut n: i64 = 0;
+    let mut have_digits = false;
+    let mut last_rank = 8;
+    for c in s.bytes() {
+        if c.is_ascii_digit() {
+            n = n.checked_mul(10)?.checked_add(i64::from(c - b'0'))?;
+            have_digits = true;
+            continue;
+        }
+        let (rank, mul) = match c {
+            b'y' => (7, 365 * 86400),
+            b'M' => (6, 30 * 86400),
+            b'w' => (5, 7 * 86400),
+            b'd' => (4, 86400),
+            b'h' => (3, 3600),
+            b'm' => (2, 60),
+            b's' => (1, 1),
+            _ => return None,
+        };
+        if !have_digits || rank >= last_rank {
+            return None;
+        }
+        last_rank = rank;
+        total = total.checked_add(n.checked_mul(mul)?)?;
+        n = 0;
+        have_digits = false;
+    }
+    if have_digits {
+        total = total.checked_add(n)?;
+    }
+    (total <= i64::from(i32::MAX)).then_some(total)
+}
+
+/// `"N SIZE"` (ngx_conf_set_bufs_slot): both positive. Used by
+/// `values::bufs` and the runtime's `proxy_buffers` check.
+pub fn parse_bufs(v: &str) -> Option<(u64, u64)> {
+    let mut it = v.split_whitespace();
+    // Digits only, as ngx_atoi: no sign.
+    let n = it
+        .next()
+        .filter(|w| w.bytes().all(|b| b.is_ascii_digit()))?
+        .parse::<u64>()
+        .ok()
+        .filter(|&n| n > 0)?;
+    let size = parse_size(it.next()?).ok()?.0;
+    (size > 0 && it.next().is_none()).then_some((n, size))
+}
+
 /// Formats a size the shortest way nginx would accept back.
 pub fn format_size(s: Size) -> String {
     let n = s.0;

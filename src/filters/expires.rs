@@ -1,74 +1,16 @@
 //! `expires` (nginx/nginx: src/http/modules/ngx_http_headers_filter_module.c,
-//! `ngx_http_headers_expires` parses, `ngx_http_set_expires` writes).
+//! `ngx_http_set_expires` writes; the value and its parser,
+//! `ngx_http_headers_expires`, are `crate::config::value::expires`).
 //!
 //! nginx owns both headers when `expires` is active: it replaces an existing
 //! Expires and the first Cache-Control and drops every other Cache-Control.
 
+pub use crate::config::value::expires::Expires;
+pub use crate::http::date::http_time;
 use crate::server::response::ResponseHead;
 use bytes::Bytes;
-use std::time::{Duration, UNIX_EPOCH};
-
-/// A parsed `expires` value.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Expires {
-    Off,
-    /// `expires epoch`.
-    Epoch,
-    /// `expires max`.
-    Max,
-    /// `expires [modified] [-]TIME` (seconds, may be negative).
-    Access(i64),
-    Modified(i64),
-    /// `expires @15h30m`: seconds after local midnight.
-    Daily(i64),
-}
 
 impl Expires {
-    /// The directive's arguments joined by a space.
-    pub fn parse(s: &str) -> Result<Expires, String> {
-        let mut words = s.split_whitespace();
-        let first = words.next().unwrap_or("");
-        let (modified, value) = if first == "modified" {
-            (true, words.next().unwrap_or(""))
-        } else {
-            (false, first)
-        };
-        if words.next().is_some() {
-            return Err(format!("invalid value \"{s}\""));
-        }
-        if !modified {
-            match value {
-                "epoch" => return Ok(Expires::Epoch),
-                "max" => return Ok(Expires::Max),
-                "off" => return Ok(Expires::Off),
-                _ => {}
-            }
-        }
-        let invalid = || format!("invalid value \"{value}\"");
-        if let Some(daily) = value.strip_prefix('@') {
-            if modified {
-                return Err("daily time cannot be used with \"modified\" parameter".into());
-            }
-            let t = parse_time(daily).ok_or_else(invalid)?;
-            if t >= 24 * 3600 {
-                return Err("daily time value must be less than 24 hours".into());
-            }
-            return Ok(Expires::Daily(t));
-        }
-        let (neg, v) = match value.as_bytes().first() {
-            Some(b'+') => (false, value.get(1..).unwrap_or("")),
-            Some(b'-') => (true, value.get(1..).unwrap_or("")),
-            _ => (false, value),
-        };
-        let t = parse_time(v).ok_or_else(invalid)?;
-        let t = if neg { -t } else { t };
-        Ok(if modified {
-            Expires::Modified(t)
-        } else {
-            Expires::Access(t)
-        })
-    }
-
     /// Sets Expires and Cache-Control on `head` as nginx does, for the
     /// statuses nginx's headers filter serves (200, 201, 204, 206, 301, 302,
     /// 303, 304, 307, 308). `now` and `last_modified` are unix seconds;
@@ -119,52 +61,6 @@ impl Expires {
     }
 }
 
-/// An IMF-fixdate; times before the epoch print as nginx's `ngx_http_time` would not
-/// need to (it takes time_t); clamp to the epoch.
-pub fn http_time(secs: i64) -> String {
-    httpdate::fmt_http_date(UNIX_EPOCH + Duration::from_secs(secs.max(0) as u64))
-}
-
-/// `ngx_parse_time(.., 1)`: `1y2M3w4d5h6m7s`, a bare number is seconds; each
-/// unit at most once and in descending order.
-pub fn parse_time(s: &str) -> Option<i64> {
-    if s.is_empty() {
-        return None;
-    }
-    let mut total: i64 = 0;
-    let mut n: i64 = 0;
-    let mut have_digits = false;
-    let mut last_rank = 8;
-    for c in s.bytes() {
-        if c.is_ascii_digit() {
-            n = n.checked_mul(10)?.checked_add(i64::from(c - b'0'))?;
-            have_digits = true;
-            continue;
-        }
-        let (rank, mul) = match c {
-            b'y' => (7, 365 * 86400),
-            b'M' => (6, 30 * 86400),
-            b'w' => (5, 7 * 86400),
-            b'd' => (4, 86400),
-            b'h' => (3, 3600),
-            b'm' => (2, 60),
-            b's' => (1, 1),
-            _ => return None,
-        };
-        if !have_digits || rank >= last_rank {
-            return None;
-        }
-        last_rank = rank;
-        total = total.checked_add(n.checked_mul(mul)?)?;
-        n = 0;
-        have_digits = false;
-    }
-    if have_digits {
-        total = total.checked_add(n)?;
-    }
-    (total <= i64::from(i32::MAX)).then_some(total)
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -174,32 +70,6 @@ mod tests {
             .iter()
             .find(|(k, _)| k.eq_ignore_ascii_case(n.as_bytes()))
             .map(|(_, v)| String::from_utf8_lossy(v).into_owned())
-    }
-
-    #[test]
-    fn parses_nginx_forms() {
-        let t: &[(&str, Result<Expires, ()>)] = &[
-            ("off", Ok(Expires::Off)),
-            ("epoch", Ok(Expires::Epoch)),
-            ("max", Ok(Expires::Max)),
-            ("30d", Ok(Expires::Access(30 * 86400))),
-            ("1h30m", Ok(Expires::Access(5400))),
-            ("-1", Ok(Expires::Access(-1))),
-            ("+60", Ok(Expires::Access(60))),
-            ("0", Ok(Expires::Access(0))),
-            ("modified 1h", Ok(Expires::Modified(3600))),
-            ("@15h30m", Ok(Expires::Daily(15 * 3600 + 1800))),
-            ("@24h", Err(())),
-            ("modified @1h", Err(())),
-            ("1x", Err(())),
-            ("m1", Err(())),
-            ("1m1h", Err(())),
-            ("", Err(())),
-            ("1h 2h", Err(())),
-        ];
-        for (s, want) in t {
-            assert_eq!(Expires::parse(s).map_err(|_| ()), *want, "{s}");
-        }
     }
 
     #[test]

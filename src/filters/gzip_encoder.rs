@@ -13,7 +13,7 @@
 //! per response in flight plus at most `CACHE_PER_THREAD` idle ones per
 //! thread.
 
-use crate::server::buf_pool::PooledBuf;
+use crate::http::buf_pool::PooledBuf;
 use flate2::{Compress, Compression, Crc, FlushCompress, Status};
 use std::cell::RefCell;
 

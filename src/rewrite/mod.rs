@@ -24,10 +24,17 @@
 
 use crate::config::model::RewriteStep;
 use crate::routing::{Captures, PcreRegex};
-use crate::runtime::ReturnRt;
 use crate::server::request::Request;
 use crate::vars::Template;
 use std::sync::Arc;
+
+/// A compiled `return CODE [TEXT|URL]` (a location's handler or a script statement).
+#[derive(Debug, Clone)]
+pub struct ReturnRt {
+    pub code: u16,
+    /// Body text, or the Location for 301/302/303/307/308.
+    pub text: Option<Template>,
+}
 
 /// What a rewrite does after a match (`rewrite`'s fourth argument).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]

@@ -3,14 +3,14 @@
 //! once per (re)load off the request path and swapped in with arc-swap.
 
 pub mod defaults;
-pub mod listen;
 pub mod loc_conf;
 pub(crate) mod proxy_buffers;
 mod server;
 
-pub use listen::ListenOpts;
+pub use crate::config::value::listen::ListenOpts;
+pub use crate::rewrite::ReturnRt;
 pub use loc_conf::LocConf;
-pub use server::{DynamicProxy, Handler, LocationRt, ProxyTarget, ReturnRt, ServerRt, VirtualHosts};
+pub use server::{DynamicProxy, Handler, LocationRt, ProxyTarget, ServerRt, VirtualHosts};
 
 use crate::config::model::{Config, LogFormatDef, WorkerProcesses};
 use crate::config::ConfigError;
@@ -159,7 +159,8 @@ impl CompileCtx {
                 .directive("access_log")
         })?;
         let format = w.next();
-        let params = loc_conf::access_log_params(w).map_err(|e| self.err(line, e).directive("access_log"))?;
+        let params = crate::config::value::access_log::access_log_params(w)
+            .map_err(|e| self.err(line, e).directive("access_log"))?;
         let mut log = self.access_log(line, path, format)?;
         crate::log::hub().set_gzip(log.id, params.gzip);
         if let Some(c) = params.cond {

@@ -12,6 +12,7 @@
 
 use super::defaults as d;
 use crate::config::model::LocSettings;
+use crate::config::units::parse_bufs;
 
 /// nginx's page size here, its default for `proxy_buffers 8 SIZE`.
 const PAGE: u64 = 4096;
@@ -71,21 +72,6 @@ fn below_buffer(name: &'static str) -> Error {
              \"proxy_buffer_size\" and one of the \"proxy_buffers\""
         ),
     )
-}
-
-/// `"N SIZE"` (ngx_conf_set_bufs_slot): both positive. The nginx front end
-/// checks its directives with it too (`values::bufs`).
-pub(crate) fn parse_bufs(v: &str) -> Option<(u64, u64)> {
-    let mut it = v.split_whitespace();
-    // Digits only, as ngx_atoi: no sign.
-    let n = it
-        .next()
-        .filter(|w| w.bytes().all(|b| b.is_ascii_digit()))?
-        .parse::<u64>()
-        .ok()
-        .filter(|&n| n > 0)?;
-    let size = crate::config::units::parse_size(it.next()?).ok()?.0;
-    (size > 0 && it.next().is_none()).then_some((n, size))
 }
 
 #[cfg(test)]

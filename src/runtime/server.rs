@@ -1,13 +1,14 @@
 //! Compiling `server` and `location` blocks: per-address virtual host tables,
 //! location trees and handlers.
 
-use super::listen::{parse_listen, ListenOpts};
 use super::loc_conf::{resolve, LocConf};
 use super::{defaults, CompileCtx, Listener};
 use crate::config::model::{Config, ConnSettings, LocSettings, Location, ReturnDef, RewriteStep, Server};
+use crate::config::value::listen::{parse_listen, ListenOpts};
 use crate::config::ConfigError;
 use crate::config::Located;
 use crate::http1::HeadLimits;
+use crate::rewrite::ReturnRt;
 use crate::routing::location::{LocationError, LocationSpec, LocationTree, Modifier};
 use crate::routing::server_name::NameTable;
 use crate::upstream::Pool;
@@ -43,7 +44,7 @@ pub struct ConnConf {
     /// The address's `listen ... ssl` flag.
     pub ssl: bool,
     /// The TLS acceptor of an `ssl` address (SNI picks among its servers' certificates).
-    pub tls: Option<crate::server::tls::TlsListener>,
+    pub tls: Option<crate::tls::TlsListener>,
     /// The address's `listen ... http2` flag (or `http2 on` in one of its servers).
     pub http2: bool,
     /// The HTTP/2 settings of the address's default server.
@@ -101,13 +102,6 @@ pub enum Handler {
     /// No proxy_pass or return: nginx's static, index and try_files
     /// modules (settings in `LocConf::stat`).
     Static,
-}
-
-#[derive(Debug, Clone)]
-pub struct ReturnRt {
-    pub code: u16,
-    /// Body text, or the Location for 301/302/303/307/308.
-    pub text: Option<Template>,
 }
 
 pub struct ProxyTarget {
@@ -591,10 +585,10 @@ struct CompiledServer {
     conn: ConnConf,
     listens: Vec<(ListenOpts, usize)>,
     /// `ssl_certificate`/`ssl_certificate_key`, loaded.
-    cert: Option<crate::server::tls::ServerCert>,
+    cert: Option<crate::tls::ServerCert>,
     /// The `ssl_*` policy, resolved when the server has a certificate (as
     /// nginx checks those directives only then).
-    tls_policy: Option<crate::server::tls::TlsPolicy>,
+    tls_policy: Option<crate::tls::TlsPolicy>,
 }
 
 /// Loads a server's certificate. Relative paths are relative to the
@@ -604,7 +598,7 @@ fn load_server_cert(
     ctx: &CompileCtx,
     line: usize,
     s: &ConnSettings,
-) -> Result<Option<crate::server::tls::ServerCert>, ConfigError> {
+) -> Result<Option<crate::tls::ServerCert>, ConfigError> {
     let (cert, key) = match (&s.ssl_certificate, &s.ssl_certificate_key) {
         (None, _) => return Ok(None),
         (Some(c), Some(k)) => (c, k),
@@ -626,19 +620,15 @@ fn load_server_cert(
             dir.join(p)
         }
     };
-    crate::server::tls::load_cert(&full(cert), &full(key))
+    crate::tls::load_cert(&full(cert), &full(key))
         .map(Some)
         .map_err(|e| ctx.err(line, e).directive("ssl_certificate"))
 }
 
 /// Resolves a server's `ssl_*` directives; the error names the directive
 /// at fault, warnings go to the error log.
-fn tls_policy(
-    ctx: &CompileCtx,
-    line: usize,
-    s: &ConnSettings,
-) -> Result<crate::server::tls::TlsPolicy, ConfigError> {
-    let spec = crate::server::tls::PolicySpec {
+fn tls_policy(ctx: &CompileCtx, line: usize, s: &ConnSettings) -> Result<crate::tls::TlsPolicy, ConfigError> {
+    let spec = crate::tls::PolicySpec {
         protocols: s.ssl_protocols.as_deref(),
         ciphers: s.ssl_ciphers.as_deref(),
         ecdh_curve: s.ssl_ecdh_curve.as_deref(),
@@ -646,11 +636,11 @@ fn tls_policy(
         session_cache: s.ssl_session_cache.as_deref(),
         session_timeout: s
             .ssl_session_timeout
-            .map_or(crate::server::tls::DEFAULT_SESSION_TIMEOUT, |d| d.0),
+            .map_or(crate::tls::DEFAULT_SESSION_TIMEOUT, |d| d.0),
         session_tickets: s.ssl_session_tickets.unwrap_or(true),
     };
     let mut warnings = Vec::new();
-    let p = crate::server::tls::policy(&spec, &mut warnings)
+    let p = crate::tls::policy(&spec, &mut warnings)
         .map_err(|(directive, e)| ctx.err(line, e).directive(directive))?;
     for w in warnings {
         crate::log::error_log::log(crate::log::Level::Warn, None, format_args!("{w}"));
@@ -824,7 +814,7 @@ pub fn compile_servers(
             let def = &servers[g.members[default]];
             let certs = g.members.iter().map(|&i| servers[i].cert.clone()).collect();
             let build = match &def.tls_policy {
-                Some(p) => crate::server::tls::build(&names, certs, default, p, g.opts.http2),
+                Some(p) => crate::tls::build(&names, certs, default, p, g.opts.http2),
                 None => Err("no \"ssl_certificate\" is defined for the \"listen ... ssl\" directive".into()),
             };
             let line = def

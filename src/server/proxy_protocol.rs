@@ -11,6 +11,7 @@
 //! segments is still accepted; the caller bounds the wait with
 //! client_header_timeout and the size with [`MAX_HEADER`].
 
+pub use crate::http::conn::ProxyAddrs;
 use std::net::{IpAddr, Ipv4Addr, Ipv6Addr, SocketAddr};
 
 /// The v2 signature (12 bytes, contains a NUL: never treat it as a C string).
@@ -24,15 +25,6 @@ pub const V1_MAX: usize = 107;
 /// The largest header accepted in total (nginx's NGX_PROXY_PROTOCOL_MAX_HEADER
 /// since 1.13.11 for v2 with TLVs).
 pub const MAX_HEADER: usize = 4096;
-
-/// What a valid header says.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub struct ProxyAddrs {
-    /// The original client (`$proxy_protocol_addr`, `$proxy_protocol_port`).
-    pub src: SocketAddr,
-    /// The address the client connected to (`$proxy_protocol_server_addr`).
-    pub dst: SocketAddr,
-}
 
 /// A complete, valid header.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]

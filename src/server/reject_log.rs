@@ -30,7 +30,7 @@ impl VarSource for RejectedRequest<'_> {
             // nginx: an empty (found) value on HTTP/1.x.
             Var::Http2 => out.extend_from_slice(self.conn.http2.unwrap_or("").as_bytes()),
             Var::Status => out.extend_from_slice(
-                format!("{:03}", crate::filters::special::wire_status(self.status)).as_bytes(),
+                format!("{:03}", crate::http::status::wire_status(self.status)).as_bytes(),
             ),
             Var::BytesSent => out.extend_from_slice(self.bytes_sent.to_string().as_bytes()),
             Var::BodyBytesSent => out.extend_from_slice(

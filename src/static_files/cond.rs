@@ -3,6 +3,8 @@
 //! src/http/modules/ngx_http_range_filter_module.c, ngx_http_core_module.c
 //! `ngx_http_set_etag`).
 
+pub use crate::http::date::parse_http_time;
+
 /// `if_modified_since off | exact | before` (ngx_http_core_module.c).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum ImsMode {
@@ -14,14 +16,6 @@ pub enum ImsMode {
 /// The strong ETag nginx derives from mtime and size: `"<hex mtime>-<hex size>"`.
 pub fn etag(mtime: i64, size: u64) -> String {
     format!("\"{mtime:x}-{size:x}\"")
-}
-
-/// `ngx_parse_http_time`: RFC 1123, RFC 850 and asctime dates; None if unparsable.
-pub fn parse_http_time(v: &[u8]) -> Option<i64> {
-    let s = std::str::from_utf8(v).ok()?.trim();
-    let t = httpdate::parse_http_date(s).ok()?;
-    let d = t.duration_since(std::time::UNIX_EPOCH).ok()?;
-    i64::try_from(d.as_secs()).ok()
 }
 
 /// What the not-modified filter makes of a 200.

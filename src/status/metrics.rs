@@ -260,7 +260,7 @@ pub fn render(generation: u64) -> Vec<u8> {
         o,
         "rampart_build_info{{version=\"{}\",nginx_version=\"{}\"}} 1",
         env!("CARGO_PKG_VERSION"),
-        crate::filters::special::NGINX_VERSION
+        crate::http::status::NGINX_VERSION
     );
 
     let servers: Vec<Arc<ServerStats>> = SERVERS.lock().unwrap_or_else(|p| p.into_inner()).clone();

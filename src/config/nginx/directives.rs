@@ -409,7 +409,7 @@ const LATER: &[Spec] = &[
     m("ssl_certificate_key", HTTP | SRV, Exactly(1)),
     m("ssl_protocols", HTTP | SRV, AtLeast(1)),
     // OpenSSL cipher strings are evaluated over the suites rustls has
-    // (src/server/tls_ciphers.rs); sessions in src/server/tls_session.rs.
+    // (src/tls/ciphers.rs); sessions in src/tls/session.rs.
     m("ssl_ciphers", HTTP | SRV, Exactly(1)),
     m("ssl_prefer_server_ciphers", HTTP | SRV, Exactly(1)),
     m("ssl_session_cache", HTTP | SRV, AtLeast(1)),

@@ -456,12 +456,12 @@ impl Mapper {
                 "check" => {
                     let v = s.args.join(" ");
                     // Checked here too, so the error names the right file of an include.
-                    crate::health::CheckParams::parse(&v).map_err(|e| s.err(e))?;
+                    crate::config::value::health_check::CheckParams::parse(&v).map_err(|e| s.err(e))?;
                     once(&mut u.check, Located::new(v, s.line), s)?
                 }
                 "check_http_send" => once(&mut u.check_http_send, arg(s, 0).to_string(), s)?,
                 "check_http_expect_alive" => {
-                    crate::health::expect_mask(&s.args).map_err(|e| s.err(e))?;
+                    crate::config::value::health_check::expect_mask(&s.args).map_err(|e| s.err(e))?;
                     once(&mut u.check_http_expect_alive, s.args.clone(), s)?
                 }
                 "check_keepalive_requests" => {
@@ -498,7 +498,7 @@ impl Mapper {
                 "listen" => {
                     let v = d.args.join(" ");
                     // The runtime parses it again; checking here names the right file.
-                    crate::runtime::listen::parse_listen(&v).map_err(|e| d.err(e))?;
+                    crate::config::value::listen::parse_listen(&v).map_err(|e| d.err(e))?;
                     s.listen.push(Located::new(v, d.line));
                 }
                 "server_name" => s
@@ -863,18 +863,18 @@ fn loc_setting(d: &Directive, s: &mut LocSettings) -> R<bool> {
         "log_not_found" => once(&mut s.log_not_found, values::flag(d)?, d)?,
         "disable_symlinks" => {
             let v = d.args.join(" ");
-            crate::static_files::symlinks::Symlinks::parse(&v)
+            crate::config::value::symlinks::Symlinks::parse(&v)
                 .map_err(|e| d.err(format!("{e} in \"disable_symlinks\" directive")))?;
             once(&mut s.disable_symlinks, v, d)?
         }
         "expires" => {
             let v = d.args.join(" ");
-            crate::filters::expires::Expires::parse(&v).map_err(|e| d.err(e))?;
+            crate::config::value::expires::Expires::parse(&v).map_err(|e| d.err(e))?;
             once(&mut s.expires, v, d)?
         }
         "open_file_cache" => {
             let v = d.args.join(" ");
-            crate::static_files::cache::CacheConf::parse(&v).map_err(|e| d.err(e))?;
+            crate::config::value::open_file_cache::CacheConf::parse(&v).map_err(|e| d.err(e))?;
             once(&mut s.open_file_cache, v, d)?
         }
         "open_file_cache_valid" => once(&mut s.open_file_cache_valid, values::msec(d)?, d)?,
@@ -931,7 +931,7 @@ fn conn_setting(d: &Directive, s: &mut ConnSettings) -> R<bool> {
         "ssl_ciphers" => once(&mut s.ssl_ciphers, arg(d, 0).to_string(), d)?,
         "ssl_prefer_server_ciphers" => once(&mut s.ssl_prefer_server_ciphers, values::flag(d)?, d)?,
         "ssl_session_cache" => {
-            crate::server::tls_session::parse_cache(&d.args).map_err(|e| d.err(e))?;
+            crate::config::value::ssl_session_cache::parse_cache(&d.args).map_err(|e| d.err(e))?;
             once(&mut s.ssl_session_cache, d.args.clone(), d)?
         }
         "ssl_session_timeout" => once(&mut s.ssl_session_timeout, values::msec(d)?, d)?,

@@ -60,7 +60,7 @@ pub fn msec(d: &Directive) -> R<Dur> {
 /// positive size), kept as written.
 pub fn bufs(d: &Directive) -> R<String> {
     let v = d.args.join(" ");
-    match crate::runtime::proxy_buffers::parse_bufs(&v) {
+    match units::parse_bufs(&v) {
         Some(_) => Ok(v),
         None => Err(invalid_value(d)),
     }
@@ -113,7 +113,7 @@ pub fn access_log(d: &Directive) -> R<String> {
     }
     plain_path(d, "access_log", path)?;
     let params = d.args.get(2..).unwrap_or_default().iter().map(String::as_str);
-    crate::runtime::loc_conf::access_log_params(params).map_err(|e| d.err(e))?;
+    crate::config::value::access_log::access_log_params(params).map_err(|e| d.err(e))?;
     // The model keeps one string per entry, split on blanks again at load.
     if let Some(p) = d.args.iter().skip(2).find(|a| a.contains(char::is_whitespace)) {
         return Err(d.err(format!(

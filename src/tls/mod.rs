@@ -1,6 +1,6 @@
 //! TLS for `listen ... ssl` with rustls; ALPN offers `h2` too on `listen ... ssl http2`.
 //! The `ssl_*` policy directives are resolved by `policy`, with the help of
-//! tls_ciphers.rs (cipher strings, curves) and tls_session.rs (resumption).
+//! ciphers.rs (cipher strings, curves) and session.rs (resumption).
 //!
 //! Per address, one acceptor whose certificate resolver picks the server by
 //! SNI with the same name table as Host (nginx: ngx_http_ssl_servername in
@@ -13,6 +13,10 @@
 //! match its key is refused (nginx refuses that too: "key values mismatch"),
 //! and so is an expired one (nginx would load it and serve it).
 
+pub mod ciphers;
+pub mod session;
+
+pub use crate::http::conn::TlsInfo;
 use crate::routing::server_name::NameTable;
 use rustls::pki_types::pem::PemObject;
 use rustls::pki_types::{CertificateDer, PrivateKeyDer};
@@ -20,17 +24,6 @@ use rustls::server::{ClientHello, ResolvesServerCert};
 use rustls::sign::CertifiedKey;
 use std::path::Path;
 use std::sync::Arc;
-
-/// What the TLS variables report for a connection.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct TlsInfo {
-    /// `$ssl_protocol`: `TLSv1.2` or `TLSv1.3`.
-    pub protocol: &'static str,
-    /// `$ssl_cipher`, in OpenSSL's naming as nginx prints it.
-    pub cipher: &'static str,
-    /// `$ssl_server_name`: the SNI, if the client sent one.
-    pub server_name: Option<Box<str>>,
-}
 
 /// One server block's TLS settings, already loaded.
 #[derive(Clone)]
@@ -183,7 +176,7 @@ pub fn policy(
 ) -> Result<TlsPolicy, (&'static str, String)> {
     let mut versions = protocol_versions(spec.protocols).map_err(|e| ("ssl_protocols", e))?;
     let ciphers = spec.ciphers.unwrap_or(DEFAULT_CIPHERS);
-    let tls12 = super::tls_ciphers::tls12_suites(ciphers);
+    let tls12 = ciphers::tls12_suites(ciphers);
     if tls12.is_empty()
         && versions
             .iter()
@@ -202,25 +195,25 @@ pub fn policy(
         ));
         versions.retain(|v| v.version != rustls::ProtocolVersion::TLSv1_2);
     }
-    let mut suites = super::tls_ciphers::tls13_suites();
+    let mut suites = ciphers::tls13_suites();
     suites.extend(tls12);
-    let (kx_groups, skipped) = super::tls_ciphers::kx_groups(spec.ecdh_curve.unwrap_or("auto"))
-        .map_err(|e| ("ssl_ecdh_curve", e))?;
+    let (kx_groups, skipped) =
+        ciphers::kx_groups(spec.ecdh_curve.unwrap_or("auto")).map_err(|e| ("ssl_ecdh_curve", e))?;
     for c in skipped {
         warnings.push(format!(
             "curve \"{c}\" in \"ssl_ecdh_curve\" is not implemented by rustls, skipped"
         ));
     }
-    let plan = super::tls_session::parse_cache(spec.session_cache.unwrap_or(&["none".to_string()]))
+    let plan = session::parse_cache(spec.session_cache.unwrap_or(&["none".to_string()]))
         .map_err(|e| ("ssl_session_cache", e))?;
     Ok(TlsPolicy {
         versions,
         suites,
         kx_groups,
         prefer_server: spec.prefer_server_ciphers,
-        sessions: super::tls_session::storage(&plan, spec.session_timeout),
+        sessions: session::storage(&plan, spec.session_timeout),
         ticketer: if spec.session_tickets {
-            super::tls_session::ticketer(spec.session_timeout)
+            session::ticketer(spec.session_timeout)
         } else {
             None
         },
@@ -372,5 +365,4 @@ mod der {
 }
 
 #[cfg(test)]
-#[path = "tls_tests.rs"]
 mod tests;
