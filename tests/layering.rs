@@ -25,13 +25,6 @@ use std::path::{Path, PathBuf};
 const ALLOWED: &[(&str, &str)] = &[
     // real_ip.rs rewrites ConnInfo.
     ("access", "server"),
-    // expires.rs sets headers on ResponseHead.
-    ("filters", "server"),
-    // filters/gzip.rs names static_files::cond::parse_http_time (now http::date's).
-    ("filters", "static_files"),
-    // proxy/mod.rs and response_filter.rs match runtime::Handler::Proxy; ProxyConf,
-    // ProxyTarget and DynamicProxy are still runtime's.
-    ("proxy", "runtime"),
     // Exchange, Request, ResponseHead, ClientIo, Framing and pipeline's helpers.
     ("proxy", "server"),
     // The script runs on Request.

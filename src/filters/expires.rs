@@ -7,7 +7,7 @@
 
 pub use crate::config::value::expires::Expires;
 pub use crate::http::date::http_time;
-use crate::server::response::ResponseHead;
+use crate::http::response::ResponseHead;
 use bytes::Bytes;
 
 impl Expires {

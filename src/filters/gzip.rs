@@ -5,8 +5,8 @@
 //! bounded by the deflate state plus one output chunk, whatever the body size.
 
 pub use super::gzip_encoder::Gzip;
+use crate::http::response::ResponseHead;
 use crate::http1::{RequestHead, Version};
-use crate::server::response::ResponseHead;
 use bytes::Bytes;
 
 /// A location's gzip settings.
@@ -86,7 +86,7 @@ impl GzipConf {
             } else if has("any") || (req.authorization && has("auth")) {
                 true
             } else if let Some(e) = resp.expires {
-                has("expired") && crate::static_files::cond::parse_http_time(e).is_some_and(|t| t < resp.now)
+                has("expired") && crate::http::date::parse_http_time(e).is_some_and(|t| t < resp.now)
             } else if !resp.cache_control.is_empty() {
                 let tok = |t: &str| {
                     resp.cache_control.iter().any(|v| {

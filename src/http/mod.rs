@@ -4,4 +4,5 @@
 pub mod buf_pool;
 pub mod conn;
 pub mod date;
+pub mod response;
 pub mod status;

@@ -13,9 +13,9 @@
 //! - each request gets its own round-robin peer list, as nginx's
 //!   `ngx_http_upstream_create_round_robin_peer` does.
 
+use super::conf::{DynamicProxy, ProxyTarget};
 use crate::config::units::Dur;
 use crate::log::Level;
-use crate::runtime::{DynamicProxy, ProxyTarget};
 use crate::server::pipeline::Exchange;
 use crate::upstream::{Peer, Pool};
 use std::net::SocketAddr;

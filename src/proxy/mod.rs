@@ -3,6 +3,7 @@
 //! status mapping (502 for errors, 504 for timeouts) and error-log lines.
 
 mod client_abort;
+pub mod conf;
 pub mod cookie;
 mod dynamic;
 mod gzip;
@@ -14,16 +15,16 @@ pub mod tunnel;
 pub mod upstream_request;
 pub mod upstream_socket;
 
+use crate::http::response::Framing;
 use crate::http1::parse_response_head;
 use crate::log::Level;
-use crate::runtime::ProxyTarget;
 use crate::server::body::BodyError;
 use crate::server::buf_pool::PooledBuf;
 use crate::server::io::IoFail;
 use crate::server::pipeline::{Exchange, Reply};
 use crate::server::respond;
-use crate::server::response::Framing;
 use crate::upstream::{Outcome, UpConn};
+use conf::ProxyTarget;
 use next_upstream as nu;
 use relay::BodyRelay;
 use std::net::SocketAddr;
@@ -396,7 +397,7 @@ async fn read_all(ex: &mut Exchange<'_>) -> Result<Vec<u8>, BodyError> {
 async fn connect(
     ex: &mut Exchange<'_>,
     addr: SocketAddr,
-    conf: &crate::runtime::loc_conf::ProxyConf,
+    conf: &conf::ProxyConf,
     t0: Instant,
 ) -> Result<TcpStream, Failure> {
     match tokio::time::timeout(
@@ -448,7 +449,7 @@ fn log_no_live(ex: &Exchange<'_>, group: &str) {
 
 fn upstream_uri(ex: &Exchange<'_>) -> Vec<u8> {
     let mut uri = Vec::new();
-    if let crate::runtime::Handler::Proxy(t) = &ex.req.loc.handler {
+    if let Some(t) = ex.req.loc.proxy_target() {
         upstream_request::upstream_uri(&ex.req, t, ex.req.loc.prefix_len, &mut uri);
     }
     uri
@@ -499,9 +500,9 @@ fn log_upstream(ex: &Exchange<'_>, level: Level, what: &str, stage: &str, addr: 
     let mut uri = Vec::new();
     upstream_request::upstream_uri(
         &ex.req,
-        match &ex.req.loc.handler {
-            crate::runtime::Handler::Proxy(t) => t,
-            _ => return,
+        match ex.req.loc.proxy_target() {
+            Some(t) => t,
+            None => return,
         },
         ex.req.loc.prefix_len,
         &mut uri,

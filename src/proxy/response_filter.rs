@@ -10,9 +10,9 @@
 //! (redirect.rs).
 
 use super::redirect::{self, Outcome};
+use crate::http::response::ResponseHead;
 use crate::http1::ResponseHead as UpHead;
 use crate::server::pipeline::Exchange;
-use crate::server::response::ResponseHead;
 
 /// Headers rampart never copies: it writes its own framing and connection handling.
 const HOP_BY_HOP: &[&[u8]] = &[
@@ -83,7 +83,7 @@ pub fn client_head(ex: &Exchange<'_>, up: &UpHead) -> ResponseHead {
 
 /// Applies the location's `proxy_redirect` rules to `value[prefix..]`.
 fn rewrite(ex: &Exchange<'_>, value: &[u8], prefix: usize) -> Outcome {
-    let crate::runtime::Handler::Proxy(t) = &ex.req.loc.handler else {
+    let Some(t) = ex.req.loc.proxy_target() else {
         return Outcome::NoRules;
     };
     let def = redirect::DefaultPair {

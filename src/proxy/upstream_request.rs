@@ -2,9 +2,8 @@
 //! (`ngx_http_proxy_create_request`, nginx/nginx:
 //! src/http/modules/ngx_http_proxy_module.c; nginx-semantics.md §4.1–4.2).
 
+use super::conf::{ProxyConf, ProxyTarget};
 use crate::routing::uri::escape_uri;
-use crate::runtime::loc_conf::ProxyConf;
-use crate::runtime::ProxyTarget;
 use crate::server::request::Request;
 
 /// The URI for the upstream request line.

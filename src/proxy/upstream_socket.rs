@@ -3,7 +3,7 @@
 //! src/event/ngx_event_connect.c) and `proxy_socket_keepalive` (SO_KEEPALIVE
 //! with the system's keepalive timers, as nginx sets it).
 
-use crate::runtime::loc_conf::ProxyConf;
+use super::conf::ProxyConf;
 use crate::server::request::Request;
 use std::io;
 use std::net::{IpAddr, SocketAddr};

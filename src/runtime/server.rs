@@ -88,6 +88,16 @@ pub struct LocationRt {
     pub rewrite: Vec<crate::rewrite::Op>,
 }
 
+impl LocationRt {
+    /// The location's `proxy_pass`, if that is its handler.
+    pub fn proxy_target(&self) -> Option<&ProxyTarget> {
+        match &self.handler {
+            Handler::Proxy(t) => Some(t),
+            _ => None,
+        }
+    }
+}
+
 pub enum Handler {
     Proxy(ProxyTarget),
     Return(ReturnRt),
@@ -104,34 +114,7 @@ pub enum Handler {
     Static,
 }
 
-pub struct ProxyTarget {
-    pub pool: Arc<Pool>,
-    /// The URI part of the proxy_pass URL (`/x/` in `http://b/x/`).
-    pub uri: Option<Box<[u8]>>,
-    /// The URI part is the whole upstream URI (proxy_pass with variables).
-    pub full_uri: bool,
-    /// proxy_pass with variables: the URL to evaluate per request (then the
-    /// other fields are placeholders).
-    pub dynamic: Option<Arc<DynamicProxy>>,
-    /// `$proxy_host`: host, plus `:port` when not 80.
-    pub proxy_host: Box<[u8]>,
-    /// `$proxy_port`.
-    pub proxy_port: Box<[u8]>,
-    /// nginx's `proxy_redirect default`: an upstream `Location` starting with
-    /// `redirect_from` gets that prefix replaced by `redirect_to`
-    /// (ngx_http_proxy_module.c, `ngx_http_proxy_rewrite_redirect`).
-    pub redirect_from: Box<[u8]>,
-    pub redirect_to: Box<[u8]>,
-    /// Per-peer counters for the metrics endpoint, by peer address.
-    pub peer_stats: Box<[(std::net::SocketAddr, Arc<crate::status::metrics::PeerStats>)]>,
-}
-
-/// `proxy_pass` with variables: the URL template and the `upstream` blocks
-/// its host may name.
-pub struct DynamicProxy {
-    pub url: Template,
-    pub upstreams: HashMap<String, Arc<Pool>>,
-}
+pub use crate::proxy::conf::{DynamicProxy, ProxyTarget};
 
 fn parse_location_match(ctx: &CompileCtx, line: usize, s: &str) -> Result<(Modifier, String), ConfigError> {
     let s = s.trim();

@@ -3,7 +3,7 @@
 //! allow/deny + auth_basic, and the per-peer counting after proxy_pass.
 
 use super::pipeline::{special, Exchange, Reply};
-use super::response::ResponseHead;
+use crate::http::response::ResponseHead;
 use crate::runtime::LocationRt;
 
 /// nginx's access phase with `satisfy all` (ngx_http_core_access_phase):

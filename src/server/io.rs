@@ -15,7 +15,7 @@ use tokio::io::{AsyncRead, AsyncReadExt, AsyncWrite, AsyncWriteExt, ReadBuf};
 use tokio::net::TcpStream;
 use tokio::time::{timeout, Instant};
 
-use super::response::{ConnHeader, Framing, ResponseHead};
+use crate::http::response::{ConnHeader, Framing, ResponseHead};
 
 /// The client connection: plain TCP, TLS over it (`listen ... ssl`), or one
 /// HTTP/2 stream (server::h2::stream), which has no byte stream of its own:
@@ -342,7 +342,8 @@ impl ClientIo {
             }
             _ => {
                 let before = out.len();
-                head.write(framing, conn, server_tokens, out);
+                let date = crate::log::clock::now();
+                head.write(framing, conn, server_tokens, date.http_date().as_bytes(), out);
                 Ok((out.len() - before) as u64)
             }
         }

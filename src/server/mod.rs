@@ -18,7 +18,6 @@ pub mod proxy_protocol;
 pub mod reject_log;
 pub mod request;
 pub mod respond;
-pub mod response;
 pub mod state;
 /// TLS is the `crate::tls` module (the listeners' policy is compiled with the
 /// config); this keeps `server::tls` paths working.

@@ -156,10 +156,7 @@ pub struct Request {
     pub sent_headers: Vec<(bytes::Bytes, bytes::Bytes)>,
     /// How the response head was written (for the `$sent_http_*` of the
     /// headers the writer adds itself).
-    pub sent_framing: Option<(
-        crate::server::response::Framing,
-        crate::server::response::ConnHeader,
-    )>,
+    pub sent_framing: Option<(crate::http::response::Framing, crate::http::response::ConnHeader)>,
     /// Internal redirects so far (nginx stops at 10).
     pub redirects: u8,
     /// error_page was already applied (no recursion without recursive_error_pages).
@@ -185,7 +182,7 @@ pub struct Request {
 }
 
 fn push_num(out: &mut Vec<u8>, n: u64) {
-    crate::server::response::push_u64(out, n);
+    crate::http::response::push_u64(out, n);
 }
 
 impl Request {
@@ -214,7 +211,7 @@ impl Request {
     /// the headers ResponseHead::write adds from the framing, which nginx's
     /// variables report from the response's state. None for other names.
     fn sent_by_writer(&self, name: &str, out: &mut Vec<u8>) -> Option<bool> {
-        use crate::server::response::{ConnHeader, Framing};
+        use crate::http::response::{ConnHeader, Framing};
         let (framing, conn) = self.sent_framing?;
         Some(match name {
             "content_length" => match framing {

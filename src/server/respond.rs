@@ -11,7 +11,7 @@
 
 use super::pipeline::Exchange;
 use super::request::Request;
-use super::response::{ConnHeader, Framing, ResponseHead};
+use crate::http::response::{ConnHeader, Framing, ResponseHead};
 
 /// nginx's headers filter (ngx_http_headers_filter_module.c): `expires`,
 /// then `add_header`. `mtime` is the file's modification time for a static
@@ -52,7 +52,7 @@ fn apply_expires(req: &Request, head: &mut ResponseHead, mtime: Option<i64>) {
                     .find(|(n, _)| n.eq_ignore_ascii_case(b"last-modified"))
                     .map(|(_, v)| &v[..])
             })
-            .and_then(crate::static_files::cond::parse_http_time)
+            .and_then(crate::http::date::parse_http_time)
     });
     e.apply(head, crate::log::clock::now().unix_secs(), 0, lm);
 }

@@ -8,9 +8,9 @@
 //! unknown length simply ends with END_STREAM).
 
 use crate::filters::special::{wire_status, NGINX_VERSION};
+use crate::http::response::{Framing, ResponseHead};
 use crate::log::clock;
 use crate::server::io::IoFail;
-use crate::server::response::{Framing, ResponseHead};
 use bytes::Bytes;
 use h2::server::SendResponse;
 use h2::{Reason, RecvStream, SendStream};

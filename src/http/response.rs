@@ -3,8 +3,7 @@
 //! Date, Content-Type, Content-Length, Last-Modified, Location,
 //! Transfer-Encoding, Connection, then every other header in insertion order.
 
-use crate::filters::special::{reason, wire_status, NGINX_VERSION};
-use crate::log::clock;
+use super::status::{reason, wire_status, NGINX_VERSION};
 use bytes::Bytes;
 
 /// How the body of a response is delimited on the wire.
@@ -61,10 +60,17 @@ impl ResponseHead {
             .push((Bytes::copy_from_slice(name), Bytes::copy_from_slice(value)));
     }
 
-    /// Appends the serialised head to `out`. `body_len` is only used with
-    /// `Framing::Length`; `has_body` false suppresses Content-Length for
-    /// statuses that never carry one.
-    pub fn write(&self, framing: Framing, conn: ConnHeader, server_tokens: bool, out: &mut Vec<u8>) {
+    /// Appends the serialised head to `out` (the HTTP/1 encoder: only
+    /// `ClientIo::begin_response` calls it). `date` is the `Date:` value;
+    /// statuses that never carry a body get no Content-Length.
+    pub fn write(
+        &self,
+        framing: Framing,
+        conn: ConnHeader,
+        server_tokens: bool,
+        date: &[u8],
+        out: &mut Vec<u8>,
+    ) {
         let status = wire_status(self.status);
         out.extend_from_slice(b"HTTP/1.1 ");
         push_u64(out, u64::from(status));
@@ -80,7 +86,7 @@ impl ResponseHead {
             out.extend_from_slice(NGINX_VERSION.as_bytes());
         }
         out.extend_from_slice(b"\r\nDate: ");
-        out.extend_from_slice(clock::now().http_date().as_bytes());
+        out.extend_from_slice(date);
         out.extend_from_slice(b"\r\n");
         if let Some(ct) = &self.content_type {
             header(out, b"Content-Type", ct);
@@ -142,6 +148,8 @@ pub fn push_u64(out: &mut Vec<u8>, mut n: u64) {
 mod tests {
     use super::*;
 
+    const DATE: &[u8] = b"Thu, 01 Jan 1970 00:00:00 GMT";
+
     #[test]
     fn head_order_matches_nginx() {
         let mut h = ResponseHead::new(302);
@@ -149,7 +157,7 @@ mod tests {
         h.location = Some(Bytes::from_static(b"http://x/"));
         h.push(b"X-A", b"1");
         let mut out = Vec::new();
-        h.write(Framing::Length(5), ConnHeader::KeepAlive, true, &mut out);
+        h.write(Framing::Length(5), ConnHeader::KeepAlive, true, DATE, &mut out);
         let s = String::from_utf8(out).unwrap();
         let lines: Vec<&str> = s.split("\r\n").collect();
         assert_eq!(lines[0], "HTTP/1.1 302 Moved Temporarily");
@@ -171,16 +179,16 @@ mod tests {
     #[test]
     fn statuses_without_body_have_no_length_and_unknown_codes_no_reason() {
         let mut out = Vec::new();
-        ResponseHead::new(304).write(Framing::Length(0), ConnHeader::Close, false, &mut out);
+        ResponseHead::new(304).write(Framing::Length(0), ConnHeader::Close, false, DATE, &mut out);
         let s = String::from_utf8(out).unwrap();
         assert!(!s.contains("Content-Length"));
         assert!(s.contains("Server: nginx\r\n"));
         let mut out = Vec::new();
-        ResponseHead::new(599).write(Framing::Length(0), ConnHeader::Close, true, &mut out);
+        ResponseHead::new(599).write(Framing::Length(0), ConnHeader::Close, true, DATE, &mut out);
         assert!(String::from_utf8(out).unwrap().starts_with("HTTP/1.1 599 \r\n"));
         // HEAD of a response of unknown length: no framing headers at all (nginx 1.22.1).
         let mut out = Vec::new();
-        ResponseHead::new(200).write(Framing::NoBody, ConnHeader::KeepAlive, true, &mut out);
+        ResponseHead::new(200).write(Framing::NoBody, ConnHeader::KeepAlive, true, DATE, &mut out);
         let s = String::from_utf8(out).unwrap();
         assert!(
             !s.contains("Content-Length") && !s.contains("Transfer-Encoding"),
