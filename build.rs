@@ -1,9 +1,9 @@
 //! Builds the gzip filter's C encoders: the vendored libdeflate compressor
-//! (`vendor/libdeflate`, always) and the shim over Intel's ISA-L (Debian:
-//! `libisal-dev`) for the level-1 encoder, about twice libdeflate's speed at
-//! a ratio better than zlib's level 1. Without ISA-L rampart still builds and
-//! gzips with libdeflate; `rampart -V` says which. `RAMPART_NO_ISAL=1` builds
-//! without it on purpose.
+//! (`vendor/libdeflate`, always) and, with the `isal` cargo feature only,
+//! the shim over Intel's ISA-L (Debian: `libisal-dev`) for the level-1
+//! encoder, about twice libdeflate's speed at a ratio better than zlib's
+//! level 1. The default build links nothing but the C runtime, whatever the
+//! build host has installed; `rampart -V` names the encoders built in.
 
 /// The vendored libdeflate sources rampart compiles (the compressor only).
 const LIBDEFLATE: [&str; 6] = [
@@ -17,29 +17,33 @@ const LIBDEFLATE: [&str; 6] = [
 
 fn main() {
     build_libdeflate();
-    println!("cargo::rustc-check-cfg=cfg(rampart_isal)");
-    println!("cargo::rerun-if-changed=src/filters/isal_shim.c");
     println!("cargo::rerun-if-changed=build.rs");
-    println!("cargo::rerun-if-env-changed=RAMPART_NO_ISAL");
-    if std::env::var_os("RAMPART_NO_ISAL").is_some_and(|v| v != "0") {
-        return;
+    if std::env::var_os("CARGO_FEATURE_ISAL").is_some() {
+        build_isal_shim();
     }
+}
+
+/// The `isal` feature: compiles `src/filters/isal_shim.c` against the
+/// system's `<isa-l/igzip_lib.h>` (so `struct isal_zstream` is laid out by
+/// the header of the library linked) and links `libisal.so.2`. Dynamic
+/// because Debian's libisal-dev ships no static archive: such a binary needs
+/// `libisal2` where it runs. Asked for explicitly, a missing ISA-L is an
+/// error, not a silent fall-back.
+fn build_isal_shim() {
+    println!("cargo::rerun-if-changed=src/filters/isal_shim.c");
     let built = cc::Build::new()
         .file("src/filters/isal_shim.c")
         .opt_level(2)
         .warnings(true)
         .cargo_warnings(false)
         .try_compile("rampart_isal_shim");
-    match built {
-        Ok(()) => {
-            println!("cargo::rustc-link-lib=dylib=isal");
-            println!("cargo::rustc-cfg=rampart_isal");
-        }
-        Err(_) => println!(
-            "cargo::warning=ISA-L not found (apt-get install libisal-dev): gzip level 1 \
-             will use libdeflate, about half as fast"
-        ),
+    if let Err(e) = built {
+        panic!(
+            "the `isal` feature needs ISA-L's header and library (Debian: apt-get install \
+             libisal-dev): {e}"
+        );
     }
+    println!("cargo::rustc-link-lib=dylib=isal");
 }
 
 /// The functions of `deflate_compress.c` and `gzip_compress.c`, renamed in

@@ -2,16 +2,17 @@
 //! measured here (about twice libdeflate's level 1 and four times zlib's on
 //! the bench's 100 KiB HTML page) at a ratio better than zlib's level 1, so
 //! it is what `gzip_comp_level 1` runs for static files up to
-//! [`super::gzip_encoder::WHOLE_MAX`]. Present only when build.rs found the
-//! library (`cfg(rampart_isal)`); otherwise [`gzip_level1`] says no and the
-//! caller uses libdeflate.
+//! [`super::gzip_encoder::WHOLE_MAX`] and for streamed bodies. Present only
+//! in builds with the `isal` cargo feature (off by default: it links the
+//! system's `libisal.so.2`); otherwise [`gzip_level1`] says no and the
+//! caller uses libdeflate (whole bodies) or zlib-rs (streams).
 //!
 //! Why not at level 2 and up: igzip's levels 2 and 3 compress worse than
 //! zlib's level 2 on some text (JSON, JavaScript), and the ratio must never
 //! be worse than nginx's at the same level.
 
 /// Whether this build has ISA-L (for `rampart -V`).
-pub const AVAILABLE: bool = cfg!(rampart_isal);
+pub const AVAILABLE: bool = cfg!(feature = "isal");
 
 /// Appends one gzip member of `data` (nginx's header, igzip level-1 deflate,
 /// CRC-32 and ISIZE trailer) to `out`. False, with `out` unchanged, when
@@ -58,7 +59,7 @@ enum Step {
     End,
 }
 
-#[cfg(not(rampart_isal))]
+#[cfg(not(feature = "isal"))]
 mod imp {
     pub fn gzip_level1(_data: &[u8], _out: &mut Vec<u8>) -> bool {
         false
@@ -78,7 +79,7 @@ mod imp {
     }
 }
 
-#[cfg(rampart_isal)]
+#[cfg(feature = "isal")]
 mod imp {
     use super::Step;
     use crate::filters::gzip_encoder::HEADER;
