@@ -386,4 +386,63 @@ mod tests {
             assert_eq!(gunzip(&out), data, "piece {piece}, len {}", data.len());
         }
     }
+
+    /// ISA-L's gain at `gzip_comp_level 1`: what a build with the `isal`
+    /// feature runs against what the default build runs, on the timing
+    /// corpus. Whole bodies (up to 128 KiB: static files, held proxied
+    /// bodies): igzip against libdeflate level 1. Streams (larger files,
+    /// proxied bodies that outgrow 128 KiB; fed in 64 KiB pieces): igzip
+    /// against zlib-rs level 2. Optimised, as zlib-rs is Rust: `cargo test
+    /// --release --features isal --lib isal_gain_timing -- --ignored
+    /// --nocapture` (ROUNDS=n to change the 51 rounds).
+    #[cfg(feature = "isal")]
+    #[test]
+    #[ignore]
+    fn isal_gain_timing() {
+        use crate::filters::gzip_encoder::{gzip_whole, Gzip};
+        use crate::filters::timing::{compare, corpus, Variant};
+        let rounds = std::env::var("ROUNDS")
+            .ok()
+            .and_then(|r| r.parse().ok())
+            .unwrap_or(51);
+        let corpus = corpus();
+        let mut out = Vec::with_capacity(256 * 1024);
+        let mut out2 = Vec::with_capacity(256 * 1024);
+        let mut whole: [Variant; 2] = [
+            (
+                "libdeflate 1",
+                Box::new(|d: &[u8]| {
+                    out.clear();
+                    // gzip_comp_level 2 runs libdeflate 1, as level 1 does without ISA-L.
+                    assert!(gzip_whole(2, d, &mut out));
+                    out.len()
+                }),
+            ),
+            (
+                "igzip 1",
+                Box::new(|d: &[u8]| {
+                    out2.clear();
+                    assert!(gzip_level1(d, &mut out2));
+                    out2.len()
+                }),
+            ),
+        ];
+        compare("whole bodies, gzip_comp_level 1", &corpus, &mut whole, rounds);
+        drop(whole);
+        let stream = |level: u32| {
+            let mut out = Vec::with_capacity(256 * 1024);
+            Box::new(move |d: &[u8]| {
+                out.clear();
+                // Level 2 streams on zlib-rs 2, as level 1 does without ISA-L.
+                let mut g = Gzip::new(level);
+                for piece in d.chunks(64 * 1024) {
+                    g.feed_into(piece, &mut out);
+                }
+                g.finish_into(&mut out);
+                out.len()
+            }) as Box<dyn FnMut(&[u8]) -> usize>
+        };
+        let mut streams: [Variant; 2] = [("zlib-rs 2", stream(2)), ("igzip 1", stream(1))];
+        compare("streams, gzip_comp_level 1", &corpus, &mut streams, rounds);
+    }
 }

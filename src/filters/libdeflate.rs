@@ -232,4 +232,39 @@ mod tests {
         let mut out = vec![0; 10];
         assert_eq!(c.gzip(&data, &mut out), None);
     }
+
+    /// Does the x86-64-v3 copy earn its keep? Both builds on the timing
+    /// corpus at libdeflate levels 1 (rampart's `gzip_comp_level` 1 and 2)
+    /// and 6: `cargo test --lib v3_against_baseline_timing -- --ignored
+    /// --nocapture` (the C is compiled at -O2 in every profile, so a debug
+    /// build measures it; ROUNDS=n to change the 101 rounds).
+    #[test]
+    #[ignore]
+    fn v3_against_baseline_timing() {
+        let v3 = build();
+        assert!(
+            !std::ptr::eq(v3, &BASELINE),
+            "this CPU runs the baseline build only"
+        );
+        let rounds = std::env::var("ROUNDS")
+            .ok()
+            .and_then(|r| r.parse().ok())
+            .unwrap_or(101);
+        let corpus = crate::filters::timing::corpus();
+        for level in [1, 6] {
+            let mut variants = [("baseline", &BASELINE), ("x86-64-v3", v3)].map(|(name, b)| {
+                let mut c = Compressor::of(b, level).unwrap();
+                let mut out = vec![0u8; 512 * 1024];
+                let v: crate::filters::timing::Variant =
+                    (name, Box::new(move |d: &[u8]| c.gzip(d, &mut out).unwrap()));
+                v
+            });
+            crate::filters::timing::compare(
+                &format!("libdeflate level {level}"),
+                &corpus,
+                &mut variants,
+                rounds,
+            );
+        }
+    }
 }

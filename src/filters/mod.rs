@@ -6,4 +6,6 @@ pub mod gzip_encoder;
 pub mod isal;
 pub mod libdeflate;
 pub mod special;
+#[cfg(test)]
+mod timing;
 pub mod user_agent;
