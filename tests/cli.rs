@@ -513,23 +513,7 @@ fn big_v_names_the_gzip_encoders() {
         "{:?}",
         out.stderr
     );
-    // The libdeflate copy built for x86-64-v3 runs where the CPU has its features.
-    #[cfg(target_arch = "x86_64")]
-    {
-        let v3 = std::is_x86_feature_detected!("avx2")
-            && std::is_x86_feature_detected!("bmi1")
-            && std::is_x86_feature_detected!("bmi2")
-            && std::is_x86_feature_detected!("fma")
-            && std::is_x86_feature_detected!("lzcnt")
-            && std::is_x86_feature_detected!("movbe")
-            && std::is_x86_feature_detected!("f16c");
-        let want = if v3 {
-            "libdeflate (x86-64-v3)"
-        } else {
-            "libdeflate (baseline)"
-        };
-        assert!(out.stderr.contains(want), "{want}: {:?}", out.stderr);
-    }
+    assert!(out.stderr.contains("libdeflate, zlib-rs"), "{:?}", out.stderr);
 }
 
 /// `daemon = true`: the command returns 0 once the detached server is ready

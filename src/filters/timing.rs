@@ -2,8 +2,10 @@
 //! same inputs, alternated round by round (this thread's CPU time per
 //! call), reporting medians and the median of the per-round ratios against
 //! the first variant, which cancels the drifts of a shared machine better
-//! than a ratio of medians. The `#[ignore]`d tests that use it say how to
-//! run them; their numbers are in benches/README.md.
+//! than a ratio of medians. The `#[ignore]`d test that uses it
+//! (`isal::tests::isal_gain_timing`) says how to run it; its numbers, and
+//! those of the x86-64-v3 libdeflate copy it also measured (commit
+//! 9ab85e2), are in benches/README.md.
 
 /// The bench page of benches/compare.sh (its awk program: same bytes with
 /// the same awk) and a few real files of this machine (missing ones are
