@@ -188,9 +188,8 @@ pub fn version_text(verbose: bool) -> String {
         } else {
             ("", " (built without ISA-L)")
         };
-        let libdeflate = crate::filters::libdeflate::build().name;
         s.push_str(&format!(
-            "\nbuilt with rustc; TLS: rustls (ring); gzip: {isal}libdeflate ({libdeflate}), zlib-rs{without}"
+            "\nbuilt with rustc; TLS: rustls (ring); gzip: {isal}libdeflate, zlib-rs{without}"
         ));
         s.push_str("\nconfigure arguments:");
         for m in WITH_MODULES {

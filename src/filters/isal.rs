@@ -2,16 +2,17 @@
 //! measured here (about twice libdeflate's level 1 and four times zlib's on
 //! the bench's 100 KiB HTML page) at a ratio better than zlib's level 1, so
 //! it is what `gzip_comp_level 1` runs for static files up to
-//! [`super::gzip_encoder::WHOLE_MAX`]. Present only when build.rs found the
-//! library (`cfg(rampart_isal)`); otherwise [`gzip_level1`] says no and the
-//! caller uses libdeflate.
+//! [`super::gzip_encoder::WHOLE_MAX`] and for streamed bodies. Present only
+//! in builds with the `isal` cargo feature (off by default: it links the
+//! system's `libisal.so.2`); otherwise [`gzip_level1`] says no and the
+//! caller uses libdeflate (whole bodies) or zlib-rs (streams).
 //!
 //! Why not at level 2 and up: igzip's levels 2 and 3 compress worse than
 //! zlib's level 2 on some text (JSON, JavaScript), and the ratio must never
 //! be worse than nginx's at the same level.
 
 /// Whether this build has ISA-L (for `rampart -V`).
-pub const AVAILABLE: bool = cfg!(rampart_isal);
+pub const AVAILABLE: bool = cfg!(feature = "isal");
 
 /// Appends one gzip member of `data` (nginx's header, igzip level-1 deflate,
 /// CRC-32 and ISIZE trailer) to `out`. False, with `out` unchanged, when
@@ -58,7 +59,7 @@ enum Step {
     End,
 }
 
-#[cfg(not(rampart_isal))]
+#[cfg(not(feature = "isal"))]
 mod imp {
     pub fn gzip_level1(_data: &[u8], _out: &mut Vec<u8>) -> bool {
         false
@@ -78,7 +79,7 @@ mod imp {
     }
 }
 
-#[cfg(rampart_isal)]
+#[cfg(feature = "isal")]
 mod imp {
     use super::Step;
     use crate::filters::gzip_encoder::HEADER;
@@ -384,5 +385,64 @@ mod tests {
             assert!(s.finish_into(&mut out));
             assert_eq!(gunzip(&out), data, "piece {piece}, len {}", data.len());
         }
+    }
+
+    /// ISA-L's gain at `gzip_comp_level 1`: what a build with the `isal`
+    /// feature runs against what the default build runs, on the timing
+    /// corpus. Whole bodies (up to 128 KiB: static files, held proxied
+    /// bodies): igzip against libdeflate level 1. Streams (larger files,
+    /// proxied bodies that outgrow 128 KiB; fed in 64 KiB pieces): igzip
+    /// against zlib-rs level 2. Optimised, as zlib-rs is Rust: `cargo test
+    /// --release --features isal --lib isal_gain_timing -- --ignored
+    /// --nocapture` (ROUNDS=n to change the 51 rounds).
+    #[cfg(feature = "isal")]
+    #[test]
+    #[ignore]
+    fn isal_gain_timing() {
+        use crate::filters::gzip_encoder::{gzip_whole, Gzip};
+        use crate::filters::timing::{compare, corpus, Variant};
+        let rounds = std::env::var("ROUNDS")
+            .ok()
+            .and_then(|r| r.parse().ok())
+            .unwrap_or(51);
+        let corpus = corpus();
+        let mut out = Vec::with_capacity(256 * 1024);
+        let mut out2 = Vec::with_capacity(256 * 1024);
+        let mut whole: [Variant; 2] = [
+            (
+                "libdeflate 1",
+                Box::new(|d: &[u8]| {
+                    out.clear();
+                    // gzip_comp_level 2 runs libdeflate 1, as level 1 does without ISA-L.
+                    assert!(gzip_whole(2, d, &mut out));
+                    out.len()
+                }),
+            ),
+            (
+                "igzip 1",
+                Box::new(|d: &[u8]| {
+                    out2.clear();
+                    assert!(gzip_level1(d, &mut out2));
+                    out2.len()
+                }),
+            ),
+        ];
+        compare("whole bodies, gzip_comp_level 1", &corpus, &mut whole, rounds);
+        drop(whole);
+        let stream = |level: u32| {
+            let mut out = Vec::with_capacity(256 * 1024);
+            Box::new(move |d: &[u8]| {
+                out.clear();
+                // Level 2 streams on zlib-rs 2, as level 1 does without ISA-L.
+                let mut g = Gzip::new(level);
+                for piece in d.chunks(64 * 1024) {
+                    g.feed_into(piece, &mut out);
+                }
+                g.finish_into(&mut out);
+                out.len()
+            }) as Box<dyn FnMut(&[u8]) -> usize>
+        };
+        let mut streams: [Variant; 2] = [("zlib-rs 2", stream(2)), ("igzip 1", stream(1))];
+        compare("streams, gzip_comp_level 1", &corpus, &mut streams, rounds);
     }
 }
