@@ -3,7 +3,7 @@
 # per request under wrk, and RSS per idle keep-alive connection. Usage and method: benches/README.md.
 #
 #   benches/compare.sh [--quick] [--rounds N] [--duration SECS] [--proxies "nginx rampart"]
-#                      [--scenarios a,b] [--idle N] [--no-build] [--keep]
+#                      [--scenarios a,b] [--idle N] [--no-build] [--keep] [--baseline BIN]
 set -euo pipefail
 
 ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
@@ -78,13 +78,14 @@ while [ $# -gt 0 ]; do
     --idle) IDLE_N=${2:?}; shift ;;
     --no-build) BUILD=0 ;;
     --keep) KEEP=1 ;;
+    --baseline) BASE_BIN=${2:?}; PROXIES="$PROXIES base"; shift ;;
     -h|--help) usage 0 ;;
     *) log "unknown option $1"; usage 2 ;;
   esac
   shift
 done
 for p in $PROXIES; do
-  case "$p" in nginx|rampart) ;; *) die "--proxies: unknown proxy '$p' (want nginx and/or rampart)" ;; esac
+  case "$p" in nginx|rampart|base) ;; *) die "--proxies: unknown proxy '$p' (want nginx and/or rampart)" ;; esac
 done
 wants_rampart() { case " $PROXIES " in *" rampart "*) return 0 ;; esac; return 1; }
 selected() { [ -z "$ONLY" ] || case ",$ONLY," in *",$1,"*) return 0 ;; *) return 1 ;; esac; }
@@ -193,7 +194,9 @@ start_proxy() {
     PROXY_PORT=$RAMPART_PORT
     conf="$dir/rampart.toml"
     render "$BENCH/rampart/$template" "$dir" "$PROXY_PORT" > "$conf"
-    taskset -c 0 "$RAMPART" -c "$conf" >"$dir/stdout" 2>&1 &
+    local bin=$RAMPART
+    [ "$name" = base ] && bin=$BASE_BIN
+    taskset -c 0 "$bin" -c "$conf" >"$dir/stdout" 2>&1 &
   fi
   PROXY_PID=$!
   PIDS+=("$PROXY_PID")
@@ -346,7 +349,7 @@ for line in "${SCENARIOS[@]}"; do
   log "scenario $scen: $ROUNDS round(s) x ($PROXIES), ${DURATION}s each, wrk -c$CONNS $path ${extra}"
   for round in $(seq "$ROUNDS"); do
     for proxy in $PROXIES; do
-      [ "$proxy" = nginx ] && template=$ntemplate || template=$rtemplate
+      [ "$proxy" = nginx ] && template=$ntemplate || template=$rtemplate   # base: rampart's
       measure "$scen" "$proxy" "$round" "$path" "$template" "${extra_args[@]}"
     done
   done
@@ -360,7 +363,7 @@ IDLE_RESULTS="$WORK/idle.tsv"    # proxy rss_before_kib rss_after_kib bytes_per_
 # run_idle PROXY: RSS of a fresh proxy before and after IDLE_N idle keep-alive clients connect.
 run_idle() {
   local proxy=$1 template
-  [ "$proxy" = nginx ] && template=proxy.conf.in || template=proxy.toml.in
+  [ "$proxy" = nginx ] && template=proxy.conf.in || template=proxy.toml.in   # base: rampart's
   start_proxy "$proxy" "$template"
   local dir="$WORK/$RUN-$proxy"
   # One request first, so one-time allocations are not charged to the idle connections.
@@ -423,6 +426,10 @@ for line in "${SCENARIOS[@]}"; do
   for m in "req/s:4" "p50 latency (us):5" "p99 latency (us):6" "CPU per request (us):7" "CPU 0 busy (%):8" "errors:9"; do
     n=$(col "$scen" nginx "${m##*:}"); r=$(col "$scen" rampart "${m##*:}")
     row "$first" "${m%:*}" "$n" "$r" "$(ratio "$r" "$n")"
+    if [ -n "${BASE_BIN:-}" ]; then
+      b=$(col "$scen" base "${m##*:}")
+      row "" "  baseline (rampart/base)" "" "$b" "$(ratio "$r" "$b")"
+    fi
     first=""
   done
   # Paired per-round ratios of CPU per request: each round's pair ran back to back, so this
@@ -431,6 +438,16 @@ for line in "${SCENARIOS[@]}"; do
     END { for (k in c) { split(k, a, ","); if (a[1] == "rampart" && c["nginx," a[2]] > 0) print c[k] / c["nginx," a[2]] } }' "$RESULTS" | median)
   [ "$paired" = - ] || paired=$(printf '%.3f' "$paired")
   row "" "CPU/req, paired ratio" "" "" "$paired"
+  if [ -n "${BASE_BIN:-}" ]; then
+    bpaired=$(awk -F'\t' -v s="$scen" '$1 == s { c[$2 "," $3] = $7 }
+      END { for (k in c) { split(k, a, ","); if (a[1] == "rampart" && c["base," a[2]] > 0) print c[k] / c["base," a[2]] } }' "$RESULTS" | median)
+    [ "$bpaired" = - ] || bpaired=$(printf '%.3f' "$bpaired")
+    bnpaired=$(awk -F'\t' -v s="$scen" '$1 == s { c[$2 "," $3] = $7 }
+      END { for (k in c) { split(k, a, ","); if (a[1] == "base" && c["nginx," a[2]] > 0) print c[k] / c["nginx," a[2]] } }' "$RESULTS" | median)
+    [ "$bnpaired" = - ] || bnpaired=$(printf '%.3f' "$bnpaired")
+    row "" "CPU/req paired, base/nginx" "" "" "$bnpaired"
+    row "" "CPU/req paired, rampart/base" "" "" "$bpaired"
+  fi
 done
 if [ -s "$IDLE_RESULTS" ]; then
   icol() { awk -F'\t' -v p="$1" -v f="$2" '$1 == p { print $f }' "$IDLE_RESULTS" | median; }

@@ -18,6 +18,7 @@
 //! stop (SIGQUIT, or this address removed by a reload) sends GOAWAY and lets
 //! open streams finish.
 
+pub mod coalesce;
 pub mod head;
 pub mod rewind;
 pub mod stream;
@@ -71,7 +72,7 @@ pub struct H2Conn {
 pub async fn serve(io: ClientIo, mut c: H2Conn, hosts: Arc<VirtualHosts>) {
     let ClientIo { stream, buf, pos, .. } = io;
     let pre = buf.get(pos..).map(<[u8]>::to_vec).unwrap_or_default();
-    let io = rewind::Rewind::new(pre, stream);
+    let io = coalesce::Coalesce::new(rewind::Rewind::new(pre, stream));
     let conf = hosts.conn.h2;
     let loc = &hosts.default_server().server_loc.conf;
     let keepalive_timeout = loc.keepalive_timeout;

@@ -32,7 +32,18 @@ pub struct H2Stream {
     ended: bool,
     /// The producer said a body of unknown length is complete.
     complete: bool,
+    /// Bytes this stream may still queue before the peer's window covers
+    /// them (h2 buffers them and sends them as window arrives): the first
+    /// `SEND_AHEAD` bytes of a response go out without waiting for the
+    /// connection task to assign capacity, so HEADERS and a small body leave
+    /// in the same write instead of one write each. Bounded per stream, like
+    /// the socket buffer an HTTP/1 response fills.
+    ahead: usize,
 }
+
+/// How much of a response a stream queues before it waits for window
+/// (the client's initial window is 64 KiB - 1 unless it says otherwise).
+const SEND_AHEAD: usize = 64 * 1024;
 
 impl H2Stream {
     pub fn new(recv: RecvStream, respond: SendResponse<Bytes>, head_request: bool) -> H2Stream {
@@ -44,6 +55,7 @@ impl H2Stream {
             left: None,
             ended: false,
             complete: false,
+            ahead: SEND_AHEAD,
         }
     }
 
@@ -129,17 +141,25 @@ impl H2Stream {
             data = &data[..data.len().min(usize::try_from(left).unwrap_or(usize::MAX))];
         }
         while !data.is_empty() {
-            send.reserve_capacity(data.len());
-            let cap = match timeout(send_timeout, std::future::poll_fn(|cx| send.poll_capacity(cx))).await {
-                Err(_) => return Err(IoFail::Timeout),
-                Ok(Some(Ok(n))) => n,
-                Ok(Some(Err(e))) => return Err(closed(e)),
-                Ok(None) => return Err(IoFail::Closed),
+            let n = if self.ahead > 0 {
+                // Queued at once; h2 sends it as the windows allow.
+                let n = self.ahead.min(data.len());
+                self.ahead -= n;
+                n
+            } else {
+                send.reserve_capacity(data.len());
+                let cap = match timeout(send_timeout, std::future::poll_fn(|cx| send.poll_capacity(cx))).await
+                {
+                    Err(_) => return Err(IoFail::Timeout),
+                    Ok(Some(Ok(n))) => n,
+                    Ok(Some(Err(e))) => return Err(closed(e)),
+                    Ok(None) => return Err(IoFail::Closed),
+                };
+                if cap == 0 {
+                    continue;
+                }
+                cap.min(data.len())
             };
-            if cap == 0 {
-                continue;
-            }
-            let n = cap.min(data.len());
             let (part, rest) = data.split_at(n);
             data = rest;
             let end = match &mut self.left {
