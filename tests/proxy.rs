@@ -61,6 +61,13 @@ proxy_http_version = "1.1"
 proxy_set_header = [["Upgrade", "$http_upgrade"], ["Connection", "upgrade"]]
 
 [[http.server.location]]
+match = "= /wsh"
+proxy_pass = "http://app/ws"
+proxy_http_version = "1.1"
+proxy_set_header = [["Upgrade", "$http_upgrade"], ["Connection", "upgrade"]]
+add_header = [["X-A", "1"], ["X-B", "2", "always"]]
+
+[[http.server.location]]
 match = "/hdr/"
 proxy_pass = "http://app/status/"
 add_header = [["X-A", "1"], ["X-B", "2", "always"]]
@@ -570,6 +577,31 @@ fn websocket_echo_through_the_proxy() {
         s.read_exact(&mut back).unwrap();
         assert_eq!(back, frame);
     }
+}
+
+/// The 101 of an upgrade goes through the headers filter like every other
+/// response: `add_header ... always` is added, a plain `add_header` is not
+/// (101 is not among its statuses). nginx 1.22.1 sends the same head.
+#[test]
+fn upgrade_response_gets_add_header_always() {
+    let (_be, r) = start();
+    let mut s = connect(r.addr());
+    s.write_all(
+        b"GET /wsh HTTP/1.1\r\nHost: localhost\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n\
+          Sec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\nSec-WebSocket-Version: 13\r\n\r\n",
+    )
+    .unwrap();
+    let mut head = Vec::new();
+    while !head.ends_with(b"\r\n\r\n") {
+        let mut b = [0u8; 1];
+        s.read_exact(&mut b).unwrap();
+        head.push(b[0]);
+    }
+    assert_eq!(
+        without_date(&head),
+        "HTTP/1.1 101 Switching Protocols\r\nServer: nginx/1.22.1\r\nDate: DATE\r\nConnection: upgrade\r\n\
+         x-backend: b1\r\nupgrade: websocket\r\nsec-websocket-accept: s3pPLMBiTxaQ9kYGzzhZRbK+xOo=\r\nX-B: 2\r\n\r\n"
+    );
 }
 
 /// The upstream request as nginx builds it: HTTP/1.0, `Host: $proxy_host`,
