@@ -546,23 +546,30 @@ fn no_stray_100_continue_after_a_response() {
     assert_eq!((resp.status, resp.text().as_str()), (200, "b1"));
 }
 
-/// A WebSocket upgrade is relayed (101 with the upstream's accept key) and a
-/// masked client frame comes back from the echoing upstream.
-#[test]
-fn websocket_echo_through_the_proxy() {
-    let (_be, r) = start();
+/// Sends RFC 6455's example handshake for `path`; the connection and the
+/// response head, read byte by byte so that nothing after it is consumed.
+fn ws_handshake(r: &Rampart, path: &str) -> (std::net::TcpStream, Vec<u8>) {
     let mut s = connect(r.addr());
-    s.write_all(
-        b"GET /ws HTTP/1.1\r\nHost: localhost\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n\
-          Sec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\nSec-WebSocket-Version: 13\r\n\r\n",
-    )
-    .unwrap();
+    let req = format!(
+        "GET {path} HTTP/1.1\r\nHost: localhost\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n\
+         Sec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\nSec-WebSocket-Version: 13\r\n\r\n"
+    );
+    s.write_all(req.as_bytes()).unwrap();
     let mut head = Vec::new();
     while !head.ends_with(b"\r\n\r\n") {
         let mut b = [0u8; 1];
         s.read_exact(&mut b).unwrap();
         head.push(b[0]);
     }
+    (s, head)
+}
+
+/// A WebSocket upgrade is relayed (101 with the upstream's accept key) and a
+/// masked client frame comes back from the echoing upstream.
+#[test]
+fn websocket_echo_through_the_proxy() {
+    let (_be, r) = start();
+    let (mut s, head) = ws_handshake(&r, "/ws");
     // nginx 1.22.1 for the same handshake.
     assert_eq!(
         without_date(&head),
@@ -585,18 +592,7 @@ fn websocket_echo_through_the_proxy() {
 #[test]
 fn upgrade_response_gets_add_header_always() {
     let (_be, r) = start();
-    let mut s = connect(r.addr());
-    s.write_all(
-        b"GET /wsh HTTP/1.1\r\nHost: localhost\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n\
-          Sec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\nSec-WebSocket-Version: 13\r\n\r\n",
-    )
-    .unwrap();
-    let mut head = Vec::new();
-    while !head.ends_with(b"\r\n\r\n") {
-        let mut b = [0u8; 1];
-        s.read_exact(&mut b).unwrap();
-        head.push(b[0]);
-    }
+    let (_s, head) = ws_handshake(&r, "/wsh");
     assert_eq!(
         without_date(&head),
         "HTTP/1.1 101 Switching Protocols\r\nServer: nginx/1.22.1\r\nDate: DATE\r\nConnection: upgrade\r\n\
