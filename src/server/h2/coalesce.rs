@@ -73,8 +73,16 @@ impl<T: AsyncRead + AsyncWrite + Unpin> AsyncRead for Coalesce<T> {
         let r = Pin::new(&mut me.inner).poll_read(cx, buf);
         if r.is_pending() && me.pos < me.buf.len() {
             // About to wait for the peer: nothing of ours may wait with us.
-            if let Poll::Ready(Err(e)) = me.drain(cx) {
-                return Poll::Ready(Err(e));
+            // The flush pushes out what TLS still holds, or registers for
+            // writability so that the connection is polled again.
+            match me.drain(cx) {
+                Poll::Ready(Err(e)) => return Poll::Ready(Err(e)),
+                Poll::Ready(Ok(())) => {
+                    if let Poll::Ready(Err(e)) = Pin::new(&mut me.inner).poll_flush(cx) {
+                        return Poll::Ready(Err(e));
+                    }
+                }
+                Poll::Pending => {}
             }
         }
         r
@@ -125,5 +133,76 @@ impl<T: AsyncWrite + Unpin> AsyncWrite for Coalesce<T> {
         let me = self.get_mut();
         std::task::ready!(me.drain(cx))?;
         Pin::new(&mut me.inner).poll_shutdown(cx)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::Coalesce;
+    use std::time::Duration;
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+
+    /// Whether `b` has bytes within a short wait, and which.
+    async fn pending(b: &mut tokio::io::DuplexStream) -> Vec<u8> {
+        let mut buf = vec![0u8; 1 << 18];
+        match tokio::time::timeout(Duration::from_millis(20), b.read(&mut buf)).await {
+            Ok(Ok(n)) => buf[..n].to_vec(),
+            _ => Vec::new(),
+        }
+    }
+
+    #[tokio::test(flavor = "current_thread")]
+    async fn a_flush_is_put_off_once_then_everything_goes_in_one_write() {
+        let (a, mut b) = tokio::io::duplex(1 << 20);
+        let mut c = Coalesce::new(a);
+        c.write_all(b"one ").await.unwrap();
+        c.write_all(b"two").await.unwrap();
+        c.flush().await.unwrap();
+        assert!(pending(&mut b).await.is_empty(), "the first flush waits a turn");
+        c.flush().await.unwrap();
+        assert_eq!(pending(&mut b).await, b"one two");
+        // Nothing pending: a flush is a flush.
+        c.flush().await.unwrap();
+        assert!(pending(&mut b).await.is_empty());
+    }
+
+    #[tokio::test(flavor = "current_thread")]
+    async fn a_full_buffer_and_shutdown_drain_at_once() {
+        let (a, mut b) = tokio::io::duplex(1 << 20);
+        let mut c = Coalesce::new(a);
+        c.write_all(&[1u8; 40 * 1024]).await.unwrap();
+        // 80 KiB would pass MAX: the first 40 KiB go out before the second is taken.
+        c.write_all(&[2u8; 40 * 1024]).await.unwrap();
+        let got = pending(&mut b).await;
+        assert_eq!(got.len(), 40 * 1024);
+        assert!(got.iter().all(|&x| x == 1));
+        c.shutdown().await.unwrap();
+        let mut rest = Vec::new();
+        b.read_to_end(&mut rest).await.unwrap();
+        assert_eq!(rest.len(), 40 * 1024);
+        assert!(rest.iter().all(|&x| x == 2));
+    }
+
+    #[tokio::test(flavor = "current_thread")]
+    async fn waiting_to_read_drains_what_is_pending() {
+        let (a, mut b) = tokio::io::duplex(1 << 20);
+        let mut c = Coalesce::new(a);
+        c.write_all(b"ping").await.unwrap();
+        // The peer answers only once it has our bytes: a read that would
+        // wait must send them first, or both sides wait for ever.
+        let peer = async {
+            let mut buf = [0u8; 4];
+            b.read_exact(&mut buf).await.unwrap();
+            b.write_all(b"pong").await.unwrap();
+            buf
+        };
+        let mut got = [0u8; 4];
+        let (sent, _) = tokio::join!(peer, async {
+            tokio::time::timeout(Duration::from_secs(5), c.read_exact(&mut got))
+                .await
+                .expect("not deadlocked")
+                .unwrap()
+        });
+        assert_eq!((&sent, &got), (b"ping", b"pong"));
     }
 }
