@@ -23,8 +23,6 @@ use std::path::{Path, PathBuf};
 /// Exchange, ResponseHead, ClientIo and ReqBody out of src/server (README,
 /// "Layering").
 const ALLOWED: &[(&str, &str)] = &[
-    // real_ip.rs rewrites ConnInfo.
-    ("access", "server"),
     // Exchange, Request, ResponseHead, ClientIo, Framing and pipeline's helpers.
     ("proxy", "server"),
     // The script runs on Request.

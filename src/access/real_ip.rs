@@ -294,7 +294,7 @@ fn inet_addr(s: &[u8]) -> Option<Ipv4Addr> {
 /// Runs real_ip for one phase: at post-read with the server's settings,
 /// then at pre-access with the location's, taking effect at most once per
 /// request (ngx_http_realip_handler keeps its ctx across internal redirects).
-pub fn apply(conf: Option<&RealIpConf>, conn: &mut crate::server::request::ConnInfo, head: &RequestHead) {
+pub fn apply(conf: Option<&RealIpConf>, conn: &mut crate::http::conn::ConnInfo, head: &RequestHead) {
     if conn.realip_done {
         return;
     }

@@ -11,27 +11,7 @@ use std::net::SocketAddr;
 use std::sync::Arc;
 use std::time::Instant;
 
-/// Facts about the connection a request arrived on.
-#[derive(Debug, Clone)]
-pub struct ConnInfo {
-    pub number: u64,
-    /// The client address as `$remote_addr` reports it: the TCP peer, or the
-    /// address real_ip took from a trusted header or PROXY header.
-    pub peer: SocketAddr,
-    /// The TCP peer itself (`$realip_remote_addr`); real_ip decides trust on it.
-    pub tcp_peer: SocketAddr,
-    /// The PROXY protocol header's addresses, on `listen ... proxy_protocol`.
-    pub proxy: Option<super::proxy_protocol::ProxyAddrs>,
-    /// The TLS facts of an `ssl` connection (`$scheme`, `$https`, `$ssl_*`).
-    pub tls: Option<Arc<super::tls::TlsInfo>>,
-    /// real_ip already replaced `peer` for this request (it runs once per request).
-    pub realip_done: bool,
-    pub local: SocketAddr,
-    /// Requests served on this connection so far, this one included.
-    pub requests: u64,
-    /// `$http2`: "h2" (TLS) or "h2c" (cleartext) on an HTTP/2 connection.
-    pub http2: Option<&'static str>,
-}
+pub use crate::http::conn::ConnInfo;
 
 /// One attempt to reach an upstream peer, as `$upstream_*` report it.
 /// Raw values: formatted only if a log format asks.
