@@ -126,9 +126,12 @@ pub async fn serve(io: ClientIo, mut c: H2Conn, hosts: Arc<VirtualHosts>) {
                     let info = c.info.clone();
                     let listen_addr = c.listen_addr;
                     let age = c.accepted.elapsed();
+                    // The stream's future (the whole pipeline's state) is
+                    // made on the heap once, at its first poll; the task
+                    // moves only this small block, not kilobytes per stream.
                     tokio::task::spawn_local(async move {
                         let _guard = guard;
-                        serve_stream(req, respond, info, listen_addr, age).await;
+                        Box::pin(serve_stream(req, respond, info, listen_addr, age)).await;
                     });
                     if c.info.requests >= keepalive_requests && !closing {
                         closing = true;
