@@ -6,7 +6,7 @@
 //! Expires and the first Cache-Control and drops every other Cache-Control.
 
 pub use crate::config::value::expires::Expires;
-pub use crate::http::date::http_time;
+use crate::http::date::http_time;
 use crate::http::response::ResponseHead;
 use bytes::Bytes;
 

@@ -1,9 +1,9 @@
 //! nginx's own responses: the built-in error pages
 //! (`ngx_http_special_response_handler`, nginx/nginx:
 //! src/http/ngx_http_special_response.c). The reason phrases and the version
-//! are the leaf `crate::http::status`, re-exported here.
+//! are the leaf `crate::http::status`.
 
-pub use crate::http::status::{reason, wire_status, NGINX_VERSION};
+use crate::http::status::{reason, NGINX_VERSION};
 
 const PADDING: &str = "<!-- a padding to disable MSIE and Chrome friendly error page -->\r\n";
 

@@ -15,11 +15,11 @@ pub mod tunnel;
 pub mod upstream_request;
 pub mod upstream_socket;
 
+use crate::http::buf_pool::PooledBuf;
 use crate::http::response::Framing;
 use crate::http1::parse_response_head;
 use crate::log::Level;
 use crate::server::body::BodyError;
-use crate::server::buf_pool::PooledBuf;
 use crate::server::io::IoFail;
 use crate::server::pipeline::{Exchange, Reply};
 use crate::server::respond;

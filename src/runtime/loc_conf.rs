@@ -52,7 +52,7 @@ impl std::fmt::Debug for AccessLog {
     }
 }
 
-pub use crate::proxy::conf::ProxyConf;
+use crate::proxy::conf::ProxyConf;
 
 #[derive(Debug, Clone)]
 pub struct LocConf {

@@ -8,9 +8,8 @@ pub(crate) mod proxy_buffers;
 mod server;
 
 pub use crate::config::value::listen::ListenOpts;
-pub use crate::rewrite::ReturnRt;
 pub use loc_conf::LocConf;
-pub use server::{DynamicProxy, Handler, LocationRt, ProxyTarget, ServerRt, VirtualHosts};
+pub use server::{Handler, LocationRt, ServerRt, VirtualHosts};
 
 use crate::config::model::{Config, LogFormatDef, WorkerProcesses};
 use crate::config::ConfigError;

@@ -114,7 +114,7 @@ pub enum Handler {
     Static,
 }
 
-pub use crate::proxy::conf::{DynamicProxy, ProxyTarget};
+use crate::proxy::conf::{DynamicProxy, ProxyTarget};
 
 fn parse_location_match(ctx: &CompileCtx, line: usize, s: &str) -> Result<(Modifier, String), ConfigError> {
     let s = s.trim();

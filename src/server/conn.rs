@@ -3,10 +3,11 @@
 
 use super::io::{ClientIo, IoFail};
 use super::pipeline::{self, Next};
-use super::proxy_protocol::{self, ProxyAddrs, ProxyError};
-use super::request::ConnInfo;
+use super::proxy_protocol::{self, ProxyError};
 use super::state;
-use super::tls::TlsInfo;
+use crate::http::conn::ConnInfo;
+use crate::http::conn::ProxyAddrs;
+use crate::http::conn::TlsInfo;
 use crate::http1::{check_partial_head, find_head_end, parse_request_head};
 use crate::log::Level;
 use crate::runtime::VirtualHosts;
@@ -113,7 +114,7 @@ async fn start(
             }
             match tokio::time::timeout_at(deadline, tls.acceptor.accept(stream)).await {
                 Ok(Ok(s)) => {
-                    tls_info = Some(Arc::new(super::tls::info(s.get_ref().1)));
+                    tls_info = Some(Arc::new(crate::tls::info(s.get_ref().1)));
                     ClientIo::tls(s)
                 }
                 Ok(Err(e)) => {

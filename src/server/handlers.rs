@@ -35,7 +35,7 @@ pub(super) fn access_phase(ex: &mut Exchange<'_>, loc: &LocationRt) -> Result<()
 
 /// Upstream attempts made by one `proxy_pass`, counted per peer once they are
 /// complete (they are what `$upstream_addr` and `$upstream_status` report).
-pub(super) fn count_attempts(ex: &Exchange<'_>, t: &crate::runtime::ProxyTarget, first: usize) {
+pub(super) fn count_attempts(ex: &Exchange<'_>, t: &crate::proxy::conf::ProxyTarget, first: usize) {
     for a in ex.req.upstream.attempts.get(first..).unwrap_or(&[]) {
         let Some(addr) = a.addr else { continue };
         if let Some((_, p)) = t.peer_stats.iter().find(|(pa, _)| *pa == addr) {

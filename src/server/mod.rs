@@ -6,7 +6,6 @@
 
 pub mod body;
 /// The buffer pool moved to the leaf `crate::http`; this keeps `server::buf_pool` paths working.
-pub use crate::http::buf_pool;
 pub mod conn;
 mod drain;
 pub mod h2;
@@ -21,7 +20,6 @@ pub mod respond;
 pub mod state;
 /// TLS is the `crate::tls` module (the listeners' policy is compiled with the
 /// config); this keeps `server::tls` paths working.
-pub use crate::tls;
 pub mod worker;
 
 use crate::config::ConfigError;

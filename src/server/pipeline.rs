@@ -16,17 +16,19 @@
 use super::body::ReqBody;
 use super::handlers;
 use super::io::ClientIo;
-use super::request::{ConnInfo, Request, UpstreamLog};
+use super::request::{Request, UpstreamLog};
 use super::respond;
 use crate::filters::special;
+use crate::http::conn::ConnInfo;
 use crate::http::response::{ConnHeader, Framing, ResponseHead};
 use crate::http1::{RequestHead, Version};
 use crate::rewrite::End;
+use crate::rewrite::ReturnRt;
 use crate::routing::host::normalize_host;
 use crate::routing::location::{Captures, Found};
 use crate::routing::uri;
 use crate::runtime::loc_conf::ErrorTarget;
-use crate::runtime::{Handler, LocationRt, ReturnRt, VirtualHosts};
+use crate::runtime::{Handler, LocationRt, VirtualHosts};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
@@ -680,7 +682,6 @@ async fn finish(ex: &mut Exchange<'_>, reply: Reply) -> bool {
     }
     let status = head.status;
     respond::header_filters(&ex.req, &mut head, None);
-    ex.req.status = status;
     let (body, framing) = gzip_full(ex, &mut head, body);
     let mut out = Vec::with_capacity(256 + body.len());
     let Some(conn) = respond::begin(ex, &head, framing, &mut out) else {

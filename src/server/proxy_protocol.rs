@@ -11,7 +11,7 @@
 //! segments is still accepted; the caller bounds the wait with
 //! client_header_timeout and the size with [`MAX_HEADER`].
 
-pub use crate::http::conn::ProxyAddrs;
+use crate::http::conn::ProxyAddrs;
 use std::net::{IpAddr, Ipv4Addr, Ipv6Addr, SocketAddr};
 
 /// The v2 signature (12 bytes, contains a NUL: never treat it as a C string).

@@ -1,7 +1,7 @@
 //! Access-log variables for a request that failed before it had a parsed head
 //! (400, 414, 494, 408): nginx still logs it, with what it knows.
 
-use super::request::ConnInfo;
+use crate::http::conn::ConnInfo;
 use crate::log::clock;
 use crate::runtime::ServerRt;
 use crate::vars::{Var, VarSource};

@@ -1,6 +1,7 @@
 //! One request's state as it moves through the phases, and the nginx
 //! variables it answers (`$uri`, `$status`, `$upstream_addr`, ...).
 
+use crate::http::conn::ConnInfo;
 use crate::http1::{RequestHead, Version};
 use crate::log::clock;
 use crate::routing::location::Captures;
@@ -10,8 +11,6 @@ use crate::vars::{Var, VarSource};
 use std::net::SocketAddr;
 use std::sync::Arc;
 use std::time::Instant;
-
-pub use crate::http::conn::ConnInfo;
 
 /// One attempt to reach an upstream peer, as `$upstream_*` report it.
 /// Raw values: formatted only if a log format asks.
@@ -482,7 +481,7 @@ impl VarSource for Request {
             Var::TimeLocal => out.extend_from_slice(clock::now().time_local().as_bytes()),
             Var::TimeIso8601 => out.extend_from_slice(clock::now().time_iso8601().as_bytes()),
             Var::Status => out.extend_from_slice(
-                format!("{:03}", crate::filters::special::wire_status(self.status)).as_bytes(),
+                format!("{:03}", crate::http::status::wire_status(self.status)).as_bytes(),
             ),
             Var::BytesSent => push_num(out, self.bytes_sent),
             Var::BodyBytesSent => push_num(out, self.bytes_sent.saturating_sub(self.header_bytes)),
@@ -496,7 +495,7 @@ impl VarSource for Request {
                     out.push(b'1');
                 }
             }
-            Var::NginxVersion => out.extend_from_slice(crate::filters::special::NGINX_VERSION.as_bytes()),
+            Var::NginxVersion => out.extend_from_slice(crate::http::status::NGINX_VERSION.as_bytes()),
             Var::ProxyHost => match &self.proxy_host {
                 Some((h, _)) => out.extend_from_slice(h),
                 None => return false,

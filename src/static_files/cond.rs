@@ -3,7 +3,7 @@
 //! src/http/modules/ngx_http_range_filter_module.c, ngx_http_core_module.c
 //! `ngx_http_set_etag`).
 
-pub use crate::http::date::parse_http_time;
+use crate::http::date::parse_http_time;
 
 /// `if_modified_since off | exact | before` (ngx_http_core_module.c).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]

@@ -6,8 +6,8 @@ use super::cache::FileInfo;
 use super::cond::{self, Cond, Conditionals, Ranges};
 use super::{mime, StaticConf};
 use crate::filters::gzip_encoder::gzip_whole;
+use crate::http::buf_pool::PooledBuf;
 use crate::http::response::{push_u64, ConnHeader, Framing, ResponseHead};
-use crate::server::buf_pool::PooledBuf;
 use crate::server::pipeline::{Exchange, Reply};
 use crate::server::respond;
 use bytes::Bytes;
@@ -50,7 +50,7 @@ pub async fn send(
     let mut head = ResponseHead::new(200);
     head.content_type = Some(super::content_type(&ex.req, conf, uri));
     let lm = info.mtime;
-    head.last_modified = Some(Bytes::from(crate::filters::expires::http_time(lm)));
+    head.last_modified = Some(Bytes::from(crate::http::date::http_time(lm)));
     let etag = conf.etag.then(|| cond::etag(lm, info.size));
     if let Some(e) = &etag {
         head.headers

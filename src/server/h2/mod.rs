@@ -25,7 +25,7 @@ pub mod stream;
 
 use super::io::{ClientIo, ClientStream};
 use super::pipeline;
-use super::request::ConnInfo;
+use crate::http::conn::ConnInfo;
 use crate::log::Level;
 use crate::runtime::VirtualHosts;
 use crate::status::counters::{self, ConnGauge, ConnState};

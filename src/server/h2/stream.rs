@@ -7,8 +7,8 @@
 //! between them and the frames, and no chunked framing is added (a body of
 //! unknown length simply ends with END_STREAM).
 
-use crate::filters::special::{wire_status, NGINX_VERSION};
 use crate::http::response::{Framing, ResponseHead};
+use crate::http::status::{wire_status, NGINX_VERSION};
 use crate::log::clock;
 use crate::server::io::IoFail;
 use bytes::Bytes;
@@ -190,7 +190,8 @@ impl H2Stream {
         }
         match self.send.as_mut() {
             None => self.respond.send_reset(Reason::INTERNAL_ERROR),
-            Some(send) if self.complete || self.left == Some(0) => {
+            // (A body of known length ended the stream with its last byte.)
+            Some(send) if self.complete => {
                 let _ = send.send_data(Bytes::new(), true);
             }
             Some(send) => send.send_reset(Reason::INTERNAL_ERROR),
@@ -218,6 +219,7 @@ pub fn response(head: &ResponseHead, framing: Framing, server_tokens: bool) -> (
     *resp.status_mut() =
         http::StatusCode::from_u16(status).unwrap_or(http::StatusCode::INTERNAL_SERVER_ERROR);
     let h = resp.headers_mut();
+    // The status line's length ("HTTP/1.1 200 OK\r\n"), then each field's.
     let mut size = 17u64;
     let mut put = |h: &mut http::HeaderMap, name: HeaderName, value: HeaderValue| {
         size += (name.as_str().len() + value.len() + 4) as u64;
@@ -235,7 +237,7 @@ pub fn response(head: &ResponseHead, framing: Framing, server_tokens: bool) -> (
         HeaderValue::from_static("nginx")
     };
     put(h, header::SERVER, server);
-    if let Ok(d) = HeaderValue::from_str(clock::now().http_date()) {
+    if let Some(d) = date_value() {
         put(h, header::DATE, d);
     }
     if let Some(v) = head.content_type.as_ref().and_then(value) {
@@ -264,6 +266,27 @@ pub fn response(head: &ResponseHead, framing: Framing, server_tokens: bool) -> (
         }
     }
     (resp, size)
+}
+
+/// The `date` field, made once a second per thread rather than per response.
+fn date_value() -> Option<http::HeaderValue> {
+    thread_local! {
+        static CACHE: std::cell::RefCell<Option<(String, http::HeaderValue)>> =
+            const { std::cell::RefCell::new(None) };
+    }
+    let now = clock::now();
+    let date = now.http_date();
+    CACHE.with(|c| {
+        let mut c = c.try_borrow_mut().ok()?;
+        if let Some((d, v)) = c.as_ref() {
+            if d == date {
+                return Some(v.clone());
+            }
+        }
+        let v = http::HeaderValue::from_str(date).ok()?;
+        *c = Some((date.to_string(), v.clone()));
+        Some(v)
+    })
 }
 
 fn value(v: &Bytes) -> Option<http::HeaderValue> {
