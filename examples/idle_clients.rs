@@ -198,21 +198,6 @@ fn peer_closed(s: &TcpStream) -> bool {
     r == 0 || (r < 0 && std::io::Error::last_os_error().raw_os_error() != Some(libc::EAGAIN))
 }
 
-/// Raises the soft open-file limit to the hard one.
-fn raise_nofile() {
-    // SAFETY: getrlimit/setrlimit only read/write the struct we pass.
-    unsafe {
-        let mut lim = libc::rlimit {
-            rlim_cur: 0,
-            rlim_max: 0,
-        };
-        if libc::getrlimit(libc::RLIMIT_NOFILE, &mut lim) == 0 && lim.rlim_cur < lim.rlim_max {
-            lim.rlim_cur = lim.rlim_max;
-            let _ = libc::setrlimit(libc::RLIMIT_NOFILE, &lim);
-        }
-    }
-}
-
 async fn run(args: Args) -> Result<(), String> {
     let request: Arc<[u8]> = format!("GET {} HTTP/1.1\r\nHost: x\r\n\r\n", args.path)
         .into_bytes()
@@ -278,7 +263,7 @@ fn main() {
             std::process::exit(2);
         }
     };
-    raise_nofile();
+    rampart_backend::raise_nofile();
     let rt = match tokio::runtime::Builder::new_current_thread().enable_all().build() {
         Ok(rt) => rt,
         Err(e) => {
