@@ -8,6 +8,7 @@ pub mod access;
 pub mod config;
 pub mod control;
 pub mod daemon;
+pub mod exchange;
 pub mod filters;
 pub mod health;
 pub mod http;

@@ -10,26 +10,13 @@
 //! file after its first `#[cfg(test)]`, so it misses e.g. health/mod.rs's
 //! code after its `#[cfg(test)] mod balance_tests;`.
 //!
-//! The edges in `ALLOWED` are the ones still to remove; the graph without
-//! them must have no cycle. An edge of `ALLOWED` that no longer exists fails
-//! the test too, so the list can only shrink.
+//! There is no allowance: any cycle fails the test, which names the edges
+//! and the files causing each (the last ones, proxy/rewrite/static_files ->
+//! server, went when the request types moved to src/exchange).
 
 use std::collections::{BTreeMap, BTreeSet};
 use std::fs;
 use std::path::{Path, PathBuf};
-
-/// Edges still to remove, issue 15; never add to this list.
-/// Each goes with the response-path rewrite, which moves Request, ConnInfo,
-/// Exchange, ResponseHead, ClientIo and ReqBody out of src/server (README,
-/// "Layering").
-const ALLOWED: &[(&str, &str)] = &[
-    // Exchange, Request, ResponseHead, ClientIo, Framing and pipeline's helpers.
-    ("proxy", "server"),
-    // The script runs on Request.
-    ("rewrite", "server"),
-    // Request and Exchange.
-    ("static_files", "server"),
-];
 
 /// The leaves: they import nothing of rampart (DESIGN.md: "http/ (leaf) ...
 /// imports nothing of rampart").
@@ -375,17 +362,15 @@ fn without(g: &Graph, allowed: &[(&str, &str)]) -> BTreeMap<String, BTreeSet<Str
 
 /// The report for the cycles found: each module of a cycle, and each edge
 /// inside it with the files causing it (as modgraph.py prints them).
-fn report(g: &Graph, cyc: &[Vec<String>], with_allowed: bool) -> String {
+fn report(g: &Graph, cyc: &[Vec<String>]) -> String {
     let mut s = String::new();
     for c in cyc {
         s += &format!("cycle: {}\n", c.join(" "));
         for a in c {
             for (b, files) in &g[a] {
-                let is_allowed = ALLOWED.contains(&(a.as_str(), b.as_str()));
-                if c.contains(b) && (with_allowed || !is_allowed) {
-                    let allowed = if is_allowed { " (allowed for now)" } else { "" };
+                if c.contains(b) {
                     let files: Vec<_> = files.iter().map(String::as_str).collect();
-                    s += &format!("   {a} -> {b}{allowed}: {}\n", files.join(", "));
+                    s += &format!("   {a} -> {b}: {}\n", files.join(", "));
                 }
             }
         }
@@ -419,29 +404,15 @@ fn no_import_cycle_between_top_level_modules() {
             "the leaf module {leaf} imports rampart's: {out:?}"
         );
     }
-    let stale: Vec<_> = ALLOWED
-        .iter()
-        .filter(|(a, b)| !g.get(*a).is_some_and(|t| t.contains_key(*b)))
-        .collect();
+    let cyc = cycles(&without(&g, &[]));
+    let edges: usize = g.values().map(BTreeMap::len).sum();
     assert!(
-        stale.is_empty(),
-        "these edges of ALLOWED no longer exist: remove them from the list in tests/layering.rs: {stale:?}"
+        cyc.is_empty(),
+        "import cycle between src/'s top-level modules (layers import only downward, \
+         ../shared/DESIGN.md \"Layering\"; README \"Layering\"):\n{}modules: {}, edges: {edges}",
+        report(&g, &cyc),
+        g.len()
     );
-    let cyc = cycles(&without(&g, ALLOWED));
-    if !cyc.is_empty() {
-        // The new cycle first (one of its edges must go), then the whole
-        // component with the allowed edges, for the picture.
-        let full = cycles(&without(&g, &[]));
-        let edges: usize = g.values().map(BTreeMap::len).sum();
-        panic!(
-            "import cycle between src/'s top-level modules (layers import only downward, \
-             ../shared/DESIGN.md \"Layering\"; README \"Layering\"):\n{}\n\
-             the whole component, allowed edges included:\n{}modules: {}, edges: {edges}",
-            report(&g, &cyc, false),
-            report(&g, &full, true),
-            g.len()
-        );
-    }
 }
 
 /// The scanner itself: paths, groups, `super::` out of a module, and a cycle.
@@ -479,6 +450,6 @@ fn the_check_sees_paths_groups_super_and_cycles() {
     }
     let cyc = cycles(&without(&g, &[]));
     assert_eq!(cyc, vec![m(&["a", "b", "c"])]);
-    assert!(report(&g, &cyc, true).contains("   c -> a: c/x.rs\n"));
+    assert!(report(&g, &cyc).contains("   c -> a: c/x.rs\n"));
     assert!(cycles(&without(&g, &[("c", "a")])).is_empty());
 }

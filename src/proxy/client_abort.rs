@@ -8,7 +8,7 @@
 //! means the client is still there, and the watch stops, as peeking again
 //! would see the same byte. An HTTP/2 stream is not watched.
 
-use crate::server::io::ClientIo;
+use crate::exchange::io::ClientIo;
 
 /// Completes when the client has closed; never completes otherwise.
 pub async fn closed(io: &ClientIo) {

@@ -59,6 +59,15 @@ pub struct ProxyConf {
     pub buffering: bool,
 }
 
+/// One `proxy_pass` as its handler sees it: the location's proxy_*
+/// settings and its configured target (the phases hand it over; the
+/// request itself carries only the core settings).
+#[derive(Clone, Copy)]
+pub struct ProxyLoc<'a> {
+    pub conf: &'a std::sync::Arc<ProxyConf>,
+    pub target: &'a ProxyTarget,
+}
+
 pub struct ProxyTarget {
     pub pool: Arc<Pool>,
     /// The URI part of the proxy_pass URL (`/x/` in `http://b/x/`).

@@ -11,8 +11,8 @@
 //! - once anything was rewritten, the cookie is written again as nginx
 //!   writes it: `name=value; attr=value; flag`, blanks around parts dropped.
 
+use crate::exchange::request::Request;
 use crate::routing::PcreRegex;
-use crate::server::request::Request;
 use crate::vars::Template;
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]

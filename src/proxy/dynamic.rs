@@ -15,8 +15,8 @@
 
 use super::conf::{DynamicProxy, ProxyTarget};
 use crate::config::units::Dur;
+use crate::exchange::Exchange;
 use crate::log::Level;
-use crate::server::pipeline::Exchange;
 use crate::upstream::{Peer, Pool};
 use std::net::SocketAddr;
 use std::sync::Arc;
@@ -55,7 +55,11 @@ pub fn split(url: &str) -> Result<Url<'_>, String> {
 /// Builds this request's target, or logs why it cannot and gives the status
 /// to answer: 500 for a URL nginx cannot parse (ngx_http_proxy_eval fails),
 /// 502 for a host that does not resolve.
-pub async fn target(ex: &mut Exchange<'_>, d: &DynamicProxy) -> Result<ProxyTarget, u16> {
+pub async fn target(
+    ex: &mut Exchange<'_>,
+    d: &DynamicProxy,
+    connect_timeout: std::time::Duration,
+) -> Result<ProxyTarget, u16> {
     let raw = d.url.eval_to_vec(&ex.req);
     let url = String::from_utf8_lossy(&raw);
     let u = match split(&url) {
@@ -82,7 +86,7 @@ pub async fn target(ex: &mut Exchange<'_>, d: &DynamicProxy) -> Result<ProxyTarg
                 hostport.clone()
             };
             ex.req.proxy_host = Some((host.as_bytes().into(), port.as_bytes().into()));
-            let addrs = match resolve(&hostport, ex.req.loc.conf.proxy.connect_timeout).await {
+            let addrs = match resolve(&hostport, connect_timeout).await {
                 Some(a) if !a.is_empty() => a,
                 _ => {
                     let host = hostport.rsplit_once(':').map_or(hostport.as_str(), |(h, _)| h);

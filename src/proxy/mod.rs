@@ -15,16 +15,16 @@ pub mod tunnel;
 pub mod upstream_request;
 pub mod upstream_socket;
 
+use crate::exchange::body::BodyError;
+use crate::exchange::io::IoFail;
+use crate::exchange::respond;
+use crate::exchange::{special, Exchange, Reply};
 use crate::http::buf_pool::PooledBuf;
 use crate::http::response::Framing;
 use crate::http1::parse_response_head;
 use crate::log::Level;
-use crate::server::body::BodyError;
-use crate::server::io::IoFail;
-use crate::server::pipeline::{Exchange, Reply};
-use crate::server::respond;
 use crate::upstream::{Outcome, UpConn};
-use conf::ProxyTarget;
+use conf::{ProxyLoc, ProxyTarget};
 use next_upstream as nu;
 use relay::BodyRelay;
 use std::net::SocketAddr;
@@ -88,18 +88,22 @@ struct AttemptErr {
     t0: Instant,
 }
 
-pub async fn forward(ex: &mut Exchange<'_>, target: &ProxyTarget) -> Reply {
-    if let Some(d) = &target.dynamic {
-        return match dynamic::target(ex, d).await {
-            Ok(t) => Box::pin(forward_to(ex, &t)).await,
+/// The content handler of a location with `proxy_pass`: `pl` is the
+/// location's proxy settings and configured target.
+pub async fn forward(ex: &mut Exchange<'_>, pl: ProxyLoc<'_>) -> Reply {
+    if let Some(d) = &pl.target.dynamic {
+        return match dynamic::target(ex, d, pl.conf.connect_timeout).await {
+            Ok(t) => Box::pin(forward_to(ex, pl, &t)).await,
             Err(status) => special(status),
         };
     }
-    forward_to(ex, target).await
+    forward_to(ex, pl, pl.target).await
 }
 
-async fn forward_to(ex: &mut Exchange<'_>, target: &ProxyTarget) -> Reply {
-    let conf = ex.req.loc.conf.proxy.clone();
+/// `target`: the configured one, or the one a `proxy_pass` with variables
+/// resolved to for this request.
+async fn forward_to(ex: &mut Exchange<'_>, pl: ProxyLoc<'_>, target: &ProxyTarget) -> Reply {
+    let conf = pl.conf.clone();
     ex.req.proxy_host = Some((target.proxy_host.clone(), target.proxy_port.clone()));
     let pool = target.pool.clone();
 
@@ -178,7 +182,7 @@ async fn forward_to(ex: &mut Exchange<'_>, target: &ProxyTarget) -> Reply {
 
     loop {
         let Some(idx) = pool.get(&mut sel) else {
-            log_no_live(ex, &pool.name);
+            log_no_live(ex, pl, &pool.name);
             ex.req.upstream.no_live_peer(&pool.name);
             return special(502);
         };
@@ -216,7 +220,7 @@ async fn forward_to(ex: &mut Exchange<'_>, target: &ProxyTarget) -> Reply {
             let was_cached = cached.is_some();
             let mut conn = match cached {
                 Some(c) => c,
-                None => match connect(ex, addr, &conf, t0).await {
+                None => match connect(ex, pl, addr, t0).await {
                     Ok(s) => UpConn {
                         stream: s,
                         peer: idx,
@@ -245,6 +249,7 @@ async fn forward_to(ex: &mut Exchange<'_>, target: &ProxyTarget) -> Reply {
             let mut got_bytes = false;
             let r = exchange(
                 ex,
+                pl,
                 conn.stream,
                 addr,
                 &head,
@@ -281,7 +286,7 @@ async fn forward_to(ex: &mut Exchange<'_>, target: &ProxyTarget) -> Reply {
                             Failure::Error(m, s) => (m.clone(), *s),
                             _ => (String::new(), ""),
                         };
-                        log_upstream(ex, Level::Error, &msg, stage, addr);
+                        log_upstream(ex, pl, Level::Error, &msg, stage, addr);
                         record_failed_attempt(ex, t0, 502);
                         use_cache = false;
                         continue;
@@ -309,9 +314,12 @@ async fn forward_to(ex: &mut Exchange<'_>, target: &ProxyTarget) -> Reply {
             Outcome::Failed
         };
         match &failure {
-            Failure::Error(msg, stage) if !msg.is_empty() => log_upstream(ex, Level::Error, msg, stage, addr),
+            Failure::Error(msg, stage) if !msg.is_empty() => {
+                log_upstream(ex, pl, Level::Error, msg, stage, addr)
+            }
             Failure::Timeout(stage) => log_upstream(
                 ex,
+                pl,
                 Level::Error,
                 "upstream timed out (110: Connection timed out)",
                 stage,
@@ -319,6 +327,7 @@ async fn forward_to(ex: &mut Exchange<'_>, target: &ProxyTarget) -> Reply {
             ),
             Failure::InvalidHeader(msg) => log_upstream(
                 ex,
+                pl,
                 Level::Error,
                 msg,
                 "reading response header from upstream",
@@ -329,6 +338,7 @@ async fn forward_to(ex: &mut Exchange<'_>, target: &ProxyTarget) -> Reply {
         if pool.free(&mut sel, outcome) {
             log_upstream(
                 ex,
+                pl,
                 Level::Warn,
                 "upstream server temporarily disabled",
                 failure.stage(),
@@ -361,13 +371,6 @@ async fn forward_to(ex: &mut Exchange<'_>, target: &ProxyTarget) -> Reply {
     }
 }
 
-fn special(status: u16) -> Reply {
-    Reply::Special {
-        status,
-        location: None,
-    }
-}
-
 /// Reads the whole client body into memory.
 /// Reads the whole request body into memory: bodies kept for replay (at
 /// most REPLAY_MAX) and chunked bodies for an HTTP/1.0 upstream (nginx spools
@@ -396,10 +399,11 @@ async fn read_all(ex: &mut Exchange<'_>) -> Result<Vec<u8>, BodyError> {
 /// `$upstream_status` and `$upstream_response_time` are recorded.
 async fn connect(
     ex: &mut Exchange<'_>,
+    pl: ProxyLoc<'_>,
     addr: SocketAddr,
-    conf: &conf::ProxyConf,
     t0: Instant,
 ) -> Result<TcpStream, Failure> {
+    let conf = pl.conf;
     match tokio::time::timeout(
         conf.connect_timeout,
         upstream_socket::connect(&ex.req, addr, conf),
@@ -410,6 +414,7 @@ async fn connect(
         Ok(Err(e)) => {
             log_upstream(
                 ex,
+                pl,
                 Level::Error,
                 &format!("connect() failed ({})", crate::log::OsErr(&e)),
                 "connecting to upstream",
@@ -425,7 +430,7 @@ async fn connect(
     }
 }
 
-fn log_no_live(ex: &Exchange<'_>, group: &str) {
+fn log_no_live(ex: &Exchange<'_>, pl: ProxyLoc<'_>, group: &str) {
     let host = ex
         .req
         .head
@@ -441,17 +446,15 @@ fn log_no_live(ex: &Exchange<'_>, group: &str) {
             String::from_utf8_lossy(&ex.req.server.name),
             String::from_utf8_lossy(ex.req.head.request_line()),
             group,
-            String::from_utf8_lossy(&upstream_uri(ex)),
+            String::from_utf8_lossy(&upstream_uri(ex, pl)),
             host
         ),
     );
 }
 
-fn upstream_uri(ex: &Exchange<'_>) -> Vec<u8> {
+fn upstream_uri(ex: &Exchange<'_>, pl: ProxyLoc<'_>) -> Vec<u8> {
     let mut uri = Vec::new();
-    if let Some(t) = ex.req.loc.proxy_target() {
-        upstream_request::upstream_uri(&ex.req, t, ex.req.loc.prefix_len, &mut uri);
-    }
+    upstream_request::upstream_uri(&ex.req, pl.target, ex.req.loc.prefix_len, &mut uri);
     uri
 }
 
@@ -493,20 +496,19 @@ fn client_body_failure(ex: &mut Exchange<'_>, e: BodyError) -> Reply {
     }
 }
 
-fn log_upstream(ex: &Exchange<'_>, level: Level, what: &str, stage: &str, addr: SocketAddr) {
+fn log_upstream(
+    ex: &Exchange<'_>,
+    pl: ProxyLoc<'_>,
+    level: Level,
+    what: &str,
+    stage: &str,
+    addr: SocketAddr,
+) {
     if !crate::log::enabled(level) {
         return;
     }
     let mut uri = Vec::new();
-    upstream_request::upstream_uri(
-        &ex.req,
-        match ex.req.loc.proxy_target() {
-            Some(t) => t,
-            None => return,
-        },
-        ex.req.loc.prefix_len,
-        &mut uri,
-    );
+    upstream_request::upstream_uri(&ex.req, pl.target, ex.req.loc.prefix_len, &mut uri);
     let host = ex
         .req
         .head
@@ -556,6 +558,7 @@ fn note_drained(up: &TcpStream) {
 #[allow(clippy::too_many_arguments)]
 async fn exchange(
     ex: &mut Exchange<'_>,
+    pl: ProxyLoc<'_>,
     mut up: TcpStream,
     addr: SocketAddr,
     head: &[u8],
@@ -565,7 +568,7 @@ async fn exchange(
     status_mask: u32,
     got_bytes: &mut bool,
 ) -> Result<(Reply, Option<TcpStream>), Failure> {
-    let conf = ex.req.loc.conf.proxy.clone();
+    let conf = pl.conf.clone();
     let mut sent: u64 = 0;
     // Send the head with the first piece of body in one write.
     let mut out = PooledBuf::take(head.len() + 4096);
@@ -578,7 +581,7 @@ async fn exchange(
         write_up(&mut up, &out, conf.send_timeout).await?;
         sent += out.len() as u64;
     } else {
-        let mut chunk = Vec::with_capacity(crate::server::body::BODY_CHUNK);
+        let mut chunk = Vec::with_capacity(crate::exchange::body::BODY_CHUNK);
         loop {
             chunk.clear();
             let more = ex.body.next(ex.io, &mut chunk).await.map_err(Failure::Client)?;
@@ -634,7 +637,7 @@ async fn exchange(
             r = tokio::time::timeout(conf.read_timeout, up.read_buf(&mut limited)) => r,
             () = client_abort::closed(ex.io), if watch_client => {
                 log_upstream(
-                    ex,
+                    ex, pl,
                     Level::Info,
                     "client prematurely closed connection, so upstream connection is closed too",
                     "reading response header from upstream",
@@ -684,6 +687,7 @@ async fn exchange(
     if http09 {
         log_upstream(
             ex,
+            pl,
             Level::Error,
             "upstream sent no valid HTTP/1.0 header",
             "reading response header from upstream",
@@ -705,7 +709,7 @@ async fn exchange(
 
     // WebSocket and other upgrades: 101 to a client that asked for it.
     if status == 101 && ex.req.head.upgrade().is_some() {
-        let mut h = response_filter::client_head(ex, &uhead);
+        let mut h = response_filter::client_head(ex, pl, &uhead);
         h.status = 101;
         // The headers filter runs on a 101 too (only `always` add_headers apply).
         respond::header_filters(&ex.req, &mut h, None);
@@ -722,7 +726,7 @@ async fn exchange(
         return Ok((Reply::Sent { reusable: false }, None));
     }
 
-    let mut h = response_filter::client_head(ex, &uhead);
+    let mut h = response_filter::client_head(ex, pl, &uhead);
     if let Some(s) = ex.override_status {
         h.status = s;
     }
@@ -811,6 +815,7 @@ async fn exchange(
             Err(_) => {
                 log_upstream(
                     ex,
+                    pl,
                     Level::Error,
                     "upstream timed out (110: Connection timed out)",
                     "reading upstream",
@@ -821,6 +826,7 @@ async fn exchange(
             Ok(Err(e)) => {
                 log_upstream(
                     ex,
+                    pl,
                     Level::Error,
                     &format!("recv() failed ({})", crate::log::OsErr(&e)),
                     "reading upstream",
@@ -840,6 +846,7 @@ async fn exchange(
             if !complete {
                 log_upstream(
                     ex,
+                    pl,
                     Level::Error,
                     "upstream prematurely closed connection",
                     "reading upstream",
@@ -869,6 +876,7 @@ async fn exchange(
             Err(_) => {
                 log_upstream(
                     ex,
+                    pl,
                     Level::Error,
                     "upstream sent invalid chunked response",
                     "reading upstream",

@@ -17,8 +17,8 @@
 //! without one inherits, and without any anywhere a static `proxy_pass` gets
 //! the implicit `default` (a `proxy_pass` with variables gets none).
 
+use crate::exchange::request::Request;
 use crate::routing::{Captures, PcreRegex};
-use crate::server::request::Request;
 use crate::vars::{Template, Var, VarSource};
 
 /// One `proxy_redirect REDIRECT REPLACEMENT` (or `default`).

@@ -9,10 +9,11 @@
 //! Connection, as nginx's header filter does. `Refresh` is rewritten in place
 //! (redirect.rs).
 
+use super::conf::ProxyLoc;
 use super::redirect::{self, Outcome};
+use crate::exchange::Exchange;
 use crate::http::response::ResponseHead;
 use crate::http1::ResponseHead as UpHead;
-use crate::server::pipeline::Exchange;
 
 /// Headers rampart never copies: it writes its own framing and connection handling.
 const HOP_BY_HOP: &[&[u8]] = &[
@@ -25,8 +26,8 @@ const HOP_BY_HOP: &[&[u8]] = &[
     b"trailer",
 ];
 
-pub fn client_head(ex: &Exchange<'_>, up: &UpHead) -> ResponseHead {
-    let conf = &ex.req.loc.conf.proxy;
+pub fn client_head(ex: &Exchange<'_>, pl: ProxyLoc<'_>, up: &UpHead) -> ResponseHead {
+    let conf = pl.conf;
     let mut h = ResponseHead::new(up.status());
     h.headers.reserve_exact(up.headers().count());
     let src = up.bytes();
@@ -45,9 +46,9 @@ pub fn client_head(ex: &Exchange<'_>, up: &UpHead) -> ResponseHead {
             // ngx_http_upstream_rewrite_location + the header filter: a value
             // rewritten to a relative URI is made absolute and written in the
             // fixed slot; any other value stays in its place.
-            if let Outcome::Rewritten(l) = rewrite(ex, value, 0) {
+            if let Outcome::Rewritten(l) = rewrite(ex, pl, value, 0) {
                 if l.starts_with(b"/") {
-                    h.location = Some(crate::server::pipeline::absolute_location(&ex.req, l).into());
+                    h.location = Some(crate::exchange::respond::absolute_location(&ex.req, l).into());
                 } else {
                     h.headers.push((src.slice_ref(name), l.into()));
                 }
@@ -63,7 +64,7 @@ pub fn client_head(ex: &Exchange<'_>, up: &UpHead) -> ResponseHead {
         if name.eq_ignore_ascii_case(b"refresh") {
             // ngx_http_upstream_rewrite_refresh: the URL after `url=`, in place.
             if let Some(at) = redirect::refresh_url_start(value) {
-                if let Outcome::Rewritten(v) = rewrite(ex, value, at) {
+                if let Outcome::Rewritten(v) = rewrite(ex, pl, value, at) {
                     h.headers.push((src.slice_ref(name), v.into()));
                     continue;
                 }
@@ -82,13 +83,11 @@ pub fn client_head(ex: &Exchange<'_>, up: &UpHead) -> ResponseHead {
 }
 
 /// Applies the location's `proxy_redirect` rules to `value[prefix..]`.
-fn rewrite(ex: &Exchange<'_>, value: &[u8], prefix: usize) -> Outcome {
-    let Some(t) = ex.req.loc.proxy_target() else {
-        return Outcome::NoRules;
-    };
+fn rewrite(ex: &Exchange<'_>, pl: ProxyLoc<'_>, value: &[u8], prefix: usize) -> Outcome {
+    let t = pl.target;
     let def = redirect::DefaultPair {
         from: &t.redirect_from,
         to: &t.redirect_to,
     };
-    redirect::rewrite(&ex.req.loc.conf.proxy.redirect, &def, &ex.req, value, prefix)
+    redirect::rewrite(&pl.conf.redirect, &def, &ex.req, value, prefix)
 }

@@ -4,7 +4,7 @@
 //! Idle for longer than `proxy_read_timeout` in both directions: closed, as
 //! nginx does (nginx-semantics.md §4.6).
 
-use crate::server::io::ClientIo;
+use crate::exchange::io::ClientIo;
 use std::time::Duration;
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::TcpStream;

@@ -3,8 +3,8 @@
 //! src/http/modules/ngx_http_proxy_module.c; nginx-semantics.md §4.1–4.2).
 
 use super::conf::{ProxyConf, ProxyTarget};
+use crate::exchange::request::Request;
 use crate::routing::uri::escape_uri;
-use crate::server::request::Request;
 
 /// The URI for the upstream request line.
 ///

@@ -4,7 +4,7 @@
 //! with the system's keepalive timers, as nginx sets it).
 
 use super::conf::ProxyConf;
-use crate::server::request::Request;
+use crate::exchange::request::Request;
 use std::io;
 use std::net::{IpAddr, SocketAddr};
 use tokio::net::{TcpSocket, TcpStream};

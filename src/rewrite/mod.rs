@@ -23,8 +23,8 @@
 //! - a rewrite regex that does not match empties `$1..$9` (measured on nginx).
 
 use crate::config::model::RewriteStep;
+use crate::exchange::request::Request;
 use crate::routing::{Captures, PcreRegex};
-use crate::server::request::Request;
 use crate::vars::Template;
 use std::sync::Arc;
 

@@ -6,92 +6,12 @@ use super::defaults as d;
 use super::CompileCtx;
 use crate::config::model::{AccessLogDef, ErrorPageStatus, LocSettings};
 use crate::config::ConfigError;
+use crate::exchange::doc_root::DocRoot;
+use crate::exchange::loc_conf::{AddHeader, ErrorPage, ErrorTarget, LocConf};
+use crate::proxy::conf::ProxyConf;
 use crate::vars::Template;
 use std::sync::Arc;
 use std::time::Duration;
-
-/// One `add_header NAME VALUE [always]`.
-#[derive(Debug, Clone)]
-pub struct AddHeader {
-    pub name: bytes::Bytes,
-    pub value: Template,
-    pub always: bool,
-}
-
-/// One code of an `error_page` line.
-#[derive(Debug, Clone)]
-pub struct ErrorPage {
-    pub code: u16,
-    pub target: ErrorTarget,
-    /// `=CODE` → Some(CODE); `=` → Some(0) (the page's own status); none → None.
-    pub status: Option<u16>,
-}
-
-#[derive(Debug, Clone)]
-pub enum ErrorTarget {
-    /// Internal redirect to a URI (method becomes GET).
-    Uri(Template),
-    /// Jump to a named location.
-    Named(String),
-    /// External redirect (302 unless =301/303/307/308).
-    Redirect(Template),
-}
-
-/// One `access_log PATH [FORMAT] [buffer=] [flush=] [if=]`.
-#[derive(Clone)]
-pub struct AccessLog {
-    pub id: crate::log::LogId,
-    pub format: Arc<crate::log::LogFormat>,
-    /// `if=COND`: the line is written unless COND is empty or "0".
-    pub cond: Option<Template>,
-}
-
-impl std::fmt::Debug for AccessLog {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.write_str("AccessLog")
-    }
-}
-
-use crate::proxy::conf::ProxyConf;
-
-#[derive(Debug, Clone)]
-pub struct LocConf {
-    pub client_max_body_size: u64,
-    pub client_body_timeout: Duration,
-    pub send_timeout: Duration,
-    pub keepalive_timeout: Duration,
-    pub keepalive_requests: u64,
-    pub keepalive_time: Duration,
-    pub proxy: Arc<ProxyConf>,
-    pub add_header: Vec<AddHeader>,
-    pub error_pages: Vec<ErrorPage>,
-    pub access_log: Vec<AccessLog>,
-    pub server_tokens: bool,
-    pub msie_padding: bool,
-    pub default_type: bytes::Bytes,
-    /// real_ip settings; `None` without `set_real_ip_from` (the module is off).
-    pub real_ip: Option<Arc<crate::access::real_ip::RealIpConf>>,
-    /// `allow`/`deny` and `auth_basic` (the access phase).
-    pub access: crate::access::AccessConf,
-    /// `limit_rate` in bytes per second (0 = none) and `limit_rate_after`.
-    pub limit_rate: u64,
-    pub limit_rate_after: u64,
-    /// `keepalive_disable msie6` (nginx's default) and `safari`.
-    pub keepalive_disable_msie6: bool,
-    pub keepalive_disable_safari: bool,
-    pub absolute_redirect: bool,
-    pub port_in_redirect: bool,
-    pub server_name_in_redirect: bool,
-    /// root/alias, index, try_files, types, charset, validators, expires, open_file_cache.
-    pub stat: Arc<crate::static_files::StaticConf>,
-    pub gzip: Arc<crate::filters::gzip::GzipConf>,
-}
-
-impl LocConf {
-    pub fn error_page(&self, code: u16) -> Option<&ErrorPage> {
-        self.error_pages.iter().find(|e| e.code == code)
-    }
-}
 
 /// Response headers nginx's proxy module hides by default
 /// (`ngx_http_proxy_hide_headers`, src/http/modules/ngx_http_proxy_module.c).
@@ -114,7 +34,15 @@ fn template(ctx: &CompileCtx, line: usize, directive: &str, s: &str) -> Result<T
 
 /// Resolves `s` (already merged with every enclosing level) into a LocConf.
 /// `line` is where the level starts, for errors about its values.
-pub fn resolve(ctx: &mut CompileCtx, s: &LocSettings, line: usize) -> Result<LocConf, ConfigError> {
+/// One location's compiled settings: the core ones every phase reads, and
+/// the proxy and static handlers' own, which the snapshot keeps beside them.
+pub struct Resolved {
+    pub core: LocConf,
+    pub proxy: Arc<ProxyConf>,
+    pub stat: Arc<crate::static_files::StaticConf>,
+}
+
+pub fn resolve(ctx: &mut CompileCtx, s: &LocSettings, line: usize) -> Result<Resolved, ConfigError> {
     let http11 = match s.proxy_http_version.as_deref() {
         None | Some("1.0") => false,
         Some("1.1") => true,
@@ -312,44 +240,52 @@ pub fn resolve(ctx: &mut CompileCtx, s: &LocSettings, line: usize) -> Result<Loc
 
     let stat = Arc::new(static_conf(ctx, s, line)?);
     let gzip = Arc::new(gzip_conf(ctx, s, line)?);
-    Ok(LocConf {
-        stat,
+    let root = doc_root(ctx, s, line)?;
+    let expires = match s.expires.as_deref() {
+        None => crate::filters::expires::Expires::Off,
+        Some(e) => {
+            crate::filters::expires::Expires::parse(e).map_err(|m| ctx.err(line, m).directive("expires"))?
+        }
+    };
+    let proxy = Arc::new(ProxyConf {
+        connect_timeout: s.proxy_connect_timeout.map_or(d::PROXY_TIMEOUT, |v| v.0),
+        read_timeout: s.proxy_read_timeout.map_or(d::PROXY_TIMEOUT, |v| v.0),
+        send_timeout: s.proxy_send_timeout.map_or(d::PROXY_TIMEOUT, |v| v.0),
+        http11,
+        set_headers,
+        skip_client,
+        hide,
+        buffer_size: s
+            .proxy_buffer_size
+            .map_or(d::PROXY_BUFFER_SIZE, |v| v.0)
+            .max(1024) as usize,
+        intercept_errors: s.proxy_intercept_errors.unwrap_or(false),
+        next_upstream,
+        next_upstream_tries: s.proxy_next_upstream_tries.unwrap_or(0) as usize,
+        next_upstream_timeout: s.proxy_next_upstream_timeout.map_or(Duration::ZERO, |v| v.0),
+        keepalive_ok,
+        redirect,
+        cookie_domain,
+        cookie_path,
+        socket_keepalive: s.proxy_socket_keepalive.unwrap_or(false),
+        bind,
+        method,
+        pass_request_headers: s.proxy_pass_request_headers.unwrap_or(true),
+        pass_request_body: s.proxy_pass_request_body.unwrap_or(true),
+        ignore_client_abort: s.proxy_ignore_client_abort.unwrap_or(false),
+        set_body,
+        buffering: s.proxy_buffering.unwrap_or(true),
+    });
+    let core = LocConf {
         gzip,
+        root,
+        expires,
         client_max_body_size: s.client_max_body_size.map_or(d::CLIENT_MAX_BODY_SIZE, |v| v.0),
         client_body_timeout: s.client_body_timeout.map_or(d::CLIENT_BODY_TIMEOUT, |v| v.0),
         send_timeout: s.send_timeout.map_or(d::SEND_TIMEOUT, |v| v.0),
         keepalive_timeout: s.keepalive_timeout.map_or(d::KEEPALIVE_TIMEOUT, |v| v.0),
         keepalive_requests: s.keepalive_requests.unwrap_or(d::KEEPALIVE_REQUESTS),
         keepalive_time: s.keepalive_time.map_or(d::KEEPALIVE_TIME, |v| v.0),
-        proxy: Arc::new(ProxyConf {
-            connect_timeout: s.proxy_connect_timeout.map_or(d::PROXY_TIMEOUT, |v| v.0),
-            read_timeout: s.proxy_read_timeout.map_or(d::PROXY_TIMEOUT, |v| v.0),
-            send_timeout: s.proxy_send_timeout.map_or(d::PROXY_TIMEOUT, |v| v.0),
-            http11,
-            set_headers,
-            skip_client,
-            hide,
-            buffer_size: s
-                .proxy_buffer_size
-                .map_or(d::PROXY_BUFFER_SIZE, |v| v.0)
-                .max(1024) as usize,
-            intercept_errors: s.proxy_intercept_errors.unwrap_or(false),
-            next_upstream,
-            next_upstream_tries: s.proxy_next_upstream_tries.unwrap_or(0) as usize,
-            next_upstream_timeout: s.proxy_next_upstream_timeout.map_or(Duration::ZERO, |v| v.0),
-            keepalive_ok,
-            redirect,
-            cookie_domain,
-            cookie_path,
-            socket_keepalive: s.proxy_socket_keepalive.unwrap_or(false),
-            bind,
-            method,
-            pass_request_headers: s.proxy_pass_request_headers.unwrap_or(true),
-            pass_request_body: s.proxy_pass_request_body.unwrap_or(true),
-            ignore_client_abort: s.proxy_ignore_client_abort.unwrap_or(false),
-            set_body,
-            buffering: s.proxy_buffering.unwrap_or(true),
-        }),
         add_header,
         error_pages,
         access_log,
@@ -380,6 +316,21 @@ pub fn resolve(ctx: &mut CompileCtx, s: &LocSettings, line: usize) -> Result<Loc
         absolute_redirect: s.absolute_redirect.unwrap_or(true),
         port_in_redirect: s.port_in_redirect.unwrap_or(true),
         server_name_in_redirect: s.server_name_in_redirect.unwrap_or(false),
+    };
+    Ok(Resolved { core, proxy, stat })
+}
+
+/// `root` or `alias` (nginx's default root is `html`, relative to the prefix).
+fn doc_root(ctx: &mut CompileCtx, s: &LocSettings, line: usize) -> Result<DocRoot, ConfigError> {
+    let (root, is_alias) = match (&s.alias, &s.root) {
+        (Some(a), _) => (a.as_str(), true),
+        (None, Some(r)) => (r.as_str(), false),
+        (None, None) => ("html", false),
+    };
+    Ok(DocRoot {
+        root: template(ctx, line, if is_alias { "alias" } else { "root" }, root)?,
+        is_alias,
+        prefix: ctx.prefix.clone(),
     })
 }
 
@@ -485,12 +436,6 @@ fn static_conf(
     line: usize,
 ) -> Result<crate::static_files::StaticConf, ConfigError> {
     use crate::static_files::{cache, cond::ImsMode, mime};
-    let (root, is_alias) = match (&s.alias, &s.root) {
-        (Some(a), _) => (a.as_str(), true),
-        (None, Some(r)) => (r.as_str(), false),
-        (None, None) => ("html", false),
-    };
-    let root = template(ctx, line, if is_alias { "alias" } else { "root" }, root)?;
     let index = s
         .index
         .clone()
@@ -530,12 +475,6 @@ fn static_conf(
                 .directive("if_modified_since"))
         }
     };
-    let expires = match s.expires.as_deref() {
-        None => crate::filters::expires::Expires::Off,
-        Some(e) => {
-            crate::filters::expires::Expires::parse(e).map_err(|m| ctx.err(line, m).directive("expires"))?
-        }
-    };
     let symlinks = match s.disable_symlinks.as_deref() {
         None => crate::static_files::symlinks::Symlinks::default(),
         Some(v) => crate::static_files::symlinks::Symlinks::parse(v)
@@ -555,9 +494,6 @@ fn static_conf(
             }),
     };
     Ok(crate::static_files::StaticConf {
-        root,
-        is_alias,
-        prefix: ctx.prefix.clone(),
         index,
         try_files,
         types,
@@ -567,7 +503,6 @@ fn static_conf(
         ims,
         max_ranges: s.max_ranges,
         log_not_found: s.log_not_found.unwrap_or(true),
-        expires,
         cache,
         symlinks,
         gzip_static: match s.gzip_static.as_deref() {

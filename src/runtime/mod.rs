@@ -8,7 +8,6 @@ pub(crate) mod proxy_buffers;
 mod server;
 
 pub use crate::config::value::listen::ListenOpts;
-pub use loc_conf::LocConf;
 pub use server::{Handler, LocationRt, ServerRt, VirtualHosts};
 
 use crate::config::model::{Config, LogFormatDef, WorkerProcesses};
@@ -151,7 +150,11 @@ impl CompileCtx {
     }
 
     /// `access_log PATH [FORMAT]`.
-    fn access_log_entry(&mut self, line: usize, s: &str) -> Result<loc_conf::AccessLog, ConfigError> {
+    fn access_log_entry(
+        &mut self,
+        line: usize,
+        s: &str,
+    ) -> Result<crate::exchange::loc_conf::AccessLog, ConfigError> {
         let mut w = s.split_whitespace();
         let path = w.next().ok_or_else(|| {
             self.err(line, "invalid number of arguments")
@@ -176,7 +179,7 @@ impl CompileCtx {
         line: usize,
         path: &str,
         format: Option<&str>,
-    ) -> Result<loc_conf::AccessLog, ConfigError> {
+    ) -> Result<crate::exchange::loc_conf::AccessLog, ConfigError> {
         let format = match format {
             None | Some("combined") => self
                 .formats
@@ -200,7 +203,7 @@ impl CompileCtx {
                 id
             }
         };
-        Ok(loc_conf::AccessLog {
+        Ok(crate::exchange::loc_conf::AccessLog {
             id,
             format,
             cond: None,

@@ -1,12 +1,13 @@
 //! Compiling `server` and `location` blocks: per-address virtual host tables,
 //! location trees and handlers.
 
-use super::loc_conf::{resolve, LocConf};
+use super::loc_conf::{resolve, Resolved};
 use super::{defaults, CompileCtx, Listener};
 use crate::config::model::{Config, ConnSettings, LocSettings, Location, ReturnDef, RewriteStep, Server};
 use crate::config::value::listen::{parse_listen, ListenOpts};
 use crate::config::ConfigError;
 use crate::config::Located;
+use crate::exchange::loc_conf::{LocCore, ServerCore};
 use crate::http1::HeadLimits;
 use crate::rewrite::ReturnRt;
 use crate::routing::location::{LocationError, LocationSpec, LocationTree, Modifier};
@@ -63,8 +64,8 @@ pub struct H2Conf {
 }
 
 pub struct ServerRt {
-    /// The primary name (`$server_name`), the first `server_name` argument.
-    pub name: Box<[u8]>,
+    /// What a request sees of its server: the primary name and the counters.
+    pub core: Arc<ServerCore>,
     pub locations: LocationTree<Arc<LocationRt>>,
     /// Settings of the server level itself, used when no location matches.
     pub server_loc: Arc<LocationRt>,
@@ -72,30 +73,20 @@ pub struct ServerRt {
     pub rewrite: Vec<crate::rewrite::Op>,
     /// `return` at server level (runs before location matching, after `rewrite`).
     pub return_: Option<ReturnRt>,
-    /// Counters for the metrics endpoint, shared by servers of the same name and kept across reloads.
-    pub stats: Arc<crate::status::metrics::ServerStats>,
 }
 
+/// One location of the snapshot: the core part a request carries
+/// (`Request::loc`) and the features' own settings, which the phases hand to
+/// each feature (nginx's per-module loc conf).
 pub struct LocationRt {
-    /// The location as written (`= /x`, `/api/`), for logs.
-    pub name: String,
-    pub conf: LocConf,
+    pub core: Arc<LocCore>,
     pub handler: Handler,
-    pub internal: bool,
-    /// For prefix locations: the length of the prefix that a proxy_pass URI part replaces.
-    pub prefix_len: usize,
     /// The location's rewrite script (rewrite phase, before the access phase).
     pub rewrite: Vec<crate::rewrite::Op>,
-}
-
-impl LocationRt {
-    /// The location's `proxy_pass`, if that is its handler.
-    pub fn proxy_target(&self) -> Option<&ProxyTarget> {
-        match &self.handler {
-            Handler::Proxy(t) => Some(t),
-            _ => None,
-        }
-    }
+    /// proxy_* settings, merged into every location as nginx merges them.
+    pub proxy: Arc<ProxyConf>,
+    /// index, try_files, types, charset, validators, open_file_cache.
+    pub stat: Arc<crate::static_files::StaticConf>,
 }
 
 pub enum Handler {
@@ -110,11 +101,11 @@ pub enum Handler {
     /// `check_status [html|csv|json]`: the health-check status page.
     CheckStatus(crate::health::status::Format),
     /// No proxy_pass or return: nginx's static, index and try_files
-    /// modules (settings in `LocConf::stat`).
+    /// modules (settings in `LocationRt::stat`).
     Static,
 }
 
-use crate::proxy::conf::{DynamicProxy, ProxyTarget};
+use crate::proxy::conf::{DynamicProxy, ProxyConf, ProxyTarget};
 
 fn parse_location_match(ctx: &CompileCtx, line: usize, s: &str) -> Result<(Modifier, String), ConfigError> {
     let s = s.trim();
@@ -454,13 +445,18 @@ fn compile_location(
     } else {
         pattern.len()
     };
+    let Resolved { core, proxy, stat } = conf;
     let rt = LocationRt {
-        name: loc.match_.value.trim().to_string(),
-        conf,
+        core: Arc::new(LocCore {
+            name: loc.match_.value.trim().to_string(),
+            conf: core,
+            internal: loc.internal.unwrap_or(false),
+            prefix_len,
+        }),
         handler,
-        internal: loc.internal.unwrap_or(false),
-        prefix_len,
         rewrite: compile_script(ctx, &loc.rewrite, line)?,
+        proxy,
+        stat,
     };
     Ok(LocationSpec {
         modifier,
@@ -655,13 +651,18 @@ fn compile_server(
         let at = location_error_line(ctx, &srv.location, &e).unwrap_or(line);
         ctx.err(at, e.to_string()).directive("location")
     })?;
+    let Resolved { core, proxy, stat } = resolve(ctx, &settings, line)?;
     let server_loc = Arc::new(LocationRt {
-        name: String::new(),
-        conf: resolve(ctx, &settings, line)?,
+        core: Arc::new(LocCore {
+            name: String::new(),
+            conf: core,
+            internal: false,
+            prefix_len: 0,
+        }),
         handler: Handler::Static,
-        internal: false,
-        prefix_len: 0,
         rewrite: Vec::new(),
+        proxy,
+        stat,
     });
     let return_ = srv
         .return_
@@ -685,9 +686,11 @@ fn compile_server(
     }
     Ok(CompiledServer {
         rt: Arc::new(ServerRt {
-            name: primary.clone().into_bytes().into(),
+            core: Arc::new(ServerCore {
+                name: primary.clone().into_bytes().into(),
+                stats: crate::status::metrics::server_stats(primary.as_bytes()),
+            }),
             locations,
-            stats: crate::status::metrics::server_stats(primary.as_bytes()),
             server_loc,
             rewrite: compile_script(ctx, &srv.rewrite, line)?,
             return_,

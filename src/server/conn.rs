@@ -1,10 +1,10 @@
 //! One client connection: wait for a request, read its head within nginx's
 //! header limits, hand it to the pipeline, repeat while keep-alive holds.
 
-use super::io::{ClientIo, IoFail};
 use super::pipeline::{self, Next};
 use super::proxy_protocol::{self, ProxyError};
 use super::state;
+use crate::exchange::io::{ClientIo, IoFail};
 use crate::http::conn::ConnInfo;
 use crate::http::conn::ProxyAddrs;
 use crate::http::conn::TlsInfo;

@@ -28,7 +28,7 @@ impl Server {
     /// Phase 1: fail the health probes while still serving. Returns the
     /// grace time to keep serving before [`Server::quit`] (zero: none).
     pub fn fail_probes(&self) -> Duration {
-        state::fail_probes();
+        crate::exchange::lifecycle::fail_probes();
         let probes: Vec<SocketAddr> = self
             .bound
             .iter()
@@ -71,7 +71,7 @@ impl Server {
         for w in &self.workers {
             let _ = w.cmd.send(WorkerCmd::Quit(timeout));
         }
-        state::start_drain();
+        crate::exchange::lifecycle::start_drain();
         let workers = std::mem::take(&mut self.workers);
         for w in workers {
             let _ = w.thread.join();

@@ -2,16 +2,16 @@
 //! dispatches to: stub_status, the Prometheus page, health_probe, check_status,
 //! allow/deny + auth_basic, and the per-peer counting after proxy_pass.
 
-use super::pipeline::{special, Exchange, Reply};
+use crate::access::AccessConf;
+use crate::exchange::{special, Exchange, Reply};
 use crate::http::response::ResponseHead;
-use crate::runtime::LocationRt;
 
 /// nginx's access phase with `satisfy all` (ngx_http_core_access_phase):
 /// allow/deny, then auth_basic; the first refusal answers.
 /// Returns the refusing status.
-pub(super) fn access_phase(ex: &mut Exchange<'_>, loc: &LocationRt) -> Result<(), u16> {
+pub(super) fn access_phase(ex: &mut Exchange<'_>, access: &AccessConf) -> Result<(), u16> {
     let auth = ex.req.head.header(b"authorization");
-    let Err(r) = loc.conf.access.check(ex.req.conn.peer.ip(), auth) else {
+    let Err(r) = access.check(ex.req.conn.peer.ip(), auth) else {
         return Ok(());
     };
     if crate::log::enabled(r.level) {
@@ -74,7 +74,7 @@ pub(super) fn status_page(ex: &mut Exchange<'_>, metrics: bool) -> Reply {
 /// a graceful stop, while every other location keeps serving for
 /// `drain_grace_time`.
 pub(super) fn health_probe() -> Reply {
-    let (status, body) = if super::state::probes_failing() {
+    let (status, body) = if crate::exchange::lifecycle::probes_failing() {
         (503, &b"draining\n"[..])
     } else {
         (200, &b"ok\n"[..])

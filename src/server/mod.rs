@@ -4,22 +4,15 @@
 //! Tests and the binary drive the same object, so what a test shows is what
 //! runs in production.
 
-pub mod body;
-/// The buffer pool moved to the leaf `crate::http`; this keeps `server::buf_pool` paths working.
 pub mod conn;
 mod drain;
 pub mod h2;
 mod handlers;
-pub mod io;
 pub mod listener;
 pub mod pipeline;
 pub mod proxy_protocol;
 pub mod reject_log;
-pub mod request;
-pub mod respond;
 pub mod state;
-/// TLS is the `crate::tls` module (the listeners' policy is compiled with the
-/// config); this keeps `server::tls` paths working.
 pub mod worker;
 
 use crate::config::ConfigError;
@@ -27,7 +20,7 @@ use crate::log::{ErrorDest, Level};
 use crate::runtime::{self, ErrorLogConf, ListenOpts, Snapshot};
 use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
-use std::sync::{Arc, OnceLock};
+use std::sync::Arc;
 use std::time::Duration;
 use worker::{WorkerCmd, WorkerHandle};
 
@@ -55,21 +48,6 @@ pub struct Server {
     error_log: ErrorLogConf,
     /// The active health checker of the running config (one thread for the process).
     checker: Option<crate::health::checker::Checker>,
-}
-
-/// The machine's host name, for `$hostname`.
-pub fn hostname() -> &'static str {
-    static H: OnceLock<String> = OnceLock::new();
-    H.get_or_init(|| {
-        let mut buf = [0u8; 256];
-        // SAFETY: the buffer is valid for its length; gethostname NUL-terminates on success.
-        let r = unsafe { libc::gethostname(buf.as_mut_ptr().cast(), buf.len()) };
-        if r != 0 {
-            return "localhost".into();
-        }
-        let end = buf.iter().position(|&b| b == 0).unwrap_or(buf.len());
-        String::from_utf8_lossy(&buf[..end]).into_owned()
-    })
 }
 
 fn apply_error_log(conf: &ErrorLogConf) -> Result<(), std::io::Error> {

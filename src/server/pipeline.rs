@@ -13,45 +13,50 @@
 //! 8. the response filters (`add_header`) and the write
 //! 9. the access log and the metrics counters, then the keep-alive decision
 
-use super::body::ReqBody;
 use super::handlers;
-use super::io::ClientIo;
-use super::request::{Request, UpstreamLog};
-use super::respond;
-use crate::filters::special;
+use crate::exchange::body::ReqBody;
+use crate::exchange::io::ClientIo;
+use crate::exchange::loc_conf::ErrorTarget;
+use crate::exchange::request::{Request, UpstreamLog};
+use crate::exchange::respond::{self, absolute_location};
+use crate::exchange::{special, Exchange, Reply};
+use crate::filters::special as pages;
 use crate::http::conn::ConnInfo;
 use crate::http::response::{ConnHeader, Framing, ResponseHead};
 use crate::http1::{RequestHead, Version};
+use crate::proxy::conf::ProxyLoc;
 use crate::rewrite::End;
 use crate::rewrite::ReturnRt;
 use crate::routing::host::normalize_host;
 use crate::routing::location::{Captures, Found};
 use crate::routing::uri;
-use crate::runtime::loc_conf::ErrorTarget;
-use crate::runtime::{Handler, LocationRt, VirtualHosts};
+use crate::runtime::{Handler, LocationRt, ServerRt, VirtualHosts};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 /// nginx stops internal redirects after 10 URI changes (NGX_HTTP_MAX_URI_CHANGES).
 const MAX_URI_CHANGES: u8 = 10;
 
-/// What a phase produced.
-pub enum Reply {
-    /// A status nginx generates itself (its built-in page; error_page applies).
-    /// `location` is as configured: a relative one is made absolute when sent.
-    Special { status: u16, location: Option<Vec<u8>> },
-    /// A complete response held in memory.
-    Full { head: ResponseHead, body: Vec<u8> },
-    /// The handler streamed the response itself. `reusable` is false when the
-    /// connection cannot carry another request (close-delimited body, broken
-    /// upstream, unread request body).
-    Sent { reusable: bool },
-    /// Close without answering (`return 444`, client gone, 408).
-    Close,
-    /// An internal redirect asked for by a handler (index, try_files).
-    Internal(Vec<u8>),
-    /// A jump to a named location (try_files `@name`).
-    Named(String),
+/// Where a request runs now: its virtual server and location as the
+/// snapshot holds them, with the features' settings. The request carries
+/// their core parts (`Request::server`, `Request::loc`); the two move
+/// together, through `set_server` and `set_loc` only.
+struct Route {
+    server: Arc<ServerRt>,
+    loc: Arc<LocationRt>,
+}
+
+impl Route {
+    fn set_loc(&mut self, ex: &mut Exchange<'_>, loc: &Arc<LocationRt>) {
+        ex.req.loc = loc.core.clone();
+        self.loc = loc.clone();
+    }
+
+    fn set_server(&mut self, ex: &mut Exchange<'_>, server: &Arc<ServerRt>) {
+        ex.req.server = server.core.clone();
+        self.server = server.clone();
+        self.set_loc(ex, &server.server_loc);
+    }
 }
 
 /// What the connection does after the request.
@@ -62,64 +67,6 @@ pub enum Next {
     Close {
         linger: bool,
     },
-}
-
-/// Per-request state that the handlers share.
-pub struct Exchange<'a> {
-    pub io: &'a mut ClientIo,
-    pub req: Request,
-    pub body: ReqBody,
-    /// The status error_page imposes on whatever the redirected request produces.
-    pub override_status: Option<u16>,
-    /// Set when the response went out with `Connection: close` semantics.
-    pub close_after: bool,
-    /// How long the connection has been open (for keepalive_time).
-    pub conn_age: Duration,
-    /// `WWW-Authenticate` set by auth_basic; kept through error_page as in nginx
-    /// (it lives in `headers_out`, which an internal redirect does not clear).
-    pub www_authenticate: Option<bytes::Bytes>,
-}
-
-impl Exchange<'_> {
-    pub fn loc(&self) -> &Arc<LocationRt> {
-        &self.req.loc
-    }
-
-    /// The client wants keep-alive and nginx's rules allow it (§11.6).
-    pub fn keepalive_allowed(&self) -> bool {
-        let h = &self.req.head;
-        let wants = match h.version() {
-            Version::Http11 => !h.conn_close(),
-            Version::Http10 => h.conn_keep_alive() && !h.conn_close(),
-            Version::Http09 => false,
-        };
-        let c = &self.req.loc.conf;
-        // keepalive_disable (ngx_http_update_location_config): MSIE 4-6 after
-        // a POST, and Safari on Mac OS X when `safari` is listed.
-        let browser_ok = !(c.keepalive_disable_msie6 || c.keepalive_disable_safari)
-            || h.header(b"user-agent").is_none_or(|ua| {
-                let b = crate::filters::user_agent::classify(ua);
-                !(b.msie6 && c.keepalive_disable_msie6 && h.method() == b"POST"
-                    || b.safari && c.keepalive_disable_safari)
-            });
-        wants
-            && browser_ok
-            && !self.close_after
-            && !c.keepalive_timeout.is_zero()
-            && self.req.conn.requests < c.keepalive_requests
-            && self.conn_age < c.keepalive_time
-            && !super::state::draining()
-            // An HTTP/2 stream carries one request; its connection lives on.
-            && self.req.conn.http2.is_none()
-    }
-
-    pub fn conn_header(&self) -> ConnHeader {
-        if self.keepalive_allowed() {
-            ConnHeader::KeepAlive
-        } else {
-            ConnHeader::Close
-        }
-    }
 }
 
 /// Handles one request whose head has been read; writes the response and the
@@ -134,7 +81,10 @@ pub async fn handle(
 ) -> Next {
     let head_len = head.head_len() as u64;
     let server = hosts.default_server().clone();
-    let loc = server.server_loc.clone();
+    let mut route = Route {
+        loc: server.server_loc.clone(),
+        server,
+    };
     let req = Request {
         head,
         conn,
@@ -145,8 +95,8 @@ pub async fn handle(
         uri_changed: false,
         method_get_override: false,
         host: None,
-        server,
-        loc,
+        server: route.server.core.clone(),
+        loc: route.loc.core.clone(),
         captures: Captures::default(),
         capture_subject: Vec::new(),
         status: 0,
@@ -183,8 +133,8 @@ pub async fn handle(
         www_authenticate: None,
     };
 
-    let reply = select_server_and_run(&mut ex, hosts).await;
-    let reusable = finish(&mut ex, reply).await;
+    let reply = select_server_and_run(&mut ex, &mut route, hosts).await;
+    let reusable = finish(&mut ex, &route, reply).await;
 
     // Whatever the handler did not read of the body must go before the next request.
     let mut keep = reusable && ex.keepalive_allowed();
@@ -215,7 +165,7 @@ pub async fn handle(
 }
 
 /// Phases 1–7.
-async fn select_server_and_run(ex: &mut Exchange<'_>, hosts: &VirtualHosts) -> Reply {
+async fn select_server_and_run(ex: &mut Exchange<'_>, rt: &mut Route, hosts: &VirtualHosts) -> Reply {
     // 1. Server by name. An invalid Host is a 400 in the default server.
     let raw_host = ex.req.head.absolute_host().or_else(|| ex.req.head.host());
     let host = match raw_host.map(normalize_host) {
@@ -225,8 +175,7 @@ async fn select_server_and_run(ex: &mut Exchange<'_>, hosts: &VirtualHosts) -> R
     };
     let (si, caps) = hosts.names.find(host.as_deref());
     if let Some(s) = hosts.servers.get(si) {
-        ex.req.server = s.clone();
-        ex.req.loc = s.server_loc.clone();
+        rt.set_server(ex, s);
     }
     // A server_name regex's captures: `$1`.. until another regex matches,
     // named ones as variables (ngx_http_find_virtual_server).
@@ -252,63 +201,56 @@ async fn select_server_and_run(ex: &mut Exchange<'_>, hosts: &VirtualHosts) -> R
     // 3. The server rewrite phase: the server's rewrite script, then its
     // `return`. `last`, `break` and a changed URI all go on to the location
     // search (ngx_http_core_find_config_phase resets `uri_changed`).
-    let server = ex.req.server.clone();
+    let server = rt.server.clone();
     match crate::rewrite::run(&server.rewrite, &mut ex.req) {
         End::Return(r) => {
-            let reply = do_return(ex, r);
-            return apply_error_page(ex, reply).await;
+            let reply = do_return(ex, rt, r);
+            return apply_error_page(ex, rt, reply).await;
         }
         End::Redirect(status, location) => {
             let reply = Reply::Special {
                 status,
                 location: Some(location),
             };
-            return apply_error_page(ex, reply).await;
+            return apply_error_page(ex, rt, reply).await;
         }
         End::Done(_) | End::Last | End::Break => {}
     }
-    if let Some(r) = ex.req.server.return_.clone() {
-        let reply = do_return(ex, &r);
-        return apply_error_page(ex, reply).await;
+    if let Some(r) = &server.return_ {
+        let reply = do_return(ex, rt, r);
+        return apply_error_page(ex, rt, reply).await;
     }
-    run_location(ex).await
-}
-
-pub(super) fn special(status: u16) -> Reply {
-    Reply::Special {
-        status,
-        location: None,
-    }
+    run_location(ex, rt).await
 }
 
 /// Phases 4–7, re-entered by internal redirects.
-async fn run_location(ex: &mut Exchange<'_>) -> Reply {
+async fn run_location(ex: &mut Exchange<'_>, rt: &mut Route) -> Reply {
     loop {
         // 4. Location.
-        let server = ex.req.server.clone();
+        let server = rt.server.clone();
         match server.locations.find(&ex.req.uri) {
             Found::Location { data, captures } => {
-                ex.req.loc = data.clone();
+                rt.set_loc(ex, data);
                 if !captures.is_empty() {
                     let subject = ex.req.uri.clone();
                     ex.req.set_captures(captures, subject);
                 }
             }
             Found::AutoRedirect { data } => {
-                ex.req.loc = data.clone();
+                rt.set_loc(ex, data);
                 return Reply::Special {
                     status: 301,
                     location: Some(ex.req.slash_location()),
                 };
             }
-            Found::None => ex.req.loc = server.server_loc.clone(),
+            Found::None => rt.set_loc(ex, &server.server_loc),
         }
-        let mut reply = run_handler(ex).await;
+        let mut reply = run_handler(ex, rt).await;
         if let Reply::Named(name) = &reply {
             match server.locations.named(name) {
                 Some(named) => {
-                    ex.req.loc = named.clone();
-                    reply = Box::pin(run_handler(ex)).await;
+                    rt.set_loc(ex, named);
+                    reply = Box::pin(run_handler(ex, rt)).await;
                 }
                 None => reply = special(500),
             }
@@ -344,9 +286,8 @@ async fn run_location(ex: &mut Exchange<'_>) -> Reply {
                     );
                     return special(500);
                 };
-                ex.req.loc = named.clone();
-                let reply = run_handler(ex).await;
-                return reply;
+                rt.set_loc(ex, named);
+                return run_handler(ex, rt).await;
             }
             Some(Redirect::External(status, location)) => {
                 return Reply::Special {
@@ -360,12 +301,13 @@ async fn run_location(ex: &mut Exchange<'_>) -> Reply {
 }
 
 /// Phases 5–6 in the current location.
-async fn run_handler(ex: &mut Exchange<'_>) -> Reply {
-    let loc = ex.req.loc.clone();
-    if loc.internal && !ex.req.uri_changed {
+async fn run_handler(ex: &mut Exchange<'_>, rt: &mut Route) -> Reply {
+    let loc = rt.loc.clone();
+    let core = &loc.core;
+    if core.internal && !ex.req.uri_changed {
         return special(404);
     }
-    let max = loc.conf.client_max_body_size;
+    let max = core.conf.client_max_body_size;
     if max > 0 && ex.req.head.content_length().is_some_and(|n| n > max) {
         crate::log::error_log::log(
             crate::log::Level::Error,
@@ -381,7 +323,7 @@ async fn run_handler(ex: &mut Exchange<'_>) -> Reply {
         ex.close_after = true;
         return special(413);
     }
-    ex.body.set_limits(max, loc.conf.client_body_timeout);
+    ex.body.set_limits(max, core.conf.client_body_timeout);
     // The location rewrite phase, then post-rewrite: a changed URI searches
     // the locations again, at most 10 times (NGX_HTTP_MAX_URI_CHANGES).
     ex.req.uri_rewritten_break = false;
@@ -403,9 +345,9 @@ async fn run_handler(ex: &mut Exchange<'_>) -> Reply {
                 );
                 return special(500);
             }
-            return Box::pin(run_location(ex)).await;
+            return Box::pin(run_location(ex, rt)).await;
         }
-        End::Return(r) => return do_return(ex, r),
+        End::Return(r) => return do_return(ex, rt, r),
         End::Redirect(status, location) => {
             return Reply::Special {
                 status,
@@ -416,21 +358,25 @@ async fn run_handler(ex: &mut Exchange<'_>) -> Reply {
     if !matches!(loc.handler, Handler::Return(_)) {
         // Pre-access phase, after rewrite's `return`: real_ip with the location's
         // settings, so that allow/deny below judge the real address (as in nginx).
-        crate::access::real_ip::apply(loc.conf.real_ip.as_deref(), &mut ex.req.conn, &ex.req.head);
+        crate::access::real_ip::apply(core.conf.real_ip.as_deref(), &mut ex.req.conn, &ex.req.head);
         // `return` runs in nginx's rewrite phase, before the access phase, so
         // allow/deny and auth_basic never guard it (checked against nginx 1.22.1).
-        if !loc.conf.access.is_open() {
-            if let Err(status) = handlers::access_phase(ex, &loc) {
+        if !core.conf.access.is_open() {
+            if let Err(status) = handlers::access_phase(ex, &core.conf.access) {
                 return special(status);
             }
         }
     }
     set_rate_limit(ex);
     match &loc.handler {
-        Handler::Return(r) => do_return(ex, r),
+        Handler::Return(r) => do_return(ex, rt, r),
         Handler::Proxy(t) => {
             let first = ex.req.upstream.attempts.len();
-            let reply = crate::proxy::forward(ex, t).await;
+            let pl = ProxyLoc {
+                conf: &loc.proxy,
+                target: t,
+            };
+            let reply = crate::proxy::forward(ex, pl).await;
             handlers::count_attempts(ex, t, first);
             reply
         }
@@ -438,14 +384,11 @@ async fn run_handler(ex: &mut Exchange<'_>) -> Reply {
         Handler::Metrics => handlers::status_page(ex, true),
         Handler::HealthProbe => handlers::health_probe(),
         Handler::CheckStatus(f) => handlers::check_status(ex, *f),
-        Handler::Static => {
-            let conf = loc.conf.stat.clone();
-            match crate::static_files::handle(ex, &conf).await {
-                crate::static_files::Outcome::Reply(r) => r,
-                crate::static_files::Outcome::Redirect(uri) => Reply::Internal(uri),
-                crate::static_files::Outcome::Named(n) => Reply::Named(n),
-            }
-        }
+        Handler::Static => match crate::static_files::handle(ex, &loc.stat).await {
+            crate::static_files::Outcome::Reply(r) => r,
+            crate::static_files::Outcome::Redirect(uri) => Reply::Internal(uri),
+            crate::static_files::Outcome::Named(n) => Reply::Named(n),
+        },
     }
 }
 
@@ -453,7 +396,7 @@ async fn run_handler(ex: &mut Exchange<'_>) -> Reply {
 /// be written (ngx_http_write_filter_module.c reads `r->limit_rate` then).
 fn set_rate_limit(ex: &mut Exchange<'_>) {
     let c = &ex.req.loc.conf;
-    ex.io.limit = (c.limit_rate > 0).then_some(super::io::RateLimit {
+    ex.io.limit = (c.limit_rate > 0).then_some(crate::exchange::io::RateLimit {
         rate: c.limit_rate,
         after: c.limit_rate_after,
         start: ex.req.started,
@@ -528,21 +471,21 @@ fn error_page_uri(ex: &mut Exchange<'_>, target: Vec<u8>) {
     ex.req.uri_changed = true;
 }
 
-async fn apply_error_page(ex: &mut Exchange<'_>, reply: Reply) -> Reply {
+async fn apply_error_page(ex: &mut Exchange<'_>, rt: &mut Route, reply: Reply) -> Reply {
     match error_page_action(ex, &reply) {
         Some(Redirect::Uri(target)) => {
             error_page_uri(ex, target);
             ex.req.method_get_override = true;
-            Box::pin(run_location(ex)).await
+            Box::pin(run_location(ex, rt)).await
         }
         Some(Redirect::External(status, location)) => Reply::Special {
             status,
             location: Some(location),
         },
-        Some(Redirect::Named(name)) => match ex.req.server.locations.named(&name) {
+        Some(Redirect::Named(name)) => match rt.server.clone().locations.named(&name) {
             Some(l) => {
-                ex.req.loc = l.clone();
-                Box::pin(run_handler(ex)).await
+                rt.set_loc(ex, l);
+                Box::pin(run_handler(ex, rt)).await
             }
             None => special(500),
         },
@@ -551,7 +494,7 @@ async fn apply_error_page(ex: &mut Exchange<'_>, reply: Reply) -> Reply {
 }
 
 /// `return CODE [TEXT|URL]` (nginx/nginx: src/http/modules/ngx_http_rewrite_module.c).
-fn do_return(ex: &mut Exchange<'_>, r: &ReturnRt) -> Reply {
+fn do_return(ex: &mut Exchange<'_>, rt: &Route, r: &ReturnRt) -> Reply {
     if r.code == 444 {
         return Reply::Close;
     }
@@ -570,7 +513,7 @@ fn do_return(ex: &mut Exchange<'_>, r: &ReturnRt) -> Reply {
             let mut head = ResponseHead::new(code);
             head.content_type = Some(crate::static_files::content_type(
                 &ex.req,
-                &ex.req.loc.conf.stat,
+                &rt.loc.stat,
                 &ex.req.uri,
             ));
             Reply::Full { head, body }
@@ -583,41 +526,8 @@ fn do_return(ex: &mut Exchange<'_>, r: &ReturnRt) -> Reply {
     }
 }
 
-/// nginx makes relative redirects absolute (§5.12): `http://` + the host
-/// (without its port) + `:port` of the listening socket unless 80.
-/// With no host in the request (HTTP/1.0 without Host) nginx writes the
-/// socket's local address, not the server name (nginx/nginx:
-/// src/http/ngx_http_header_filter_module.c, `ngx_connection_local_sockaddr`
-/// with port 0, so an IPv6 address has no brackets there).
-/// `absolute_redirect off` leaves it relative; `server_name_in_redirect on`
-/// writes the server's primary name; `port_in_redirect off` drops the port.
-pub fn absolute_location(req: &Request, path: Vec<u8>) -> Vec<u8> {
-    let conf = &req.loc.conf;
-    if !conf.absolute_redirect {
-        return path;
-    }
-    let mut out = Vec::with_capacity(path.len() + 32);
-    let https = req.conn.tls.is_some();
-    out.extend_from_slice(if https { b"https://" } else { b"http://" });
-    match &req.host {
-        _ if conf.server_name_in_redirect => out.extend_from_slice(&req.server.name),
-        Some(h) => {
-            // $host has no port already; IPv6 literals keep their brackets.
-            out.extend_from_slice(h);
-        }
-        None => out.extend_from_slice(req.conn.local.ip().to_string().as_bytes()),
-    }
-    let port = req.conn.local.port();
-    if conf.port_in_redirect && port != if https { 443 } else { 80 } {
-        out.push(b':');
-        out.extend_from_slice(port.to_string().as_bytes());
-    }
-    out.extend_from_slice(&path);
-    out
-}
-
 /// Phase 8 for replies not already written. Returns whether the connection may be reused.
-async fn finish(ex: &mut Exchange<'_>, reply: Reply) -> bool {
+async fn finish(ex: &mut Exchange<'_>, rt: &Route, reply: Reply) -> bool {
     let (mut head, body) = match reply {
         Reply::Sent { reusable } => return reusable,
         // Resolved by run_location; reaching here is a named location or error_page chain.
@@ -625,7 +535,7 @@ async fn finish(ex: &mut Exchange<'_>, reply: Reply) -> bool {
             ex.req.status = 500;
             let mut head = ResponseHead::new(500);
             head.content_type = Some(bytes::Bytes::from_static(b"text/html"));
-            let body = special::error_page_body(500, ex.req.loc.conf.server_tokens, false);
+            let body = pages::error_page_body(500, ex.req.loc.conf.server_tokens, false);
             (head, body.unwrap_or_default())
         }
         Reply::Close => {
@@ -637,17 +547,17 @@ async fn finish(ex: &mut Exchange<'_>, reply: Reply) -> bool {
         Reply::Full { head, body } => (head, body),
         Reply::Special { status, location } => {
             let status = ex.override_status.unwrap_or(status);
-            if special::forces_close(status) {
+            if pages::forces_close(status) {
                 ex.close_after = true;
             }
             let conf = &ex.req.loc.conf;
-            let padding = conf.msie_padding && special::wants_padding(ex.req.head.header(b"user-agent"));
+            let padding = conf.msie_padding && pages::wants_padding(ex.req.head.header(b"user-agent"));
             let mut head = ResponseHead::new(status);
-            let body = special::error_page_body(status, conf.server_tokens, padding);
+            let body = pages::error_page_body(status, conf.server_tokens, padding);
             if body.is_some() {
                 // The charset filter skips 301/302 (ngx_http_charset_filter_module.c:
                 // "do not set charset for the redirect").
-                let st = &ex.req.loc.conf.stat;
+                let st = &rt.loc.stat;
                 let cs = st.charset.as_ref().filter(|_| !matches!(status, 301 | 302));
                 head.content_type = Some(
                     crate::static_files::mime::with_charset(b"text/html", cs, &st.charset_types)
@@ -725,12 +635,12 @@ pub async fn reject(
     started: Instant,
 ) {
     let server = hosts.default_server().clone();
-    let conf = &server.server_loc.conf;
+    let conf = &server.server_loc.core.conf;
     let written_before = io.written;
     let mut header_bytes = 0;
     if send {
         let mut head = ResponseHead::new(status);
-        let body = special::error_page_body(status, conf.server_tokens, false).unwrap_or_default();
+        let body = pages::error_page_body(status, conf.server_tokens, false).unwrap_or_default();
         head.content_type = Some(bytes::Bytes::from_static(b"text/html"));
         let mut out = Vec::new();
         let framing = Framing::Length(body.len() as u64);
@@ -741,14 +651,14 @@ pub async fn reject(
         }
     }
     let bytes_sent = io.written - written_before;
-    crate::status::metrics::record_request(&server.stats, status, bytes_sent, started.elapsed());
+    crate::status::metrics::record_request(&server.core.stats, status, bytes_sent, started.elapsed());
     let log = super::reject_log::RejectedRequest {
         conn,
         status,
         bytes_sent,
         header_bytes,
         started,
-        server: &server,
+        server: &server.core,
         request_line,
     };
     for l in &conf.access_log {

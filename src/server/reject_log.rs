@@ -1,9 +1,9 @@
 //! Access-log variables for a request that failed before it had a parsed head
 //! (400, 414, 494, 408): nginx still logs it, with what it knows.
 
+use crate::exchange::loc_conf::ServerCore;
 use crate::http::conn::ConnInfo;
 use crate::log::clock;
-use crate::runtime::ServerRt;
 use crate::vars::{Var, VarSource};
 use std::time::Instant;
 
@@ -13,7 +13,7 @@ pub struct RejectedRequest<'a> {
     pub bytes_sent: u64,
     pub header_bytes: u64,
     pub started: Instant,
-    pub server: &'a ServerRt,
+    pub server: &'a ServerCore,
     /// The raw request line as far as it arrived (for `$request`).
     pub request_line: &'a [u8],
 }

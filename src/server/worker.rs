@@ -124,7 +124,7 @@ async fn run(mut rx: mpsc::UnboundedReceiver<WorkerCmd>, max_conns: u64) {
             WorkerCmd::Quit(t) => {
                 // The same whether the process stops or a reload retires
                 // just this worker: its connections drain.
-                super::state::start_thread_drain();
+                crate::exchange::lifecycle::start_thread_drain();
                 quit = Some(t);
                 break;
             }

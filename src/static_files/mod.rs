@@ -11,10 +11,10 @@ pub mod nowait_open;
 mod send;
 pub mod symlinks;
 
-use crate::filters::expires::Expires;
-use crate::server::pipeline::{Exchange, Reply};
-use crate::server::request::Request;
-use crate::vars::{Template, Var, VarSource};
+use crate::exchange::doc_root::map_path;
+use crate::exchange::request::Request;
+use crate::exchange::{Exchange, Reply};
+use crate::vars::Template;
 use bytes::Bytes;
 use cache::{FileInfo, OpenError, OpenFileCache};
 use std::path::PathBuf;
@@ -22,11 +22,6 @@ use std::sync::Arc;
 
 /// A location's compiled static settings.
 pub struct StaticConf {
-    /// `root` or `alias` (a template when it has variables).
-    pub root: Template,
-    pub is_alias: bool,
-    /// Relative roots resolve against the prefix.
-    pub prefix: PathBuf,
     pub index: Vec<Template>,
     /// try_files arguments; the flag: the argument *as written* ends in `/`
     /// (a directory test, decided at config time in ngx_http_try_files).
@@ -38,7 +33,6 @@ pub struct StaticConf {
     pub ims: cond::ImsMode,
     pub max_ranges: Option<u64>,
     pub log_not_found: bool,
-    pub expires: Expires,
     pub cache: Option<Arc<OpenFileCache>>,
     /// `disable_symlinks`.
     pub symlinks: symlinks::Symlinks,
@@ -49,9 +43,7 @@ pub struct StaticConf {
 impl std::fmt::Debug for StaticConf {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_struct("StaticConf")
-            .field("is_alias", &self.is_alias)
             .field("etag", &self.etag)
-            .field("expires", &self.expires)
             .finish_non_exhaustive()
     }
 }
@@ -88,63 +80,6 @@ pub fn content_type(req: &Request, conf: &StaticConf, uri: &[u8]) -> Bytes {
     mime::with_charset(&base, conf.charset.as_ref(), &conf.charset_types).unwrap_or(base)
 }
 
-/// root/alias's own variables: everything but the two defined by it.
-struct RootVars<'a>(&'a Request);
-
-impl VarSource for RootVars<'_> {
-    fn var(&self, var: &Var, out: &mut Vec<u8>) -> bool {
-        match var {
-            Var::DocumentRoot | Var::RequestFilename => false,
-            v => self.0.var(v, out),
-        }
-    }
-}
-
-/// `$document_root`: the root (without its trailing slash) or alias (as
-/// written) evaluated for `req`, a relative one resolved against the prefix.
-pub fn document_root(req: &Request, conf: &StaticConf) -> Vec<u8> {
-    let mut p = conf.root.eval_to_vec(&RootVars(req));
-    if conf.root.is_static() && !conf.is_alias && p.ends_with(b"/") {
-        p.pop();
-    }
-    if p.first() == Some(&b'/') {
-        return p;
-    }
-    use std::os::unix::ffi::OsStrExt;
-    let mut full = conf.prefix.as_os_str().as_bytes().to_vec();
-    if !full.ends_with(b"/") {
-        full.push(b'/');
-    }
-    full.extend_from_slice(&p);
-    full
-}
-
-/// `ngx_http_map_uri_to_path`: `$document_root` + `$uri`, or alias + `$uri`
-/// after the location prefix (a regex location's alias is the whole path).
-/// None when the result would step outside the root or alias: a `..`
-/// segment (only reachable through alias/prefix mismatches, nginx's known
-/// traversal trap) or a NUL byte. `$request_filename` is this for `$uri`.
-pub fn map_path(req: &Request, conf: &StaticConf, uri: &[u8]) -> Option<PathBuf> {
-    let mut p = document_root(req, conf);
-    let base_len = p.len();
-    if conf.is_alias {
-        if req.loc.prefix_len > 0 {
-            p.extend_from_slice(uri.get(req.loc.prefix_len..).unwrap_or_default());
-        }
-    } else {
-        p.extend_from_slice(uri);
-    }
-    if p.contains(&0) {
-        return None;
-    }
-    let added = p.get(base_len.saturating_sub(1)..).unwrap_or_default();
-    if added.windows(4).any(|w| w == b"/../") || added.ends_with(b"/..") {
-        return None;
-    }
-    use std::os::unix::ffi::OsStringExt;
-    Some(PathBuf::from(std::ffi::OsString::from_vec(p)))
-}
-
 /// Opens `path` through the location's open_file_cache, if any, under its
 /// `disable_symlinks` rules (`from=` evaluated for this request).
 async fn lookup(ex: &Exchange<'_>, conf: &StaticConf, path: PathBuf) -> Result<Arc<FileInfo>, OpenError> {
@@ -172,7 +107,7 @@ pub async fn handle(ex: &mut Exchange<'_>, conf: &StaticConf) -> Outcome {
                 // handler answers 301 (the test path drops it too).
                 name.pop();
             }
-            let Some(path) = map_path(&ex.req, conf, &name) else {
+            let Some(path) = map_path(&ex.req, &name) else {
                 continue;
             };
             if let Ok(info) = lookup(ex, conf, path).await {
@@ -215,7 +150,7 @@ pub async fn handle(ex: &mut Exchange<'_>, conf: &StaticConf) -> Outcome {
     if uri.ends_with(b"/") {
         return index(ex, conf, &uri).await;
     }
-    let Some(path) = map_path(&ex.req, conf, &uri) else {
+    let Some(path) = map_path(&ex.req, &uri) else {
         return special(404);
     };
     let info = match lookup(ex, conf, path.clone()).await {
@@ -350,7 +285,7 @@ async fn index(ex: &mut Exchange<'_>, conf: &StaticConf, uri: &[u8]) -> Outcome 
         }
         let mut full = uri.to_vec();
         full.extend_from_slice(&name);
-        let Some(path) = map_path(&ex.req, conf, &full) else {
+        let Some(path) = map_path(&ex.req, &full) else {
             return special(404);
         };
         match lookup(ex, conf, path.clone()).await {
@@ -359,7 +294,7 @@ async fn index(ex: &mut Exchange<'_>, conf: &StaticConf, uri: &[u8]) -> Outcome 
             Err(e) => return open_failed(ex, conf, &path, e),
         }
     }
-    let Some(dir) = map_path(&ex.req, conf, uri) else {
+    let Some(dir) = map_path(&ex.req, uri) else {
         return special(404);
     };
     match lookup(ex, conf, dir.clone()).await {

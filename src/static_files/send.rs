@@ -5,11 +5,11 @@
 use super::cache::FileInfo;
 use super::cond::{self, Cond, Conditionals, Ranges};
 use super::{mime, StaticConf};
+use crate::exchange::respond;
+use crate::exchange::{Exchange, Reply};
 use crate::filters::gzip_encoder::gzip_whole;
 use crate::http::buf_pool::PooledBuf;
 use crate::http::response::{push_u64, ConnHeader, Framing, ResponseHead};
-use crate::server::pipeline::{Exchange, Reply};
-use crate::server::respond;
 use bytes::Bytes;
 use std::io;
 use std::sync::atomic::{AtomicU64, Ordering};

@@ -6,6 +6,9 @@
 //! against a [`VarSource`] (the request context) that appends each variable's
 //! value to an output buffer, so evaluation allocates nothing per variable.
 
+mod hostname;
+pub use hostname::hostname;
+
 use std::fmt;
 
 /// One variable an nginx config can name. Fixed names are enum variants so that

@@ -21,10 +21,9 @@
 pub mod coalesce;
 pub mod head;
 pub mod rewind;
-pub mod stream;
 
-use super::io::{ClientIo, ClientStream};
 use super::pipeline;
+use crate::exchange::io::{ClientIo, ClientStream};
 use crate::http::conn::ConnInfo;
 use crate::log::Level;
 use crate::runtime::VirtualHosts;
@@ -74,7 +73,7 @@ pub async fn serve(io: ClientIo, mut c: H2Conn, hosts: Arc<VirtualHosts>) {
     let pre = buf.get(pos..).map(<[u8]>::to_vec).unwrap_or_default();
     let io = coalesce::Coalesce::new(rewind::Rewind::new(pre, stream));
     let conf = hosts.conn.h2;
-    let loc = &hosts.default_server().server_loc.conf;
+    let loc = &hosts.default_server().server_loc.core.conf;
     let keepalive_timeout = loc.keepalive_timeout;
     let keepalive_requests = loc.keepalive_requests;
     // nginx: large_client_header_buffers bounds a header field and the
@@ -159,7 +158,7 @@ pub async fn serve(io: ClientIo, mut c: H2Conn, hosts: Arc<VirtualHosts>) {
                 conn.graceful_shutdown();
             }
             _ = tokio::time::sleep_until(hard_stop.unwrap_or(idle_deadline)), if hard_stop.is_some() => break,
-            _ = super::state::drain_signal(), if !closing => {
+            _ = crate::exchange::lifecycle::drain_signal(), if !closing => {
                 closing = true;
                 close_by = Some(Instant::now() + LINGER);
                 conn.graceful_shutdown();
@@ -209,7 +208,11 @@ async fn serve_stream(
     let has_body = !body.is_end_stream();
     let head_bytes = head::h1_head(&parts, has_body);
     let head_request = parts.method == http::Method::HEAD;
-    let mut io = ClientIo::h2(stream::H2Stream::new(body, respond, head_request));
+    let mut io = ClientIo::h2(crate::exchange::h2_stream::H2Stream::new(
+        body,
+        respond,
+        head_request,
+    ));
     info.realip_done = false;
     match crate::http1::parse_request_head(Bytes::from(head_bytes), &hosts.conn.limits) {
         Ok(head) => {
@@ -221,7 +224,7 @@ async fn serve_stream(
             pipeline::reject(&mut io, &hosts, e.status, true, info, &line, started).await;
         }
     }
-    if let super::io::ClientStream::H2(s) = io.stream {
+    if let crate::exchange::io::ClientStream::H2(s) = io.stream {
         s.finish();
     }
 }

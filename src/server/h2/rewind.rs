@@ -3,7 +3,7 @@
 //! first bytes (and a PROXY header) before it knows the h2 codec should
 //! have them.
 
-use crate::server::io::ClientStream;
+use crate::exchange::io::ClientStream;
 use std::io;
 use std::pin::Pin;
 use std::task::{Context, Poll};

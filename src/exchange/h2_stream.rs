@@ -7,10 +7,10 @@
 //! between them and the frames, and no chunked framing is added (a body of
 //! unknown length simply ends with END_STREAM).
 
+use crate::exchange::io::IoFail;
 use crate::http::response::{Framing, ResponseHead};
 use crate::http::status::{wire_status, NGINX_VERSION};
 use crate::log::clock;
-use crate::server::io::IoFail;
 use bytes::Bytes;
 use h2::server::SendResponse;
 use h2::{Reason, RecvStream, SendStream};

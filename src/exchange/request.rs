@@ -1,11 +1,11 @@
 //! One request's state as it moves through the phases, and the nginx
 //! variables it answers (`$uri`, `$status`, `$upstream_addr`, ...).
 
+use super::loc_conf::{LocCore, ServerCore};
 use crate::http::conn::ConnInfo;
 use crate::http1::{RequestHead, Version};
 use crate::log::clock;
 use crate::routing::location::Captures;
-use crate::runtime::{LocationRt, ServerRt};
 use crate::status::counters;
 use crate::vars::{Var, VarSource};
 use std::net::SocketAddr;
@@ -118,8 +118,10 @@ pub struct Request {
     pub method_get_override: bool,
     /// `$host`: normalised host, or the server's primary name.
     pub host: Option<Vec<u8>>,
-    pub server: Arc<ServerRt>,
-    pub loc: Arc<LocationRt>,
+    pub server: Arc<ServerCore>,
+    /// The location in force (its core settings; the server hands each
+    /// feature its own).
+    pub loc: Arc<LocCore>,
     pub captures: Captures,
     /// The subject of `captures` (the URI they index into).
     pub capture_subject: Vec<u8>,
@@ -489,9 +491,9 @@ impl VarSource for Request {
             Var::ConnectionRequests => push_num(out, self.conn.requests),
             Var::Pipe => out.push(if self.pipelined { b'p' } else { b'.' }),
             Var::Pid => push_num(out, u64::from(std::process::id())),
-            Var::Hostname => out.extend_from_slice(crate::server::hostname().as_bytes()),
+            Var::Hostname => out.extend_from_slice(crate::vars::hostname().as_bytes()),
             Var::Draining => {
-                if crate::server::state::probes_failing() {
+                if crate::exchange::lifecycle::probes_failing() {
                     out.push(b'1');
                 }
             }
@@ -589,12 +591,10 @@ impl VarSource for Request {
             },
             // rampart never writes request bodies to temp files.
             Var::RequestBodyFile => return false,
-            Var::DocumentRoot => {
-                out.extend_from_slice(&crate::static_files::document_root(self, &self.loc.conf.stat))
-            }
+            Var::DocumentRoot => out.extend_from_slice(&super::doc_root::document_root(self)),
             Var::RequestFilename => {
                 use std::os::unix::ffi::OsStrExt;
-                match crate::static_files::map_path(self, &self.loc.conf.stat, &self.uri) {
+                match super::doc_root::map_path(self, &self.uri) {
                     Some(p) => out.extend_from_slice(p.as_os_str().as_bytes()),
                     None => return false,
                 }

@@ -18,7 +18,7 @@ use tokio::time::{timeout, Instant};
 use crate::http::response::{ConnHeader, Framing, ResponseHead};
 
 /// The client connection: plain TCP, TLS over it (`listen ... ssl`), or one
-/// HTTP/2 stream (server::h2::stream), which has no byte stream of its own:
+/// HTTP/2 stream (exchange::h2_stream), which has no byte stream of its own:
 /// it is read and written through `ClientIo`'s request-body and response
 /// calls only.
 /// An enum rather than a boxed trait object so that the plain path stays a
@@ -26,7 +26,7 @@ use crate::http::response::{ConnHeader, Framing, ResponseHead};
 pub enum ClientStream {
     Plain(TcpStream),
     Tls(Box<tokio_rustls::server::TlsStream<TcpStream>>),
-    H2(Box<super::h2::stream::H2Stream>),
+    H2(Box<super::h2_stream::H2Stream>),
 }
 
 impl ClientStream {
@@ -192,7 +192,7 @@ impl ClientIo {
     }
 
     /// One HTTP/2 stream's request body in and response out.
-    pub fn h2(stream: super::h2::stream::H2Stream) -> ClientIo {
+    pub fn h2(stream: super::h2_stream::H2Stream) -> ClientIo {
         ClientIo {
             stream: ClientStream::H2(Box::new(stream)),
             buf: Vec::new(),
@@ -266,7 +266,7 @@ impl ClientIo {
             // the head reader grows it as nginx's client_header_buffer_size would).
             // Boxed: plain connections (most idle ones) keep no room for it.
             return Box::pin(async {
-                let drain = super::state::drain_signal();
+                let drain = super::lifecycle::drain_signal();
                 tokio::select! {
                     r = self.read_more(1024, deadline) => r.map(|_| ()),
                     _ = drain => Err(IoFail::Closed),
@@ -279,7 +279,7 @@ impl ClientIo {
             ClientStream::Tls(_) | ClientStream::H2(_) => return Err(IoFail::Closed),
         };
         let sleep = tokio::time::sleep_until(deadline);
-        let drain = super::state::drain_signal();
+        let drain = super::lifecycle::drain_signal();
         tokio::pin!(sleep, drain);
         std::future::poll_fn(|cx| {
             use std::task::Poll;

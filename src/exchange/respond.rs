@@ -1,5 +1,5 @@
 //! The start of every response, whoever made it (nginx's own pages and
-//! `return` text in pipeline.rs, static files, proxied responses, the 101
+//! `return` text in server/pipeline.rs, static files, proxied responses, the 101
 //! of an upgrade): nginx's header filters, then the head handed to the
 //! protocol's encoder (`ClientIo::begin_response`: HTTP/1 text or one
 //! HTTP/2 HEADERS frame), then the accounting of what was sent. The gzip
@@ -9,8 +9,8 @@
 //! `add_header`) → gzip → range/framing (chosen by the caller, which knows
 //! the body) → the header filter that writes the head.
 
-use super::pipeline::Exchange;
 use super::request::Request;
+use super::Exchange;
 use crate::http::response::{ConnHeader, Framing, ResponseHead};
 
 /// nginx's headers filter (ngx_http_headers_filter_module.c): `expires`,
@@ -39,7 +39,7 @@ fn add_headers(req: &Request, status: u16, head: &mut ResponseHead) {
 
 /// `expires` (the headers filter runs it just before `add_header`).
 fn apply_expires(req: &Request, head: &mut ResponseHead, mtime: Option<i64>) {
-    let e = req.loc.conf.stat.expires;
+    let e = req.loc.conf.expires;
     if e == crate::filters::expires::Expires::Off {
         return;
     }
@@ -109,4 +109,37 @@ pub fn record_sent_headers(req: &mut Request, head: &ResponseHead, framing: Fram
     for (n, v) in &head.headers {
         sent.push((n.clone(), v.clone()));
     }
+}
+
+/// nginx makes relative redirects absolute (§5.12): `http://` + the host
+/// (without its port) + `:port` of the listening socket unless 80.
+/// With no host in the request (HTTP/1.0 without Host) nginx writes the
+/// socket's local address, not the server name (nginx/nginx:
+/// src/http/ngx_http_header_filter_module.c, `ngx_connection_local_sockaddr`
+/// with port 0, so an IPv6 address has no brackets there).
+/// `absolute_redirect off` leaves it relative; `server_name_in_redirect on`
+/// writes the server's primary name; `port_in_redirect off` drops the port.
+pub fn absolute_location(req: &Request, path: Vec<u8>) -> Vec<u8> {
+    let conf = &req.loc.conf;
+    if !conf.absolute_redirect {
+        return path;
+    }
+    let mut out = Vec::with_capacity(path.len() + 32);
+    let https = req.conn.tls.is_some();
+    out.extend_from_slice(if https { b"https://" } else { b"http://" });
+    match &req.host {
+        _ if conf.server_name_in_redirect => out.extend_from_slice(&req.server.name),
+        Some(h) => {
+            // $host has no port already; IPv6 literals keep their brackets.
+            out.extend_from_slice(h);
+        }
+        None => out.extend_from_slice(req.conn.local.ip().to_string().as_bytes()),
+    }
+    let port = req.conn.local.port();
+    if conf.port_in_redirect && port != if https { 443 } else { 80 } {
+        out.push(b':');
+        out.extend_from_slice(port.to_string().as_bytes());
+    }
+    out.extend_from_slice(&path);
+    out
 }
