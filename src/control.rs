@@ -207,7 +207,7 @@ pub fn version_text(verbose: bool) -> String {
 /// `-t` / `-T`: nginx prints to stderr and exits 0 or 1.
 pub fn test_config(cli: &Cli, dump: bool) -> ExitCode {
     let file = cli.conf.display().to_string();
-    let cfg = match crate::config::load(&cli.conf) {
+    let cfg = match crate::model::load(&cli.conf) {
         Ok(c) => c,
         Err(e) => {
             eprintln!("rampart: [emerg] {e}");
@@ -241,10 +241,10 @@ pub fn test_config(cli: &Cli, dump: bool) -> ExitCode {
 /// rampart.toml. Loading the output gives the same model. For an nginx.conf
 /// every directive that is not implemented yet is listed, not only the first.
 pub fn convert(path: &Path) -> ExitCode {
-    let loaded = if crate::config::is_toml(path) {
-        crate::config::load(path)
+    let loaded = if crate::model::is_toml(path) {
+        crate::model::load(path)
     } else {
-        let r = crate::config::nginx::analyze(path);
+        let r = crate::model::nginx::analyze(path);
         for e in r.not_implemented.iter().skip(1) {
             eprintln!("rampart: [emerg] {e}");
         }
@@ -278,7 +278,7 @@ pub fn convert(path: &Path) -> ExitCode {
 }
 
 fn pid_path(cli: &Cli) -> Result<PathBuf, String> {
-    let cfg = crate::config::load(&cli.conf).map_err(|e| e.to_string())?;
+    let cfg = crate::model::load(&cli.conf).map_err(|e| e.to_string())?;
     Ok(match &cfg.pid {
         Some(p) if Path::new(&p.value).is_absolute() => PathBuf::from(&p.value),
         Some(p) => cli.prefix.join(&p.value),
@@ -344,7 +344,7 @@ fn write_pid(path: &Path) -> std::io::Result<()> {
 pub fn run(cli: &Cli) -> Result<(), String> {
     use tokio::signal::unix::{signal, SignalKind};
     // Reading the model starts no thread, so `daemon on` can still fork here.
-    let model = crate::config::load(&cli.conf).map_err(|e| e.to_string())?;
+    let model = crate::model::load(&cli.conf).map_err(|e| e.to_string())?;
     let mut ready = if model.daemon == Some(true) {
         crate::daemon::detach()?
     } else {

@@ -14,6 +14,7 @@ pub mod health;
 pub mod http;
 pub mod http1;
 pub mod log;
+pub mod model;
 pub mod proxy;
 pub mod rewrite;
 pub mod routing;

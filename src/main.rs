@@ -26,7 +26,7 @@ fn main() -> ExitCode {
         }
     };
     if let Some(g) = &cli.globals {
-        if let Err(e) = rampart::config::set_globals(g) {
+        if let Err(e) = rampart::model::set_globals(g) {
             control::startup_error(&cli, &e.to_string());
             return ExitCode::from(1);
         }

@@ -498,7 +498,7 @@ fn nginx_conf_and_toml_give_the_same_model() {
         check_http_host app.example;\n    check_http_expect_body ok;\n    check_fail_open on;\n  }\n  \
         server {\n    listen 127.0.0.1:8080;\n    location /nstatus {\n      check_status json;\n    }\n    \
         location /s2 {\n      check_status;\n    }\n  }\n}\n";
-    let r = rampart::config::nginx::analyze_str(Path::new("/t/nginx.conf"), nginx);
+    let r = rampart::model::nginx::analyze_str(Path::new("/t/nginx.conf"), nginx);
     assert!(r.error.is_none(), "{:?}", r.error);
     let toml = "[http.upstream.u]\nserver = [\"127.0.0.1:9\"]\n\
         check = \"interval=3000 rise=2 fall=5 timeout=1000 type=http port=8081 default_down=false\"\n\
@@ -508,7 +508,7 @@ fn nginx_conf_and_toml_give_the_same_model() {
         [[http.server]]\nlisten = [\"127.0.0.1:8080\"]\n\
         [[http.server.location]]\nmatch = \"/nstatus\"\ncheck_status = \"json\"\n\
         [[http.server.location]]\nmatch = \"/s2\"\ncheck_status = \"html\"\n";
-    let t = rampart::config::parse_toml(Path::new("/t/r.toml"), toml).unwrap();
+    let t = rampart::model::parse_toml(Path::new("/t/r.toml"), toml).unwrap();
     let (a, b) = (&r.config.http.upstream["u"], &t.http.upstream["u"]);
     assert_eq!(
         a.check.as_ref().map(|c| &c.value),
@@ -535,7 +535,7 @@ fn nginx_conf_and_toml_give_the_same_model() {
         (&a.check_http_expect_body, a.check_fail_open),
         (&b.check_http_expect_body, b.check_fail_open)
     );
-    let locs = |c: &rampart::config::Config| -> Vec<Option<String>> {
+    let locs = |c: &rampart::model::Config| -> Vec<Option<String>> {
         c.http.server[0]
             .location
             .iter()
@@ -559,11 +559,11 @@ fn nginx_conf_and_toml_give_the_same_model() {
     for (line, want) in bad {
         let text =
             format!("events {{}}\nhttp {{\n  upstream u {{\n    server 127.0.0.1:9;\n    {line}\n  }}\n}}\n");
-        let r = rampart::config::nginx::analyze_str(Path::new("/t/nginx.conf"), &text);
+        let r = rampart::model::nginx::analyze_str(Path::new("/t/nginx.conf"), &text);
         let e = r.error.map(|e| e.to_string()).unwrap_or_default();
         assert!(e.contains(want) && e.ends_with("/t/nginx.conf:5"), "{line}: {e}");
     }
-    let r = rampart::config::nginx::analyze_str(
+    let r = rampart::model::nginx::analyze_str(
         Path::new("/t/nginx.conf"),
         "events {}\nhttp {\n  server {\n    location / {\n      check_status xml;\n    }\n  }\n}\n",
     );

@@ -11,7 +11,8 @@
 mod common;
 
 use common::*;
-use rampart::config::{self, nginx, Config};
+use rampart::config;
+use rampart::model::{self, nginx, Config};
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output, Stdio};
 use std::time::Duration;
@@ -302,7 +303,7 @@ fn convert_round_trips_nginx_fixtures() {
         let o = convert(f);
         assert_eq!(o.status.code(), Some(0), "{}", stderr(&o));
         let toml_text = String::from_utf8(o.stdout).unwrap();
-        let back = config::parse_toml(&tmp.path().join("x.toml"), &toml_text)
+        let back = model::parse_toml(&tmp.path().join("x.toml"), &toml_text)
             .unwrap_or_else(|e| panic!("{}: {e}\n{toml_text}", f.display()));
         assert_eq!(back, r.config, "{}:\n{toml_text}", f.display());
         // The converted file is a config rampart accepts.
@@ -339,7 +340,7 @@ fn convert_round_trips_nginx_fixtures() {
 fn quoting_fixture_maps_as_nginx_reads_it() {
     let c = nginx::analyze(&fixtures("good/quoting.conf")).config;
     let fmt = match &c.http.log_format["quoted"] {
-        rampart::config::model::LogFormatDef::Plain(f) => f.clone(),
+        rampart::model::LogFormatDef::Plain(f) => f.clone(),
         other => panic!("{other:?}"),
     };
     assert_eq!(fmt, "\"$request\" \t ${status}x '$uri'");
@@ -355,10 +356,7 @@ fn quoting_fixture_maps_as_nginx_reads_it() {
     assert_eq!(m, ["~ ^/re/(?<n>[a-z]+)\\.html$", "= /exact", "/hash#notcomment"]);
     assert_eq!(
         s.location[2].return_.clone().map(|r| r.value),
-        Some(rampart::config::model::ReturnDef::CodeText(
-            200,
-            "#not a comment".into()
-        ))
+        Some(rampart::model::ReturnDef::CodeText(200, "#not a comment".into()))
     );
 }
 
@@ -387,17 +385,17 @@ fn convert_round_trips_toml_configs() {
         samples.push((PathBuf::from("/t/sample.toml"), config(h, l)));
     }
     for (path, text) in &samples {
-        let a = config::parse_toml(path, text).unwrap_or_else(|e| panic!("{e}\n{text}"));
+        let a = model::parse_toml(path, text).unwrap_or_else(|e| panic!("{e}\n{text}"));
         let out = toml::to_string(&a).unwrap();
-        let b = config::parse_toml(path, &out).unwrap_or_else(|e| panic!("{e}\n{out}"));
+        let b = model::parse_toml(path, &out).unwrap_or_else(|e| panic!("{e}\n{out}"));
         assert_eq!(a, b, "{out}");
         assert_ne!(a, Config::default());
     }
     // And through the binary.
     let o = convert(&shipped);
     assert_eq!(o.status.code(), Some(0), "{}", stderr(&o));
-    let back = config::parse_toml(&shipped, &String::from_utf8(o.stdout).unwrap()).unwrap();
-    assert_eq!(back, config::load(&shipped).unwrap());
+    let back = model::parse_toml(&shipped, &String::from_utf8(o.stdout).unwrap()).unwrap();
+    assert_eq!(back, model::load(&shipped).unwrap());
 }
 
 const TWIN_NGINX: &str = r#"
@@ -494,13 +492,13 @@ fn nginx_conf_serves_exactly_as_its_toml_twin() {
     let t = tmp.path().join("rampart.toml");
     std::fs::write(&n, TWIN_NGINX.replace("@BACKEND@", &be).replace("@PORT@", "8080")).unwrap();
     std::fs::write(&t, TWIN_TOML.replace("@BACKEND@", &be).replace("@PORT@", "8080")).unwrap();
-    assert_eq!(config::load(&n).unwrap(), config::load(&t).unwrap());
+    assert_eq!(model::load(&n).unwrap(), model::load(&t).unwrap());
 
     // `rampart convert` of the nginx.conf gives the TOML twin's model.
     let o = convert(&n);
     assert_eq!(o.status.code(), Some(0), "{}", stderr(&o));
-    let converted = config::parse_toml(&t, &String::from_utf8(o.stdout).unwrap()).unwrap();
-    assert_eq!(converted, config::load(&t).unwrap());
+    let converted = model::parse_toml(&t, &String::from_utf8(o.stdout).unwrap()).unwrap();
+    assert_eq!(converted, model::load(&t).unwrap());
 
     // ...and serve the same bytes.
     let a = start("nginx.conf", TWIN_NGINX, &be);

@@ -22,8 +22,8 @@
 //! - at server level `last` acts as `break` (the location search follows anyway);
 //! - a rewrite regex that does not match empties `$1..$9` (measured on nginx).
 
-use crate::config::model::RewriteStep;
 use crate::exchange::request::Request;
+use crate::model::RewriteStep;
 use crate::routing::{Captures, PcreRegex};
 use crate::vars::Template;
 use std::sync::Arc;

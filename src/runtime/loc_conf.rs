@@ -4,10 +4,10 @@
 
 use super::defaults as d;
 use super::CompileCtx;
-use crate::config::model::{AccessLogDef, ErrorPageStatus, LocSettings};
 use crate::config::ConfigError;
 use crate::exchange::doc_root::DocRoot;
 use crate::exchange::loc_conf::{AddHeader, ErrorPage, ErrorTarget, LocConf};
+use crate::model::{AccessLogDef, ErrorPageStatus, LocSettings};
 use crate::proxy::conf::ProxyConf;
 use crate::vars::Template;
 use std::sync::Arc;

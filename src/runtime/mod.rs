@@ -10,9 +10,9 @@ mod server;
 pub use crate::config::value::listen::ListenOpts;
 pub use server::{Handler, LocationRt, ServerRt, VirtualHosts};
 
-use crate::config::model::{Config, LogFormatDef, WorkerProcesses};
 use crate::config::ConfigError;
 use crate::log::{Escape, Level, LogFormat};
+use crate::model::{Config, LogFormatDef, WorkerProcesses};
 use crate::upstream::Pool;
 use std::collections::HashMap;
 use std::net::{IpAddr, SocketAddr};
@@ -370,8 +370,8 @@ fn check_peers(
 /// Every variable name the config defines: `set $x` targets and the named
 /// groups of location, server_name and rewrite regexes.
 fn defined_vars(cfg: &Config) -> std::collections::HashSet<String> {
-    use crate::config::model::{Location, RewriteStep};
     use crate::config::Located;
+    use crate::model::{Location, RewriteStep};
     fn regex_names(pattern: &str, out: &mut std::collections::HashSet<String>) {
         if let Ok(re) = crate::routing::PcreRegex::compile(pattern, false) {
             out.extend(re.names().map(str::to_string));
@@ -417,10 +417,10 @@ fn defined_vars(cfg: &Config) -> std::collections::HashSet<String> {
 fn upstream_pool(
     ctx: &CompileCtx,
     name: &str,
-    up: &crate::config::model::Upstream,
+    up: &crate::model::Upstream,
     peers: Vec<crate::upstream::Peer>,
 ) -> Result<Pool, ConfigError> {
-    use crate::config::model::BalanceDef;
+    use crate::model::BalanceDef;
     use crate::upstream::{Balance, KeepaliveConf};
     let line = up.server.first().map_or(0, |s| s.line);
     let balance = match &up.balance {
@@ -521,7 +521,7 @@ mod upstream_tests {
              proxy_pass = \"http://u\"\n{loc_extra}\n"
         );
         let p = Path::new("/tmp/rampart-test.toml");
-        let cfg = crate::config::parse_toml(p, &text)?;
+        let cfg = crate::model::parse_toml(p, &text)?;
         compile(&cfg, p, Path::new("/tmp"), 1)
     }
 

@@ -11,8 +11,8 @@
 //! accepts is one nginx accepts too.
 
 use super::defaults as d;
-use crate::config::model::LocSettings;
 use crate::config::units::parse_bufs;
+use crate::model::LocSettings;
 
 /// nginx's page size here, its default for `proxy_buffers 8 SIZE`.
 const PAGE: u64 = 4096;

@@ -3,12 +3,12 @@
 
 use super::loc_conf::{resolve, Resolved};
 use super::{defaults, CompileCtx, Listener};
-use crate::config::model::{Config, ConnSettings, LocSettings, Location, ReturnDef, RewriteStep, Server};
 use crate::config::value::listen::{parse_listen, ListenOpts};
 use crate::config::ConfigError;
 use crate::config::Located;
 use crate::exchange::loc_conf::{LocCore, ServerCore};
 use crate::http1::HeadLimits;
+use crate::model::{Config, ConnSettings, LocSettings, Location, ReturnDef, RewriteStep, Server};
 use crate::rewrite::ReturnRt;
 use crate::routing::location::{LocationError, LocationSpec, LocationTree, Modifier};
 use crate::routing::server_name::NameTable;

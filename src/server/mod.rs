@@ -61,7 +61,7 @@ fn apply_error_log(conf: &ErrorLogConf) -> Result<(), std::io::Error> {
 
 /// Reads and compiles the config file.
 pub fn load_snapshot(file: &Path, prefix: &Path, generation: u64) -> Result<Snapshot, ConfigError> {
-    let cfg = crate::config::load(file)?;
+    let cfg = crate::model::load(file)?;
     runtime::compile(&cfg, file, prefix, generation)
 }
 

@@ -10,9 +10,18 @@
 //! level that sets any entry replaces the whole inherited list.
 //!
 //! Defaults live in `runtime::defaults`, each citing where nginx sets it.
+//!
+//! This layer sits above the features (a feature may own a section of the
+//! settings, `config::section!`); the syntax it is read with (the nginx.conf
+//! lexer, parser and directive table, units, typed values) is `config`'s.
 
-use super::located::Located;
-use super::units::{Dur, Size};
+pub mod load;
+pub mod nginx;
+
+pub use load::{is_toml, load, parse_toml, set_globals};
+
+use crate::config::located::Located;
+use crate::config::units::{Dur, Size};
 use serde::{Deserialize, Serialize};
 use std::collections::BTreeMap;
 

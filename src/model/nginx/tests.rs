@@ -2,7 +2,7 @@
 //! written in TOML, and the errors nginx 1.22.1 prints for bad directives.
 
 use super::*;
-use crate::config::parse_toml;
+use crate::model::parse_toml;
 use std::path::PathBuf;
 
 fn conf(src: &str) -> Report {
@@ -144,7 +144,7 @@ fn repeated_lists_append_and_stay_per_level() {
     );
 }
 
-use crate::config::model::AccessLogDef;
+use crate::model::AccessLogDef;
 
 #[test]
 fn errors_worded_as_nginx() {

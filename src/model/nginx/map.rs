@@ -1,4 +1,4 @@
-//! The directive tree → the model (`config::model::Config`), with nginx's
+//! The directive tree → the model (`model::Config`), with nginx's
 //! context and argument checks (`ngx_conf_handler`, nginx/nginx:
 //! src/core/ngx_conf_file.c) and each directive's own value checks, worded as
 //! the directive's handler in nginx 1.22.1 words them.
@@ -10,14 +10,14 @@
 //! one list per level, nginx's all-or-nothing inheritance of those lists
 //! follows. A repeated single-valued directive is `"x" directive is duplicate`.
 
-use super::directives::{lookup, Args, Ctx, Kind, Lookup, EVENTS, HTTP, LOC, MAIN, SRV, UPS};
-use super::parser::Directive;
-use super::values::{self, once};
-use crate::config::model::{
+use crate::config::nginx::directives::{lookup, Args, Ctx, Kind, Lookup, EVENTS, HTTP, LOC, MAIN, SRV, UPS};
+use crate::config::nginx::parser::Directive;
+use crate::config::nginx::values::{self, once};
+use crate::config::{ConfigError, Located};
+use crate::model::{
     AccessLogDef, AutoKeyword, BalanceDef, Config, ConnSettings, ErrorPageDef, ErrorPageStatus, Events, Http,
     LocSettings, Location, RewriteStep, Server, Upstream, WorkerProcesses,
 };
-use crate::config::{ConfigError, Located};
 
 /// What mapping found besides the model.
 #[derive(Debug, Default)]
@@ -401,7 +401,7 @@ impl Mapper {
                     h.upstream.insert(name, u);
                 }
                 "log_format" => {
-                    let (name, def) = values::log_format(d)?;
+                    let (name, def) = super::defs::log_format(d)?;
                     if name == "combined" || h.log_format.contains_key(&name) {
                         return Err(d.err(format!("duplicate \"log_format\" name \"{name}\"")));
                     }
@@ -506,7 +506,7 @@ impl Mapper {
                     .get_or_insert_with(Vec::new)
                     .extend(d.args.iter().cloned()),
                 "return" => {
-                    let r = values::return_def(d)?;
+                    let r = super::defs::return_def(d)?;
                     script.push(Located::new(
                         RewriteStep {
                             return_: Some(r.clone()),
@@ -567,7 +567,7 @@ impl Mapper {
                 }
                 "proxy_pass" => once(&mut l.proxy_pass, Located::new(arg(c, 0).to_string(), c.line), c)?,
                 "return" => {
-                    let r = values::return_def(c)?;
+                    let r = super::defs::return_def(c)?;
                     script.push(Located::new(
                         RewriteStep {
                             return_: Some(r.clone()),
