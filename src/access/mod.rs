@@ -6,8 +6,11 @@
 
 pub mod allow;
 pub mod auth_basic;
+mod conf;
 pub mod htpasswd;
 pub mod real_ip;
+
+pub use conf::AccessSettings;
 
 use std::net::IpAddr;
 use std::sync::Arc;

@@ -8,6 +8,7 @@
 pub mod error;
 pub mod located;
 pub mod nginx;
+pub mod section;
 pub mod units;
 pub mod value;
 

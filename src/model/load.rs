@@ -89,8 +89,18 @@ pub fn is_toml(path: &Path) -> bool {
 /// back with the line of the offending key.
 pub fn parse_toml(path: &Path, text: &str) -> Result<Config, ConfigError> {
     located::with_source(text, || toml::from_str::<Config>(text)).map_err(|e| {
-        let line = e.span().map(|s| located::line_of(text, s.start)).unwrap_or(0);
-        let key = e.span().and_then(|s| key_at(text, s.start));
+        let mut start = e.span().map(|s| s.start);
+        // A key no field or section took (config::section::Unknown): the
+        // error's span is its table; point at the key's own line.
+        if let Some(k) = e
+            .message()
+            .strip_prefix("unknown field `")
+            .and_then(|m| m.strip_suffix('`'))
+        {
+            start = start.and_then(|from| key_after(text, from, k)).or(start);
+        }
+        let line = start.map(|s| located::line_of(text, s)).unwrap_or(0);
+        let key = start.and_then(|s| key_at(text, s));
         let msg = e.message().trim().to_string();
         let mut err = ConfigError::new(path, line, msg);
         if let Some(k) = key {
@@ -98,6 +108,20 @@ pub fn parse_toml(path: &Path, text: &str) -> Result<Config, ConfigError> {
         }
         err
     })
+}
+
+/// The offset of the first line at or after `from` that sets `key`.
+fn key_after(text: &str, from: usize, key: &str) -> Option<usize> {
+    let mut at = text[..from.min(text.len())].rfind('\n').map_or(0, |i| i + 1);
+    for line in text[at..].split_inclusive('\n') {
+        if let Some((k, _)) = line.split_once('=') {
+            if k.trim().trim_matches('"') == key {
+                return Some(at);
+            }
+        }
+        at += line.len();
+    }
+    None
 }
 
 /// The TOML key on the line holding `offset`, if that line is `key = ...`.
@@ -145,6 +169,16 @@ mod tests {
                 "client_max_body_size",
             ),
             ("[http]\n\nno_such_thing = 1\n", 3, "no_such_thing"),
+            (
+                "[http]\ngzip = true\n[[http.server]]\nlisten = [\"1\"]\n\nbogus = 2\n",
+                6,
+                "bogus",
+            ),
+            (
+                "[http]\n[[http.server]]\n[[http.server.location]]\nmatch = \"/\"\nauth_basicc = \"x\"\n",
+                5,
+                "auth_basicc",
+            ),
             (
                 "[http]\nkeepalive_timeout = \"forever\"\n",
                 2,

@@ -225,16 +225,21 @@ pub struct RewriteStep {
 /// and the levels cannot drift apart.
 macro_rules! config_levels {
     (
+        sections { $( $(#[$sm:meta])* $sf:ident : $st:ty, )* }
         location_settings { $( $(#[$lm:meta])* $lf:ident : $lt:ty, )* }
         connection_settings { $( $(#[$cm:meta])* $cf:ident : $ct:ty, )* }
     ) => {
         /// Settings nginx allows in http, server and location blocks.
         #[derive(Debug, Clone, Default, PartialEq)]
-        pub struct LocSettings { $( $(#[$lm])* pub $lf: Option<$lt>, )* }
+        pub struct LocSettings {
+            $( $(#[$sm])* pub $sf: $st, )*
+            $( $(#[$lm])* pub $lf: Option<$lt>, )*
+        }
 
         impl LocSettings {
             /// nginx's merge: every field this level leaves unset comes from `parent`.
             pub fn inherit(&mut self, parent: &LocSettings) {
+                $( self.$sf.inherit(&parent.$sf); )*
                 $( if self.$lf.is_none() { self.$lf = parent.$lf.clone(); } )*
             }
         }
@@ -252,8 +257,7 @@ macro_rules! config_levels {
 
         /// The `[http]` table.
         #[derive(Debug, Clone, Default, PartialEq, Deserialize, Serialize)]
-        #[serde(deny_unknown_fields)]
-        pub struct Http {
+                pub struct Http {
             /// `log_format NAME`: formats usable by `access_log PATH NAME`.
             #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
             pub log_format: BTreeMap<String, LogFormatDef>,
@@ -261,16 +265,20 @@ macro_rules! config_levels {
             #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
             pub upstream: BTreeMap<String, Upstream>,
             $( $(#[$lm])* #[serde(default, skip_serializing_if = "Option::is_none")] pub $lf: Option<$lt>, )*
+            $( $(#[$sm])* #[serde(flatten)] pub $sf: $st, )*
             $( $(#[$cm])* #[serde(default, skip_serializing_if = "Option::is_none")] pub $cf: Option<$ct>, )*
             /// `server { ... }` blocks, in config order (order decides the default server).
             #[serde(default, skip_serializing_if = "Vec::is_empty")]
             pub server: Vec<Server>,
+            /// Keys no field or section takes: an error naming the first
+            /// (serde's `deny_unknown_fields` does not work with `flatten`).
+            #[serde(flatten, skip_serializing)]
+            pub unknown: crate::config::section::Unknown,
         }
 
         /// A `[[http.server]]` block.
         #[derive(Debug, Clone, Default, PartialEq, Deserialize, Serialize)]
-        #[serde(deny_unknown_fields)]
-        pub struct Server {
+                pub struct Server {
             /// nginx `listen` arguments: `"127.0.0.1:8080 default_server backlog=1024 reuseport"`.
             #[serde(default, skip_serializing_if = "Vec::is_empty")]
             pub listen: Vec<Located<String>>,
@@ -278,6 +286,7 @@ macro_rules! config_levels {
             #[serde(default, skip_serializing_if = "Option::is_none")]
             pub server_name: Option<Vec<String>>,
             $( $(#[$lm])* #[serde(default, skip_serializing_if = "Option::is_none")] pub $lf: Option<$lt>, )*
+            $( $(#[$sm])* #[serde(flatten)] pub $sf: $st, )*
             $( $(#[$cm])* #[serde(default, skip_serializing_if = "Option::is_none")] pub $cf: Option<$ct>, )*
             /// The server-level rewrite script (`rewrite`, `set`, `return`,
             /// `break` in order), run before location matching.
@@ -288,12 +297,15 @@ macro_rules! config_levels {
             pub return_: Option<Located<ReturnDef>>,
             #[serde(default, skip_serializing_if = "Vec::is_empty")]
             pub location: Vec<Location>,
+            /// Keys no field or section takes: an error naming the first
+            /// (serde's `deny_unknown_fields` does not work with `flatten`).
+            #[serde(flatten, skip_serializing)]
+            pub unknown: crate::config::section::Unknown,
         }
 
         /// A `[[...location]]` block.
         #[derive(Debug, Clone, Default, PartialEq, Deserialize, Serialize)]
-        #[serde(deny_unknown_fields)]
-        pub struct Location {
+                pub struct Location {
             /// nginx's location argument, modifier included: `"/"`, `"= /x"`,
             /// `"^~ /static/"`, `"~ \\.php$"`, `"~* \\.(gif|jpg)$"`, `"@fallback"`.
             #[serde(rename = "match")]
@@ -323,25 +335,34 @@ macro_rules! config_levels {
             #[serde(default, skip_serializing_if = "Option::is_none")]
             pub check_status: Option<Located<String>>,
             $( $(#[$lm])* #[serde(default, skip_serializing_if = "Option::is_none")] pub $lf: Option<$lt>, )*
+            $( $(#[$sm])* #[serde(flatten)] pub $sf: $st, )*
             #[serde(default, skip_serializing_if = "Vec::is_empty")]
             pub location: Vec<Location>,
+            /// Keys no field or section takes: an error naming the first
+            /// (serde's `deny_unknown_fields` does not work with `flatten`).
+            #[serde(flatten, skip_serializing)]
+            pub unknown: crate::config::section::Unknown,
         }
 
         impl Http {
-            pub fn loc_settings(&self) -> LocSettings { LocSettings { $( $lf: self.$lf.clone(), )* } }
+            pub fn loc_settings(&self) -> LocSettings { LocSettings { $( $sf: self.$sf.clone(), )* $( $lf: self.$lf.clone(), )* } }
             pub fn conn_settings(&self) -> ConnSettings { ConnSettings { $( $cf: self.$cf.clone(), )* } }
         }
         impl Server {
-            pub fn loc_settings(&self) -> LocSettings { LocSettings { $( $lf: self.$lf.clone(), )* } }
+            pub fn loc_settings(&self) -> LocSettings { LocSettings { $( $sf: self.$sf.clone(), )* $( $lf: self.$lf.clone(), )* } }
             pub fn conn_settings(&self) -> ConnSettings { ConnSettings { $( $cf: self.$cf.clone(), )* } }
         }
         impl Location {
-            pub fn loc_settings(&self) -> LocSettings { LocSettings { $( $lf: self.$lf.clone(), )* } }
+            pub fn loc_settings(&self) -> LocSettings { LocSettings { $( $sf: self.$sf.clone(), )* $( $lf: self.$lf.clone(), )* } }
         }
     };
 }
 
 config_levels! {
+    sections {
+        /// `allow`/`deny`, `auth_basic`, `auth_basic_user_file` (src/access).
+        access: crate::access::AccessSettings,
+    }
     location_settings {
         /// Largest accepted request body; 0 disables the check (413 above it).
         client_max_body_size: Size,
@@ -429,16 +450,6 @@ config_levels! {
         real_ip_header: String,
         /// Walk X-Forwarded-For past trusted addresses (nginx `real_ip_recursive on`).
         real_ip_recursive: bool,
-        /// `auth_basic "realm" | off`: the realm of HTTP Basic authentication
-        /// (ngx_http_auth_basic_module). Runs only with `auth_basic_user_file`.
-        auth_basic: String,
-        /// `auth_basic_user_file PATH`: an htpasswd file, relative to the config file's directory.
-        auth_basic_user_file: String,
-        /// nginx's `allow` and `deny` as ONE ordered list, because nginx tries
-        /// the rules of both directives in config order and the first match
-        /// decides: `[["allow", "10.0.0.0/8"], ["deny", "all"]]`. Values are
-        /// an address, a CIDR or `all` (IPv4 or IPv6). Inherited all-or-nothing.
-        access: Vec<(String, String)>,
         /// Bytes per second for each response body; 0 = no limit (ngx_http_write_filter_module.c).
         limit_rate: Size,
         /// Bytes sent at full speed before `limit_rate` applies.

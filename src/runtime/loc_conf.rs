@@ -229,7 +229,7 @@ pub fn resolve(ctx: &mut CompileCtx, s: &LocSettings, line: usize) -> Result<Res
         }
     };
 
-    let access = access_conf(ctx, s, line)?;
+    let access = crate::access::AccessConf::compile(&s.access, &ctx.file, line)?;
     for k in s.keepalive_disable.iter().flatten() {
         if !matches!(k.as_str(), "none" | "msie6" | "safari") {
             return Err(ctx
@@ -371,61 +371,6 @@ fn proxy_cookie(
         ctx.check_vars(at, name, t)?;
     }
     Ok(rules)
-}
-
-/// `access` (allow/deny in config order) and `auth_basic` + `auth_basic_user_file`.
-/// As nginx, the user file path is relative to the directory of the config
-/// file (`conf_prefix` in ngx_http_auth_basic_module.c), and `auth_basic`
-/// without a user file checks nothing (rampart warns about it).
-fn access_conf(
-    ctx: &CompileCtx,
-    s: &LocSettings,
-    line: usize,
-) -> Result<crate::access::AccessConf, ConfigError> {
-    use crate::access::{allow, auth_basic::AuthBasic, AccessConf};
-    let mut rules = Vec::new();
-    for (action, value) in s.access.iter().flatten() {
-        let (rule, warning) = allow::parse_rule(action, value).map_err(|e| {
-            let d = if action == "deny" { "deny" } else { "allow" };
-            ctx.err(line, e).directive(d)
-        })?;
-        if let Some(w) = warning {
-            crate::log::error_log::log(
-                crate::log::Level::Warn,
-                None,
-                format_args!("{w} in {}:{line}", ctx.file.display()),
-            );
-        }
-        rules.push(rule);
-    }
-    let realm = s.auth_basic.as_deref().filter(|r| *r != "off");
-    let auth = match (realm, s.auth_basic_user_file.as_deref()) {
-        (Some(realm), Some(file)) => {
-            let p = std::path::Path::new(file);
-            let path = if p.is_absolute() {
-                p.to_path_buf()
-            } else {
-                ctx.file.parent().map_or_else(|| ctx.path(file), |d| d.join(p))
-            };
-            Some(Arc::new(AuthBasic::new(realm, path)))
-        }
-        (Some(_), None) => {
-            crate::log::error_log::log(
-                crate::log::Level::Warn,
-                None,
-                format_args!(
-                    "\"auth_basic\" without \"auth_basic_user_file\" checks nothing in {}:{line}",
-                    ctx.file.display()
-                ),
-            );
-            None
-        }
-        (None, _) => None,
-    };
-    Ok(AccessConf {
-        rules: rules.into(),
-        auth,
-    })
 }
 
 /// The static handler's settings (defaults from ngx_http_core_module.c,

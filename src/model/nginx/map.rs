@@ -37,6 +37,7 @@ pub struct Mapper {
 macro_rules! put_loc {
     ($src:expr => $dst:expr) => {{
         let LocSettings {
+            access,
             client_max_body_size,
             client_body_timeout,
             send_timeout,
@@ -80,9 +81,6 @@ macro_rules! put_loc {
             set_real_ip_from,
             real_ip_header,
             real_ip_recursive,
-            auth_basic,
-            auth_basic_user_file,
-            access,
             limit_rate,
             limit_rate_after,
             keepalive_disable,
@@ -121,6 +119,7 @@ macro_rules! put_loc {
             gzip_static,
         } = $src;
         let d = $dst;
+        d.access = access;
         d.client_max_body_size = client_max_body_size;
         d.client_body_timeout = client_body_timeout;
         d.send_timeout = send_timeout;
@@ -164,9 +163,6 @@ macro_rules! put_loc {
         d.set_real_ip_from = set_real_ip_from;
         d.real_ip_header = real_ip_header;
         d.real_ip_recursive = real_ip_recursive;
-        d.auth_basic = auth_basic;
-        d.auth_basic_user_file = auth_basic_user_file;
-        d.access = access;
         d.limit_rate = limit_rate;
         d.limit_rate_after = limit_rate_after;
         d.keepalive_disable = keepalive_disable;
@@ -652,6 +648,10 @@ fn redirect_default_placement(d: &Directive, after_proxy_pass: bool) -> R<()> {
 
 /// The settings of every level. Ok(false): not one of them.
 fn loc_setting(d: &Directive, s: &mut LocSettings) -> R<bool> {
+    // The features' own sections first (config::section!).
+    if let Some(r) = s.access.directive(d) {
+        return r.map(|()| true);
+    }
     match d.name.as_str() {
         "client_max_body_size" => once(&mut s.client_max_body_size, values::size(d)?, d)?,
         "client_body_timeout" => once(&mut s.client_body_timeout, values::msec(d)?, d)?,
@@ -694,12 +694,6 @@ fn loc_setting(d: &Directive, s: &mut LocSettings) -> R<bool> {
             .push(arg(d, 0).to_string()),
         "proxy_buffer_size" => once(&mut s.proxy_buffer_size, values::size(d)?, d)?,
         "proxy_intercept_errors" => once(&mut s.proxy_intercept_errors, values::flag(d)?, d)?,
-        "auth_basic" => once(&mut s.auth_basic, arg(d, 0).to_string(), d)?,
-        "auth_basic_user_file" => once(&mut s.auth_basic_user_file, arg(d, 0).to_string(), d)?,
-        "allow" | "deny" => s
-            .access
-            .get_or_insert_with(Vec::new)
-            .push((d.name.clone(), arg(d, 0).to_string())),
         "proxy_next_upstream" => once(&mut s.proxy_next_upstream, d.args.clone(), d)?,
         "proxy_next_upstream_tries" => {
             let n = values::number(arg(d, 0)).ok_or_else(|| values::invalid_value(d))?;

@@ -1,0 +1,234 @@
+//! `section!`: how a feature declares the settings it owns, as an nginx
+//! module declares its loc conf and its `ngx_command_t` array.
+//!
+//! A section is one struct of `Option` fields, one per directive (the field
+//! name is the directive's name and its rampart.toml key). The macro gives it:
+//! - serde (each field optional; `model` flattens the section into the http,
+//!   server and location tables, so the TOML keys stay where nginx has them);
+//! - `inherit`: nginx's merge, an unset field takes the enclosing level's;
+//! - `directive`: the nginx.conf front end's setter, from the slot kind given
+//!   after `=` (nginx's `ngx_conf_set_*_slot`), with nginx's wording for bad
+//!   values and duplicates. A field without a kind is set by the feature's
+//!   own function, named with `custom = path;` (allow/deny: two directives,
+//!   one ordered list).
+//!
+//! Slot kinds: `flag` (on/off), `size`, `msec`, `string` (the first
+//! argument), `args` (all arguments), `number`, `one_of("a", "b")` (nginx's
+//! enum slot). A new directive of an existing section is one field here and
+//! one entry in `config::nginx::directives`; the feature reads the field
+//! when it compiles its conf.
+
+use super::nginx::parser::Directive;
+use super::nginx::values;
+use super::ConfigError;
+
+/// The outcome of offering a directive to a section.
+pub type Offer = Option<Result<(), ConfigError>>;
+
+/// `one_of` slots: the value when it is one of `words`, else nginx's
+/// `invalid value "x"` (ngx_conf_set_enum_slot).
+pub fn one_of(d: &Directive, words: &[&str]) -> Result<String, ConfigError> {
+    let v = values::first(d);
+    if words.contains(&v) {
+        Ok(v.to_string())
+    } else {
+        Err(d.err(format!("invalid value \"{v}\"")))
+    }
+}
+
+/// `number` slots (ngx_conf_set_num_slot).
+pub fn number(d: &Directive) -> Result<u64, ConfigError> {
+    values::number(values::first(d)).ok_or_else(|| values::invalid_number(d))
+}
+
+/// The keys of a flattened table that neither its fields nor its sections
+/// took: deserializing one is the error `unknown field `KEY``, as
+/// `deny_unknown_fields` words it (model::load puts the key's line on it).
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct Unknown;
+
+impl<'de> serde::Deserialize<'de> for Unknown {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        struct V;
+        impl<'de> serde::de::Visitor<'de> for V {
+            type Value = Unknown;
+            fn expecting(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+                f.write_str("no further keys")
+            }
+            fn visit_map<A: serde::de::MapAccess<'de>>(self, mut map: A) -> Result<Unknown, A::Error> {
+                match map.next_key::<String>()? {
+                    Some(k) => Err(serde::de::Error::custom(format!("unknown field `{k}`"))),
+                    None => Ok(Unknown),
+                }
+            }
+        }
+        d.deserialize_map(V)
+    }
+}
+
+#[macro_export]
+#[doc(hidden)]
+macro_rules! __section_slot {
+    (flag, $d:expr) => {
+        $crate::config::nginx::values::flag($d)
+    };
+    (size, $d:expr) => {
+        $crate::config::nginx::values::size($d)
+    };
+    (msec, $d:expr) => {
+        $crate::config::nginx::values::msec($d)
+    };
+    (number, $d:expr) => {
+        $crate::config::section::number($d)
+    };
+    (string, $d:expr) => {
+        Ok::<_, $crate::config::ConfigError>($crate::config::nginx::values::first($d).to_string())
+    };
+    (args, $d:expr) => {
+        Ok::<_, $crate::config::ConfigError>($d.args.clone())
+    };
+    (one_of, $d:expr, $($w:literal),+) => {
+        $crate::config::section::one_of($d, &[$($w),+])
+    };
+}
+
+/// Declares a feature's settings section (see the module's documentation).
+#[macro_export]
+macro_rules! section {
+    (
+        $(#[$sm:meta])*
+        pub struct $name:ident {
+            $(
+                $(#[$fm:meta])*
+                $f:ident : $t:ty $(= $kind:ident $( ( $($w:literal),+ ) )?)?,
+            )*
+        }
+        $(custom = $custom:path;)?
+    ) => {
+        $(#[$sm])*
+        #[derive(Debug, Clone, Default, PartialEq, serde::Deserialize, serde::Serialize)]
+        pub struct $name {
+            $(
+                $(#[$fm])*
+                #[serde(default, skip_serializing_if = "Option::is_none")]
+                pub $f: Option<$t>,
+            )*
+        }
+
+        impl $name {
+            /// nginx's merge: every field this level leaves unset comes from `parent`.
+            pub fn inherit(&mut self, parent: &Self) {
+                $( if self.$f.is_none() { self.$f = parent.$f.clone(); } )*
+            }
+
+            /// nginx.conf: sets the field of `d` (already checked against the
+            /// directive table: context and argument count). `None` when `d`
+            /// is not one of this section's directives.
+            pub fn directive(
+                &mut self,
+                d: &$crate::config::nginx::parser::Directive,
+            ) -> $crate::config::section::Offer {
+                match d.name.as_str() {
+                    $($(
+                        stringify!($f) => Some(
+                            $crate::__section_slot!($kind, d $(, $($w),+)?)
+                                .and_then(|v| $crate::config::nginx::values::once(&mut self.$f, v, d)),
+                        ),
+                    )?)*
+                    _ => {
+                        $( return $custom(self, d); )?
+                        #[allow(unreachable_code)]
+                        None
+                    }
+                }
+            }
+        }
+    };
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::path::Path;
+    use std::sync::Arc;
+
+    fn dir(name: &str, args: &[&str]) -> Directive {
+        Directive {
+            name: name.into(),
+            args: args.iter().map(|s| s.to_string()).collect(),
+            file: Arc::from(Path::new("/t/n.conf")),
+            line: 3,
+            block: None,
+            end_line: 3,
+        }
+    }
+
+    crate::section! {
+        /// A section for the tests.
+        pub struct Demo {
+            demo_flag: bool = flag,
+            demo_size: crate::config::units::Size = size,
+            demo_word: String = one_of("all", "any"),
+            demo_list: Vec<String> = args,
+            demo_custom: Vec<String>,
+        }
+        custom = demo_custom;
+    }
+
+    fn demo_custom(s: &mut Demo, d: &Directive) -> Offer {
+        (d.name == "demo_push").then(|| {
+            s.demo_custom
+                .get_or_insert_with(Vec::new)
+                .push(values::first(d).to_string());
+            Ok(())
+        })
+    }
+
+    #[test]
+    fn slots_set_fields_with_nginx_wording() {
+        let mut s = Demo::default();
+        assert_eq!(s.directive(&dir("demo_flag", &["on"])), Some(Ok(())));
+        assert_eq!(s.directive(&dir("demo_size", &["8k"])), Some(Ok(())));
+        assert_eq!(s.directive(&dir("demo_word", &["any"])), Some(Ok(())));
+        assert_eq!(s.directive(&dir("demo_list", &["a", "b"])), Some(Ok(())));
+        assert_eq!(s.directive(&dir("demo_push", &["x"])), Some(Ok(())));
+        assert_eq!(s.directive(&dir("demo_push", &["y"])), Some(Ok(())));
+        assert_eq!(s.directive(&dir("something_else", &["x"])), None);
+        assert_eq!(s.demo_flag, Some(true));
+        assert_eq!(s.demo_size, Some(crate::config::units::Size(8192)));
+        assert_eq!(s.demo_word.as_deref(), Some("any"));
+        assert_eq!(s.demo_list, Some(vec!["a".to_string(), "b".to_string()]));
+        assert_eq!(s.demo_custom, Some(vec!["x".to_string(), "y".to_string()]));
+
+        let e = |r: Offer| r.unwrap().unwrap_err().to_string();
+        assert_eq!(
+            e(s.directive(&dir("demo_flag", &["off"]))),
+            "\"demo_flag\" directive is duplicate in /t/n.conf:3"
+        );
+        assert_eq!(
+            e(Demo::default().directive(&dir("demo_word", &["some"]))),
+            "invalid value \"some\" in /t/n.conf:3"
+        );
+        assert_eq!(
+            e(Demo::default().directive(&dir("demo_size", &["lots"]))),
+            "\"demo_size\" directive invalid value in /t/n.conf:3"
+        );
+    }
+
+    #[test]
+    fn inherit_fills_only_unset_fields() {
+        let parent = Demo {
+            demo_flag: Some(true),
+            demo_word: Some("all".into()),
+            ..Demo::default()
+        };
+        let mut child = Demo {
+            demo_word: Some("any".into()),
+            ..Demo::default()
+        };
+        child.inherit(&parent);
+        assert_eq!(child.demo_flag, Some(true));
+        assert_eq!(child.demo_word.as_deref(), Some("any"));
+        assert_eq!(child.demo_size, None);
+    }
+}
