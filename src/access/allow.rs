@@ -93,6 +93,12 @@ pub fn parse_rule(action: &str, value: &str) -> Result<Parsed, String> {
 
 /// Whether `client` may proceed: the first matching rule decides, no match allows.
 pub fn allowed(rules: &[Rule], client: IpAddr) -> bool {
+    decide(rules, client) != Some(Action::Deny)
+}
+
+/// The action of the first rule matching `client`; None when none does
+/// (nginx's access module declines then).
+pub fn decide(rules: &[Rule], client: IpAddr) -> Option<Action> {
     let client = match client {
         IpAddr::V6(v6) => match v4_mapped(&v6) {
             Some(v4) => IpAddr::V4(v4),
@@ -108,10 +114,10 @@ pub fn allowed(rules: &[Rule], client: IpAddr) -> bool {
             _ => false,
         };
         if hit {
-            return r.action == Action::Allow;
+            return Some(r.action);
         }
     }
-    true
+    None
 }
 
 /// `::ffff:a.b.c.d` only (not the deprecated IPv4-compatible `::a.b.c.d`).

@@ -24,6 +24,9 @@ crate::section! {
         /// decides: `[["allow", "10.0.0.0/8"], ["deny", "all"]]`. Values are
         /// an address, a CIDR or `all` (IPv4 or IPv6). Inherited all-or-nothing.
         access: Vec<(String, String)>,
+        /// `satisfy all | any` (default all): whether every access check
+        /// must pass, or one is enough (ngx_http_core_module).
+        satisfy: String = one_of("all", "any"),
     }
     custom = allow_deny;
 }
@@ -82,9 +85,80 @@ impl AccessConf {
             }
             (None, _) => None,
         };
+        let any = match s.satisfy.as_deref() {
+            None | Some("all") => false,
+            Some("any") => true,
+            Some(v) => {
+                return Err(ConfigError::new(file, line, format!("invalid value \"{v}\"")).directive("satisfy"))
+            }
+        };
         Ok(AccessConf {
             rules: rules.into(),
             auth,
+            any,
         })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::path::PathBuf;
+
+    fn dir(name: &str, args: &[&str]) -> Directive {
+        Directive {
+            name: name.into(),
+            args: args.iter().map(|s| s.to_string()).collect(),
+            file: Arc::from(Path::new("/t/n.conf")),
+            line: 9,
+            block: None,
+            end_line: 9,
+        }
+    }
+
+    #[test]
+    fn satisfy_takes_all_or_any_with_nginx_wording() {
+        let mut s = AccessSettings::default();
+        assert_eq!(s.directive(&dir("satisfy", &["any"])), Some(Ok(())));
+        assert_eq!(s.satisfy.as_deref(), Some("any"));
+        let e = AccessSettings::default()
+            .directive(&dir("satisfy", &["some"]))
+            .unwrap()
+            .unwrap_err();
+        assert_eq!(e.to_string(), "invalid value \"some\" in /t/n.conf:9");
+        let e = s.directive(&dir("satisfy", &["all"])).unwrap().unwrap_err();
+        assert_eq!(e.to_string(), "\"satisfy\" directive is duplicate in /t/n.conf:9");
+        // A value that came from rampart.toml is checked when compiled.
+        let toml = AccessSettings {
+            satisfy: Some("some".into()),
+            ..AccessSettings::default()
+        };
+        let e = AccessConf::compile(&toml, &PathBuf::from("/t/r.toml"), 4).unwrap_err();
+        assert_eq!((e.line, e.directive.as_deref()), (4, Some("satisfy")));
+    }
+
+    #[test]
+    fn satisfy_any_lets_the_first_grant_in() {
+        let mut s = AccessSettings::default();
+        for (name, arg) in [("satisfy", "any"), ("allow", "127.0.0.1"), ("deny", "all")] {
+            assert_eq!(s.directive(&dir(name, &[arg])), Some(Ok(())));
+        }
+        s.auth_basic = Some("realm".into());
+        s.auth_basic_user_file = Some("/nonexistent/htpasswd".into());
+        let c = AccessConf::compile(&s, Path::new("/t/n.conf"), 1).unwrap();
+        // Allowed by address: auth_basic is not asked.
+        assert!(c.check("127.0.0.1".parse().unwrap(), None).is_ok());
+        // Denied by address, no credentials: auth_basic's 401 wins over the 403.
+        let e = c.check("10.1.1.1".parse().unwrap(), None).unwrap_err();
+        assert_eq!((e.status, e.challenge.is_some()), (401, true));
+        // Without auth_basic the deny answers, with nginx's log line.
+        s.auth_basic = None;
+        let c = AccessConf::compile(&s, Path::new("/t/n.conf"), 1).unwrap();
+        let e = c.check("10.1.1.1".parse().unwrap(), None).unwrap_err();
+        assert_eq!((e.status, e.message.as_str()), (403, "access forbidden by rule"));
+        // No rule matches and nothing else is configured: the phase declines.
+        s.access = Some(vec![("allow".into(), "10.0.0.0/8".into())]);
+        let c = AccessConf::compile(&s, Path::new("/t/n.conf"), 1).unwrap();
+        assert!(c.check("127.0.0.1".parse().unwrap(), None).is_ok());
     }
 }

@@ -362,7 +362,7 @@ const LATER: &[Spec] = &[
     m("auth_basic_user_file", HSL, Exactly(1)),
     m("allow", HSL, Exactly(1)),
     m("deny", HSL, Exactly(1)),
-    later("satisfy", HSL),
+    m("satisfy", HSL, Exactly(1)),
     later("limit_except", LOC),
     later("if", SRV | LOC),
     later("rewrite_log", HSL),
