@@ -6,9 +6,9 @@ use crate::access::AccessConf;
 use crate::exchange::{special, Exchange, Reply};
 use crate::http::response::ResponseHead;
 
-/// nginx's access phase with `satisfy all` (ngx_http_core_access_phase):
-/// allow/deny, then auth_basic; the first refusal answers.
-/// Returns the refusing status.
+/// nginx's access phase (ngx_http_core_access_phase): allow/deny, then
+/// auth_basic, combined as the location's `satisfy` says
+/// (`AccessConf::check`). Returns the refusing status.
 pub(super) fn access_phase(ex: &mut Exchange<'_>, access: &AccessConf) -> Result<(), u16> {
     let auth = ex.req.head.header(b"authorization");
     let Err(r) = access.check(ex.req.conn.peer.ip(), auth) else {
