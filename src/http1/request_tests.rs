@@ -675,7 +675,8 @@ fn uri_is_checked_when_the_request_line_completes() {
 fn errors_after_an_http09_line_are_marked() {
     let no_dotdot = |t: &[u8]| !t.windows(3).any(|w| w == b"/..");
     let all = |_: &[u8]| true;
-    let cases: &[(&[u8], &dyn Fn(&[u8]) -> bool, HeadError, bool)] = &[
+    type UriCheck<'a> = &'a dyn Fn(&[u8]) -> bool;
+    let cases: &[(&[u8], UriCheck, HeadError, bool)] = &[
         (b"POST /s\r\n", &all, error::INVALID_09_METHOD, true),
         (b"GET /../x\r\n", &no_dotdot, error::INVALID_REQUEST, true),
         (b"GET http://a..b/s\r\n", &all, error::INVALID_HOST_IN_LINE, true),
