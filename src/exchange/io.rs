@@ -123,6 +123,9 @@ pub struct ClientIo {
     pub pipelined: bool,
     /// `limit_rate` of the response being written, if any.
     pub limit: Option<RateLimit>,
+    /// The request being answered is HTTP/0.9: its response is the body alone, with no status
+    /// line, headers or chunk framing (nginx's header filter skips `http_version < 1.0`).
+    pub http09: bool,
 }
 
 /// nginx's `limit_rate` / `limit_rate_after` (ngx_http_write_filter_module.c):
@@ -177,6 +180,7 @@ impl ClientIo {
             written: 0,
             pipelined: false,
             limit: None,
+            http09: false,
         }
     }
 
@@ -188,6 +192,7 @@ impl ClientIo {
             written: 0,
             pipelined: false,
             limit: None,
+            http09: false,
         }
     }
 
@@ -200,6 +205,7 @@ impl ClientIo {
             written: 0,
             pipelined: false,
             limit: None,
+            http09: false,
         }
     }
 
@@ -358,6 +364,7 @@ impl ClientIo {
                 self.written += n;
                 Ok(n)
             }
+            _ if self.http09 => Ok(0),
             _ => {
                 let before = out.len();
                 let date = crate::log::clock::now();
@@ -370,7 +377,7 @@ impl ClientIo {
     /// Whether a body of this framing is written in HTTP/1.1 chunks here
     /// (HTTP/2 frames the body itself: its DATA frames carry it as is).
     pub fn chunks(&self, framing: Framing) -> bool {
-        framing == Framing::Chunked && !matches!(self.stream, ClientStream::H2(_))
+        framing == Framing::Chunked && !matches!(self.stream, ClientStream::H2(_)) && !self.http09
     }
 
     /// Appends `data` to `out` as the body framing wants it: one HTTP/1.1

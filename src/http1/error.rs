@@ -15,11 +15,24 @@ use std::fmt;
 pub struct HeadError {
     pub status: u16,
     pub reason: &'static str,
+    /// The request line had already been parsed as HTTP/0.9 (no version): nginx answers such a
+    /// request, errors included, with the body alone (`ngx_http_header_filter` writes no status
+    /// line or headers for `r->http_version < NGX_HTTP_VERSION_10`).
+    pub http09: bool,
 }
 
 impl HeadError {
     pub(crate) const fn new(status: u16, reason: &'static str) -> Self {
-        HeadError { status, reason }
+        HeadError {
+            status,
+            reason,
+            http09: false,
+        }
+    }
+
+    /// The same error, found after an HTTP/0.9 request line (`http09`).
+    pub(crate) const fn in_09(self, http09: bool) -> Self {
+        HeadError { http09, ..self }
     }
 
     /// The status that goes on the wire (494 is sent as 400, `ngx_http_special_response.c`).
@@ -45,7 +58,7 @@ impl std::error::Error for HeadError {}
 pub(crate) const INVALID_METHOD: HeadError = HeadError::new(400, "client sent invalid method");
 pub(crate) const INVALID_REQUEST: HeadError = HeadError::new(400, "client sent invalid request");
 pub(crate) const INVALID_09_METHOD: HeadError =
-    HeadError::new(400, "client sent invalid method in HTTP/0.9 request");
+    HeadError::new(400, "client sent invalid method in HTTP/0.9 request").in_09(true);
 pub(crate) const INVALID_VERSION: HeadError = HeadError::new(505, "client sent invalid version");
 pub(crate) const INVALID_HEADER: HeadError = HeadError::new(400, "client sent invalid header line");
 pub(crate) const DUPLICATE_HEADER: HeadError = HeadError::new(400, "client sent duplicate header line");

@@ -17,7 +17,12 @@ use super::request::HeadLimits;
 
 /// Replays the buffer model over `buf` (a complete head, or the bytes of one so far).
 /// `rl_start` is where the request line begins (after skipped empty lines).
-pub(crate) fn check(buf: &[u8], rl_start: usize, limits: &HeadLimits) -> Result<(), HeadError> {
+///
+/// The error comes with the offset at which nginx decides it: the end of the buffer that filled
+/// up. nginx has parsed every byte before that offset by then (and no byte after it, which it has
+/// not read), so a malformed byte before it wins over the size error, one after it loses
+/// (`GET /<9000 bytes, a control byte at 8500>` is a 414, not a 400).
+pub(crate) fn check(buf: &[u8], rl_start: usize, limits: &HeadLimits) -> Result<(), (HeadError, usize)> {
     let large = limits.large_buffer_size;
     let mut buf_start = 0usize;
     let mut cap = limits.client_header_buffer_size;
@@ -43,18 +48,19 @@ pub(crate) fn check(buf: &[u8], rl_start: usize, limits: &HeadLimits) -> Result<
         };
         if overflows {
             // The part already in the full buffer must be shorter than a large buffer.
-            if (buf_start + cap).saturating_sub(line_start) >= large {
-                return Err(too_long);
+            let full_at = buf_start + cap;
+            if full_at.saturating_sub(line_start) >= large {
+                return Err((too_long, full_at));
             }
             used += 1;
             if used > limits.large_buffers {
-                return Err(too_long);
+                return Err((too_long, full_at));
             }
             buf_start = line_start;
             cap = large;
             let len = line_end - line_start;
             if (complete && len > large) || (!complete && len >= large) {
-                return Err(too_long);
+                return Err((too_long, line_start + large));
             }
         }
         if !complete || line_end >= buf.len() {

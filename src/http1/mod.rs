@@ -6,7 +6,7 @@
 //! (src/http/ngx_http_parse.c, ngx_http_request.c, ngx_http_upstream.c) without copying: a parsed
 //! head keeps its bytes and ranges into them.
 //!
-//! - [`request`]: client request heads ([`find_head_end`], [`check_partial_head`],
+//! - [`request`]: client request heads ([`find_head_end`], [`HeadScan`],
 //!   [`parse_request_head`]).
 //! - [`response`]: upstream response heads ([`parse_response_head`]).
 //! - [`chunked`]: an incremental, zero-copy chunked-body decoder and the encoder helpers.
@@ -21,6 +21,9 @@ pub mod response;
 
 pub use chunked::{write_chunk_header, ChunkedDecoder, Step, LAST_CHUNK};
 pub use error::{ChunkError, HeadError, UpstreamHeadError};
-pub use request::{check_partial_head, find_head_end, parse_request_head, HeadLimits, RequestHead, Version};
+pub use request::{
+    check_partial_head, find_head_end, parse_request_head, parse_request_head_with, HeadLimits, HeadScan,
+    RequestHead, Version,
+};
 pub use request_line::validate_host;
 pub use response::{parse_response_head, BodyFraming, ResponseHead};

@@ -83,20 +83,186 @@ pub fn find_head_end(buf: &[u8], from: usize) -> Option<usize> {
     None
 }
 
-/// Called while the head is still incomplete: fails as soon as what has arrived can no longer
-/// succeed, as nginx does while reading. The request line is checked as soon as its bytes arrive
-/// (nginx answers `get / HTTP/1.1` with 400 before any header), and the buffer model gives 414
-/// for a request line longer than `large_buffer_size`, 494 for a header line longer than that or
-/// for a head that does not pack into `large_buffers` buffers (see `limits.rs`).
-///
-/// Errors in header lines are reported by [`parse_request_head`] once the head is complete
-/// (nginx reports them as each line arrives; only a client that stalls after a bad line can tell).
+/// Checks the bytes of a head so far as nginx checks them while they arrive; see [`HeadScan`].
+/// This one-shot form rescans from the start and accepts every URI; a connection keeps a
+/// [`HeadScan`] instead.
 pub fn check_partial_head(buf: &[u8], limits: &HeadLimits) -> Result<(), HeadError> {
-    let Some(start) = buf.iter().position(|&b| b != b'\r' && b != b'\n') else {
-        return Ok(());
+    HeadScan::default().check(buf, limits, &|_: &[u8]| true)
+}
+
+/// Validates a request head while it arrives, failing as soon as what has arrived can no longer
+/// succeed, with the status nginx would answer then (nginx parses each read as it comes:
+/// `ngx_http_parse_request_line`, then `ngx_http_parse_header_line` and each header's handler
+/// as soon as its line is complete):
+/// - the request line is checked byte by byte (`get / HTTP/1.1` is a 400 before any header);
+///   once complete, its URI (through `valid_uri`, nginx's `ngx_http_parse_complex_uri`) and the
+///   host of an absolute-form target;
+/// - each header line is checked byte by byte too (a space starting a line, a NUL, a CR not
+///   followed by LF: a 400 as soon as the byte is in), and each complete line for duplicates
+///   and an invalid Host;
+/// - the buffer model gives 414 for a request line longer than `large_buffer_size`, 494 for a
+///   header line longer than that or for a head that does not pack into `large_buffers` buffers
+///   (see `limits.rs`), unless a malformed byte came before the point where the buffer filled.
+///
+/// The checks that need the whole head (Host presence, Content-Length, Transfer-Encoding,
+/// CONNECT/TRACE) are [`parse_request_head`]'s. The scan keeps its place between calls on the
+/// same growing buffer, so that a head trickled byte by byte is not rescanned line by line.
+#[derive(Debug, Default, Clone)]
+pub struct HeadScan {
+    /// Where the next header line starts; 0 while the request line is incomplete.
+    next: usize,
+    /// The head is over (its empty line was seen, or it is an HTTP/0.9 request line).
+    done: bool,
+    seen: Seen,
+}
+
+impl HeadScan {
+    /// Checks `buf`, the bytes of the head so far (the same buffer, grown, on each call).
+    pub fn check(
+        &mut self,
+        buf: &[u8],
+        limits: &HeadLimits,
+        valid_uri: &dyn Fn(&[u8]) -> bool,
+    ) -> Result<(), HeadError> {
+        let Some(start) = buf.iter().position(|&b| b != b'\r' && b != b'\n') else {
+            return Ok(());
+        };
+        match limits::check(buf, start, limits) {
+            Ok(()) => self.syntax(buf, limits, valid_uri),
+            Err((too_long, at)) => {
+                self.syntax(buf.get(..at).unwrap_or(buf), limits, valid_uri)?;
+                Err(too_long)
+            }
+        }
+    }
+
+    /// The byte-level and per-line checks over `buf`, from where the last call stopped.
+    fn syntax(
+        &mut self,
+        buf: &[u8],
+        limits: &HeadLimits,
+        valid_uri: &dyn Fn(&[u8]) -> bool,
+    ) -> Result<(), HeadError> {
+        if self.done {
+            return Ok(());
+        }
+        if self.next == 0 {
+            let line = match request_line::parse(buf)? {
+                Parsed::Incomplete => return Ok(()),
+                Parsed::Done(line) => line,
+            };
+            check_request_line(buf, &line, valid_uri)?;
+            if line.protocol.is_none() {
+                // HTTP/0.9 has no headers.
+                self.done = true;
+                return Ok(());
+            }
+            self.next = line.next;
+        }
+        loop {
+            let rest = buf.get(self.next..).unwrap_or_default();
+            let Some(nl) = memchr::memchr(b'\n', rest) else {
+                // The line so far: parse_line fails on a prefix only for a byte that no
+                // continuation can make valid.
+                return match header::parse_line(rest, limits.underscores_in_headers, false) {
+                    Err(_) => Err(error::INVALID_HEADER),
+                    Ok(_) => Ok(()),
+                };
+            };
+            let text = &rest[..nl];
+            match header::parse_line(text, limits.underscores_in_headers, false) {
+                Err(_) => return Err(error::INVALID_HEADER),
+                Ok(Line::End) => {
+                    self.done = true;
+                    return Ok(());
+                }
+                Ok(Line::Ignore) => {}
+                Ok(Line::Header {
+                    name_end,
+                    value_start,
+                    value_end,
+                    invalid,
+                }) => {
+                    if !(invalid && limits.ignore_invalid_headers) {
+                        let name = &text[..name_end];
+                        let value = text.get(value_start..value_end).unwrap_or_default();
+                        self.seen.check(classify(name), value)?;
+                    }
+                }
+            }
+            self.next += nl + 1;
+        }
+    }
+}
+
+/// The checks nginx makes once the request line is complete (`ngx_http_process_request_line`),
+/// in its order: the URI (`ngx_http_process_request_uri`), then the host of an absolute-form
+/// target. An error after an HTTP/0.9 line is answered HTTP/0.9-style.
+fn check_request_line(
+    buf: &[u8],
+    line: &RequestLine,
+    valid_uri: &dyn Fn(&[u8]) -> bool,
+) -> Result<(), HeadError> {
+    let http09 = line.protocol.is_none();
+    let path = buf.get(line.uri_start..line.uri_end).unwrap_or_default();
+    let uri_ok = if line.empty_path {
+        let mut t = Vec::with_capacity(path.len() + 1);
+        t.push(b'/');
+        t.extend_from_slice(path);
+        valid_uri(&t)
+    } else {
+        valid_uri(path)
     };
-    request_line::parse(buf)?;
-    limits::check(buf, start, limits)
+    if !uri_ok {
+        return Err(error::INVALID_REQUEST.in_09(http09));
+    }
+    if let Some((s, e)) = line.authority {
+        if validate_host(buf.get(s..e).unwrap_or_default()).is_none() {
+            return Err(error::INVALID_HOST_IN_LINE.in_09(http09));
+        }
+    }
+    Ok(())
+}
+
+/// What the header lines so far held, for nginx's per-line handlers
+/// (`ngx_http_process_host`, `ngx_http_process_unique_header_line`).
+#[derive(Debug, Default, Clone, Copy)]
+struct Seen {
+    host: bool,
+    content_length: bool,
+    transfer_encoding: bool,
+    expect: bool,
+    unique: u16,
+}
+
+impl Seen {
+    /// The checks nginx makes as soon as one header line is complete.
+    fn check(&mut self, known: Known, value: &[u8]) -> Result<(), HeadError> {
+        let dup = match known {
+            Known::Host => {
+                if std::mem::replace(&mut self.host, true) {
+                    return Err(error::DUPLICATE_HOST);
+                }
+                if validate_host(value).is_none() {
+                    return Err(error::INVALID_HOST);
+                }
+                false
+            }
+            Known::ContentLength => std::mem::replace(&mut self.content_length, true),
+            Known::TransferEncoding => std::mem::replace(&mut self.transfer_encoding, true),
+            Known::Expect => std::mem::replace(&mut self.expect, true),
+            Known::Unique(bit) => {
+                let dup = self.unique & bit != 0;
+                self.unique |= bit;
+                dup
+            }
+            Known::Connection | Known::Upgrade | Known::Other => false,
+        };
+        if dup {
+            return Err(error::DUPLICATE_HEADER);
+        }
+        Ok(())
+    }
 }
 
 /// nginx's `r->headers_in.connection_type`: decided by the last `Connection` line that holds
@@ -191,22 +357,34 @@ pub(crate) fn parse_content_length(v: &[u8]) -> Option<u64> {
 }
 
 /// Parses a complete head (`buf` = the head bytes as delimited by [`find_head_end`]; it may start
-/// with empty lines, which nginx skips). The buffer limits are enforced here too, since a head
-/// that arrived in one read never went through [`check_partial_head`].
+/// with empty lines, which nginx skips), accepting every URI. See [`parse_request_head_with`].
 pub fn parse_request_head(buf: Bytes, limits: &HeadLimits) -> Result<RequestHead, HeadError> {
+    parse_request_head_with(buf, limits, &|_: &[u8]| true)
+}
+
+/// Parses a complete head. The buffer limits are enforced here too, since a head that arrived
+/// in one read never went through [`HeadScan`], with the same rule for which error comes first.
+/// `valid_uri` gets the target in origin form (as [`RequestHead::target`] gives it) and says
+/// whether nginx's URI parser accepts it: a URI it rejects is a 400 right after the request line,
+/// ahead of any header error.
+pub fn parse_request_head_with(
+    buf: Bytes,
+    limits: &HeadLimits,
+    valid_uri: &dyn Fn(&[u8]) -> bool,
+) -> Result<RequestHead, HeadError> {
     if buf.len() >= u32::MAX as usize {
         return Err(error::TOO_LONG_HEADER);
+    }
+    let start = buf.iter().position(|&b| b != b'\r' && b != b'\n').unwrap_or(0);
+    if let Err((too_long, at)) = limits::check(&buf, start, limits) {
+        HeadScan::default().syntax(buf.get(..at).unwrap_or(&buf), limits, valid_uri)?;
+        return Err(too_long);
     }
     let line = match request_line::parse(&buf)? {
         Parsed::Done(line) => line,
         Parsed::Incomplete => return Err(error::INVALID_REQUEST),
     };
-    limits::check(&buf, line.start, limits)?;
-    if let Some((s, e)) = line.authority {
-        if validate_host(buf.get(s..e).unwrap_or_default()).is_none() {
-            return Err(error::INVALID_HOST_IN_LINE);
-        }
-    }
+    check_request_line(&buf, &line, valid_uri)?;
     let version = match (line.major, line.minor) {
         (0, _) => Version::Http09,
         (_, 0) => Version::Http10,
@@ -255,7 +433,7 @@ fn parse_headers(
 ) -> Result<Framing, HeadError> {
     head.headers
         .reserve(memchr::memchr_iter(b'\n', buf.get(pos..).unwrap_or_default()).count());
-    let mut seen_unique = 0u16;
+    let mut seen = Seen::default();
     let mut cl: Option<Span> = None;
     let mut te: Option<Span> = None;
     loop {
@@ -288,16 +466,10 @@ fn parse_headers(
                 let idx = head.headers.len() as u32;
                 head.headers.push(HeaderEntry { name, value });
                 let value_bytes = value.get(buf);
-                match classify(name.get(buf)) {
-                    Known::Host => {
-                        if head.host.is_some() {
-                            return Err(error::DUPLICATE_HOST);
-                        }
-                        head.host = Some(idx);
-                        if validate_host(value_bytes).is_none() {
-                            return Err(error::INVALID_HOST);
-                        }
-                    }
+                let known = classify(name.get(buf));
+                seen.check(known, value_bytes)?;
+                match known {
+                    Known::Host => head.host = Some(idx),
                     Known::Connection => {
                         if contains_ignore_case(value_bytes, b"close") {
                             head.conn_type = ConnType::Close;
@@ -306,34 +478,13 @@ fn parse_headers(
                         }
                         head.conn_upgrade |= contains_ignore_case(value_bytes, b"upgrade");
                     }
-                    Known::ContentLength => {
-                        if cl.is_some() {
-                            return Err(error::DUPLICATE_HEADER);
-                        }
-                        cl = Some(value);
-                    }
-                    Known::TransferEncoding => {
-                        if te.is_some() {
-                            return Err(error::DUPLICATE_HEADER);
-                        }
-                        te = Some(value);
-                    }
-                    Known::Expect => {
-                        if head.expect.is_some() {
-                            return Err(error::DUPLICATE_HEADER);
-                        }
-                        head.expect = Some(idx);
-                    }
+                    Known::ContentLength => cl = Some(value),
+                    Known::TransferEncoding => te = Some(value),
+                    Known::Expect => head.expect = Some(idx),
                     Known::Upgrade => {
                         head.upgrade.get_or_insert(idx);
                     }
-                    Known::Unique(bit) => {
-                        if seen_unique & bit != 0 {
-                            return Err(error::DUPLICATE_HEADER);
-                        }
-                        seen_unique |= bit;
-                    }
-                    Known::Other => {}
+                    Known::Unique(_) | Known::Other => {}
                 }
             }
         }

@@ -8,7 +8,7 @@ use crate::exchange::io::{ClientIo, IoFail};
 use crate::http::conn::ConnInfo;
 use crate::http::conn::ProxyAddrs;
 use crate::http::conn::TlsInfo;
-use crate::http1::{check_partial_head, find_head_end, parse_request_head};
+use crate::http1::{find_head_end, parse_request_head_with, HeadError, HeadScan, Version};
 use crate::log::Level;
 use crate::runtime::VirtualHosts;
 use crate::status::counters::{self, ConnGauge, ConnState};
@@ -363,15 +363,23 @@ impl Conn {
     async fn process(&mut self, hosts: Arc<VirtualHosts>, head_deadline: Instant) -> bool {
         let started = std::time::Instant::now();
         let limits = &hosts.conn.limits;
+        // nginx parses the URI as soon as the request line is in
+        // (ngx_http_process_request_uri): a URI it cannot normalise is a 400
+        // ahead of any header check.
+        let merge_slashes = hosts.conn.merge_slashes;
+        let valid_uri = |t: &[u8]| crate::routing::uri::normalize(t, merge_slashes).is_ok();
         let io = &mut self.io;
+        let mut scan = HeadScan::default();
         let mut scan_from = 0;
         let mut counted = false;
         let end = loop {
             if let Some(end) = find_head_end(io.pending(), scan_from) {
                 break Ok(end);
             }
-            if let Err(e) = check_partial_head(io.pending(), limits) {
-                break Err((e.status, e.reason));
+            // Each line is checked as it arrives: a malformed one is answered
+            // at once, not at client_header_timeout.
+            if let Err(e) = scan.check(io.pending(), limits, &valid_uri) {
+                break Err(e);
             }
             scan_from = io.pending().len().saturating_sub(3);
             let chunk = if io.pending().is_empty() {
@@ -389,10 +397,18 @@ impl Conn {
                     }
                 }
                 Err(IoFail::Timeout) if counted || !io.pending().is_empty() => {
-                    break Err((408, "client timed out"))
+                    break Err(HeadError {
+                        status: 408,
+                        reason: "client timed out",
+                        http09: false,
+                    })
                 }
                 Err(_) if counted && !io.pending().is_empty() => {
-                    break Err((400, "client prematurely closed connection"))
+                    break Err(HeadError {
+                        status: 400,
+                        reason: "client prematurely closed connection",
+                        http09: false,
+                    })
                 }
                 Err(_) => return false,
             }
@@ -407,18 +423,21 @@ impl Conn {
         self.gauge.set(ConnState::Writing);
         let end = match end {
             Ok(end) => end,
-            Err((status, reason)) => {
+            Err(e) => {
                 let line = first_line(io.pending()).to_vec();
-                log_client_error(self.number, self.peer, reason);
+                log_client_error(self.number, self.peer, e.reason);
                 // nginx sends nothing on a header timeout or a client that went away (408 is logged).
-                let send = status != 408 && !(status == 400 && reason.starts_with("client prematurely"));
-                pipeline::reject(io, &hosts, status, send, conn, &line, started).await;
+                let send =
+                    e.status != 408 && !(e.status == 400 && e.reason.starts_with("client prematurely"));
+                io.http09 = e.http09;
+                pipeline::reject(io, &hosts, e.status, send, conn, &line, started).await;
                 return false;
             }
         };
         // The head is parsed from its own copy; the connection buffer keeps
         // it until parsing succeeded, so an error can still log the request line.
-        let head = match parse_request_head(bytes::Bytes::copy_from_slice(&io.pending()[..end]), limits) {
+        let copy = bytes::Bytes::copy_from_slice(&io.pending()[..end]);
+        let head = match parse_request_head_with(copy, limits, &valid_uri) {
             Ok(h) => {
                 io.consume(end);
                 h
@@ -426,10 +445,13 @@ impl Conn {
             Err(e) => {
                 log_client_error(self.number, self.peer, e.reason);
                 let line = first_line(io.pending()).to_vec();
+                io.http09 = e.http09;
                 pipeline::reject(io, &hosts, e.status, true, conn, &line, started).await;
                 return false;
             }
         };
+        // An HTTP/0.9 request is answered with the body alone.
+        io.http09 = head.version() == Version::Http09;
         match pipeline::handle(io, head, &hosts, conn, started, self.accepted.elapsed()).await {
             Next::KeepAlive(t) => {
                 self.idle_timeout = Some(t);

@@ -641,7 +641,13 @@ pub async fn reject(
     if send {
         let mut head = ResponseHead::new(status);
         let body = pages::error_page_body(status, conf.server_tokens, false).unwrap_or_default();
-        head.content_type = Some(bytes::Bytes::from_static(b"text/html"));
+        // The default server's `charset` applies, as to nginx's other pages (a
+        // request rejected while its head is read has that server's config).
+        let st = &server.server_loc.stat;
+        head.content_type = Some(
+            crate::static_files::mime::with_charset(b"text/html", st.charset.as_ref(), &st.charset_types)
+                .unwrap_or(bytes::Bytes::from_static(b"text/html")),
+        );
         let mut out = Vec::new();
         let framing = Framing::Length(body.len() as u64);
         if let Ok(n) = io.begin_response(&head, framing, ConnHeader::Close, conf.server_tokens, &mut out) {
