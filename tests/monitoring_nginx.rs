@@ -365,10 +365,18 @@ fn satisfy_answers_match_nginx() {
         "satisfy = \"any\"\n",
         &[
             loc("/deny-auth/", "access = [[\"deny\", \"all\"]]\n", true),
-            loc("/allow-auth/", "access = [[\"allow\", \"127.0.0.1\"], [\"deny\", \"all\"]]\n", true),
+            loc(
+                "/allow-auth/",
+                "access = [[\"allow\", \"127.0.0.1\"], [\"deny\", \"all\"]]\n",
+                true,
+            ),
             loc("/nomatch-auth/", "access = [[\"allow\", \"10.0.0.0/8\"]]\n", true),
             loc("/deny-only/", "access = [[\"deny\", \"all\"]]\n", false),
-            loc("/nomatch-only/", "access = [[\"allow\", \"10.0.0.0/8\"]]\n", false),
+            loc(
+                "/nomatch-only/",
+                "access = [[\"allow\", \"10.0.0.0/8\"]]\n",
+                false,
+            ),
             loc(
                 "/all/",
                 "satisfy = \"all\"\naccess = [[\"allow\", \"127.0.0.1\"], [\"deny\", \"all\"]]\n",
@@ -389,7 +397,14 @@ fn satisfy_answers_match_nginx() {
     };
     let naddr = SocketAddr::from(([127, 0, 0, 1], port));
     let mut statuses = Vec::new();
-    for path in ["/deny-auth/", "/allow-auth/", "/nomatch-auth/", "/deny-only/", "/nomatch-only/", "/all/"] {
+    for path in [
+        "/deny-auth/",
+        "/allow-auth/",
+        "/nomatch-auth/",
+        "/deny-only/",
+        "/nomatch-only/",
+        "/all/",
+    ] {
         for auth in [None, Some(good.as_str()), Some(bad.as_str())] {
             let n = ask(naddr, path, auth);
             let m = ask(r.addr(), path, auth);

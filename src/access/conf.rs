@@ -89,7 +89,9 @@ impl AccessConf {
             None | Some("all") => false,
             Some("any") => true,
             Some(v) => {
-                return Err(ConfigError::new(file, line, format!("invalid value \"{v}\"")).directive("satisfy"))
+                return Err(
+                    ConfigError::new(file, line, format!("invalid value \"{v}\"")).directive("satisfy")
+                )
             }
         };
         Ok(AccessConf {

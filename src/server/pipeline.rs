@@ -638,6 +638,7 @@ pub async fn reject(
     let conf = &server.server_loc.core.conf;
     let written_before = io.written;
     let mut header_bytes = 0;
+    let mut sent = None;
     if send {
         let mut head = ResponseHead::new(status);
         let body = pages::error_page_body(status, conf.server_tokens, false).unwrap_or_default();
@@ -652,6 +653,7 @@ pub async fn reject(
         let framing = Framing::Length(body.len() as u64);
         if let Ok(n) = io.begin_response(&head, framing, ConnHeader::Close, conf.server_tokens, &mut out) {
             header_bytes = n;
+            sent = head.content_type.clone().map(|t| (t, body.len() as u64));
             out.extend_from_slice(&body);
             let _ = io.write_all(&out, conf.send_timeout).await;
         }
@@ -666,6 +668,7 @@ pub async fn reject(
         started,
         server: &server.core,
         request_line,
+        sent,
     };
     for l in &conf.access_log {
         if let Some(c) = &l.cond {

@@ -16,6 +16,22 @@ pub struct RejectedRequest<'a> {
     pub server: &'a ServerCore,
     /// The raw request line as far as it arrived (for `$request`).
     pub request_line: &'a [u8],
+    /// What the error page's head carried: Content-Type and Content-Length
+    /// (`$sent_http_*`; `Connection: close` always). None when nothing was sent.
+    pub sent: Option<(bytes::Bytes, u64)>,
+}
+
+impl RejectedRequest<'_> {
+    /// The method, once the request line got past it (nginx sets
+    /// `r->method_name` when it has parsed the method and its space).
+    fn method(&self) -> Option<&[u8]> {
+        let sp = self.request_line.iter().position(|&b| b == b' ')?;
+        let m = &self.request_line[..sp];
+        (!m.is_empty()
+            && m.iter()
+                .all(|b| b.is_ascii_uppercase() || matches!(b, b'_' | b'-')))
+        .then_some(m)
+    }
 }
 
 impl VarSource for RejectedRequest<'_> {
@@ -27,6 +43,19 @@ impl VarSource for RejectedRequest<'_> {
             Var::ServerPort => out.extend_from_slice(self.conn.local.port().to_string().as_bytes()),
             Var::ServerName | Var::Host => out.extend_from_slice(&self.server.name),
             Var::Request => out.extend_from_slice(self.request_line),
+            Var::RequestMethod => match self.method() {
+                Some(m) => out.extend_from_slice(m),
+                None => return false,
+            },
+            // r->uri and the `?` flag are empty (found) for a request nginx
+            // rejected: the URI was never set.
+            Var::Uri | Var::IsArgs => {}
+            Var::SentHttp(name) => match (name.as_str(), &self.sent) {
+                ("content_type", Some((t, _))) => out.extend_from_slice(t),
+                ("content_length", Some((_, n))) => out.extend_from_slice(n.to_string().as_bytes()),
+                ("connection", Some(_)) => out.extend_from_slice(b"close"),
+                _ => return false,
+            },
             // nginx: an empty (found) value on HTTP/1.x.
             Var::Http2 => out.extend_from_slice(self.conn.http2.unwrap_or("").as_bytes()),
             Var::Status => out.extend_from_slice(
