@@ -544,6 +544,56 @@ fn malformed_and_http09_requests_match_nginx_differential() {
     );
 }
 
+/// `Expect: 100-continue` on requests without a body, against nginx 1.22.1:
+/// `100 Continue` comes first when a handler takes the body in hand (a
+/// static file that exists, proxy_pass even when the upstream is down), not
+/// before nginx's own error pages (404, 405) nor on HTTP/1.0.
+#[test]
+fn expect_continue_without_a_body_matches_nginx() {
+    let Some(p) = DiffPair::start("expect_bodyless") else {
+        return;
+    };
+    let cases: &[(&str, &[u8])] = &[
+        (
+            "file",
+            b"GET /s HTTP/1.1\r\nHost: a\r\nExpect: 100-continue\r\nConnection: close\r\n\r\n",
+        ),
+        (
+            "file, HEAD",
+            b"HEAD /s HTTP/1.1\r\nHost: a\r\nExpect: 100-continue\r\nConnection: close\r\n\r\n",
+        ),
+        (
+            "404",
+            b"GET /nope HTTP/1.1\r\nHost: a\r\nExpect: 100-continue\r\nConnection: close\r\n\r\n",
+        ),
+        (
+            "405",
+            b"POST /s HTTP/1.1\r\nHost: a\r\nExpect: 100-continue\r\nConnection: close\r\n\r\n",
+        ),
+        (
+            "proxied, 502",
+            b"GET /up HTTP/1.1\r\nHost: a\r\nExpect: 100-continue\r\nConnection: close\r\n\r\n",
+        ),
+        (
+            "HTTP/1.0",
+            b"GET /s HTTP/1.0\r\nHost: a\r\nExpect: 100-continue\r\n\r\n",
+        ),
+    ];
+    let mut continued = 0;
+    for (what, req) in cases {
+        let want = exchange(p.nginx, req, Duration::from_secs(2));
+        let got = exchange(p.rampart, req, Duration::from_secs(2));
+        assert_eq!(got, want, "{what}");
+        continued += usize::from(want.0.starts_with("HTTP/1.1 100 Continue"));
+    }
+    // Both kinds occur in nginx's answers, or the comparison shows nothing.
+    assert!(
+        (1..cases.len()).contains(&continued),
+        "{continued} of {}",
+        cases.len()
+    );
+}
+
 /// A malformed header line is answered within 100 ms of its arrival while the
 /// head is still incomplete (no empty line ever comes), by nginx and by
 /// rampart alike: 400 and a close, long before client_header_timeout (5 s).

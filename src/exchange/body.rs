@@ -117,11 +117,14 @@ impl ReqBody {
         matches!(self.kind, Kind::Chunked(_) | Kind::Stream)
     }
 
-    /// Sends `100 Continue` once, when the client asked and the body is wanted.
-    /// nginx sends it as soon as it starts reading the body, even when body
-    /// bytes already arrived with the head (`ngx_http_read_client_request_body`
-    /// calls `ngx_http_test_expect` before looking at the preread bytes).
-    async fn continue_if_expected(&mut self, io: &mut ClientIo) -> Result<(), BodyError> {
+    /// Sends `100 Continue` once, when the client asked for it
+    /// (`ngx_http_test_expect`). nginx does so as soon as a handler reads or
+    /// discards the body, whether or not there is one: reading it
+    /// (`ngx_http_read_client_request_body`, so proxy_pass, before it
+    /// connects) and the static and gzip_static handlers once they found the
+    /// file (`ngx_http_discard_request_body`); not for its own error pages.
+    /// Body bytes that already arrived with the head change nothing.
+    pub async fn expect_test(&mut self, io: &mut ClientIo) -> Result<(), BodyError> {
         if self.expect_continue {
             self.expect_continue = false;
             io.send_continue(self.timeout).await?;
@@ -132,7 +135,7 @@ impl ReqBody {
     /// Appends the next piece of body (at most BODY_CHUNK bytes) to `out`.
     /// Returns `false` once the body is complete and nothing was added.
     pub async fn next(&mut self, io: &mut ClientIo, out: &mut Vec<u8>) -> Result<bool, BodyError> {
-        self.continue_if_expected(io).await?;
+        self.expect_test(io).await?;
         loop {
             match &mut self.kind {
                 Kind::Done => return Ok(false),

@@ -91,6 +91,11 @@ struct AttemptErr {
 /// The content handler of a location with `proxy_pass`: `pl` is the
 /// location's proxy settings and configured target.
 pub async fn forward(ex: &mut Exchange<'_>, pl: ProxyLoc<'_>) -> Reply {
+    // ngx_http_proxy_handler reads the body first: `100 Continue` goes out
+    // before anything else, with or without a body (ngx_http_test_expect).
+    if let Err(e) = ex.body.expect_test(ex.io).await {
+        return client_body_failure(ex, e);
+    }
     if let Some(d) = &pl.target.dynamic {
         return match dynamic::target(ex, d, pl.conf.connect_timeout).await {
             Ok(t) => Box::pin(forward_to(ex, pl, &t)).await,

@@ -175,6 +175,11 @@ pub async fn handle(ex: &mut Exchange<'_>, conf: &StaticConf) -> Outcome {
     if method == b"POST" {
         return special(405);
     }
+    // ngx_http_static_handler discards the body here: `100 Continue` first.
+    if ex.body.expect_test(ex.io).await.is_err() {
+        ex.req.status = 499;
+        return Outcome::Reply(Reply::Close);
+    }
     let mut vary = false;
     if conf.gzip_static > 0 {
         match gzip_static(ex, conf, &uri, &path).await {
