@@ -12,9 +12,10 @@
 //!   own function, named with `custom = path;` (allow/deny: two directives,
 //!   one ordered list).
 //!
-//! Slot kinds: `flag` (on/off), `size`, `msec`, `string` (the first
-//! argument), `args` (all arguments), `number`, `one_of("a", "b")` (nginx's
-//! enum slot). A new directive of an existing section is one field here and
+//! Slot kinds: `flag` (on/off), `size` (a `Size`), `size_bytes` (a size as
+//! `u64`), `msec`, `string` (the first argument), `args` (all arguments),
+//! `joined` (all arguments joined by a space), `number`, `one_of("a", "b")`
+//! (nginx's enum slot). A new directive of an existing section is one field here and
 //! one entry in `config::nginx::directives`; the feature reads the field
 //! when it compiles its conf.
 
@@ -86,6 +87,12 @@ macro_rules! __section_slot {
     };
     (args, $d:expr) => {
         Ok::<_, $crate::config::ConfigError>($d.args.clone())
+    };
+    (joined, $d:expr) => {
+        Ok::<_, $crate::config::ConfigError>($d.args.join(" "))
+    };
+    (size_bytes, $d:expr) => {
+        $crate::config::nginx::values::size($d).map(|s| s.0)
     };
     (one_of, $d:expr, $($w:literal),+) => {
         $crate::config::section::one_of($d, &[$($w),+])

@@ -2,6 +2,8 @@
 
 pub mod expires;
 pub mod gzip;
+mod gzip_conf;
+pub use gzip_conf::GzipSettings;
 pub mod gzip_encoder;
 pub mod isal;
 pub mod libdeflate;

@@ -362,6 +362,8 @@ config_levels! {
     sections {
         /// `allow`/`deny`, `auth_basic`, `auth_basic_user_file` (src/access).
         access: crate::access::AccessSettings,
+        /// `gzip`, `gzip_*` but gzip_static (src/filters/gzip_conf.rs).
+        gzip: crate::filters::GzipSettings,
     }
     location_settings {
         /// Largest accepted request body; 0 disables the check (413 above it).
@@ -500,22 +502,6 @@ config_levels! {
         open_file_cache_valid: Dur,
         open_file_cache_min_uses: u64,
         open_file_cache_errors: bool,
-        gzip: bool,
-        /// 1-9 (default 1).
-        gzip_comp_level: u64,
-        /// Bytes (default 20); compared with a known Content-Length only.
-        gzip_min_length: u64,
-        /// MIME types besides text/html; `"*"` is any.
-        gzip_types: Vec<String>,
-        /// "1.0" or "1.1" (default).
-        gzip_http_version: String,
-        gzip_vary: bool,
-        /// `off` | `expired no-cache no-store private no_last_modified no_etag auth any`.
-        gzip_proxied: Vec<String>,
-        /// User-Agent regexes (case-insensitive) or `msie6`.
-        gzip_disable: Vec<String>,
-        /// `"32 4k"`: accepted (rampart streams through one bounded buffer).
-        gzip_buffers: String,
         /// `off` | `on` | `always`.
         gzip_static: String,
     }

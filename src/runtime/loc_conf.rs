@@ -239,7 +239,7 @@ pub fn resolve(ctx: &mut CompileCtx, s: &LocSettings, line: usize) -> Result<Res
     }
 
     let stat = Arc::new(static_conf(ctx, s, line)?);
-    let gzip = Arc::new(gzip_conf(ctx, s, line)?);
+    let gzip = Arc::new(crate::filters::gzip::GzipConf::compile(&s.gzip, &ctx.file, line)?);
     let root = doc_root(ctx, s, line)?;
     let expires = match s.expires.as_deref() {
         None => crate::filters::expires::Expires::Off,
@@ -455,45 +455,5 @@ fn static_conf(
             Some("always") => 2,
             _ => 0,
         },
-    })
-}
-
-/// gzip settings (defaults from ngx_http_gzip_filter_module.c and ngx_http_core_module.c).
-fn gzip_conf(
-    ctx: &mut CompileCtx,
-    s: &LocSettings,
-    line: usize,
-) -> Result<crate::filters::gzip::GzipConf, ConfigError> {
-    let mut disable = Vec::new();
-    let mut disable_msie6 = false;
-    for d in s.gzip_disable.iter().flatten() {
-        if d == "msie6" {
-            disable_msie6 = true;
-            continue;
-        }
-        let r = regex::bytes::RegexBuilder::new(d)
-            .case_insensitive(true)
-            .build()
-            .map_err(|e| {
-                ctx.err(line, format!("invalid regex \"{d}\": {e}"))
-                    .directive("gzip_disable")
-            })?;
-        disable.push(r);
-    }
-    Ok(crate::filters::gzip::GzipConf {
-        on: s.gzip.unwrap_or(false),
-        level: s.gzip_comp_level.unwrap_or(1).clamp(1, 9) as u32,
-        min_length: s.gzip_min_length.unwrap_or(20),
-        types: s
-            .gzip_types
-            .iter()
-            .flatten()
-            .map(|t| t.to_ascii_lowercase().into_bytes())
-            .collect(),
-        http10: s.gzip_http_version.as_deref() == Some("1.0"),
-        vary: s.gzip_vary.unwrap_or(false),
-        proxied: s.gzip_proxied.clone().unwrap_or_else(|| vec!["off".into()]),
-        disable,
-        disable_msie6,
     })
 }

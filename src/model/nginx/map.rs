@@ -38,6 +38,7 @@ macro_rules! put_loc {
     ($src:expr => $dst:expr) => {{
         let LocSettings {
             access,
+            gzip,
             client_max_body_size,
             client_body_timeout,
             send_timeout,
@@ -107,19 +108,11 @@ macro_rules! put_loc {
             open_file_cache_valid,
             open_file_cache_min_uses,
             open_file_cache_errors,
-            gzip,
-            gzip_comp_level,
-            gzip_min_length,
-            gzip_types,
-            gzip_http_version,
-            gzip_vary,
-            gzip_proxied,
-            gzip_disable,
-            gzip_buffers,
             gzip_static,
         } = $src;
         let d = $dst;
         d.access = access;
+        d.gzip = gzip;
         d.client_max_body_size = client_max_body_size;
         d.client_body_timeout = client_body_timeout;
         d.send_timeout = send_timeout;
@@ -189,15 +182,6 @@ macro_rules! put_loc {
         d.open_file_cache_valid = open_file_cache_valid;
         d.open_file_cache_min_uses = open_file_cache_min_uses;
         d.open_file_cache_errors = open_file_cache_errors;
-        d.gzip = gzip;
-        d.gzip_comp_level = gzip_comp_level;
-        d.gzip_min_length = gzip_min_length;
-        d.gzip_types = gzip_types;
-        d.gzip_http_version = gzip_http_version;
-        d.gzip_vary = gzip_vary;
-        d.gzip_proxied = gzip_proxied;
-        d.gzip_disable = gzip_disable;
-        d.gzip_buffers = gzip_buffers;
         d.gzip_static = gzip_static;
     }};
 }
@@ -649,7 +633,7 @@ fn redirect_default_placement(d: &Directive, after_proxy_pass: bool) -> R<()> {
 /// The settings of every level. Ok(false): not one of them.
 fn loc_setting(d: &Directive, s: &mut LocSettings) -> R<bool> {
     // The features' own sections first (config::section!).
-    if let Some(r) = s.access.directive(d) {
+    if let Some(r) = s.access.directive(d).or_else(|| s.gzip.directive(d)) {
         return r.map(|()| true);
     }
     match d.name.as_str() {
@@ -877,27 +861,6 @@ fn loc_setting(d: &Directive, s: &mut LocSettings) -> R<bool> {
             once(&mut s.open_file_cache_min_uses, n, d)?
         }
         "open_file_cache_errors" => once(&mut s.open_file_cache_errors, values::flag(d)?, d)?,
-        "gzip" => once(&mut s.gzip, values::flag(d)?, d)?,
-        "gzip_comp_level" => {
-            let n = values::number(arg(d, 0)).ok_or_else(|| values::invalid_number(d))?;
-            if !(1..=9).contains(&n) {
-                return Err(d.err("value must be between 1 and 9"));
-            }
-            once(&mut s.gzip_comp_level, n, d)?
-        }
-        "gzip_min_length" => once(&mut s.gzip_min_length, values::size(d)?.0, d)?,
-        "gzip_types" => once(&mut s.gzip_types, d.args.clone(), d)?,
-        "gzip_http_version" => {
-            let v = arg(d, 0);
-            if v != "1.0" && v != "1.1" {
-                return Err(d.err(format!("invalid value \"{v}\"")));
-            }
-            once(&mut s.gzip_http_version, v.to_string(), d)?
-        }
-        "gzip_vary" => once(&mut s.gzip_vary, values::flag(d)?, d)?,
-        "gzip_proxied" => once(&mut s.gzip_proxied, d.args.clone(), d)?,
-        "gzip_disable" => once(&mut s.gzip_disable, d.args.clone(), d)?,
-        "gzip_buffers" => once(&mut s.gzip_buffers, d.args.join(" "), d)?,
         "gzip_static" => {
             let v = arg(d, 0);
             if !matches!(v, "on" | "off" | "always") {
