@@ -26,6 +26,23 @@ use super::ConfigError;
 /// The outcome of offering a directive to a section.
 pub type Offer = Option<Result<(), ConfigError>>;
 
+/// What a feature's compile step needs of the config being compiled
+/// (runtime::CompileCtx implements it): where errors point, the prefix
+/// relative paths resolve against, and templates checked for variables
+/// nginx would not know.
+pub trait Context {
+    /// The config file, for errors.
+    fn file(&self) -> &std::path::Path;
+    /// nginx's prefix (`-p`).
+    fn prefix(&self) -> &std::path::Path;
+    /// `s` compiled as a template, with nginx's `unknown "x" variable`.
+    fn template(&self, line: usize, directive: &str, s: &str) -> Result<crate::vars::Template, ConfigError>;
+    /// An error about a value of `directive` at `line`.
+    fn err(&self, line: usize, directive: &str, msg: String) -> ConfigError {
+        ConfigError::new(self.file(), line, msg).directive(directive)
+    }
+}
+
 /// `one_of` slots: the value when it is one of `words`, else nginx's
 /// `invalid value "x"` (ngx_conf_set_enum_slot).
 pub fn one_of(d: &Directive, words: &[&str]) -> Result<String, ConfigError> {

@@ -364,6 +364,9 @@ config_levels! {
         access: crate::access::AccessSettings,
         /// `gzip`, `gzip_*` but gzip_static (src/filters/gzip_conf.rs).
         gzip: crate::filters::GzipSettings,
+        /// index, try_files, types, charset, validators, open_file_cache,
+        /// gzip_static (src/static_files/conf.rs).
+        stat: crate::static_files::StaticSettings,
     }
     location_settings {
         /// Largest accepted request body; 0 disables the check (413 above it).
@@ -476,34 +479,8 @@ config_levels! {
         /// `alias PATH` (location only): replaces the location's prefix in `$uri`;
         /// in a regex location the whole path, usually with captures.
         alias: String,
-        /// `index NAME...` (default `index.html`): tried in order for URIs ending in `/`.
-        index: Vec<String>,
-        /// `try_files FILE... FALLBACK` (FALLBACK: a URI, `@name` or `=CODE`).
-        try_files: Vec<String>,
-        /// `types { MIME EXT...; }`: `{ "text/html" = ["html", "htm"] }`.
-        types: BTreeMap<String, Vec<String>>,
-        /// `charset NAME | off`: appended to Content-Type for `charset_types`.
-        charset: String,
-        charset_types: Vec<String>,
-        /// `etag on|off` (default on).
-        etag: bool,
-        /// `if_modified_since off | exact | before` (default exact).
-        if_modified_since: String,
-        /// `max_ranges N`: more ranges than N and the Range header is ignored.
-        max_ranges: u64,
-        /// `log_not_found` (default on): log a missing file at error level.
-        log_not_found: bool,
-        /// `disable_symlinks off | on | if_not_owner [from=PART]`, as written.
-        disable_symlinks: String,
         /// `expires [modified] TIME | epoch | max | off | @TIME`, as written.
         expires: String,
-        /// `open_file_cache "max=N [inactive=T]" | "off"`.
-        open_file_cache: String,
-        open_file_cache_valid: Dur,
-        open_file_cache_min_uses: u64,
-        open_file_cache_errors: bool,
-        /// `off` | `on` | `always`.
-        gzip_static: String,
     }
     connection_settings {
         /// First read buffer for a request head.

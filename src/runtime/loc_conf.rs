@@ -238,7 +238,7 @@ pub fn resolve(ctx: &mut CompileCtx, s: &LocSettings, line: usize) -> Result<Res
         }
     }
 
-    let stat = Arc::new(static_conf(ctx, s, line)?);
+    let stat = Arc::new(crate::static_files::StaticConf::compile(ctx, &s.stat, line)?);
     let gzip = Arc::new(crate::filters::gzip::GzipConf::compile(&s.gzip, &ctx.file, line)?);
     let root = doc_root(ctx, s, line)?;
     let expires = match s.expires.as_deref() {
@@ -371,89 +371,4 @@ fn proxy_cookie(
         ctx.check_vars(at, name, t)?;
     }
     Ok(rules)
-}
-
-/// The static handler's settings (defaults from ngx_http_core_module.c,
-/// ngx_http_index_module.c, ngx_http_charset_filter_module.c).
-fn static_conf(
-    ctx: &mut CompileCtx,
-    s: &LocSettings,
-    line: usize,
-) -> Result<crate::static_files::StaticConf, ConfigError> {
-    use crate::static_files::{cache, cond::ImsMode, mime};
-    let index = s
-        .index
-        .clone()
-        .unwrap_or_else(|| vec!["index.html".to_string()])
-        .iter()
-        .map(|i| template(ctx, line, "index", i))
-        .collect::<Result<Vec<_>, _>>()?;
-    let try_files = s
-        .try_files
-        .iter()
-        .flatten()
-        .map(|i| Ok((template(ctx, line, "try_files", i)?, i.ends_with('/'))))
-        .collect::<Result<Vec<_>, _>>()?;
-    let types = Arc::new(match &s.types {
-        Some(t) => mime::Types::from_model(t),
-        None => mime::Types::builtin(),
-    });
-    let charset = s
-        .charset
-        .as_deref()
-        .filter(|c| *c != "off")
-        .map(|c| bytes::Bytes::copy_from_slice(c.as_bytes()));
-    let charset_types = match &s.charset_types {
-        Some(v) => v.iter().map(|t| t.as_bytes().to_vec()).collect(),
-        None => mime::DEFAULT_CHARSET_TYPES
-            .iter()
-            .map(|t| t.as_bytes().to_vec())
-            .collect(),
-    };
-    let ims = match s.if_modified_since.as_deref() {
-        None | Some("exact") => ImsMode::Exact,
-        Some("off") => ImsMode::Off,
-        Some("before") => ImsMode::Before,
-        Some(v) => {
-            return Err(ctx
-                .err(line, format!("invalid value \"{v}\""))
-                .directive("if_modified_since"))
-        }
-    };
-    let symlinks = match s.disable_symlinks.as_deref() {
-        None => crate::static_files::symlinks::Symlinks::default(),
-        Some(v) => crate::static_files::symlinks::Symlinks::parse(v)
-            .map_err(|m| ctx.err(line, m).directive("disable_symlinks"))?,
-    };
-    let cache = match s.open_file_cache.as_deref() {
-        None => None,
-        Some(v) => cache::CacheConf::parse(v)
-            .map_err(|m| ctx.err(line, m).directive("open_file_cache"))?
-            .map(|c| {
-                Arc::new(cache::OpenFileCache::new(
-                    c,
-                    s.open_file_cache_valid.map_or(Duration::from_secs(60), |v| v.0),
-                    s.open_file_cache_min_uses.unwrap_or(1),
-                    s.open_file_cache_errors.unwrap_or(false),
-                ))
-            }),
-    };
-    Ok(crate::static_files::StaticConf {
-        index,
-        try_files,
-        types,
-        charset,
-        charset_types,
-        etag: s.etag.unwrap_or(true),
-        ims,
-        max_ranges: s.max_ranges,
-        log_not_found: s.log_not_found.unwrap_or(true),
-        cache,
-        symlinks,
-        gzip_static: match s.gzip_static.as_deref() {
-            Some("on") => 1,
-            Some("always") => 2,
-            _ => 0,
-        },
-    })
 }

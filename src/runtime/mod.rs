@@ -93,6 +93,21 @@ pub struct CompileCtx {
     pub defined_vars: std::collections::HashSet<String>,
 }
 
+impl crate::config::section::Context for CompileCtx {
+    fn file(&self) -> &Path {
+        &self.file
+    }
+    fn prefix(&self) -> &Path {
+        &self.prefix
+    }
+    fn template(&self, line: usize, directive: &str, s: &str) -> Result<crate::vars::Template, ConfigError> {
+        let t = crate::vars::Template::compile(s)
+            .map_err(|e| self.err(line, e.to_string()).directive(directive))?;
+        self.check_vars(line, directive, &t)?;
+        Ok(t)
+    }
+}
+
 impl CompileCtx {
     pub fn new(file: &Path, prefix: &Path) -> CompileCtx {
         CompileCtx {

@@ -6,10 +6,13 @@
 
 pub mod cache;
 pub mod cond;
+mod conf;
 pub mod mime;
 pub mod nowait_open;
 mod send;
 pub mod symlinks;
+
+pub use conf::StaticSettings;
 
 use crate::exchange::doc_root::map_path;
 use crate::exchange::request::Request;

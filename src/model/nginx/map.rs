@@ -39,6 +39,7 @@ macro_rules! put_loc {
         let LocSettings {
             access,
             gzip,
+            stat,
             client_max_body_size,
             client_body_timeout,
             send_timeout,
@@ -93,26 +94,12 @@ macro_rules! put_loc {
             client_body_in_single_buffer,
             root,
             alias,
-            index,
-            try_files,
-            types,
-            charset,
-            charset_types,
-            etag,
-            if_modified_since,
-            max_ranges,
-            log_not_found,
-            disable_symlinks,
             expires,
-            open_file_cache,
-            open_file_cache_valid,
-            open_file_cache_min_uses,
-            open_file_cache_errors,
-            gzip_static,
         } = $src;
         let d = $dst;
         d.access = access;
         d.gzip = gzip;
+        d.stat = stat;
         d.client_max_body_size = client_max_body_size;
         d.client_body_timeout = client_body_timeout;
         d.send_timeout = send_timeout;
@@ -167,22 +154,7 @@ macro_rules! put_loc {
         d.client_body_in_single_buffer = client_body_in_single_buffer;
         d.root = root;
         d.alias = alias;
-        d.index = index;
-        d.try_files = try_files;
-        d.types = types;
-        d.charset = charset;
-        d.charset_types = charset_types;
-        d.etag = etag;
-        d.if_modified_since = if_modified_since;
-        d.max_ranges = max_ranges;
-        d.log_not_found = log_not_found;
-        d.disable_symlinks = disable_symlinks;
         d.expires = expires;
-        d.open_file_cache = open_file_cache;
-        d.open_file_cache_valid = open_file_cache_valid;
-        d.open_file_cache_min_uses = open_file_cache_min_uses;
-        d.open_file_cache_errors = open_file_cache_errors;
-        d.gzip_static = gzip_static;
     }};
 }
 
@@ -633,7 +605,11 @@ fn redirect_default_placement(d: &Directive, after_proxy_pass: bool) -> R<()> {
 /// The settings of every level. Ok(false): not one of them.
 fn loc_setting(d: &Directive, s: &mut LocSettings) -> R<bool> {
     // The features' own sections first (config::section!).
-    if let Some(r) = s.access.directive(d).or_else(|| s.gzip.directive(d)) {
+    let own = s.access.directive(d);
+    if let Some(r) = own
+        .or_else(|| s.gzip.directive(d))
+        .or_else(|| s.stat.directive(d))
+    {
         return r.map(|()| true);
     }
     match d.name.as_str() {
@@ -811,62 +787,10 @@ fn loc_setting(d: &Directive, s: &mut LocSettings) -> R<bool> {
                 s.alias = Some(v)
             }
         }
-        "index" => s
-            .index
-            .get_or_insert_with(Vec::new)
-            .extend(d.args.iter().cloned()),
-        "try_files" => once(&mut s.try_files, d.args.clone(), d)?,
-        "types" => {
-            let t = s.types.get_or_insert_with(Default::default);
-            for e in d.block.as_deref().unwrap_or_default() {
-                t.entry(e.name.clone())
-                    .or_default()
-                    .extend(e.args.iter().cloned());
-            }
-        }
-        "charset" => once(&mut s.charset, arg(d, 0).to_string(), d)?,
-        "charset_types" => once(&mut s.charset_types, d.args.clone(), d)?,
-        "etag" => once(&mut s.etag, values::flag(d)?, d)?,
-        "if_modified_since" => {
-            let v = arg(d, 0);
-            if !matches!(v, "off" | "exact" | "before") {
-                return Err(d.err(format!("invalid value \"{v}\" in \"if_modified_since\" directive, it must be \"off\", \"exact\" or \"before\"")));
-            }
-            once(&mut s.if_modified_since, v.to_string(), d)?
-        }
-        "max_ranges" => {
-            let n = values::number(arg(d, 0)).ok_or_else(|| values::invalid_number(d))?;
-            once(&mut s.max_ranges, n, d)?
-        }
-        "log_not_found" => once(&mut s.log_not_found, values::flag(d)?, d)?,
-        "disable_symlinks" => {
-            let v = d.args.join(" ");
-            crate::config::value::symlinks::Symlinks::parse(&v)
-                .map_err(|e| d.err(format!("{e} in \"disable_symlinks\" directive")))?;
-            once(&mut s.disable_symlinks, v, d)?
-        }
         "expires" => {
             let v = d.args.join(" ");
             crate::config::value::expires::Expires::parse(&v).map_err(|e| d.err(e))?;
             once(&mut s.expires, v, d)?
-        }
-        "open_file_cache" => {
-            let v = d.args.join(" ");
-            crate::config::value::open_file_cache::CacheConf::parse(&v).map_err(|e| d.err(e))?;
-            once(&mut s.open_file_cache, v, d)?
-        }
-        "open_file_cache_valid" => once(&mut s.open_file_cache_valid, values::msec(d)?, d)?,
-        "open_file_cache_min_uses" => {
-            let n = values::number(arg(d, 0)).ok_or_else(|| values::invalid_number(d))?;
-            once(&mut s.open_file_cache_min_uses, n, d)?
-        }
-        "open_file_cache_errors" => once(&mut s.open_file_cache_errors, values::flag(d)?, d)?,
-        "gzip_static" => {
-            let v = arg(d, 0);
-            if !matches!(v, "on" | "off" | "always") {
-                return Err(d.err(format!("invalid value \"{v}\" in \"gzip_static\" directive, it must be \"on\", \"off\" or \"always\"")));
-            }
-            once(&mut s.gzip_static, v.to_string(), d)?
         }
         _ => return Ok(false),
     }
