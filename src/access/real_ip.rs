@@ -7,9 +7,50 @@
 //! the request, so the ip_hash key, `$proxy_add_x_forwarded_for` and the logs
 //! follow it; `$realip_remote_addr` keeps the TCP peer.
 
+use crate::config::nginx::parser::Directive;
+use crate::config::nginx::values;
+use crate::config::section::Offer;
+use crate::config::ConfigError;
 use crate::http::conn::ProxyAddrs;
 use crate::http1::RequestHead;
 use std::net::{IpAddr, Ipv4Addr, Ipv6Addr, SocketAddr, ToSocketAddrs};
+
+crate::section! {
+    /// The real_ip section of an http, server or location level.
+    pub struct RealIpSettings {
+        /// Trusted addresses (`ADDR`, `ADDR/BITS`, a host name, `unix:`) whose
+        /// real_ip header is believed; without any, real_ip does nothing.
+        set_real_ip_from: Vec<String>,
+        /// `"X-Real-IP"` (default), `"X-Forwarded-For"`, `"proxy_protocol"` or any header name.
+        real_ip_header: String = string,
+        /// Walk X-Forwarded-For past trusted addresses (nginx `real_ip_recursive on`).
+        real_ip_recursive: bool = flag,
+    }
+    custom = set_from;
+}
+
+/// Each `set_real_ip_from` line adds a network.
+fn set_from(s: &mut RealIpSettings, d: &Directive) -> Offer {
+    (d.name == "set_real_ip_from").then(|| {
+        let v = values::first(d).to_string();
+        s.set_real_ip_from.get_or_insert_with(Vec::new).push(v);
+        Ok(())
+    })
+}
+
+impl RealIpSettings {
+    /// The module's conf for these merged settings; None without
+    /// `set_real_ip_from` (the module is off). `file` and `line` (where the
+    /// level starts) name errors.
+    pub fn compile(&self, file: &std::path::Path, line: usize) -> Result<Option<RealIpConf>, ConfigError> {
+        RealIpConf::compile(
+            self.set_real_ip_from.as_deref().unwrap_or(&[]),
+            self.real_ip_header.as_deref(),
+            self.real_ip_recursive.unwrap_or(false),
+        )
+        .map_err(|e| ConfigError::new(file, line, e).directive("set_real_ip_from"))
+    }
+}
 
 /// One `set_real_ip_from` network.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]

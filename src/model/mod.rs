@@ -242,6 +242,16 @@ macro_rules! config_levels {
                 $( self.$sf.inherit(&parent.$sf); )*
                 $( if self.$lf.is_none() { self.$lf = parent.$lf.clone(); } )*
             }
+
+            /// nginx.conf: offers `d` to each feature's section; None when
+            /// it is none of theirs.
+            pub fn section_directive(
+                &mut self,
+                d: &crate::config::nginx::parser::Directive,
+            ) -> crate::config::section::Offer {
+                $( if let Some(r) = self.$sf.directive(d) { return Some(r); } )*
+                None
+            }
         }
 
         /// Settings that act before the server is known (read from the
@@ -367,6 +377,8 @@ config_levels! {
         /// index, try_files, types, charset, validators, open_file_cache,
         /// gzip_static (src/static_files/conf.rs).
         stat: crate::static_files::StaticSettings,
+        /// set_real_ip_from, real_ip_header, real_ip_recursive (src/access/real_ip.rs).
+        real_ip: crate::access::real_ip::RealIpSettings,
     }
     location_settings {
         /// Largest accepted request body; 0 disables the check (413 above it).
@@ -448,13 +460,6 @@ config_levels! {
         /// Pad error pages for MSIE and Chrome, as nginx does by default.
         msie_padding: bool,
         default_type: String,
-        /// Trusted addresses (`ADDR`, `ADDR/BITS`, a host name, `unix:`) whose
-        /// real_ip header is believed; without any, real_ip does nothing.
-        set_real_ip_from: Vec<String>,
-        /// `"X-Real-IP"` (default), `"X-Forwarded-For"`, `"proxy_protocol"` or any header name.
-        real_ip_header: String,
-        /// Walk X-Forwarded-For past trusted addresses (nginx `real_ip_recursive on`).
-        real_ip_recursive: bool,
         /// Bytes per second for each response body; 0 = no limit (ngx_http_write_filter_module.c).
         limit_rate: Size,
         /// Bytes sent at full speed before `limit_rate` applies.

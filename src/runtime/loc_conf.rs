@@ -294,13 +294,7 @@ pub fn resolve(ctx: &mut CompileCtx, s: &LocSettings, line: usize) -> Result<Res
         default_type: bytes::Bytes::copy_from_slice(
             s.default_type.as_deref().unwrap_or(d::DEFAULT_TYPE).as_bytes(),
         ),
-        real_ip: crate::access::real_ip::RealIpConf::compile(
-            s.set_real_ip_from.as_deref().unwrap_or(&[]),
-            s.real_ip_header.as_deref(),
-            s.real_ip_recursive.unwrap_or(false),
-        )
-        .map_err(|e| ctx.err(line, e).directive("set_real_ip_from"))?
-        .map(Arc::new),
+        real_ip: s.real_ip.compile(&ctx.file, line)?.map(Arc::new),
         access,
         limit_rate: s.limit_rate.map_or(0, |v| v.0),
         limit_rate_after: s.limit_rate_after.map_or(0, |v| v.0),

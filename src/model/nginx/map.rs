@@ -40,6 +40,7 @@ macro_rules! put_loc {
             access,
             gzip,
             stat,
+            real_ip,
             client_max_body_size,
             client_body_timeout,
             send_timeout,
@@ -80,9 +81,6 @@ macro_rules! put_loc {
             server_tokens,
             msie_padding,
             default_type,
-            set_real_ip_from,
-            real_ip_header,
-            real_ip_recursive,
             limit_rate,
             limit_rate_after,
             keepalive_disable,
@@ -100,6 +98,7 @@ macro_rules! put_loc {
         d.access = access;
         d.gzip = gzip;
         d.stat = stat;
+        d.real_ip = real_ip;
         d.client_max_body_size = client_max_body_size;
         d.client_body_timeout = client_body_timeout;
         d.send_timeout = send_timeout;
@@ -140,9 +139,6 @@ macro_rules! put_loc {
         d.server_tokens = server_tokens;
         d.msie_padding = msie_padding;
         d.default_type = default_type;
-        d.set_real_ip_from = set_real_ip_from;
-        d.real_ip_header = real_ip_header;
-        d.real_ip_recursive = real_ip_recursive;
         d.limit_rate = limit_rate;
         d.limit_rate_after = limit_rate_after;
         d.keepalive_disable = keepalive_disable;
@@ -605,11 +601,7 @@ fn redirect_default_placement(d: &Directive, after_proxy_pass: bool) -> R<()> {
 /// The settings of every level. Ok(false): not one of them.
 fn loc_setting(d: &Directive, s: &mut LocSettings) -> R<bool> {
     // The features' own sections first (config::section!).
-    let own = s.access.directive(d);
-    if let Some(r) = own
-        .or_else(|| s.gzip.directive(d))
-        .or_else(|| s.stat.directive(d))
-    {
+    if let Some(r) = s.section_directive(d) {
         return r.map(|()| true);
     }
     match d.name.as_str() {
@@ -736,12 +728,6 @@ fn loc_setting(d: &Directive, s: &mut LocSettings) -> R<bool> {
         }
         "msie_padding" => once(&mut s.msie_padding, values::flag(d)?, d)?,
         "default_type" => once(&mut s.default_type, arg(d, 0).to_string(), d)?,
-        "set_real_ip_from" => s
-            .set_real_ip_from
-            .get_or_insert_with(Vec::new)
-            .push(arg(d, 0).to_string()),
-        "real_ip_header" => once(&mut s.real_ip_header, arg(d, 0).to_string(), d)?,
-        "real_ip_recursive" => once(&mut s.real_ip_recursive, values::flag(d)?, d)?,
         "limit_rate" => once(&mut s.limit_rate, values::size(d)?, d)?,
         "limit_rate_after" => once(&mut s.limit_rate_after, values::size(d)?, d)?,
         "keepalive_disable" => {
