@@ -72,19 +72,85 @@ fn current_line(offset: usize) -> usize {
     })
 }
 
+/// toml's span protocol (serde_spanned 0.6: the names `toml::Spanned` asks
+/// for, and the keys toml then hands a visitor, in this order).
+const SPANNED: &str = "$__serde_spanned_private_Spanned";
+const START: &str = "$__serde_spanned_private_start";
+const END: &str = "$__serde_spanned_private_end";
+const VALUE: &str = "$__serde_spanned_private_value";
+
+/// From toml: the value with its line. From a buffer of serde's `flatten`
+/// (a feature's section, config::section!), which has no spans: a list
+/// value with line 0, so that errors about it name the line of its level.
 impl<'de, T: Deserialize<'de>> Deserialize<'de> for Located<T> {
     fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
-        let spanned = toml::Spanned::<T>::deserialize(d)?;
-        let line = current_line(spanned.span().start);
-        Ok(Located {
-            value: spanned.into_inner(),
-            line,
-        })
+        use serde::de::{Error, MapAccess, SeqAccess, Visitor};
+        struct V<T>(std::marker::PhantomData<T>);
+        impl<'de, T: Deserialize<'de>> Visitor<'de> for V<T> {
+            type Value = Located<T>;
+            fn expecting(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+                f.write_str("a value with its position")
+            }
+            fn visit_map<A: MapAccess<'de>>(self, mut m: A) -> Result<Located<T>, A::Error> {
+                if m.next_key::<String>()?.as_deref() != Some(START) {
+                    return Err(A::Error::custom("a table is not allowed here"));
+                }
+                let start: usize = m.next_value()?;
+                if m.next_key::<String>()?.as_deref() != Some(END) {
+                    return Err(A::Error::custom("a spanned value without its end"));
+                }
+                let _end: usize = m.next_value()?;
+                if m.next_key::<String>()?.as_deref() != Some(VALUE) {
+                    return Err(A::Error::custom("a spanned value without its value"));
+                }
+                let value = m.next_value()?;
+                Ok(Located {
+                    value,
+                    line: current_line(start),
+                })
+            }
+            fn visit_seq<A: SeqAccess<'de>>(self, seq: A) -> Result<Located<T>, A::Error> {
+                let value = T::deserialize(serde::de::value::SeqAccessDeserializer::new(seq))?;
+                Ok(Located { value, line: 0 })
+            }
+        }
+        d.deserialize_struct(SPANNED, &[START, END, VALUE], V(std::marker::PhantomData))
     }
 }
 
 impl<T: Serialize> Serialize for Located<T> {
     fn serialize<S: Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
         self.value.serialize(s)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[derive(Deserialize)]
+    struct Section {
+        #[serde(default)]
+        list: Option<Located<Vec<String>>>,
+    }
+
+    #[derive(Deserialize)]
+    struct Level {
+        name: Located<String>,
+        #[serde(flatten)]
+        section: Section,
+    }
+
+    #[test]
+    fn lines_from_toml_and_none_through_flatten() {
+        let text = "\nname = \"x\"\nlist = [\"a\", \"b\"]\n";
+        let l: Level = with_source(text, || toml::from_str(text)).unwrap();
+        assert_eq!((l.name.value.as_str(), l.name.line), ("x", 2));
+        let list = l.section.list.unwrap();
+        assert_eq!(list.value, vec!["a".to_string(), "b".to_string()]);
+        assert_eq!(list.line, 0, "a flattened section has no spans");
+        let direct: std::collections::BTreeMap<String, Located<Vec<u8>>> =
+            with_source("\n\nk = [1]\n", || toml::from_str("\n\nk = [1]\n")).unwrap();
+        assert_eq!(direct["k"].line, 3);
     }
 }
