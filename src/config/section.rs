@@ -37,9 +37,15 @@ pub trait Context {
     fn prefix(&self) -> &std::path::Path;
     /// `s` compiled as a template, with nginx's `unknown "x" variable`.
     fn template(&self, line: usize, directive: &str, s: &str) -> Result<crate::vars::Template, ConfigError>;
+    /// nginx's `unknown "x" variable` for a template made elsewhere.
+    fn check_vars(&self, line: usize, directive: &str, t: &crate::vars::Template) -> Result<(), ConfigError>;
     /// An error about a value of `directive` at `line`.
     fn err(&self, line: usize, directive: &str, msg: String) -> ConfigError {
         ConfigError::new(self.file(), line, msg).directive(directive)
+    }
+    /// An error at `line`; the caller names the directive.
+    fn err_at(&self, line: usize, msg: String) -> ConfigError {
+        ConfigError::new(self.file(), line, msg)
     }
 }
 

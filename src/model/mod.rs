@@ -379,6 +379,8 @@ config_levels! {
         stat: crate::static_files::StaticSettings,
         /// set_real_ip_from, real_ip_header, real_ip_recursive (src/access/real_ip.rs).
         real_ip: crate::access::real_ip::RealIpSettings,
+        /// proxy_* but proxy_pass (src/proxy/settings.rs).
+        proxy: crate::proxy::ProxySettings,
     }
     location_settings {
         /// Largest accepted request body; 0 disables the check (413 above it).
@@ -393,64 +395,6 @@ config_levels! {
         keepalive_requests: u64,
         /// Longest total lifetime of a keep-alive connection.
         keepalive_time: Dur,
-        proxy_connect_timeout: Dur,
-        proxy_read_timeout: Dur,
-        proxy_send_timeout: Dur,
-        /// "1.0" (nginx 1.22's default, with `Connection: close`) or "1.1".
-        proxy_http_version: String,
-        /// `[[NAME, VALUE], ...]`; an empty VALUE removes the header.
-        proxy_set_header: Located<Vec<(String, String)>>,
-        /// Extra upstream response headers not to pass to the client.
-        proxy_hide_header: Vec<String>,
-        /// Headers hidden by default (Date, Server, X-Accel-*) to pass anyway.
-        proxy_pass_header: Vec<String>,
-        /// Largest upstream response head (502 "upstream sent too big header" above it).
-        proxy_buffer_size: Size,
-        /// Apply `error_page` to upstream responses with an error status.
-        proxy_intercept_errors: bool,
-        /// When to pass a request to the next upstream server: any of `error`,
-        /// `timeout`, `invalid_header`, `http_500`, `http_502`, `http_503`,
-        /// `http_504`, `http_403`, `http_404`, `http_429`, `non_idempotent`, or `off`.
-        proxy_next_upstream: Vec<String>,
-        /// Most attempts per request, the first included; 0 = no limit.
-        proxy_next_upstream_tries: u64,
-        /// No new attempt once this long has passed since the first; 0 = no limit.
-        proxy_next_upstream_timeout: Dur,
-        /// `[["default"], ["http://a/", "/b/"], ["~^http://x(/.*)$", "$1"]]` or
-        /// `[["off"]]`: rewrites of upstream `Location`/`Refresh`; a level with
-        /// any entry replaces the parent's list.
-        proxy_redirect: Located<Vec<Vec<String>>>,
-        /// `[["example.org", "$host"], ["~\\.internal$", "x.org"]]` or `[["off"]]`:
-        /// rewrites of `domain=` in upstream `Set-Cookie`.
-        proxy_cookie_domain: Located<Vec<Vec<String>>>,
-        /// `[["/one/", "/"], ["~^/app(/.*)$", "$1"]]` or `[["off"]]`: rewrites of `path=`.
-        proxy_cookie_path: Located<Vec<Vec<String>>>,
-        /// Accepted and validated; rampart always streams (see README).
-        proxy_buffering: bool,
-        /// Accepted and validated; rampart always streams the request body.
-        proxy_request_buffering: bool,
-        /// `"N SIZE"`, accepted and validated; tunes nothing in rampart.
-        proxy_buffers: String,
-        /// Accepted and validated; tunes nothing in rampart.
-        proxy_busy_buffers_size: Size,
-        /// Accepted and validated; rampart never writes temp files.
-        proxy_max_temp_file_size: Size,
-        /// Accepted and validated; rampart never writes temp files.
-        proxy_temp_file_write_size: Size,
-        /// SO_KEEPALIVE on upstream sockets.
-        proxy_socket_keepalive: bool,
-        /// `ADDR` (variables allowed) or `off`: the local address of upstream sockets.
-        proxy_bind: String,
-        /// The upstream request's method instead of the client's (variables allowed).
-        proxy_method: String,
-        /// Keep waiting for the upstream when the client closes (default false: 499, upstream closed).
-        proxy_ignore_client_abort: bool,
-        /// Pass the client's request headers upstream (default true).
-        proxy_pass_request_headers: bool,
-        /// Pass the client's request body upstream (default true); `false` keeps its Content-Length.
-        proxy_pass_request_body: bool,
-        /// The upstream request body instead of the client's (variables allowed).
-        proxy_set_body: String,
         /// `[[NAME, VALUE], [NAME, VALUE, "always"], ...]`.
         add_header: Located<Vec<Vec<String>>>,
         error_page: Located<Vec<ErrorPageDef>>,

@@ -2,7 +2,9 @@
 //! body), read the response head, and stream the response back, with nginx's
 //! status mapping (502 for errors, 504 for timeouts) and error-log lines.
 
+mod buffers;
 mod client_abort;
+mod compile;
 pub mod conf;
 pub mod cookie;
 mod dynamic;
@@ -11,9 +13,12 @@ pub mod next_upstream;
 pub mod redirect;
 mod relay;
 pub mod response_filter;
+mod settings;
 pub mod tunnel;
 pub mod upstream_request;
 pub mod upstream_socket;
+
+pub use settings::ProxySettings;
 
 use crate::exchange::body::BodyError;
 use crate::exchange::io::IoFail;

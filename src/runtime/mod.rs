@@ -4,7 +4,6 @@
 
 pub mod defaults;
 pub mod loc_conf;
-pub(crate) mod proxy_buffers;
 mod server;
 
 pub use crate::config::value::listen::ListenOpts;
@@ -99,6 +98,9 @@ impl crate::config::section::Context for CompileCtx {
     }
     fn prefix(&self) -> &Path {
         &self.prefix
+    }
+    fn check_vars(&self, line: usize, directive: &str, t: &crate::vars::Template) -> Result<(), ConfigError> {
+        CompileCtx::check_vars(self, line, directive, t)
     }
     fn template(&self, line: usize, directive: &str, s: &str) -> Result<crate::vars::Template, ConfigError> {
         let t = crate::vars::Template::compile(s)

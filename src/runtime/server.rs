@@ -301,7 +301,7 @@ fn redirect_for_children(settings: &LocSettings, handler: &Handler) -> Option<Lo
         return None;
     }
     let concrete = vec![from, to];
-    let entries: Vec<Vec<String>> = match &settings.proxy_redirect {
+    let entries: Vec<Vec<String>> = match &settings.proxy.proxy_redirect {
         None => vec![concrete],
         Some(l) if l.value.iter().any(|e| e.first().is_some_and(|w| w == "default")) => l
             .value
@@ -316,16 +316,16 @@ fn redirect_for_children(settings: &LocSettings, handler: &Handler) -> Option<Lo
             .collect(),
         Some(_) => return None,
     };
-    let line = settings.proxy_redirect.as_ref().map_or(0, |l| l.line);
+    let line = settings.proxy.proxy_redirect.as_ref().map_or(0, |l| l.line);
     let mut s = settings.clone();
-    s.proxy_redirect = Some(Located::new(entries, line));
+    s.proxy.proxy_redirect = Some(Located::new(entries, line));
     Some(s)
 }
 
 /// `proxy_redirect default` at the http or server level: nginx has no
 /// proxy_pass there to take it from.
 fn no_redirect_default(ctx: &CompileCtx, s: &LocSettings, line: usize) -> Result<(), ConfigError> {
-    match &s.proxy_redirect {
+    match &s.proxy.proxy_redirect {
         Some(l) if l.value.iter().any(|e| e.first().is_some_and(|w| w == "default")) => Err(ctx
             .err(
                 if l.line > 0 { l.line } else { line },
@@ -339,7 +339,7 @@ fn no_redirect_default(ctx: &CompileCtx, s: &LocSettings, line: usize) -> Result
 /// `proxy_redirect default` needs this level's `proxy_pass`, one without
 /// variables (ngx_http_proxy_redirect reads `plcf->url` and `proxy_lengths`).
 fn check_redirect_default(ctx: &CompileCtx, loc: &Location) -> Result<(), ConfigError> {
-    let Some(l) = &loc.proxy_redirect else {
+    let Some(l) = &loc.proxy.proxy_redirect else {
         return Ok(());
     };
     if !l.value.iter().any(|e| e.first().is_some_and(|w| w == "default")) {

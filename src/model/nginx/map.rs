@@ -41,40 +41,13 @@ macro_rules! put_loc {
             gzip,
             stat,
             real_ip,
+            proxy,
             client_max_body_size,
             client_body_timeout,
             send_timeout,
             keepalive_timeout,
             keepalive_requests,
             keepalive_time,
-            proxy_connect_timeout,
-            proxy_read_timeout,
-            proxy_send_timeout,
-            proxy_http_version,
-            proxy_set_header,
-            proxy_hide_header,
-            proxy_pass_header,
-            proxy_buffer_size,
-            proxy_intercept_errors,
-            proxy_next_upstream,
-            proxy_next_upstream_tries,
-            proxy_next_upstream_timeout,
-            proxy_redirect,
-            proxy_buffering,
-            proxy_request_buffering,
-            proxy_buffers,
-            proxy_busy_buffers_size,
-            proxy_max_temp_file_size,
-            proxy_temp_file_write_size,
-            proxy_socket_keepalive,
-            proxy_bind,
-            proxy_method,
-            proxy_pass_request_headers,
-            proxy_ignore_client_abort,
-            proxy_cookie_domain,
-            proxy_cookie_path,
-            proxy_pass_request_body,
-            proxy_set_body,
             add_header,
             error_page,
             access_log,
@@ -99,40 +72,13 @@ macro_rules! put_loc {
         d.gzip = gzip;
         d.stat = stat;
         d.real_ip = real_ip;
+        d.proxy = proxy;
         d.client_max_body_size = client_max_body_size;
         d.client_body_timeout = client_body_timeout;
         d.send_timeout = send_timeout;
         d.keepalive_timeout = keepalive_timeout;
         d.keepalive_requests = keepalive_requests;
         d.keepalive_time = keepalive_time;
-        d.proxy_connect_timeout = proxy_connect_timeout;
-        d.proxy_read_timeout = proxy_read_timeout;
-        d.proxy_send_timeout = proxy_send_timeout;
-        d.proxy_http_version = proxy_http_version;
-        d.proxy_set_header = proxy_set_header;
-        d.proxy_hide_header = proxy_hide_header;
-        d.proxy_pass_header = proxy_pass_header;
-        d.proxy_buffer_size = proxy_buffer_size;
-        d.proxy_intercept_errors = proxy_intercept_errors;
-        d.proxy_next_upstream = proxy_next_upstream;
-        d.proxy_next_upstream_tries = proxy_next_upstream_tries;
-        d.proxy_next_upstream_timeout = proxy_next_upstream_timeout;
-        d.proxy_redirect = proxy_redirect;
-        d.proxy_buffering = proxy_buffering;
-        d.proxy_request_buffering = proxy_request_buffering;
-        d.proxy_buffers = proxy_buffers;
-        d.proxy_busy_buffers_size = proxy_busy_buffers_size;
-        d.proxy_max_temp_file_size = proxy_max_temp_file_size;
-        d.proxy_temp_file_write_size = proxy_temp_file_write_size;
-        d.proxy_socket_keepalive = proxy_socket_keepalive;
-        d.proxy_bind = proxy_bind;
-        d.proxy_method = proxy_method;
-        d.proxy_pass_request_headers = proxy_pass_request_headers;
-        d.proxy_ignore_client_abort = proxy_ignore_client_abort;
-        d.proxy_cookie_domain = proxy_cookie_domain;
-        d.proxy_cookie_path = proxy_cookie_path;
-        d.proxy_pass_request_body = proxy_pass_request_body;
-        d.proxy_set_body = proxy_set_body;
         d.add_header = add_header;
         d.error_page = error_page;
         d.access_log = access_log;
@@ -621,75 +567,6 @@ fn loc_setting(d: &Directive, s: &mut LocSettings) -> R<bool> {
             once(&mut s.keepalive_requests, n, d)?
         }
         "keepalive_time" => once(&mut s.keepalive_time, values::msec(d)?, d)?,
-        "proxy_connect_timeout" => once(&mut s.proxy_connect_timeout, values::msec(d)?, d)?,
-        "proxy_read_timeout" => once(&mut s.proxy_read_timeout, values::msec(d)?, d)?,
-        "proxy_send_timeout" => once(&mut s.proxy_send_timeout, values::msec(d)?, d)?,
-        "proxy_http_version" => {
-            let v = arg(d, 0);
-            if v != "1.0" && v != "1.1" {
-                return Err(d.err(format!("invalid value \"{v}\"")));
-            }
-            once(&mut s.proxy_http_version, v.to_string(), d)?
-        }
-        "proxy_set_header" => s
-            .proxy_set_header
-            .get_or_insert_with(|| Located::new(Vec::new(), d.line))
-            .value
-            .push((arg(d, 0).to_string(), arg(d, 1).to_string())),
-        "proxy_hide_header" => s
-            .proxy_hide_header
-            .get_or_insert_with(Vec::new)
-            .push(arg(d, 0).to_string()),
-        "proxy_pass_header" => s
-            .proxy_pass_header
-            .get_or_insert_with(Vec::new)
-            .push(arg(d, 0).to_string()),
-        "proxy_buffer_size" => once(&mut s.proxy_buffer_size, values::size(d)?, d)?,
-        "proxy_intercept_errors" => once(&mut s.proxy_intercept_errors, values::flag(d)?, d)?,
-        "proxy_next_upstream" => once(&mut s.proxy_next_upstream, d.args.clone(), d)?,
-        "proxy_next_upstream_tries" => {
-            let n = values::number(arg(d, 0)).ok_or_else(|| values::invalid_value(d))?;
-            once(&mut s.proxy_next_upstream_tries, n, d)?
-        }
-        "proxy_next_upstream_timeout" => once(&mut s.proxy_next_upstream_timeout, values::msec(d)?, d)?,
-        "proxy_redirect" | "proxy_cookie_domain" | "proxy_cookie_path" => {
-            let slot = match d.name.as_str() {
-                "proxy_redirect" => &mut s.proxy_redirect,
-                "proxy_cookie_domain" => &mut s.proxy_cookie_domain,
-                _ => &mut s.proxy_cookie_path,
-            };
-            let list = &mut slot.get_or_insert_with(|| Located::new(Vec::new(), d.line)).value;
-            let redirect = d.name == "proxy_redirect";
-            let off = |e: &[String]| e.len() == 1 && (e[0] == "off" || e[0] == "false" && redirect);
-            // ngx_http_proxy_redirect: `off` with anything else at the level is duplicate.
-            if list.first().is_some_and(|e| off(e)) || off(&d.args) && !list.is_empty() {
-                return Err(values::duplicate(d));
-            }
-            list.push(d.args.clone());
-        }
-        "proxy_buffering" => once(&mut s.proxy_buffering, values::flag(d)?, d)?,
-        "proxy_request_buffering" => once(&mut s.proxy_request_buffering, values::flag(d)?, d)?,
-        "proxy_buffers" => once(&mut s.proxy_buffers, values::bufs(d)?, d)?,
-        "proxy_busy_buffers_size" => once(&mut s.proxy_busy_buffers_size, values::size(d)?, d)?,
-        "proxy_max_temp_file_size" => once(&mut s.proxy_max_temp_file_size, values::size(d)?, d)?,
-        "proxy_temp_file_write_size" => once(&mut s.proxy_temp_file_write_size, values::size(d)?, d)?,
-        "proxy_socket_keepalive" => once(&mut s.proxy_socket_keepalive, values::flag(d)?, d)?,
-        "proxy_bind" => {
-            if let Some(p) = d.args.get(1) {
-                if p == "transparent" {
-                    return Err(
-                        d.err("\"proxy_bind ... transparent\" is not supported by rampart".to_string())
-                    );
-                }
-                return Err(d.err(format!("invalid parameter \"{p}\"")));
-            }
-            once(&mut s.proxy_bind, arg(d, 0).to_string(), d)?
-        }
-        "proxy_method" => once(&mut s.proxy_method, arg(d, 0).to_string(), d)?,
-        "proxy_pass_request_headers" => once(&mut s.proxy_pass_request_headers, values::flag(d)?, d)?,
-        "proxy_ignore_client_abort" => once(&mut s.proxy_ignore_client_abort, values::flag(d)?, d)?,
-        "proxy_pass_request_body" => once(&mut s.proxy_pass_request_body, values::flag(d)?, d)?,
-        "proxy_set_body" => once(&mut s.proxy_set_body, arg(d, 0).to_string(), d)?,
         "add_header" => {
             if let Some(p) = d.args.get(2).filter(|p| p.as_str() != "always") {
                 return Err(d.err(format!("invalid parameter \"{p}\"")));

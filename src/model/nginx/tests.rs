@@ -129,14 +129,14 @@ fn repeated_lists_append_and_stay_per_level() {
         server { proxy_set_header C z; location / { } } }");
     let pair = |a: &str, b: &str| (a.to_string(), b.to_string());
     assert_eq!(
-        c.http.proxy_set_header.map(|l| l.value),
+        c.http.proxy.proxy_set_header.map(|l| l.value),
         Some(vec![pair("A", "x"), pair("B", "y")])
     );
     assert_eq!(
-        c.http.server[0].proxy_set_header.clone().map(|l| l.value),
+        c.http.server[0].proxy.proxy_set_header.clone().map(|l| l.value),
         Some(vec![pair("C", "z")])
     );
-    assert_eq!(c.http.server[0].location[0].proxy_set_header, None);
+    assert_eq!(c.http.server[0].location[0].proxy.proxy_set_header, None);
     let c = ok("events{} http { access_log a.log; access_log b.log main; }");
     assert_eq!(
         c.http.access_log.map(|l| l.value),

@@ -10,9 +10,8 @@
 //! They are still checked as nginx checks them, so that a config rampart
 //! accepts is one nginx accepts too.
 
-use super::defaults as d;
+use super::settings::{ProxySettings, BUFFER_SIZE};
 use crate::config::units::parse_bufs;
-use crate::model::LocSettings;
 
 /// nginx's page size here, its default for `proxy_buffers 8 SIZE`.
 const PAGE: u64 = 4096;
@@ -21,7 +20,7 @@ const PAGE: u64 = 4096;
 pub type Error = (&'static str, String);
 
 /// Checks the merged settings of a level like nginx's merge does.
-pub fn validate(s: &LocSettings) -> Result<(), Error> {
+pub fn validate(s: &ProxySettings) -> Result<(), Error> {
     let (num, one) = match s.proxy_buffers.as_deref() {
         None => (8, PAGE),
         Some(v) => parse_bufs(v).ok_or((
@@ -35,7 +34,7 @@ pub fn validate(s: &LocSettings) -> Result<(), Error> {
             "there must be at least 2 \"proxy_buffers\"".into(),
         ));
     }
-    let size = s.proxy_buffer_size.map_or(d::PROXY_BUFFER_SIZE, |v| v.0).max(one);
+    let size = s.proxy_buffer_size.map_or(BUFFER_SIZE, |v| v.0).max(one);
     let busy = s.proxy_busy_buffers_size.map_or(2 * size, |v| v.0);
     if busy < size {
         return Err(below_buffer("proxy_busy_buffers_size"));
@@ -85,14 +84,14 @@ mod tests {
         busy: Option<u64>,
         write: Option<u64>,
         max: Option<u64>,
-    ) -> LocSettings {
-        LocSettings {
+    ) -> ProxySettings {
+        ProxySettings {
             proxy_buffers: bufs.map(str::to_string),
             proxy_buffer_size: buf.map(Size),
             proxy_busy_buffers_size: busy.map(Size),
             proxy_temp_file_write_size: write.map(Size),
             proxy_max_temp_file_size: max.map(Size),
-            ..LocSettings::default()
+            ..ProxySettings::default()
         }
     }
 
