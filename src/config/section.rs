@@ -90,6 +90,41 @@ impl<'de> serde::Deserialize<'de> for Unknown {
     }
 }
 
+/// rampart.toml gives a section's values no line (serde's `flatten`):
+/// model::load sets the line of each `Located` one afterwards, from the
+/// key's position in the file. Every field type of a section implements it.
+pub trait FixLine {
+    fn fix(&mut self, key: &str, line_of: &dyn Fn(&str) -> Option<usize>);
+}
+
+impl<T> FixLine for Option<super::Located<T>> {
+    fn fix(&mut self, key: &str, line_of: &dyn Fn(&str) -> Option<usize>) {
+        if let Some(l) = self {
+            if l.line == 0 {
+                l.line = line_of(key).unwrap_or(0);
+            }
+        }
+    }
+}
+
+macro_rules! no_line {
+    ($($t:ty),*) => {$(
+        impl FixLine for Option<$t> {
+            fn fix(&mut self, _: &str, _: &dyn Fn(&str) -> Option<usize>) {}
+        }
+    )*};
+}
+no_line!(
+    bool,
+    u64,
+    String,
+    Vec<String>,
+    Vec<(String, String)>,
+    super::units::Size,
+    super::units::Dur,
+    std::collections::BTreeMap<String, Vec<String>>
+);
+
 #[macro_export]
 #[doc(hidden)]
 macro_rules! __section_slot {
@@ -146,6 +181,24 @@ macro_rules! section {
         }
 
         impl $name {
+            /// The section's rampart.toml keys (its directives' names).
+            pub const KEYS: &'static [&'static str] = &[$(stringify!($f)),*];
+
+            /// rampart.toml: whether `text` (one `key = value` of this
+            /// section, cut from the file) is a valid setting; the error is
+            /// toml's message. How model::load names the key a flattened
+            /// section refused.
+            pub fn check_alone(text: &str) -> Result<(), String> {
+                toml::from_str::<Self>(text)
+                    .map(|_| ())
+                    .map_err(|e| e.message().trim().to_string())
+            }
+
+            /// rampart.toml: the lines of the `Located` values, from their keys.
+            pub fn fix_lines(&mut self, line_of: &dyn Fn(&str) -> Option<usize>) {
+                $( $crate::config::section::FixLine::fix(&mut self.$f, stringify!($f), line_of); )*
+            }
+
             /// nginx's merge: every field this level leaves unset comes from `parent`.
             pub fn inherit(&mut self, parent: &Self) {
                 $( if self.$f.is_none() { self.$f = parent.$f.clone(); } )*
@@ -243,6 +296,21 @@ mod tests {
             e(Demo::default().directive(&dir("demo_size", &["lots"]))),
             "\"demo_size\" directive invalid value in /t/n.conf:3"
         );
+    }
+
+    #[test]
+    fn toml_keys_and_checks() {
+        assert_eq!(
+            Demo::KEYS,
+            ["demo_flag", "demo_size", "demo_word", "demo_list", "demo_custom"]
+        );
+        assert!(Demo::check_alone("demo_flag = true").is_ok());
+        assert!(Demo::check_alone("demo_flag = 3")
+            .unwrap_err()
+            .contains("invalid type"));
+        let mut d = Demo::default();
+        d.fix_lines(&|_| Some(9));
+        assert_eq!(d, Demo::default(), "no Located field: nothing to set");
     }
 
     #[test]

@@ -243,6 +243,13 @@ macro_rules! config_levels {
                 $( if self.$lf.is_none() { self.$lf = parent.$lf.clone(); } )*
             }
 
+            /// rampart.toml: `text` (`key = value` cut from the file) checked
+            /// by the section `key` belongs to; None when it is no section's.
+            pub fn section_check(key: &str, text: &str) -> Option<Result<(), String>> {
+                $( if <$st>::KEYS.contains(&key) { return Some(<$st>::check_alone(text)); } )*
+                None
+            }
+
             /// nginx.conf: offers `d` to each feature's section; None when
             /// it is none of theirs.
             pub fn section_directive(
@@ -355,14 +362,26 @@ macro_rules! config_levels {
         }
 
         impl Http {
+            /// rampart.toml: the lines of the sections' `Located` values.
+            pub fn fix_section_lines(&mut self, line_of: &dyn Fn(&str) -> Option<usize>) {
+                $( self.$sf.fix_lines(line_of); )*
+            }
             pub fn loc_settings(&self) -> LocSettings { LocSettings { $( $sf: self.$sf.clone(), )* $( $lf: self.$lf.clone(), )* } }
             pub fn conn_settings(&self) -> ConnSettings { ConnSettings { $( $cf: self.$cf.clone(), )* } }
         }
         impl Server {
+            /// rampart.toml: the lines of the sections' `Located` values.
+            pub fn fix_section_lines(&mut self, line_of: &dyn Fn(&str) -> Option<usize>) {
+                $( self.$sf.fix_lines(line_of); )*
+            }
             pub fn loc_settings(&self) -> LocSettings { LocSettings { $( $sf: self.$sf.clone(), )* $( $lf: self.$lf.clone(), )* } }
             pub fn conn_settings(&self) -> ConnSettings { ConnSettings { $( $cf: self.$cf.clone(), )* } }
         }
         impl Location {
+            /// rampart.toml: the lines of the sections' `Located` values.
+            pub fn fix_section_lines(&mut self, line_of: &dyn Fn(&str) -> Option<usize>) {
+                $( self.$sf.fix_lines(line_of); )*
+            }
             pub fn loc_settings(&self) -> LocSettings { LocSettings { $( $sf: self.$sf.clone(), )* $( $lf: self.$lf.clone(), )* } }
         }
     };
