@@ -85,8 +85,9 @@ pub fn decode(buf: &[u8]) -> Result<Option<Header>, ProxyError> {
 fn decode_v1(buf: &[u8]) -> Result<Option<Header>, ProxyError> {
     let window = buf.get(..buf.len().min(V1_MAX)).unwrap_or(buf);
     let Some(lf) = memchr::memchr(b'\n', window) else {
-        // A lone CR before the end of what we have is a deviation.
-        if window.contains(&b'\r') && window.last() != Some(&b'\r') {
+        // A CR anywhere but at the end of what we have is a deviation (the
+        // last byte may be the CR of the CRLF still arriving).
+        if window.split_last().is_some_and(|(_, init)| init.contains(&b'\r')) {
             return Err(ProxyError::V1Syntax);
         }
         return if buf.len() >= V1_MAX {

@@ -171,6 +171,9 @@ fn twenty_malformed_headers() {
             b"PROXY TCP4 1.2.3.4 5.6.7.8 1 2\rX\r\n".to_vec(),
             ProxyError::V1Syntax,
         ),
+        // Found by fuzz/ (proxy_protocol): a CR before the last byte is
+        // wrong whatever the last byte is, LF or not yet.
+        (b"PROXY \r\0\r".to_vec(), ProxyError::V1Syntax),
         (b"PROXY TCP4 1.2.3.4 5.6.7.8 1\r\n".to_vec(), ProxyError::V1Syntax),
         (
             b"PROXY TCP4 1.2.3.4 5.6.7.8 1 2 3\r\n".to_vec(),
