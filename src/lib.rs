@@ -10,6 +10,9 @@ pub mod control;
 pub mod daemon;
 pub mod exchange;
 pub mod filters;
+/// Fuzzing entry points (fuzz/, tests/fuzz_corpus.rs); not part of the product API.
+#[doc(hidden)]
+pub mod fuzzing;
 pub mod health;
 pub mod http;
 pub mod http1;

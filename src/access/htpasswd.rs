@@ -66,9 +66,20 @@ pub fn verify(password: &[u8], hash: &[u8]) -> bool {
         return sha_crypt::sha512_check(pw, h).is_ok();
     }
     if hash.starts_with(b"$5$") {
-        return sha_crypt::sha256_check(pw, h).is_ok();
+        return sha256_field_decodes(hash) && sha_crypt::sha256_check(pw, h).is_ok();
     }
     false
+}
+
+/// Whether the hash field of a `$5$` value (after its last `$`) is what
+/// SHA-256-crypt writes: 43 characters of the crypt alphabet, the last one
+/// carrying 4 bits. sha-crypt 0.5's `sha256_check` unwraps the decoding of
+/// that field (it panics on anything else); any other field can never equal a
+/// computed hash, so it does not match, as with crypt(3).
+fn sha256_field_decodes(hash: &[u8]) -> bool {
+    let field = hash.rsplit(|&b| b == b'$').next().unwrap_or_default();
+    let value = |c: &u8| ITOA64.iter().position(|a| a == c);
+    field.len() == 43 && field.iter().all(|c| value(c).is_some()) && field.last().and_then(value) < Some(16)
 }
 
 /// `{SSHA}`: base64(sha1(password + salt) + salt); the salt is what follows
@@ -241,5 +252,26 @@ mod tests {
         assert!(verify(b"pw", stored.as_bytes()));
         assert!(!verify(b"pW", stored.as_bytes()));
         assert!(!verify(b"pw", b"{SSHA}!!!not base64"));
+    }
+
+    /// Found by the `htpasswd` fuzz target: sha-crypt 0.5's `sha256_check`
+    /// unwraps its base64 decoding, so a `$5$` hash field that is not 43
+    /// canonical characters panicked (on a request naming that user).
+    #[test]
+    fn malformed_sha256_field_does_not_match() {
+        let good = "$5$saltsalt$0IyaXrmV7.sGNS6tirgqHLqX/G.FBvgkYA.lpPdS5sA";
+        assert!(verify(b"secret", good.as_bytes()));
+        let base = &good[..good.len() - 1];
+        for bad in [
+            format!("{good}:comment"),
+            format!("{base}z"),
+            base.to_string(),
+            format!("{base}!"),
+            format!("{good}A"),
+            "$5$saltsalt$".to_string(),
+            "$5$rounds=1000$salt$".to_string(),
+        ] {
+            assert!(!verify(b"secret", bad.as_bytes()), "{bad}");
+        }
     }
 }
