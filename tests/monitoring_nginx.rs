@@ -227,6 +227,15 @@ fn exporter_parser_rejects_a_misplaced_newline() {
     .is_none());
 }
 
+/// `GET path` with an optional `Authorization` value, one connection.
+fn ask(addr: SocketAddr, path: &str, auth: Option<&str>) -> Resp {
+    let a = auth.map_or(String::new(), |a| format!("Authorization: {a}\r\n"));
+    raw(
+        addr,
+        format!("GET {path} HTTP/1.1\r\nHost: localhost\r\n{a}Connection: close\r\n\r\n").as_bytes(),
+    )
+}
+
 fn b64(s: &str) -> String {
     base64::engine::general_purpose::STANDARD.encode(s)
 }
@@ -304,19 +313,10 @@ fn auth_basic_and_access_answers_match_nginx() {
     cases.push(("/d/".into(), None));
     cases.push(("/a/".into(), None));
     cases.push(("/r/".into(), None));
-    let ask = |addr: SocketAddr, path: &str, auth: &Option<String>| {
-        let a = auth
-            .as_ref()
-            .map_or(String::new(), |a| format!("Authorization: {a}\r\n"));
-        raw(
-            addr,
-            format!("GET {path} HTTP/1.1\r\nHost: localhost\r\n{a}Connection: close\r\n\r\n").as_bytes(),
-        )
-    };
     let naddr = SocketAddr::from(([127, 0, 0, 1], port));
     for (path, auth) in &cases {
-        let n = ask(naddr, path, auth);
-        let m = ask(r.addr(), path, auth);
+        let n = ask(naddr, path, auth.as_deref());
+        let m = ask(r.addr(), path, auth.as_deref());
         assert_eq!(m.status, n.status, "{path} {auth:?}");
         assert_eq!(
             m.header("www-authenticate"),
@@ -388,13 +388,6 @@ fn satisfy_answers_match_nginx() {
     let r = Rampart::start(&cfg);
     let good = format!("Basic {}", b64("plain:secret"));
     let bad = format!("Basic {}", b64("plain:wrong"));
-    let ask = |addr: SocketAddr, path: &str, auth: Option<&str>| {
-        let a = auth.map_or(String::new(), |a| format!("Authorization: {a}\r\n"));
-        raw(
-            addr,
-            format!("GET {path} HTTP/1.1\r\nHost: localhost\r\n{a}Connection: close\r\n\r\n").as_bytes(),
-        )
-    };
     let naddr = SocketAddr::from(([127, 0, 0, 1], port));
     let mut statuses = Vec::new();
     for path in [

@@ -108,14 +108,7 @@ mod tests {
     use std::path::PathBuf;
 
     fn dir(name: &str, args: &[&str]) -> Directive {
-        Directive {
-            name: name.into(),
-            args: args.iter().map(|s| s.to_string()).collect(),
-            file: Arc::from(Path::new("/t/n.conf")),
-            line: 9,
-            block: None,
-            end_line: 9,
-        }
+        Directive::test(name, args, "/t/n.conf", 9)
     }
 
     #[test]

@@ -232,18 +232,9 @@ macro_rules! section {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use std::path::Path;
-    use std::sync::Arc;
 
     fn dir(name: &str, args: &[&str]) -> Directive {
-        Directive {
-            name: name.into(),
-            args: args.iter().map(|s| s.to_string()).collect(),
-            file: Arc::from(Path::new("/t/n.conf")),
-            line: 3,
-            block: None,
-            end_line: 3,
-        }
+        Directive::test(name, args, "/t/n.conf", 3)
     }
 
     crate::section! {

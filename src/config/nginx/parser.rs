@@ -45,6 +45,19 @@ impl Directive {
     pub fn err(&self, message: impl Into<String>) -> ConfigError {
         ConfigError::new(&self.file, self.line, message)
     }
+
+    /// A directive as the parser would give it, for the setters' unit tests.
+    #[cfg(test)]
+    pub fn test(name: &str, args: &[&str], file: &str, line: usize) -> Directive {
+        Directive {
+            name: name.into(),
+            args: args.iter().map(|s| s.to_string()).collect(),
+            file: Arc::from(Path::new(file)),
+            line,
+            block: None,
+            end_line: line,
+        }
+    }
 }
 
 /// The directives read from a main file, and the syntax error that stopped

@@ -59,18 +59,9 @@ pub fn return_def(d: &Directive) -> R<ReturnDef> {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use std::path::Path;
-    use std::sync::Arc;
 
     fn dir(name: &str, args: &[&str]) -> Directive {
-        Directive {
-            name: name.into(),
-            args: args.iter().map(|s| s.to_string()).collect(),
-            file: Arc::from(Path::new("/t/n.conf")),
-            line: 7,
-            block: None,
-            end_line: 7,
-        }
+        Directive::test(name, args, "/t/n.conf", 7)
     }
 
     #[test]
