@@ -18,6 +18,11 @@
 //! (nginx's enum slot). A new directive of an existing section is one field here and
 //! one entry in `config::nginx::directives`; the feature reads the field
 //! when it compiles its conf.
+//!
+//! A field that keeps its line for errors (`Located<T>`) must hold a list:
+//! rampart.toml's values reach a section through serde's `flatten` buffer,
+//! which carries no toml span (a list arrives with line 0 and model::load
+//! sets the key's line afterwards; a scalar would not deserialize).
 
 use super::nginx::parser::Directive;
 use super::nginx::values;
