@@ -4,22 +4,14 @@
 
 use super::defaults as d;
 use super::CompileCtx;
+use crate::config::section::Context;
 use crate::config::ConfigError;
 use crate::exchange::doc_root::DocRoot;
 use crate::exchange::loc_conf::{AddHeader, ErrorPage, ErrorTarget, LocConf};
 use crate::model::{AccessLogDef, ErrorPageStatus, LocSettings};
 use crate::proxy::conf::ProxyConf;
-use crate::vars::Template;
 use std::sync::Arc;
 
-fn template(ctx: &CompileCtx, line: usize, directive: &str, s: &str) -> Result<Template, ConfigError> {
-    let t = Template::compile(s).map_err(|e| ctx.err(line, e.to_string()).directive(directive))?;
-    ctx.check_vars(line, directive, &t)?;
-    Ok(t)
-}
-
-/// Resolves `s` (already merged with every enclosing level) into a LocConf.
-/// `line` is where the level starts, for errors about its values.
 /// One location's compiled settings: the core ones every phase reads, and
 /// the proxy and static handlers' own, which the snapshot keeps beside them.
 pub struct Resolved {
@@ -28,6 +20,9 @@ pub struct Resolved {
     pub stat: Arc<crate::static_files::StaticConf>,
 }
 
+/// Resolves `s` (already merged with every enclosing level): the core
+/// settings here, each feature's section by its own `compile`. `line` is
+/// where the level starts, for errors about values without a line of their own.
 pub fn resolve(ctx: &mut CompileCtx, s: &LocSettings, line: usize) -> Result<Resolved, ConfigError> {
     let line_of = |l: Option<usize>| l.filter(|&l| l > 0).unwrap_or(line);
     let mut add_header = Vec::new();
@@ -44,7 +39,7 @@ pub fn resolve(ctx: &mut CompileCtx, s: &LocSettings, line: usize) -> Result<Res
         };
         add_header.push(AddHeader {
             name: bytes::Bytes::copy_from_slice(name.as_bytes()),
-            value: template(ctx, ah_line, "add_header", value)?,
+            value: ctx.template(ah_line, "add_header", value)?,
             always,
         });
     }
@@ -65,9 +60,9 @@ pub fn resolve(ctx: &mut CompileCtx, s: &LocSettings, line: usize) -> Result<Res
         let target = if let Some(name) = ep.page.strip_prefix('@') {
             ErrorTarget::Named(name.to_string())
         } else if ep.page.starts_with('/') {
-            ErrorTarget::Uri(template(ctx, ep_line, "error_page", &ep.page)?)
+            ErrorTarget::Uri(ctx.template(ep_line, "error_page", &ep.page)?)
         } else {
-            ErrorTarget::Redirect(template(ctx, ep_line, "error_page", &ep.page)?)
+            ErrorTarget::Redirect(ctx.template(ep_line, "error_page", &ep.page)?)
         };
         for &code in &ep.codes {
             if !(300..=599).contains(&code) || code == 499 {
@@ -165,7 +160,7 @@ fn doc_root(ctx: &mut CompileCtx, s: &LocSettings, line: usize) -> Result<DocRoo
         (None, None) => ("html", false),
     };
     Ok(DocRoot {
-        root: template(ctx, line, if is_alias { "alias" } else { "root" }, root)?,
+        root: ctx.template(line, if is_alias { "alias" } else { "root" }, root)?,
         is_alias,
         prefix: ctx.prefix.clone(),
     })
