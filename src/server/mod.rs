@@ -118,6 +118,9 @@ impl Server {
         listener::close_unclaimed();
         let bound: Vec<ListenOpts> = snap.listeners.iter().map(|l| l.opts.clone()).collect();
         let health = snap.health.clone();
+        // Success is recorded before the swap: a scrape that sees the new
+        // generation also sees that the last load succeeded.
+        crate::status::metrics::config_loaded(true);
         state::install(Arc::new(snap));
         crate::status::metrics::config_loaded(true);
         let checker =
@@ -156,7 +159,9 @@ impl Server {
     /// SIGHUP: re-read the config; on any error keep the running one and say why.
     pub fn reload(&mut self) -> Result<(), StartError> {
         let r = self.swap_config();
-        crate::status::metrics::config_loaded(r.is_ok());
+        if r.is_err() {
+            crate::status::metrics::config_loaded(false);
+        }
         r
     }
 
@@ -195,6 +200,9 @@ impl Server {
             snap.health.carry_over(&old.health);
         }
         let health = snap.health.clone();
+        // Success is recorded before the swap: a scrape that sees the new
+        // generation also sees that the last load succeeded.
+        crate::status::metrics::config_loaded(true);
         state::install(Arc::new(snap));
         self.checker = match crate::health::checker::Checker::start(health) {
             Ok(c) => Some(c),
