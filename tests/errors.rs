@@ -594,6 +594,41 @@ fn expect_continue_without_a_body_matches_nginx() {
     );
 }
 
+/// Issue 18's reset case: one write of a good request followed by a
+/// pipelined one whose header is too large. nginx answers both (200, then
+/// 400 "Request Header Or Cookie Too Large") and closes cleanly, draining
+/// the rest (lingering close); a close with the oversized header unread
+/// would be a TCP reset, which can destroy the answers in flight.
+#[test]
+fn pipelined_oversized_header_is_answered_without_a_reset() {
+    let Some(p) = DiffPair::start("linger_reset") else {
+        return;
+    };
+    let mut req = b"GET /s HTTP/1.1\r\nHost: a\r\n\r\nPOST /s HTTP/1.1\r\nHost: a\r\nX-Big: ".to_vec();
+    req.resize(req.len() + 10_000, b'x');
+    req.extend_from_slice(b"\r\nContent-Length: 0\r\n\r\n");
+    for (who, addr) in [("nginx", p.nginx), ("rampart", p.rampart)] {
+        for round in 0..20 {
+            let mut s = connect(addr);
+            s.write_all(&req).unwrap();
+            s.set_read_timeout(Some(Duration::from_secs(5))).unwrap();
+            let mut out = Vec::new();
+            let mut buf = [0u8; 4096];
+            let end = loop {
+                match s.read(&mut buf) {
+                    Ok(0) => break "eof".to_string(),
+                    Ok(n) => out.extend_from_slice(&buf[..n]),
+                    Err(e) => break format!("{:?}", e.kind()),
+                }
+            };
+            let text = String::from_utf8_lossy(&out);
+            assert_eq!(end, "eof", "{who} round {round}: {text}");
+            assert!(text.starts_with("HTTP/1.1 200 "), "{who} round {round}: {text}");
+            assert!(text.contains("HTTP/1.1 400 "), "{who} round {round}: {text}");
+        }
+    }
+}
+
 /// A malformed header line is answered within 100 ms of its arrival while the
 /// head is still incomplete (no empty line ever comes), by nginx and by
 /// rampart alike: 400 and a close, long before client_header_timeout (5 s).

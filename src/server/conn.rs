@@ -431,6 +431,12 @@ impl Conn {
                     e.status != 408 && !(e.status == 400 && e.reason.starts_with("client prematurely"));
                 io.http09 = e.http09;
                 pipeline::reject(io, &hosts, e.status, send, conn, &line, started).await;
+                // The rest of what the client sends (a long header, the next
+                // pipelined request) must not turn the close into a reset
+                // that loses the answer: nginx lingers (ngx_http_finalize_connection).
+                if send {
+                    lingering_close(io, true).await;
+                }
                 return false;
             }
         };
@@ -447,6 +453,7 @@ impl Conn {
                 let line = first_line(io.pending()).to_vec();
                 io.http09 = e.http09;
                 pipeline::reject(io, &hosts, e.status, true, conn, &line, started).await;
+                lingering_close(io, true).await;
                 return false;
             }
         };
