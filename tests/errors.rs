@@ -148,6 +148,44 @@ fn upstream_garbage_in_the_head_is_502() {
     );
 }
 
+/// Faults in an upstream body are logged in nginx's words: a chunk that
+/// does not decode (in the bytes that came with the head nginx 1.22.1
+/// sends the client nothing and closes), and bytes past Content-Length
+/// (dropped, a warning). Checked by hand against nginx with the same
+/// canned upstream.
+#[test]
+fn upstream_body_faults_are_logged_as_nginx() {
+    let be = Backend::start("b");
+    let bad_chunk =
+        RawUpstream::canned(b"HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\nZZ\r\nxx\r\n0\r\n\r\n");
+    let r = start(&be, Some(&bad_chunk), "");
+    let out = raw_all(
+        r.addr(),
+        b"GET /g/x HTTP/1.1\r\nHost: localhost\r\nConnection: close\r\n\r\n",
+    );
+    assert_eq!(String::from_utf8_lossy(&out), "", "nothing is sent");
+    wait_log(
+        &r,
+        "error.log",
+        "upstream sent invalid chunked response while reading upstream",
+    );
+
+    let more = RawUpstream::canned(b"HTTP/1.1 200 OK\r\nContent-Length: 5\r\n\r\nhelloEXTRA");
+    let r = start(&be, Some(&more), "");
+    let out = raw_all(
+        r.addr(),
+        b"GET /g/x HTTP/1.1\r\nHost: localhost\r\nConnection: close\r\n\r\n",
+    );
+    let text = String::from_utf8_lossy(&out);
+    assert!(text.ends_with("\r\n\r\nhello"), "{text}");
+    wait_log(&r, "error.log", "[warn]");
+    wait_log(
+        &r,
+        "error.log",
+        "upstream sent more data than specified in \"Content-Length\" header while reading upstream",
+    );
+}
+
 /// Bytes that are not HTTP at all are passed through as an HTTP/0.9 response
 /// (nginx 1.22.1 logs "upstream sent no valid HTTP/1.0 header" and relays them).
 #[test]

@@ -538,6 +538,18 @@ fn log_upstream(
     );
 }
 
+/// nginx's line for a chunked body it cannot decode (ngx_http_proxy_chunked_filter).
+fn log_invalid_chunked(ex: &Exchange<'_>, pl: ProxyLoc<'_>, addr: SocketAddr) {
+    log_upstream(
+        ex,
+        pl,
+        Level::Error,
+        "upstream sent invalid chunked response",
+        "reading upstream",
+        addr,
+    );
+}
+
 async fn write_up(up: &mut TcpStream, data: &[u8], t: Duration) -> Result<(), Failure> {
     match tokio::time::timeout(t, up.write_all(data)).await {
         Ok(Ok(())) => Ok(()),
@@ -795,10 +807,15 @@ async fn exchange(
         relay.flush_each_read();
     }
     let mut body_bytes: u64 = 0;
-    // The head and the body bytes that came with it go out in one write.
-    let done = relay
-        .feed(&body_start, &mut out)
-        .map_err(|_| Failure::InvalidHeader("reading upstream"))?;
+    // The head and the body bytes that came with it go out in one write. A
+    // broken chunk among those bytes: nginx logs it and closes without
+    // sending anything (checked against nginx 1.22.1), so nothing goes out.
+    let Ok(done) = relay.feed(&body_start, &mut out) else {
+        log_invalid_chunked(ex, pl, addr);
+        ex.req.status = 502;
+        ex.req.upstream.current().response = Some(t0.elapsed());
+        return Ok((Reply::Close, None));
+    };
     body_bytes += relay.take_counted();
     if done {
         ex.io.end_body(cframing, &mut out);
@@ -809,9 +826,10 @@ async fn exchange(
     }
     let mut complete = done;
     let mut hit_eof = false;
+    let mut stop = false;
     // Sized to what is left when the length is known, so small bodies take small buffers.
     let mut rbuf: Vec<u8> = Vec::new();
-    while !complete {
+    while !complete && !stop {
         rbuf.clear();
         if rbuf.capacity() == 0 {
             rbuf.reserve_exact(
@@ -884,15 +902,9 @@ async fn exchange(
                 }
             }
             Err(_) => {
-                log_upstream(
-                    ex,
-                    pl,
-                    Level::Error,
-                    "upstream sent invalid chunked response",
-                    "reading upstream",
-                    addr,
-                );
-                break;
+                log_invalid_chunked(ex, pl, addr);
+                stop = true;
+                continue;
             }
         }
         if let Err(f) = ex.io.write_all(&out, send_t).await {
@@ -903,6 +915,16 @@ async fn exchange(
             break;
         }
     }
+    if relay.excess() {
+        log_upstream(
+            ex,
+            pl,
+            Level::Warn,
+            "upstream sent more data than specified in \"Content-Length\" header",
+            "reading upstream",
+            addr,
+        );
+    }
     ex.req.upstream.current().response = Some(t0.elapsed());
     ex.req.upstream.current().length = Some(body_bytes);
     ex.req.gzip = relay.gzip_totals();
@@ -911,6 +933,7 @@ async fn exchange(
     // response without `Connection: close` whose body ended by its framing.
     let keep = complete
         && !hit_eof
+        && !relay.excess()
         && !http09
         && uhead.version() == crate::http1::Version::Http11
         && !uhead.conn_close()

@@ -28,6 +28,8 @@ pub(super) struct BodyRelay {
     zbuf: Vec<u8>,
     /// The gzip stream's bytes in and out, once it ended (`$gzip_ratio`).
     gzip_totals: Option<(u64, u64)>,
+    /// Bytes came past Content-Length (dropped; nginx warns).
+    excess: bool,
 }
 
 enum RelayMode {
@@ -57,6 +59,7 @@ impl BodyRelay {
             flush: false,
             zbuf: Vec::new(),
             gzip_totals: None,
+            excess: false,
         }
     }
 
@@ -140,6 +143,7 @@ impl BodyRelay {
                 RelayMode::None => return Ok(true),
                 RelayMode::Length(left) => {
                     let n = (*left).min(input.len() as u64) as usize;
+                    self.excess |= input.len() > n;
                     *left -= n as u64;
                     let done = *left == 0;
                     self.counted += n as u64;
@@ -174,6 +178,13 @@ impl BodyRelay {
                 }
             }
         }
+    }
+
+    /// Bytes came past the announced Content-Length (they are not relayed):
+    /// nginx's "upstream sent more data than specified" warning, and the
+    /// connection is not kept.
+    pub(super) fn excess(&self) -> bool {
+        self.excess
     }
 
     /// The upstream closed: is that a proper end of the body?
