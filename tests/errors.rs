@@ -132,7 +132,25 @@ fn upstream_garbage_in_the_head_is_502() {
         b"GET /g/x HTTP/1.1\r\nHost: localhost\r\nConnection: close\r\n\r\n",
     );
     assert_eq!(without_date(&out), keepalive_page("502 Bad Gateway", false));
-    wait_log(&r, "error.log", "upstream sent invalid header");
+    // nginx 1.22.1's line, with the excerpt up to the bad byte (checked by
+    // hand against nginx with the same upstream bytes).
+    wait_log(
+        &r,
+        "error.log",
+        "upstream sent invalid header: \"Bad\\x20...\" while reading response header from upstream",
+    );
+    let nul = RawUpstream::canned(b"HTTP/1.1 200 OK\r\nX-A: b\x00c\r\nContent-Length: 2\r\n\r\nok");
+    let r = start(&be, Some(&nul), "");
+    let out = raw_all(
+        r.addr(),
+        b"GET /g/x HTTP/1.1\r\nHost: localhost\r\nConnection: close\r\n\r\n",
+    );
+    assert_eq!(without_date(&out), keepalive_page("502 Bad Gateway", false));
+    wait_log(
+        &r,
+        "error.log",
+        "upstream sent invalid header: \"X-A: b\\x00...\" while reading response header from upstream",
+    );
 
     let cut = RawUpstream::canned(b"HTTP/1.1 200 OK\r\nContent-Le");
     let r = start(&be, Some(&cut), "");

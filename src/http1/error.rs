@@ -90,11 +90,29 @@ pub(crate) const TOO_LONG_HEADER: HeadError = HeadError::new(494, "client sent t
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct UpstreamHeadError {
     pub reason: &'static str,
+    /// For an invalid header line: where the line starts and the offset of
+    /// the byte the parser stopped at, in the buffer parsed.
+    pub invalid_at: Option<(usize, usize)>,
 }
 
 impl UpstreamHeadError {
     /// nginx answers every upstream header error with 502 Bad Gateway.
     pub const STATUS: u16 = 502;
+
+    /// nginx's log message for it (ngx_http_proxy_process_header): for an
+    /// invalid line, the line up to the bad byte, then `\xHH...`:
+    /// `upstream sent invalid header: "X-A: b\x00..."`.
+    pub fn message(&self, buf: &[u8]) -> String {
+        match self.invalid_at {
+            Some((start, bad)) if start <= bad && bad < buf.len() => format!(
+                "{}: \"{}\\x{:02x}...\"",
+                self.reason,
+                String::from_utf8_lossy(&buf[start..bad]),
+                buf[bad]
+            ),
+            _ => self.reason.to_string(),
+        }
+    }
 }
 
 impl fmt::Display for UpstreamHeadError {
@@ -107,9 +125,11 @@ impl std::error::Error for UpstreamHeadError {}
 
 pub(crate) const UP_TOO_BIG: UpstreamHeadError = UpstreamHeadError {
     reason: "upstream sent too big header",
+    invalid_at: None,
 };
 pub(crate) const UP_INVALID_HEADER: UpstreamHeadError = UpstreamHeadError {
     reason: "upstream sent invalid header",
+    invalid_at: None,
 };
 
 /// Malformed chunked framing. A client body gets 400 (`ngx_http_request_body.c`: "client sent

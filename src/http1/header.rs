@@ -28,9 +28,18 @@ pub(crate) enum Line {
     Ignore,
 }
 
-/// The line is malformed (nginx: `NGX_HTTP_PARSE_INVALID_HEADER`).
+/// The line is malformed (nginx: `NGX_HTTP_PARSE_INVALID_HEADER`); `at` is
+/// the offset in the line of the byte nginx's parser stops at (its log
+/// line for an upstream shows the line up to it, then `\xHH...`).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub(crate) struct BadLine;
+pub(crate) struct BadLine {
+    pub at: usize,
+}
+
+/// The first byte from `from` on that is not a CR.
+fn first_non_cr(line: &[u8], from: usize) -> usize {
+    from + line[from..].iter().position(|&b| b != b'\r').unwrap_or(0)
+}
 
 /// nginx's `lowcase` table: non-zero for the bytes a valid header name may hold.
 const fn name_table() -> [bool; 256] {
@@ -61,11 +70,11 @@ pub(crate) fn parse_line(line: &[u8], allow_underscores: bool, upstream: bool) -
         return if line.len() == 1 {
             Ok(Line::End)
         } else {
-            Err(BadLine)
+            Err(BadLine { at: 1 })
         };
     }
     if first <= 0x20 || first == 0x7f || first == b':' {
-        return Err(BadLine);
+        return Err(BadLine { at: 0 });
     }
     let mut invalid = false;
     let mut i = 0;
@@ -86,7 +95,9 @@ pub(crate) fn parse_line(line: &[u8], allow_underscores: bool, upstream: bool) -
         if ch == b'\r' {
             // A name with no colon: a header with an empty value.
             if !only_crs(&line[i..]) {
-                return Err(BadLine);
+                return Err(BadLine {
+                    at: first_non_cr(line, i),
+                });
             }
             return Ok(Line::Header {
                 name_end: i,
@@ -99,7 +110,7 @@ pub(crate) fn parse_line(line: &[u8], allow_underscores: bool, upstream: bool) -
             return Ok(Line::Ignore);
         }
         if ch <= 0x20 || ch == 0x7f {
-            return Err(BadLine);
+            return Err(BadLine { at: i });
         }
         invalid = true;
         i += 1;
@@ -121,15 +132,17 @@ pub(crate) fn parse_line(line: &[u8], allow_underscores: bool, upstream: bool) -
     let end_of_text = match memchr::memchr(b'\r', &line[start..]) {
         Some(off) => {
             if !only_crs(&line[start + off..]) {
-                return Err(BadLine);
+                return Err(BadLine {
+                    at: first_non_cr(line, start + off),
+                });
             }
             start + off
         }
         None => line.len(),
     };
     let value = &line[start..end_of_text];
-    if memchr::memchr(0, value).is_some() {
-        return Err(BadLine);
+    if let Some(nul) = memchr::memchr(0, value) {
+        return Err(BadLine { at: start + nul });
     }
     let mut end = end_of_text;
     while end > start && line[end - 1] == b' ' {
@@ -244,9 +257,8 @@ mod tests {
             b"A\x7f: b",
         ];
         for line in bad {
-            assert_eq!(
-                parse_line(line, false, false),
-                Err(BadLine),
+            assert!(
+                parse_line(line, false, false).is_err(),
                 "{:?}",
                 String::from_utf8_lossy(line)
             );
@@ -260,7 +272,20 @@ mod tests {
         ));
         assert_eq!(parse_line(b"HTTP/1.1 200 OK\r", true, true), Ok(Line::Ignore));
         // In a client request the space after "HTTP/1.1" is a space inside a name.
-        assert_eq!(parse_line(b"HTTP/1.1 200 OK\r", true, false), Err(BadLine));
+        assert_eq!(
+            parse_line(b"HTTP/1.1 200 OK\r", true, false),
+            Err(BadLine { at: 8 })
+        );
+        // Where nginx stops, for its upstream log line.
+        for (line, at) in [
+            (&b"X-A: b\x00c"[..], 6),
+            (b"Bad Header: x", 3),
+            (b" c", 0),
+            (b"X-A: b\rc", 7),
+            (b"\r\r", 1),
+        ] {
+            assert_eq!(parse_line(line, true, true), Err(BadLine { at }), "{line:?}");
+        }
     }
 
     #[test]

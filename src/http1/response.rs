@@ -89,7 +89,12 @@ pub fn parse_response_head(buf: &[u8], max: usize) -> Result<Option<ResponseHead
         };
         let nl = pos + off;
         match header::parse_line(&window[pos..nl], true, true) {
-            Err(_) => return Err(error::UP_INVALID_HEADER),
+            Err(b) => {
+                return Err(UpstreamHeadError {
+                    invalid_at: Some((pos, pos + b.at)),
+                    ..error::UP_INVALID_HEADER
+                })
+            }
             Ok(Line::End) => {
                 head.head_len = nl + 1;
                 break;

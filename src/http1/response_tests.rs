@@ -277,20 +277,37 @@ fn invalid_status_line_is_http09() {
 
 #[test]
 fn errors_and_incomplete() {
-    for raw in [
-        &b"HTTP/1.1 200 OK\r\nX A: b\r\n\r\n"[..],
-        b"HTTP/1.1 200 OK\r\nX-A: a\0b\r\n\r\n",
-        b"HTTP/1.1 200 OK\r\nX-A: a\r\n b\r\n\r\n",
-        b"HTTP/1.1 200 OK\r\n: b\r\n\r\n",
-        b"HTTP/1.1 200 OK\r\nX-A: b\rc\r\n\r\n",
-        b"HTTP/1.1 200 OK\r\n\r\r\n",
+    // With nginx 1.22.1's log message for each (the line up to the byte its
+    // parser stops at).
+    for (raw, msg) in [
+        (
+            &b"HTTP/1.1 200 OK\r\nX A: b\r\n\r\n"[..],
+            r#"upstream sent invalid header: "X\x20...""#,
+        ),
+        (
+            b"HTTP/1.1 200 OK\r\nX-A: a\0b\r\n\r\n",
+            r#"upstream sent invalid header: "X-A: a\x00...""#,
+        ),
+        (
+            b"HTTP/1.1 200 OK\r\nX-A: a\r\n b\r\n\r\n",
+            r#"upstream sent invalid header: "\x20...""#,
+        ),
+        (
+            b"HTTP/1.1 200 OK\r\n: b\r\n\r\n",
+            r#"upstream sent invalid header: "\x3a...""#,
+        ),
+        (
+            b"HTTP/1.1 200 OK\r\nX-A: b\rc\r\n\r\n",
+            "upstream sent invalid header: \"X-A: b\r\\x63...\"",
+        ),
+        (
+            b"HTTP/1.1 200 OK\r\n\r\r\n",
+            "upstream sent invalid header: \"\r\\x0d...\"",
+        ),
     ] {
-        assert_eq!(
-            parse_response_head(raw, 4096).map(|h| h.is_some()),
-            Err(error::UP_INVALID_HEADER),
-            "{:?}",
-            String::from_utf8_lossy(raw)
-        );
+        let e = parse_response_head(raw, 4096).map(|h| h.is_some()).unwrap_err();
+        assert_eq!(e.reason, error::UP_INVALID_HEADER.reason);
+        assert_eq!(e.message(raw), msg, "{:?}", String::from_utf8_lossy(raw));
     }
     for raw in [
         &b""[..],

@@ -58,7 +58,8 @@ enum Failure {
     /// 504, with the stage.
     Timeout(&'static str),
     /// Malformed or oversized response head: 502, with the message.
-    InvalidHeader(&'static str),
+    /// nginx's message (with the bad line's excerpt for an invalid header).
+    InvalidHeader(String),
     /// An upstream status listed in `proxy_next_upstream` while tries remain.
     Status(u16),
     /// The client broke off (413/408/400 for its body, or gone): answer with that.
@@ -643,13 +644,7 @@ async fn exchange(
                 break h;
             }
             Ok(None) => {}
-            Err(e) => {
-                return Err(Failure::InvalidHeader(if e.to_string().contains("too big") {
-                    "upstream sent too big header"
-                } else {
-                    "upstream sent invalid header"
-                }))
-            }
+            Err(e) => return Err(Failure::InvalidHeader(e.message(&buf[..]))),
         }
         let want = conf.buffer_size.saturating_sub(buf.len()).clamp(1, 16 * 1024);
         buf.reserve(want);
