@@ -87,7 +87,7 @@ pub fn find_head_end(buf: &[u8], from: usize) -> Option<usize> {
 /// This one-shot form rescans from the start and accepts every URI; a connection keeps a
 /// [`HeadScan`] instead.
 pub fn check_partial_head(buf: &[u8], limits: &HeadLimits) -> Result<(), HeadError> {
-    HeadScan::default().check(buf, limits, &|_: &[u8]| true)
+    HeadScan::default().check(buf, limits, &mut |_: &[u8]| true)
 }
 
 /// Validates a request head while it arrives, failing as soon as what has arrived can no longer
@@ -122,7 +122,7 @@ impl HeadScan {
         &mut self,
         buf: &[u8],
         limits: &HeadLimits,
-        valid_uri: &dyn Fn(&[u8]) -> bool,
+        valid_uri: &mut dyn FnMut(&[u8]) -> bool,
     ) -> Result<(), HeadError> {
         let Some(start) = buf.iter().position(|&b| b != b'\r' && b != b'\n') else {
             return Ok(());
@@ -141,7 +141,7 @@ impl HeadScan {
         &mut self,
         buf: &[u8],
         limits: &HeadLimits,
-        valid_uri: &dyn Fn(&[u8]) -> bool,
+        valid_uri: &mut dyn FnMut(&[u8]) -> bool,
     ) -> Result<(), HeadError> {
         if self.done {
             return Ok(());
@@ -201,7 +201,7 @@ impl HeadScan {
 fn check_request_line(
     buf: &[u8],
     line: &RequestLine,
-    valid_uri: &dyn Fn(&[u8]) -> bool,
+    valid_uri: &mut dyn FnMut(&[u8]) -> bool,
 ) -> Result<(), HeadError> {
     let http09 = line.protocol.is_none();
     let path = buf.get(line.uri_start..line.uri_end).unwrap_or_default();
@@ -359,7 +359,7 @@ pub(crate) fn parse_content_length(v: &[u8]) -> Option<u64> {
 /// Parses a complete head (`buf` = the head bytes as delimited by [`find_head_end`]; it may start
 /// with empty lines, which nginx skips), accepting every URI. See [`parse_request_head_with`].
 pub fn parse_request_head(buf: Bytes, limits: &HeadLimits) -> Result<RequestHead, HeadError> {
-    parse_request_head_with(buf, limits, &|_: &[u8]| true)
+    parse_request_head_with(buf, limits, &mut |_: &[u8]| true)
 }
 
 /// Parses a complete head. The buffer limits are enforced here too, since a head that arrived
@@ -370,7 +370,7 @@ pub fn parse_request_head(buf: Bytes, limits: &HeadLimits) -> Result<RequestHead
 pub fn parse_request_head_with(
     buf: Bytes,
     limits: &HeadLimits,
-    valid_uri: &dyn Fn(&[u8]) -> bool,
+    valid_uri: &mut dyn FnMut(&[u8]) -> bool,
 ) -> Result<RequestHead, HeadError> {
     if buf.len() >= u32::MAX as usize {
         return Err(error::TOO_LONG_HEADER);

@@ -573,7 +573,7 @@ fn partial_head_reports_bad_request_line_early() {
 
 /// Feeds `raw` one byte at a time through one [`HeadScan`], as a connection does while the
 /// head trickles in; returns the error and how many bytes had arrived when it came.
-fn scan_bytewise(raw: &[u8], valid_uri: &dyn Fn(&[u8]) -> bool) -> Option<(HeadError, usize)> {
+fn scan_bytewise(raw: &[u8], valid_uri: &mut dyn FnMut(&[u8]) -> bool) -> Option<(HeadError, usize)> {
     let lim = limits();
     let mut scan = HeadScan::default();
     (1..=raw.len()).find_map(|n| scan.check(&raw[..n], &lim, valid_uri).err().map(|e| (e, n)))
@@ -595,7 +595,7 @@ fn header_line_rejected_at_its_bad_byte() {
         (b"GET /s HTTP/1.1\r\nHost: a\r\n\tX: a", 27),
     ];
     for (raw, at) in cases {
-        let got = scan_bytewise(raw, &|_: &[u8]| true);
+        let got = scan_bytewise(raw, &mut |_: &[u8]| true);
         assert_eq!(
             got,
             Some((error::INVALID_HEADER, *at)),
@@ -621,7 +621,7 @@ fn header_line_rejected_at_its_bad_byte() {
     ];
     for (raw, want) in per_line {
         assert_eq!(
-            scan_bytewise(raw, &|_: &[u8]| true),
+            scan_bytewise(raw, &mut |_: &[u8]| true),
             Some((*want, raw.len())),
             "{:?}",
             String::from_utf8_lossy(raw)
@@ -633,40 +633,43 @@ fn header_line_rejected_at_its_bad_byte() {
         b"\r\n\r\nGET /s HTTP/1.0\n\n",
         b"GET /s\r\n",
     ] {
-        assert_eq!(scan_bytewise(raw, &|_: &[u8]| true), None, "{:?}", String::from_utf8_lossy(raw));
+        assert_eq!(scan_bytewise(raw, &mut |_: &[u8]| true), None, "{:?}", String::from_utf8_lossy(raw));
     }
 }
 
 #[test]
 fn uri_is_checked_when_the_request_line_completes() {
-    let no_dotdot = |t: &[u8]| !t.windows(3).any(|w| w == b"/..");
+    let mut no_dotdot = |t: &[u8]| !t.windows(3).any(|w| w == b"/..");
     // A bad URI is a 400 at the request line's LF, ahead of an unknown Transfer-Encoding
     // (501 otherwise) and of a too long header line (494).
     let raw = b"GET /../x HTTP/1.1\r\nHost: a\r\nTransfer-Encoding: foo\r\n\r\n";
-    assert_eq!(scan_bytewise(raw, &no_dotdot), Some((error::INVALID_REQUEST, 20)));
-    let full = parse_request_head_with(Bytes::copy_from_slice(raw), &limits(), &no_dotdot);
+    assert_eq!(
+        scan_bytewise(raw, &mut no_dotdot),
+        Some((error::INVALID_REQUEST, 20))
+    );
+    let full = parse_request_head_with(Bytes::copy_from_slice(raw), &limits(), &mut no_dotdot);
     assert_eq!(full.err(), Some(error::INVALID_REQUEST));
     assert_eq!(status(raw), 501, "without the URI check");
     let mut big = b"GET /../x HTTP/1.1\r\nX: ".to_vec();
     big.resize(10_000, b'a');
     big.extend_from_slice(b"\r\n\r\n");
-    let full = parse_request_head_with(Bytes::copy_from_slice(&big), &limits(), &no_dotdot);
+    let full = parse_request_head_with(Bytes::copy_from_slice(&big), &limits(), &mut no_dotdot);
     assert_eq!(full.err(), Some(error::INVALID_REQUEST));
     // An absolute-form target without a path is checked as "/", with a query as "/?q".
     let seen = std::cell::RefCell::new(Vec::new());
-    let record = |t: &[u8]| {
+    let mut record = |t: &[u8]| {
         seen.borrow_mut().push(t.to_vec());
         true
     };
     let _ = parse_request_head_with(
         Bytes::from_static(b"GET http://h HTTP/1.1\r\n\r\n"),
         &limits(),
-        &record,
+        &mut record,
     );
     let _ = parse_request_head_with(
         Bytes::from_static(b"GET http://h?q HTTP/1.1\r\n\r\n"),
         &limits(),
-        &record,
+        &mut record,
     );
     assert_eq!(*seen.borrow(), vec![b"/".to_vec(), b"/?q".to_vec()]);
 }
@@ -691,12 +694,12 @@ fn errors_after_an_http09_line_are_marked() {
         ),
     ];
     for (raw, uri, want, http09) in cases {
-        let e = parse_request_head_with(Bytes::copy_from_slice(raw), &limits(), *uri).err();
+        let e = parse_request_head_with(Bytes::copy_from_slice(raw), &limits(), &mut |t: &[u8]| uri(t)).err();
         assert_eq!(
             e.map(|e| (e.status, e.reason, e.http09)),
             Some((want.status, want.reason, *http09))
         );
-        let e = scan_bytewise(raw, *uri).map(|(e, _)| e.http09);
+        let e = scan_bytewise(raw, &mut |t: &[u8]| uri(t)).map(|(e, _)| e.http09);
         assert_eq!(e, Some(*http09), "{:?}", String::from_utf8_lossy(raw));
     }
 }
@@ -712,7 +715,7 @@ fn size_error_wins_over_a_bad_byte_past_the_full_buffer() {
     uri.extend_from_slice(b" HTTP/1.1\r\nHost: a\r\n\r\n");
     assert_eq!(status(&uri), 414);
     assert_eq!(
-        scan_bytewise(&uri, &|_: &[u8]| true).map(|(e, _)| e),
+        scan_bytewise(&uri, &mut |_: &[u8]| true).map(|(e, _)| e),
         Some(error::TOO_LONG_URI)
     );
     uri[100] = 1;
@@ -724,7 +727,7 @@ fn size_error_wins_over_a_bad_byte_past_the_full_buffer() {
     hdr.extend_from_slice(b"\r\n\r\n");
     assert_eq!(status(&hdr), 494);
     assert_eq!(
-        scan_bytewise(&hdr, &|_: &[u8]| true).map(|(e, _)| e),
+        scan_bytewise(&hdr, &mut |_: &[u8]| true).map(|(e, _)| e),
         Some(error::TOO_LONG_HEADER)
     );
     hdr[100] = 0;

@@ -102,6 +102,14 @@ fn hex_val(c: u8) -> Option<u8> {
 /// `empty_path_in_uri` case (absolute-form `http://h?x`): the path is `/`.
 /// Control bytes, space and DEL anywhere in the target are a 400, as the
 /// request-line parser of nginx >= 1.21.1 rejects them.
+/// `$uri` and `$args` of a request target, owned (what [`normalize`] gives).
+pub type Normalized = (Vec<u8>, Option<Vec<u8>>);
+
+/// [`normalize`], with the arguments copied out of `raw`.
+pub fn normalize_owned(raw: &[u8], merge_slashes: bool) -> Result<Normalized, UriError> {
+    normalize(raw, merge_slashes).map(|(u, a)| (u, a.map(<[u8]>::to_vec)))
+}
+
 pub fn normalize(raw: &[u8], merge_slashes: bool) -> Result<(Vec<u8>, Option<&[u8]>), UriError> {
     if raw.iter().any(|&b| b <= 0x20 || b == 0x7f) {
         return Err(UriError::Invalid("control character or space in URI"));

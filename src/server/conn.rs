@@ -366,8 +366,13 @@ impl Conn {
         // nginx parses the URI as soon as the request line is in
         // (ngx_http_process_request_uri): a URI it cannot normalise is a 400
         // ahead of any header check.
+        // The normalised `$uri` is kept for the pipeline: one normalisation per request.
         let merge_slashes = hosts.conn.merge_slashes;
-        let valid_uri = |t: &[u8]| crate::routing::uri::normalize(t, merge_slashes).is_ok();
+        let mut normalized = None;
+        let mut valid_uri = |t: &[u8]| {
+            normalized = crate::routing::uri::normalize_owned(t, merge_slashes).ok();
+            normalized.is_some()
+        };
         let io = &mut self.io;
         let mut scan = HeadScan::default();
         let mut scan_from = 0;
@@ -378,7 +383,7 @@ impl Conn {
             }
             // Each line is checked as it arrives: a malformed one is answered
             // at once, not at client_header_timeout.
-            if let Err(e) = scan.check(io.pending(), limits, &valid_uri) {
+            if let Err(e) = scan.check(io.pending(), limits, &mut valid_uri) {
                 break Err(e);
             }
             scan_from = io.pending().len().saturating_sub(3);
@@ -443,7 +448,7 @@ impl Conn {
         // The head is parsed from its own copy; the connection buffer keeps
         // it until parsing succeeded, so an error can still log the request line.
         let copy = bytes::Bytes::copy_from_slice(&io.pending()[..end]);
-        let head = match parse_request_head_with(copy, limits, &valid_uri) {
+        let head = match parse_request_head_with(copy, limits, &mut valid_uri) {
             Ok(h) => {
                 io.consume(end);
                 h
@@ -459,7 +464,8 @@ impl Conn {
         };
         // An HTTP/0.9 request is answered with the body alone.
         io.http09 = head.version() == Version::Http09;
-        match pipeline::handle(io, head, &hosts, conn, started, self.accepted.elapsed()).await {
+        let age = self.accepted.elapsed();
+        match pipeline::handle(io, head, &hosts, conn, started, age, normalized).await {
             Next::KeepAlive(t) => {
                 self.idle_timeout = Some(t);
                 true

@@ -78,6 +78,7 @@ pub async fn handle(
     conn: ConnInfo,
     started: Instant,
     conn_age: Duration,
+    normalized: Option<uri::Normalized>,
 ) -> Next {
     let head_len = head.head_len() as u64;
     let server = hosts.default_server().clone();
@@ -133,7 +134,7 @@ pub async fn handle(
         www_authenticate: None,
     };
 
-    let reply = select_server_and_run(&mut ex, &mut route, hosts).await;
+    let reply = select_server_and_run(&mut ex, &mut route, hosts, normalized).await;
     let reusable = finish(&mut ex, &route, reply).await;
 
     // Whatever the handler did not read of the body must go before the next request.
@@ -165,7 +166,15 @@ pub async fn handle(
 }
 
 /// Phases 1–7.
-async fn select_server_and_run(ex: &mut Exchange<'_>, rt: &mut Route, hosts: &VirtualHosts) -> Reply {
+/// `normalized`: `$uri` and `$args` when the connection already computed
+/// them (the HTTP/1 head reader checks the URI as nginx does, at the request
+/// line), so that a request is normalised once.
+async fn select_server_and_run(
+    ex: &mut Exchange<'_>,
+    rt: &mut Route,
+    hosts: &VirtualHosts,
+    normalized: Option<uri::Normalized>,
+) -> Reply {
     // 1. Server by name. An invalid Host is a 400 in the default server.
     let raw_host = ex.req.head.absolute_host().or_else(|| ex.req.head.host());
     let host = match raw_host.map(normalize_host) {
@@ -187,10 +196,14 @@ async fn select_server_and_run(ex: &mut Exchange<'_>, rt: &mut Route, hosts: &Vi
     crate::access::real_ip::apply(ex.req.loc.conf.real_ip.as_deref(), &mut ex.req.conn, &ex.req.head);
 
     // 2. $uri.
-    match uri::normalize(ex.req.head.target(), hosts.conn.merge_slashes) {
+    let normalized = match normalized {
+        Some(n) => Ok(n),
+        None => uri::normalize_owned(ex.req.head.target(), hosts.conn.merge_slashes),
+    };
+    match normalized {
         Ok((u, args)) => {
             ex.req.uri = u;
-            ex.req.args = args.map(<[u8]>::to_vec);
+            ex.req.args = args;
         }
         Err(_) => {
             ex.req.bad_uri = true;

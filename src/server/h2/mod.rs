@@ -216,7 +216,7 @@ async fn serve_stream(
     info.realip_done = false;
     match crate::http1::parse_request_head(Bytes::from(head_bytes), &hosts.conn.limits) {
         Ok(head) => {
-            pipeline::handle(&mut io, head, &hosts, info, started, age).await;
+            pipeline::handle(&mut io, head, &hosts, info, started, age, None).await;
         }
         Err(e) => {
             log_info(&info, e.reason);
