@@ -120,50 +120,52 @@ fn stalled_upstream_is_504_after_read_timeout() {
     );
 }
 
+/// rampart in front of an upstream that answers every request with
+/// `reply`: one `GET /g/x` through it, and what came back.
+fn via_canned(be: &Backend, reply: &'static [u8]) -> (Rampart, Vec<u8>) {
+    let up = RawUpstream::canned(reply);
+    let r = start(be, Some(&up), "");
+    let out = raw_all(
+        r.addr(),
+        b"GET /g/x HTTP/1.1\r\nHost: localhost\r\nConnection: close\r\n\r\n",
+    );
+    (r, out)
+}
+
+/// The error-log line holding `needle`, once it is there.
+fn log_line(r: &Rampart, needle: &str) -> String {
+    let log = wait_log(r, "error.log", needle);
+    log.lines()
+        .find(|l| l.contains(needle))
+        .unwrap_or_default()
+        .to_string()
+}
+
 /// A status line followed by a malformed header line, or a head cut off by a
-/// close, is a 502 ("upstream sent invalid header" / "prematurely closed").
+/// close, is a 502 ("upstream sent invalid header" / "prematurely closed"),
+/// logged with nginx 1.22.1's line: for an invalid header, the line up to
+/// the bad byte (checked by hand against nginx with the same upstream bytes).
 #[test]
 fn upstream_garbage_in_the_head_is_502() {
     let be = Backend::start("b");
-    let bad_header = RawUpstream::canned(b"HTTP/1.1 200 OK\r\nBad Header: x\r\n\r\nbody");
-    let r = start(&be, Some(&bad_header), "");
-    let out = raw_all(
-        r.addr(),
-        b"GET /g/x HTTP/1.1\r\nHost: localhost\r\nConnection: close\r\n\r\n",
-    );
-    assert_eq!(without_date(&out), keepalive_page("502 Bad Gateway", false));
-    // nginx 1.22.1's line, with the excerpt up to the bad byte (checked by
-    // hand against nginx with the same upstream bytes).
-    wait_log(
-        &r,
-        "error.log",
-        "upstream sent invalid header: \"Bad\\x20...\" while reading response header from upstream",
-    );
-    let nul = RawUpstream::canned(b"HTTP/1.1 200 OK\r\nX-A: b\x00c\r\nContent-Length: 2\r\n\r\nok");
-    let r = start(&be, Some(&nul), "");
-    let out = raw_all(
-        r.addr(),
-        b"GET /g/x HTTP/1.1\r\nHost: localhost\r\nConnection: close\r\n\r\n",
-    );
-    assert_eq!(without_date(&out), keepalive_page("502 Bad Gateway", false));
-    wait_log(
-        &r,
-        "error.log",
-        "upstream sent invalid header: \"X-A: b\\x00...\" while reading response header from upstream",
-    );
-
-    let cut = RawUpstream::canned(b"HTTP/1.1 200 OK\r\nContent-Le");
-    let r = start(&be, Some(&cut), "");
-    let out = raw_all(
-        r.addr(),
-        b"GET /g/x HTTP/1.1\r\nHost: localhost\r\nConnection: close\r\n\r\n",
-    );
-    assert_eq!(without_date(&out), keepalive_page("502 Bad Gateway", false));
-    wait_log(
-        &r,
-        "error.log",
-        "upstream prematurely closed connection while reading response header from upstream",
-    );
+    for (reply, line) in [
+        (
+            &b"HTTP/1.1 200 OK\r\nBad Header: x\r\n\r\nbody"[..],
+            "upstream sent invalid header: \"Bad\\x20...\" while reading response header from upstream",
+        ),
+        (
+            b"HTTP/1.1 200 OK\r\nX-A: b\x00c\r\nContent-Length: 2\r\n\r\nok",
+            "upstream sent invalid header: \"X-A: b\\x00...\" while reading response header from upstream",
+        ),
+        (
+            b"HTTP/1.1 200 OK\r\nContent-Le",
+            "upstream prematurely closed connection while reading response header from upstream",
+        ),
+    ] {
+        let (r, out) = via_canned(&be, reply);
+        assert_eq!(without_date(&out), keepalive_page("502 Bad Gateway", false));
+        wait_log(&r, "error.log", line);
+    }
 }
 
 /// Faults in an upstream body are logged in nginx's words: a chunk that
@@ -174,34 +176,25 @@ fn upstream_garbage_in_the_head_is_502() {
 #[test]
 fn upstream_body_faults_are_logged_as_nginx() {
     let be = Backend::start("b");
-    let bad_chunk =
-        RawUpstream::canned(b"HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\nZZ\r\nxx\r\n0\r\n\r\n");
-    let r = start(&be, Some(&bad_chunk), "");
-    let out = raw_all(
-        r.addr(),
-        b"GET /g/x HTTP/1.1\r\nHost: localhost\r\nConnection: close\r\n\r\n",
+    let (r, out) = via_canned(
+        &be,
+        b"HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\nZZ\r\nxx\r\n0\r\n\r\n",
     );
     assert_eq!(String::from_utf8_lossy(&out), "", "nothing is sent");
-    wait_log(
+    let line = log_line(
         &r,
-        "error.log",
         "upstream sent invalid chunked response while reading upstream",
     );
+    assert!(line.contains("[error]"), "{line}");
 
-    let more = RawUpstream::canned(b"HTTP/1.1 200 OK\r\nContent-Length: 5\r\n\r\nhelloEXTRA");
-    let r = start(&be, Some(&more), "");
-    let out = raw_all(
-        r.addr(),
-        b"GET /g/x HTTP/1.1\r\nHost: localhost\r\nConnection: close\r\n\r\n",
-    );
+    let (r, out) = via_canned(&be, b"HTTP/1.1 200 OK\r\nContent-Length: 5\r\n\r\nhelloEXTRA");
     let text = String::from_utf8_lossy(&out);
     assert!(text.ends_with("\r\n\r\nhello"), "{text}");
-    wait_log(&r, "error.log", "[warn]");
-    wait_log(
+    let line = log_line(
         &r,
-        "error.log",
         "upstream sent more data than specified in \"Content-Length\" header while reading upstream",
     );
+    assert!(line.contains("[warn]"), "{line}");
 }
 
 /// Bytes that are not HTTP at all are passed through as an HTTP/0.9 response
@@ -209,12 +202,7 @@ fn upstream_body_faults_are_logged_as_nginx() {
 #[test]
 fn upstream_non_http_reply_is_relayed_as_http09() {
     let be = Backend::start("b");
-    let up = RawUpstream::canned(b"hello garbage\r\nmore\r\n");
-    let r = start(&be, Some(&up), "");
-    let out = raw_all(
-        r.addr(),
-        b"GET /g/x HTTP/1.1\r\nHost: localhost\r\nConnection: close\r\n\r\n",
-    );
+    let (r, out) = via_canned(&be, b"hello garbage\r\nmore\r\n");
     assert_eq!(String::from_utf8_lossy(&out), "hello garbage\r\nmore\r\n");
     wait_log(&r, "error.log", "upstream sent no valid HTTP/1.0 header");
 }
