@@ -236,6 +236,21 @@ fn ask(addr: SocketAddr, path: &str, auth: Option<&str>) -> Resp {
     )
 }
 
+/// Asks nginx and rampart the same and checks the answers agree in status,
+/// `WWW-Authenticate` and body; returns nginx's status.
+fn same_answer(nginx: SocketAddr, rampart: SocketAddr, path: &str, auth: Option<&str>) -> u16 {
+    let n = ask(nginx, path, auth);
+    let m = ask(rampart, path, auth);
+    assert_eq!(m.status, n.status, "{path} {auth:?}");
+    assert_eq!(
+        m.header("www-authenticate"),
+        n.header("www-authenticate"),
+        "{path} {auth:?}"
+    );
+    assert_eq!(m.body, n.body, "{path} {auth:?}");
+    n.status
+}
+
 fn b64(s: &str) -> String {
     base64::engine::general_purpose::STANDARD.encode(s)
 }
@@ -315,15 +330,7 @@ fn auth_basic_and_access_answers_match_nginx() {
     cases.push(("/r/".into(), None));
     let naddr = SocketAddr::from(([127, 0, 0, 1], port));
     for (path, auth) in &cases {
-        let n = ask(naddr, path, auth.as_deref());
-        let m = ask(r.addr(), path, auth.as_deref());
-        assert_eq!(m.status, n.status, "{path} {auth:?}");
-        assert_eq!(
-            m.header("www-authenticate"),
-            n.header("www-authenticate"),
-            "{path} {auth:?}"
-        );
-        assert_eq!(m.body, n.body, "{path} {auth:?}");
+        same_answer(naddr, r.addr(), path, auth.as_deref());
     }
     drop(ngx);
 }
@@ -399,16 +406,7 @@ fn satisfy_answers_match_nginx() {
         "/all/",
     ] {
         for auth in [None, Some(good.as_str()), Some(bad.as_str())] {
-            let n = ask(naddr, path, auth);
-            let m = ask(r.addr(), path, auth);
-            assert_eq!(m.status, n.status, "{path} {auth:?}");
-            assert_eq!(
-                m.header("www-authenticate"),
-                n.header("www-authenticate"),
-                "{path} {auth:?}"
-            );
-            assert_eq!(m.body, n.body, "{path} {auth:?}");
-            statuses.push(n.status);
+            statuses.push(same_answer(naddr, r.addr(), path, auth));
         }
     }
     // The cases differ in nginx too: 401, 403 and the handler's own answer
