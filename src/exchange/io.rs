@@ -172,9 +172,9 @@ impl From<io::Error> for IoFail {
 }
 
 impl ClientIo {
-    pub fn new(stream: TcpStream) -> ClientIo {
+    fn over(stream: ClientStream) -> ClientIo {
         ClientIo {
-            stream: ClientStream::Plain(stream),
+            stream,
             buf: Vec::new(),
             pos: 0,
             written: 0,
@@ -184,29 +184,17 @@ impl ClientIo {
         }
     }
 
+    pub fn new(stream: TcpStream) -> ClientIo {
+        ClientIo::over(ClientStream::Plain(stream))
+    }
+
     pub fn tls(stream: tokio_rustls::server::TlsStream<TcpStream>) -> ClientIo {
-        ClientIo {
-            stream: ClientStream::Tls(Box::new(stream)),
-            buf: Vec::new(),
-            pos: 0,
-            written: 0,
-            pipelined: false,
-            limit: None,
-            http09: false,
-        }
+        ClientIo::over(ClientStream::Tls(Box::new(stream)))
     }
 
     /// One HTTP/2 stream's request body in and response out.
     pub fn h2(stream: super::h2_stream::H2Stream) -> ClientIo {
-        ClientIo {
-            stream: ClientStream::H2(Box::new(stream)),
-            buf: Vec::new(),
-            pos: 0,
-            written: 0,
-            pipelined: false,
-            limit: None,
-            http09: false,
-        }
+        ClientIo::over(ClientStream::H2(Box::new(stream)))
     }
 
     /// Unconsumed bytes.
