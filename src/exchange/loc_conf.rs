@@ -64,6 +64,9 @@ pub struct LocConf {
     pub add_header: Vec<AddHeader>,
     pub error_pages: Vec<ErrorPage>,
     pub access_log: Vec<AccessLog>,
+    /// Some access_log's format or `if=` reads a `$sent_http_*`: only then
+    /// does a response keep a copy of its headers (exchange::respond).
+    pub log_sent_headers: bool,
     pub server_tokens: bool,
     pub msie_padding: bool,
     pub default_type: bytes::Bytes,

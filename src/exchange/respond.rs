@@ -82,9 +82,10 @@ pub fn begin(
     Some(conn)
 }
 
-/// Keeps the response headers for `$sent_http_*` (only when a log format might ask).
+/// Keeps the response headers for `$sent_http_*`, when a log of the
+/// location reads one (most formats, `combined` among them, do not).
 pub fn record_sent_headers(req: &mut Request, head: &ResponseHead, framing: Framing, conn: ConnHeader) {
-    if req.loc.conf.access_log.is_empty() {
+    if !req.loc.conf.log_sent_headers {
         return;
     }
     // Content-Length, Transfer-Encoding and Connection come from these when

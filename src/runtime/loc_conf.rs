@@ -126,6 +126,10 @@ pub fn resolve(ctx: &mut CompileCtx, s: &LocSettings, line: usize) -> Result<Res
         keepalive_time: s.keepalive_time.map_or(d::KEEPALIVE_TIME, |v| v.0),
         add_header,
         error_pages,
+        log_sent_headers: access_log.iter().any(|l| {
+            let sent = |v: &crate::vars::Var| matches!(v, crate::vars::Var::SentHttp(_));
+            l.format.template().vars().any(sent) || l.cond.as_ref().is_some_and(|c| c.vars().any(sent))
+        }),
         access_log,
         server_tokens: s.server_tokens.unwrap_or(true),
         msie_padding: s.msie_padding.unwrap_or(true),
